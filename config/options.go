@@ -1,0 +1,273 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Kind is the type of an option's value.
+type Kind int
+
+// The kinds of option values.
+const (
+	String Kind = iota
+	Int
+	Bool
+	Duration
+	List // a list of strings; comma-separated in env and flags
+)
+
+func (k Kind) String() string {
+	return [...]string{"string", "integer", "boolean", "duration", "list"}[k]
+}
+
+// Option describes one configuration key: its default, its environment
+// variable, its help text and how its value is validated.
+type Option struct {
+	Key     string // dotted key as written in watchparty.yaml
+	Kind    Kind
+	Default any
+	Help    string
+	Secret  bool               // redacted by `watchparty config`
+	Check   func(v any) error  // nil when any value of Kind is valid
+	Allowed string             // human description of allowed values, used in errors
+	set     func(*Config, any) // stores the value into the typed Config
+}
+
+// Env is the option's environment variable name.
+func (o Option) Env() string {
+	return "WATCHPARTY_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(o.Key))
+}
+
+// Flag is the option's command-line flag name (without dashes).
+func (o Option) Flag() string { return o.Key }
+
+func oneOf(values ...string) (func(any) error, string) {
+	allowed := strings.Join(values, ", ")
+	return func(v any) error {
+		s := v.(string)
+		for _, x := range values {
+			if s == x {
+				return nil
+			}
+		}
+		return fmt.Errorf("must be one of %s", allowed)
+	}, "one of " + allowed
+}
+
+func intRange(lo, hi int) (func(any) error, string) {
+	desc := fmt.Sprintf("an integer from %d to %d", lo, hi)
+	return func(v any) error {
+		n := v.(int)
+		if n < lo || n > hi {
+			return fmt.Errorf("must be %s", desc)
+		}
+		return nil
+	}, desc
+}
+
+func durRange(lo, hi time.Duration) (func(any) error, string) {
+	desc := fmt.Sprintf("a duration from %s to %s (e.g. 30s, 5m, 24h)", lo, hi)
+	return func(v any) error {
+		d := v.(time.Duration)
+		if d < lo || d > hi {
+			return fmt.Errorf("must be %s", desc)
+		}
+		return nil
+	}, desc
+}
+
+func listenAddr(optional bool) (func(any) error, string) {
+	desc := "a listen address host:port such as :8080 or 127.0.0.1:8080"
+	if optional {
+		desc += ", or empty to turn it off"
+	}
+	return func(v any) error {
+		s := v.(string)
+		if s == "" && optional {
+			return nil
+		}
+		_, port, err := net.SplitHostPort(s)
+		if err != nil || port == "" {
+			return fmt.Errorf("must be %s", desc)
+		}
+		return nil
+	}, desc
+}
+
+func urlCheck(optional bool) (func(any) error, string) {
+	desc := "an absolute http(s) URL"
+	if optional {
+		desc += ", or empty"
+	}
+	return func(v any) error {
+		s := v.(string)
+		if s == "" && optional {
+			return nil
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("must be %s", desc)
+		}
+		return nil
+	}, desc
+}
+
+func basePath(v any) error {
+	s := v.(string)
+	if s == "" {
+		return nil
+	}
+	if !strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") || strings.ContainsAny(s, "?#% ") {
+		return fmt.Errorf("must be empty or a path like /watch (leading slash, no trailing slash)")
+	}
+	return nil
+}
+
+func nonEmpty(v any) error {
+	if strings.TrimSpace(v.(string)) == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+// options is the single table of every configuration key.
+var options = buildOptions()
+
+func buildOptions() []Option {
+	regCheck, regAllowed := oneOf("open", "invite", "closed")
+	lvlCheck, lvlAllowed := oneOf("debug", "info", "warn", "error")
+	fmtCheck, fmtAllowed := oneOf("text", "json")
+	listen, listenDesc := listenAddr(false)
+	optListen, optListenDesc := listenAddr(true)
+	optURL, optURLDesc := urlCheck(true)
+	reqURL, reqURLDesc := urlCheck(false)
+	ttl, ttlDesc := durRange(5*time.Minute, 365*24*time.Hour)
+	guestTTL, guestTTLDesc := durRange(5*time.Minute, 7*24*time.Hour)
+	perMin, perMinDesc := intRange(1, 10000)
+	count, countDesc := intRange(1, 1000000)
+	ms, msDesc := intRange(1, 60000)
+	width, widthDesc := intRange(16, 7680)
+	quality, qualityDesc := intRange(1, 100)
+	port, portDesc := intRange(0, 65535)
+	timeout, timeoutDesc := durRange(time.Second, 10*time.Minute)
+
+	return []Option{
+		{Key: "listen", Kind: String, Default: ":8080", Help: "HTTP listen address", Check: listen, Allowed: listenDesc,
+			set: func(c *Config, v any) { c.Listen = v.(string) }},
+		{Key: "data_dir", Kind: String, Default: "./data", Help: "directory of the Badger store", Check: nonEmpty, Allowed: "a directory path",
+			set: func(c *Config, v any) { c.DataDir = v.(string) }},
+		{Key: "base_url", Kind: String, Default: "", Help: "public URL of the server, used in invite links (empty: taken from each request)", Check: optURL, Allowed: optURLDesc,
+			set: func(c *Config, v any) { c.BaseURL = v.(string) }},
+		{Key: "base_path", Kind: String, Default: "", Help: "serve the app under this sub-path, e.g. /watch (behind a reverse proxy)", Check: basePath, Allowed: "empty or a path like /watch",
+			set: func(c *Config, v any) { c.BasePath = v.(string) }},
+		{Key: "trusted_proxies", Kind: List, Default: []string{}, Help: "IPs or CIDRs of reverse proxies whose X-Forwarded-* headers are honoured", Check: checkCIDRs, Allowed: "a list of IP addresses or CIDR ranges",
+			set: func(c *Config, v any) { c.TrustedProxies = v.([]string) }},
+		{Key: "log.level", Kind: String, Default: "info", Help: "log level", Check: lvlCheck, Allowed: lvlAllowed,
+			set: func(c *Config, v any) { c.Log.Level = v.(string) }},
+		{Key: "log.format", Kind: String, Default: "text", Help: "log format", Check: fmtCheck, Allowed: fmtAllowed,
+			set: func(c *Config, v any) { c.Log.Format = v.(string) }},
+
+		{Key: "registration", Kind: String, Default: "open", Help: "who may sign up: open, invite (admin-issued single-use links) or closed", Check: regCheck, Allowed: regAllowed,
+			set: func(c *Config, v any) { c.Registration = v.(string) }},
+		{Key: "session.ttl", Kind: Duration, Default: 30 * 24 * time.Hour, Help: "how long a log-in session lasts", Check: ttl, Allowed: ttlDesc,
+			set: func(c *Config, v any) { c.Session.TTL = v.(time.Duration) }},
+		{Key: "session.secure_cookie", Kind: Bool, Default: false, Help: "always mark the session cookie Secure (it is Secure anyway when served over TLS)",
+			set: func(c *Config, v any) { c.Session.SecureCookie = v.(bool) }},
+		{Key: "guests.allowed", Kind: Bool, Default: true, Help: "allow rooms to let guests in by invite link (each room opts in)",
+			set: func(c *Config, v any) { c.Guests.Allowed = v.(bool) }},
+		{Key: "guests.ttl", Kind: Duration, Default: 12 * time.Hour, Help: "how long a guest session lasts", Check: guestTTL, Allowed: guestTTLDesc,
+			set: func(c *Config, v any) { c.Guests.TTL = v.(time.Duration) }},
+
+		{Key: "limits.login_per_minute", Kind: Int, Default: 10, Help: "log-in and sign-up attempts per minute per IP and per account", Check: perMin, Allowed: perMinDesc,
+			set: func(c *Config, v any) { c.Limits.LoginPerMinute = v.(int) }},
+		{Key: "limits.chat_per_10s", Kind: Int, Default: 20, Help: "chat messages a member may send per 10 seconds", Check: perMin, Allowed: perMinDesc,
+			set: func(c *Config, v any) { c.Limits.ChatPer10s = v.(int) }},
+		{Key: "limits.conns_per_ip", Kind: Int, Default: 64, Help: "simultaneous websocket and frame connections per client IP", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.Limits.ConnsPerIP = v.(int) }},
+		{Key: "limits.members_per_room", Kind: Int, Default: 500, Help: "members connected to one room at once", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.Limits.MembersPerRoom = v.(int) }},
+		{Key: "limits.rooms_per_user", Kind: Int, Default: 50, Help: "rooms one user may own", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.Limits.RoomsPerUser = v.(int) }},
+		{Key: "limits.viewers_per_stream", Kind: Int, Default: 256, Help: "frame viewers per room stream", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.Limits.ViewersPerStream = v.(int) }},
+
+		{Key: "youtube.iframe_api_url", Kind: String, Default: "https://www.youtube.com/iframe_api", Help: "URL of the YouTube IFrame Player API script", Check: reqURL, Allowed: reqURLDesc,
+			set: func(c *Config, v any) { c.YouTube.IFrameAPIURL = v.(string) }},
+		{Key: "media.dir", Kind: String, Default: "", Help: "folder of video files members may play from the server (empty: none)",
+			set: func(c *Config, v any) { c.Media.Dir = v.(string) }},
+
+		{Key: "sync.dead_zone_ms", Kind: Int, Default: 40, Help: "drift below this is left alone", Check: ms, Allowed: msDesc,
+			set: func(c *Config, v any) { c.Sync.DeadZoneMS = v.(int) }},
+		{Key: "sync.seek_threshold_ms", Kind: Int, Default: 1000, Help: "drift above this is corrected by a seek (HTML5 players)", Check: ms, Allowed: msDesc,
+			set: func(c *Config, v any) { c.Sync.SeekThresholdMS = v.(int) }},
+		{Key: "sync.youtube_seek_threshold_ms", Kind: Int, Default: 300, Help: "drift above this is corrected by a seek (YouTube players)", Check: ms, Allowed: msDesc,
+			set: func(c *Config, v any) { c.Sync.YouTubeSeekThresholdMS = v.(int) }},
+		{Key: "sync.lead_ms", Kind: Int, Default: 250, Help: "play and seek commands are scheduled this far ahead so everyone starts together", Check: ms, Allowed: msDesc,
+			set: func(c *Config, v any) { c.Sync.LeadMS = v.(int) }},
+		{Key: "sync.ready_timeout", Kind: Duration, Default: 15 * time.Second, Help: "longest a buffering member can hold the room with wait-for-everyone on", Check: timeout, Allowed: timeoutDesc,
+			set: func(c *Config, v any) { c.Sync.ReadyTimeout = v.(time.Duration) }},
+
+		{Key: "stream.listen", Kind: String, Default: "", Help: "TCP listen address of the frame protocol (empty: off)", Check: optListen, Allowed: optListenDesc,
+			set: func(c *Config, v any) { c.Stream.Listen = v.(string) }},
+		{Key: "stream.max_width", Kind: Int, Default: 1280, Help: "frames wider than this are scaled down", Check: width, Allowed: widthDesc,
+			set: func(c *Config, v any) { c.Stream.MaxWidth = v.(int) }},
+		{Key: "stream.jpeg_quality", Kind: Int, Default: 75, Help: "JPEG quality of streamed frames", Check: quality, Allowed: qualityDesc,
+			set: func(c *Config, v any) { c.Stream.JPEGQuality = v.(int) }},
+
+		{Key: "webrtc.enabled", Kind: Bool, Default: false, Help: "enable screen, tab and camera sharing through the built-in SFU",
+			set: func(c *Config, v any) { c.WebRTC.Enabled = v.(bool) }},
+		{Key: "webrtc.udp_port", Kind: Int, Default: 50000, Help: "the one UDP port every WebRTC peer uses", Check: port, Allowed: portDesc,
+			set: func(c *Config, v any) { c.WebRTC.UDPPort = v.(int) }},
+		{Key: "webrtc.public_ips", Kind: List, Default: []string{}, Help: "public IPs announced to peers (NAT 1:1)", Check: checkIPs, Allowed: "a list of IP addresses",
+			set: func(c *Config, v any) { c.WebRTC.PublicIPs = v.([]string) }},
+		{Key: "webrtc.stun_servers", Kind: List, Default: []string{}, Help: "STUN server URLs passed to browsers, e.g. stun:stun.example.org:3478",
+			set: func(c *Config, v any) { c.WebRTC.STUNServers = v.([]string) }},
+		{Key: "webrtc.turn_servers", Kind: List, Default: []string{}, Help: "TURN server URLs passed to browsers",
+			set: func(c *Config, v any) { c.WebRTC.TURNServers = v.([]string) }},
+		{Key: "webrtc.turn_username", Kind: String, Default: "", Help: "TURN user name",
+			set: func(c *Config, v any) { c.WebRTC.TURNUsername = v.(string) }},
+		{Key: "webrtc.turn_password", Kind: String, Default: "", Help: "TURN password", Secret: true,
+			set: func(c *Config, v any) { c.WebRTC.TURNPassword = v.(string) }},
+		{Key: "webrtc.max_peers_per_room", Kind: Int, Default: 25, Help: "WebRTC peers per room", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.WebRTC.MaxPeersPerRoom = v.(int) }},
+		{Key: "webrtc.max_tracks_per_peer", Kind: Int, Default: 4, Help: "tracks one peer may publish", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.WebRTC.MaxTracksPerPeer = v.(int) }},
+
+		{Key: "tls.cert_file", Kind: String, Default: "", Help: "TLS certificate (PEM); with tls.key_file the server speaks HTTPS, reloaded on SIGHUP",
+			set: func(c *Config, v any) { c.TLS.CertFile = v.(string) }},
+		{Key: "tls.key_file", Kind: String, Default: "", Help: "TLS private key (PEM)",
+			set: func(c *Config, v any) { c.TLS.KeyFile = v.(string) }},
+		{Key: "metrics.enabled", Kind: Bool, Default: true, Help: "serve Prometheus metrics at /metrics",
+			set: func(c *Config, v any) { c.Metrics.Enabled = v.(bool) }},
+		{Key: "metrics.listen", Kind: String, Default: "", Help: "serve /metrics on this separate address instead of the main one (empty: main listener)", Check: optListen, Allowed: optListenDesc,
+			set: func(c *Config, v any) { c.Metrics.Listen = v.(string) }},
+	}
+}
+
+func checkCIDRs(v any) error {
+	for _, s := range v.([]string) {
+		if net.ParseIP(s) != nil {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(s); err != nil {
+			return fmt.Errorf("%q is neither an IP address nor a CIDR range", s)
+		}
+	}
+	return nil
+}
+
+func checkIPs(v any) error {
+	for _, s := range v.([]string) {
+		if net.ParseIP(s) == nil {
+			return fmt.Errorf("%q is not an IP address", s)
+		}
+	}
+	return nil
+}
+
+// Options returns the table of every option, in documentation order.
+func Options() []Option { return append([]Option(nil), options...) }
