@@ -1,0 +1,254 @@
+// Package app wires watchparty together: it parses the command line, loads
+// the configuration, opens the store and runs the services until a signal.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
+
+	"watchparty/config"
+	"watchparty/engine/account"
+	"watchparty/engine/store"
+	"watchparty/engine/web"
+)
+
+// Version is stamped at build time with -ldflags "-X watchparty/engine/app.Version=...".
+var Version = "dev"
+
+// ShutdownTimeout bounds a graceful stop.
+const ShutdownTimeout = 5 * time.Second
+
+// Env is what a command runs with: arguments, environment and streams, as
+// values so that tests can run commands in-process.
+type Env struct {
+	Args    []string // without the program name
+	Environ []string
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e Env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the server (the default)", runServe},
+		{"config", "print the effective configuration, secrets redacted", runConfig},
+		{"version", "print the version and compiled-in features", runVersion},
+		{"user", "manage accounts: add, list, passwd, rm, promote, demote", runUser},
+		{"healthcheck", "exit 0 when the running server answers /healthz", runHealthcheck},
+	}
+}
+
+// Run runs a command line and returns the process exit code.
+func Run(e Env) int {
+	args := e.Args
+	name := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if name == "help" || (len(args) > 0 && (args[0] == "-h" || args[0] == "--help") && name == "serve" && len(e.Args) > 0 && e.Args[0] != "serve") {
+		usage(e.Stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != name {
+			continue
+		}
+		ctx := context.Background()
+		if err := c.run(ctx, e, args); err != nil {
+			if errors.Is(err, pflag.ErrHelp) {
+				return 0
+			}
+			fmt.Fprintf(e.Stderr, "watchparty %s: %v\n", name, err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(e.Stderr, "watchparty: unknown command %q\n\n", name)
+	usage(e.Stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "watchparty — a self-hosted watch-party server")
+	fmt.Fprintln(w, "\nUsage: watchparty [command] [--config FILE] [--key value ...]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nEvery option of watchparty.yaml is also a flag (--log.level debug) and an")
+	fmt.Fprintln(w, "environment variable (WATCHPARTY_LOG_LEVEL=debug). Run `watchparty serve --help` for the list.")
+}
+
+// loadConfig parses the flags common to every command: --config and one per option.
+func loadConfig(e Env, name string, args []string, extra func(fs *pflag.FlagSet)) (*config.Config, *pflag.FlagSet, error) {
+	fs := pflag.NewFlagSet("watchparty "+name, pflag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	file := fs.String("config", "", "configuration file (YAML); env WATCHPARTY_CONFIG")
+	set := config.RegisterFlags(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := config.Load(config.Source{File: *file, Env: e.Environ, Flags: set()})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, fs, nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
+	_ = lv.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.Log.Format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(h), lv
+}
+
+func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	return store.Open(cfg.DataDir, log, store.Options{})
+}
+
+func accountService(cfg *config.Config, st *store.Store) *account.Service {
+	return account.New(st, account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL})
+}
+
+// serverSecret returns the server's random secret key, created on first use.
+func serverSecret(st *store.Store) ([]byte, error) {
+	key := []byte("meta/secret")
+	var out []byte
+	err := st.UpdateSync(func(tx *store.Tx) error {
+		v, err := tx.Get(key)
+		if err == nil && len(v) == 32 {
+			out = v
+			return nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		out = make([]byte, 32)
+		if _, err := rand.Read(out); err != nil {
+			return err
+		}
+		return tx.Set(key, out)
+	})
+	return out, err
+}
+
+func runServe(ctx context.Context, e Env, args []string) error {
+	cfg, _, err := loadConfig(e, "serve", args, nil)
+	if err != nil {
+		return err
+	}
+	log, _ := newLogger(cfg, e.Stderr)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := NewServer(cfg, log)
+	if err != nil {
+		return err
+	}
+	// A second signal stops at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		select {
+		case <-ch:
+			log.Error("second signal: exiting now")
+			os.Exit(130) //nolint:forbidigo // the one sanctioned immediate exit
+		case <-srv.done:
+		}
+	}()
+	return srv.Run(ctx)
+}
+
+// Server is a fully wired watchparty server.
+type Server struct {
+	Config *config.Config
+	Log    *slog.Logger
+	Store  *store.Store
+	Web    *web.Server
+	// Addr is the HTTP listener's address once Run has started listening.
+	Addr chan net.Addr
+	done chan struct{}
+}
+
+// NewServer opens the store and builds every service.
+func NewServer(cfg *config.Config, log *slog.Logger) (*Server, error) {
+	start := time.Now()
+	st, err := openStore(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := serverSecret(st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: accountService(cfg, st), Secret: secret})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	log.Debug("services built", "ms", time.Since(start).Milliseconds())
+	return &Server{Config: cfg, Log: log, Store: st, Web: w, Addr: make(chan net.Addr, 1), done: make(chan struct{})}, nil
+}
+
+// Run serves until ctx ends, then shuts down within ShutdownTimeout and
+// closes the store.
+func (s *Server) Run(ctx context.Context) error {
+	defer close(s.done)
+	ln, err := net.Listen("tcp", s.Config.Listen)
+	if err != nil {
+		s.Store.Close()
+		return fmt.Errorf("listening on %s: %w", s.Config.Listen, err)
+	}
+	s.Addr <- ln.Addr()
+	s.Log.Info("watchparty serving", "addr", ln.Addr().String(), "version", Version, "data_dir", s.Config.DataDir,
+		"registration", s.Config.Registration, "base_path", s.Config.BasePath)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Web.Serve(gctx, ln, ShutdownTimeout) })
+	err = g.Wait()
+	if cerr := s.Store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	s.Log.Info("watchparty stopped")
+	return err
+}
+
+func runConfig(ctx context.Context, e Env, args []string) error {
+	cfg, _, err := loadConfig(e, "config", args, nil)
+	if err != nil {
+		return err
+	}
+	return cfg.Print(e.Stdout)
+}
+
+func runVersion(ctx context.Context, e Env, args []string) error {
+	fmt.Fprintf(e.Stdout, "watchparty %s\nfeatures: %s\n", Version, strings.Join(Features(), ", "))
+	return nil
+}

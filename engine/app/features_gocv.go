@@ -1,0 +1,5 @@
+//go:build gocv
+
+package app
+
+func init() { features = append(features, "opencv") }

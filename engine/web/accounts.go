@@ -1,0 +1,250 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"watchparty/engine/account"
+)
+
+func (s *Server) home(c *fiber.Ctx) error {
+	data := fiber.Map{}
+	if u := s.currentUser(c); u != nil && !u.Guest {
+		if err := s.homeData(c, u, data); err != nil {
+			return err
+		}
+	}
+	return s.render(c, "home", data)
+}
+
+func (s *Server) signupPage(c *fiber.Ctx) error {
+	if s.currentUser(c) != nil && !s.currentUser(c).Guest {
+		return c.Redirect(s.base+"/", fiber.StatusSeeOther)
+	}
+	data := fiber.Map{"Title": "Sign up", "Invite": c.Query("invite")}
+	switch s.accounts.Settings().Registration {
+	case account.RegistrationClosed:
+		c.Status(fiber.StatusForbidden)
+		return s.render(c, "error", fiber.Map{"Status": 403, "Heading": "Sign-up closed", "Message": account.ErrRegistrationClosed.Error()})
+	case account.RegistrationInvite:
+		if err := s.accounts.CheckInvite(c.UserContext(), c.Query("invite")); err != nil {
+			msg := account.ErrInviteRequired.Error()
+			if c.Query("invite") != "" {
+				msg = account.ErrInviteInvalid.Error()
+			}
+			c.Status(fiber.StatusForbidden)
+			return s.render(c, "error", fiber.Map{"Status": 403, "Heading": "Invite needed", "Message": msg})
+		}
+	}
+	return s.render(c, "signup", data)
+}
+
+// tooMany answers a rate-limited form with the wait time next to the form.
+func (s *Server) tooMany(c *fiber.Ctx, page string, data fiber.Map, wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+	c.Status(fiber.StatusTooManyRequests)
+	data["FormError"] = fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", secs)
+	return s.render(c, page, data)
+}
+
+func (s *Server) signup(c *fiber.Ctx) error {
+	in := account.SignUp{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password"), Invite: c.FormValue("invite")}
+	data := fiber.Map{"Title": "Sign up", "Invite": in.Invite, "Values": map[string]string{"email": in.Email, "name": in.Name}}
+	if ok, wait := s.loginIP.allow("ip:" + c.IP()); !ok {
+		s.log.Warn("sign-up rate limited", "ip", c.IP())
+		return s.tooMany(c, "signup", data, wait)
+	}
+	u, err := s.accounts.Register(c.UserContext(), in)
+	if err != nil {
+		var fe *account.FieldError
+		switch {
+		case errors.As(err, &fe):
+			data["Errors"] = map[string]string{fe.Field: fe.Err.Error()}
+		case errors.Is(err, account.ErrRegistrationClosed), errors.Is(err, account.ErrInviteRequired), errors.Is(err, account.ErrInviteInvalid):
+			data["FormError"] = err.Error()
+		default:
+			return err
+		}
+		c.Status(fiber.StatusUnprocessableEntity)
+		return s.render(c, "signup", data)
+	}
+	tok, err := s.accounts.NewSession(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	s.log.Info("account created", "user", u.ID, "admin", u.Admin)
+	s.setSessionCookie(c, tok, s.cfg.Session.TTL)
+	s.flash(c, "signedup")
+	return c.Redirect(s.base+"/", fiber.StatusSeeOther)
+}
+
+func (s *Server) loginPage(c *fiber.Ctx) error {
+	if u := s.currentUser(c); u != nil && !u.Guest {
+		return c.Redirect(s.safeNext(c.Query("next")), fiber.StatusSeeOther)
+	}
+	return s.render(c, "login", fiber.Map{"Title": "Log in", "Next": c.Query("next")})
+}
+
+// safeNext keeps redirects on this site.
+func (s *Server) safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return s.base + "/"
+	}
+	if s.base != "" && !strings.HasPrefix(next, s.base+"/") && next != s.base {
+		return s.base + "/"
+	}
+	return next
+}
+
+func (s *Server) login(c *fiber.Ctx) error {
+	email := c.FormValue("email")
+	data := fiber.Map{"Title": "Log in", "Next": c.FormValue("next"), "Values": map[string]string{"email": email}}
+	norm := strings.ToLower(strings.TrimSpace(email))
+	if ok, wait := s.loginIP.allow("ip:" + c.IP()); !ok {
+		s.log.Warn("log-in rate limited", "ip", c.IP(), "by", "ip")
+		return s.tooMany(c, "login", data, wait)
+	}
+	if ok, wait := s.loginUser.allow("user:" + norm); !ok {
+		s.log.Warn("log-in rate limited", "ip", c.IP(), "by", "account")
+		return s.tooMany(c, "login", data, wait)
+	}
+	u, tok, err := s.accounts.Login(c.UserContext(), email, c.FormValue("password"))
+	if errors.Is(err, account.ErrBadCredentials) {
+		s.log.Info("log-in failed", "ip", c.IP())
+		data["FormError"] = err.Error()
+		c.Status(fiber.StatusUnauthorized)
+		return s.render(c, "login", data)
+	}
+	if err != nil {
+		return err
+	}
+	if old := c.Cookies(sessionCookie); old != "" {
+		_ = s.accounts.Logout(c.UserContext(), old)
+	}
+	s.log.Info("logged in", "user", u.ID)
+	s.setSessionCookie(c, tok, s.cfg.Session.TTL)
+	return c.Redirect(s.safeNext(c.FormValue("next")), fiber.StatusSeeOther)
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	if tok := c.Cookies(sessionCookie); tok != "" {
+		if err := s.accounts.Logout(c.UserContext(), tok); err != nil {
+			return err
+		}
+	}
+	s.clearCookie(c, sessionCookie)
+	s.flash(c, "loggedout")
+	return c.Redirect(s.base+"/", fiber.StatusSeeOther)
+}
+
+func (s *Server) accountData(c *fiber.Ctx, data fiber.Map) (fiber.Map, error) {
+	data["Title"] = "Account"
+	u := s.currentUser(c)
+	if u.Admin {
+		inv, err := s.accounts.Invites(c.UserContext())
+		if err != nil {
+			return nil, err
+		}
+		data["Invites"] = inv
+	}
+	return data, nil
+}
+
+func (s *Server) accountPage(c *fiber.Ctx) error {
+	data, err := s.accountData(c, fiber.Map{})
+	if err != nil {
+		return err
+	}
+	return s.render(c, "account", data)
+}
+
+// formFailed re-renders the account page with a field error, or passes
+// other errors on.
+func (s *Server) formFailed(c *fiber.Ctx, err error, values map[string]string) error {
+	var fe *account.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	data, derr := s.accountData(c, fiber.Map{"Errors": map[string]string{fe.Field: fe.Err.Error()}, "Values": values})
+	if derr != nil {
+		return derr
+	}
+	c.Status(fiber.StatusUnprocessableEntity)
+	return s.render(c, "account", data)
+}
+
+func (s *Server) accountName(c *fiber.Ctx) error {
+	u := s.currentUser(c)
+	if _, err := s.accounts.Rename(c.UserContext(), u.ID, c.FormValue("name")); err != nil {
+		return s.formFailed(c, err, map[string]string{"name": c.FormValue("name")})
+	}
+	s.flash(c, "name")
+	return c.Redirect(s.base+"/account", fiber.StatusSeeOther)
+}
+
+func (s *Server) accountPassword(c *fiber.Ctx) error {
+	u := s.currentUser(c)
+	if ok, wait := s.loginUser.allow("user:" + u.Email); !ok {
+		data, _ := s.accountData(c, fiber.Map{})
+		return s.tooMany(c, "account", data, wait)
+	}
+	tok, _ := c.Locals("session").(string)
+	if err := s.accounts.ChangePassword(c.UserContext(), u.ID, c.FormValue("current"), c.FormValue("password"), tok); err != nil {
+		return s.formFailed(c, err, nil)
+	}
+	s.flash(c, "password")
+	return c.Redirect(s.base+"/account", fiber.StatusSeeOther)
+}
+
+func (s *Server) accountDelete(c *fiber.Ctx) error {
+	u := s.currentUser(c)
+	if ok, wait := s.loginUser.allow("user:" + u.Email); !ok {
+		data, _ := s.accountData(c, fiber.Map{})
+		return s.tooMany(c, "account", data, wait)
+	}
+	if err := s.accounts.DeleteWithPassword(c.UserContext(), u.ID, c.FormValue("delete_password")); err != nil {
+		if errors.Is(err, account.ErrLastAdmin) {
+			err = &account.FieldError{Field: "delete_password", Err: err}
+		}
+		return s.formFailed(c, err, nil)
+	}
+	s.log.Info("account deleted", "user", u.ID)
+	s.clearCookie(c, sessionCookie)
+	s.flash(c, "deleted")
+	return c.Redirect(s.base+"/", fiber.StatusSeeOther)
+}
+
+func (s *Server) createInvite(c *fiber.Ctx) error {
+	u := s.currentUser(c)
+	if !u.Admin {
+		return fiber.NewError(fiber.StatusForbidden, "Only an admin can create invites.")
+	}
+	days, err := strconv.Atoi(c.FormValue("days"))
+	if err != nil || days < 1 || days > 90 {
+		return s.formFailed(c, &account.FieldError{Field: "days", Err: errors.New("enter a number of days from 1 to 90")}, nil)
+	}
+	inv, err := s.accounts.CreateInvite(c.UserContext(), u.ID, time.Duration(days)*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	data, err := s.accountData(c, fiber.Map{"NewInvite": s.absURL(c, "/signup?invite="+inv.Token), "Flash": flashText("invite")})
+	if err != nil {
+		return err
+	}
+	return s.render(c, "account", data)
+}
+
+// absURL makes an absolute URL for links people share (invites).
+func (s *Server) absURL(c *fiber.Ctx, p string) string {
+	if s.cfg.BaseURL != "" {
+		return strings.TrimSuffix(s.cfg.BaseURL, "/") + p
+	}
+	return c.Protocol() + "://" + c.Hostname() + s.base + p
+}

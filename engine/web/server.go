@@ -1,0 +1,298 @@
+// Package web is watchparty's HTTP face: pages, forms, sessions, CSRF, rate
+// limits, health, and the room websocket endpoint, on Fiber.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/etag"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"watchparty/config"
+	assets "watchparty/embed"
+	"watchparty/engine/account"
+	"watchparty/engine/store"
+)
+
+// Deps are what the web server is built on.
+type Deps struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Store    *store.Store
+	Accounts *account.Service
+	// Secret keys CSRF tokens; the app keeps it in the store.
+	Secret []byte
+}
+
+// Server is the HTTP application.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	store    *store.Store
+	accounts *account.Service
+	secret   []byte
+	app      *fiber.App
+	pages    map[string]*template.Template
+	assetVer string
+	base     string
+
+	loginIP   *limiter
+	loginUser *limiter
+
+	closersMu sync.Mutex
+	closers   []func()
+}
+
+// New builds the server and its routes.
+func New(d Deps) (*Server, error) {
+	s := &Server{
+		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret,
+		base:      d.Config.BasePath,
+		loginIP:   newLimiter(d.Config.Limits.LoginPerMinute, time.Minute),
+		loginUser: newLimiter(d.Config.Limits.LoginPerMinute, time.Minute),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if err := s.loadTemplates(); err != nil {
+		return nil, err
+	}
+	fcfg := fiber.Config{
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ReadBufferSize:        8192,
+		BodyLimit:             1 << 20,
+		AppName:               "watchparty",
+	}
+	if len(d.Config.TrustedProxies) > 0 {
+		fcfg.EnableTrustedProxyCheck = true
+		fcfg.TrustedProxies = d.Config.TrustedProxies
+		fcfg.ProxyHeader = fiber.HeaderXForwardedFor
+		fcfg.EnableIPValidation = true
+	}
+	s.app = fiber.New(fcfg)
+	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		s.log.Error("panic in handler", "path", c.Path(), "panic", fmt.Sprint(e))
+	}}))
+	s.app.Use(s.requestLog)
+	s.app.Use(s.securityHeaders)
+	r := s.app.Group(s.base)
+	s.routes(r)
+	return s, nil
+}
+
+// App exposes the Fiber app (for tests and for the listener).
+func (s *Server) App() *fiber.App { return s.app }
+
+// OnClose registers fn to run when the server shuts down, before the HTTP
+// listener stops: upgraded websockets are not closed by Fiber's shutdown.
+func (s *Server) OnClose(fn func()) {
+	s.closersMu.Lock()
+	s.closers = append(s.closers, fn)
+	s.closersMu.Unlock()
+}
+
+// Serve runs the HTTP server on ln until ctx ends, then shuts down within timeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, timeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.closersMu.Lock()
+	closers := s.closers
+	s.closersMu.Unlock()
+	for _, fn := range closers {
+		fn()
+	}
+	if err := s.app.ShutdownWithTimeout(timeout); err != nil {
+		return fmt.Errorf("web: shutdown: %w", err)
+	}
+	return <-errc
+}
+
+func (s *Server) routes(r fiber.Router) {
+	r.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	r.Get("/readyz", s.readyz)
+	static := r.Group("/static", etag.New(), func(c *fiber.Ctx) error {
+		if c.Query("v") == s.assetVer {
+			c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+		} else {
+			c.Set(fiber.HeaderCacheControl, "no-cache")
+		}
+		return c.Next()
+	})
+	sub, _ := fs.Sub(assets.Static, "static")
+	static.Use(filesystem.New(filesystem.Config{Root: httpFS(sub)}))
+
+	r.Use(s.sessionMiddleware, s.csrfMiddleware)
+	r.Get("/", s.home)
+	r.Get("/signup", s.signupPage)
+	r.Post("/signup", s.signup)
+	r.Get("/login", s.loginPage)
+	r.Post("/login", s.login)
+	r.Post("/logout", s.logout)
+	acct := r.Group("/account", s.requireAccount)
+	acct.Get("/", s.accountPage)
+	acct.Post("/name", s.accountName)
+	acct.Post("/password", s.accountPassword)
+	acct.Post("/delete", s.accountDelete)
+	acct.Post("/invites", s.createInvite)
+	s.roomRoutes(r)
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if err := s.store.Ready(c.Context()); err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		return c.Status(fiber.StatusServiceUnavailable).SendString("store unavailable")
+	}
+	return c.SendString("ready")
+}
+
+func (s *Server) loadTemplates() error {
+	h := sha256.New()
+	_ = fs.WalkDir(assets.Static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := fs.ReadFile(assets.Static, p)
+		h.Write([]byte(p))
+		h.Write(b)
+		return nil
+	})
+	s.assetVer = hex.EncodeToString(h.Sum(nil))[:12]
+	funcs := template.FuncMap{
+		"asset": func(name string) string { return s.base + "/static/" + name + "?v=" + s.assetVer },
+	}
+	names, err := fs.Glob(assets.Templates, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	var partials []string
+	for _, n := range names {
+		if strings.HasPrefix(path.Base(n), "_") {
+			partials = append(partials, n)
+		}
+	}
+	s.pages = map[string]*template.Template{}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" || strings.HasPrefix(base, "_") {
+			continue
+		}
+		files := append([]string{"templates/layout.html", n}, partials...)
+		t, err := template.New("layout").Funcs(funcs).ParseFS(assets.Templates, files...)
+		if err != nil {
+			return fmt.Errorf("web: template %s: %w", n, err)
+		}
+		s.pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	return nil
+}
+
+// render writes a page. data gets the common fields: User, CSRF, Base,
+// Registration, Title (if unset), Errors and Values (if unset).
+func (s *Server) render(c *fiber.Ctx, page string, data fiber.Map) error {
+	t, ok := s.pages[page]
+	if !ok {
+		return fmt.Errorf("web: no page %q", page)
+	}
+	if data == nil {
+		data = fiber.Map{}
+	}
+	data["User"] = s.currentUser(c)
+	data["CSRF"] = s.csrfToken(c)
+	data["Base"] = s.base
+	data["Registration"] = s.accounts.Settings().Registration
+	for _, k := range []string{"Errors", "Values"} {
+		if _, ok := data[k]; !ok {
+			data[k] = map[string]string{}
+		}
+	}
+	if f := c.Cookies(flashCookie); f != "" && data["Flash"] == nil {
+		data["Flash"] = flashText(f)
+		s.clearCookie(c, flashCookie)
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
+		return fmt.Errorf("web: render %s: %w", page, err)
+	}
+	c.Type("html", "utf-8")
+	return c.SendString(b.String())
+}
+
+// errorHandler renders every error as a page (or JSON for API paths) and
+// never shows internal error text: only the status and a fixed message.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	code := fiber.StatusInternalServerError
+	msg := "Something went wrong on the server. Please try again."
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code = fe.Code
+		if code < 500 {
+			msg = fe.Message
+		}
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		code = fiber.StatusServiceUnavailable
+		msg = "The server cannot save data right now (its disk may be full). Please try again later."
+	}
+	if code >= 500 {
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", code, "err", err)
+	}
+	heading := map[int]string{400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Not allowed", 413: "Too large", 429: "Too many requests", 503: "Unavailable"}[code]
+	if heading == "" {
+		heading = "Error"
+	}
+	if strings.Contains(c.Get(fiber.HeaderAccept), "application/json") || strings.HasPrefix(c.Path(), s.base+"/api/") {
+		return c.Status(code).JSON(fiber.Map{"error": msg, "status": code})
+	}
+	c.Status(code)
+	if rerr := s.render(c, "error", fiber.Map{"Status": code, "Heading": heading, "Message": msg, "Title": heading}); rerr != nil {
+		return c.Status(code).SendString(msg)
+	}
+	return nil
+}
+
+func (s *Server) requestLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := c.App().ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	lvl := slog.LevelInfo
+	if strings.HasSuffix(c.Path(), "/healthz") || strings.HasSuffix(c.Path(), "/readyz") || strings.Contains(c.Path(), "/static/") {
+		lvl = slog.LevelDebug
+	}
+	s.log.Log(c.UserContext(), lvl, "request", "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
+		"dur_ms", float64(time.Since(start).Microseconds())/1000, "ip", c.IP())
+	return nil
+}
+
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
+	c.Set("X-Frame-Options", "SAMEORIGIN")
+	return c.Next()
+}
