@@ -1,0 +1,45 @@
+# watchparty build and test targets.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X watchparty/engine/app.Version=$(VERSION)
+GO ?= go
+# Packages holding code behind the gocv build tag.
+GOCV_PKGS := ./engine/frames/... ./engine/app/...
+
+.PHONY: build build-gocv run test test-go test-gocv deps lint fmt fuzz
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o watchparty .
+
+build-gocv:
+	CGO_ENABLED=1 $(GO) build -tags gocv -trimpath -ldflags "$(LDFLAGS)" -o watchparty .
+
+run:
+	$(GO) run .
+
+deps:
+	./.ci/deps
+
+# test installs what is missing (chromium, ffmpeg, OpenCV) and runs every
+# test: the default build, the browser tests and the OpenCV-tagged ones.
+test: deps
+	$(GO) vet ./...
+	$(GO) vet -tags gocv $(GOCV_PKGS)
+	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) test -count=1 -timeout 10m -tags gocv $(GOCV_PKGS)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	$(GO) vet -tags gocv $(GOCV_PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# fuzz runs every fuzz target for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
