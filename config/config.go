@@ -132,13 +132,8 @@ func lookup(key string) (Option, bool) {
 }
 
 // Defaults returns the configuration with every option at its default.
-func Defaults() *Config {
-	c, err := Load(Source{})
-	if err != nil {
-		panic("config: defaults do not validate: " + err.Error()) // the table itself is wrong
-	}
-	return c
-}
+// The error is only ever non-nil if the option table itself is wrong.
+func Defaults() (*Config, error) { return Load(Source{}) }
 
 // Load builds the configuration from its sources and validates it.
 func Load(src Source) (*Config, error) {

@@ -64,7 +64,7 @@ func Run(e Env) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if name == "help" || (len(args) > 0 && (args[0] == "-h" || args[0] == "--help") && name == "serve" && len(e.Args) > 0 && e.Args[0] != "serve") {
+	if name == "help" || (len(e.Args) > 0 && (e.Args[0] == "-h" || e.Args[0] == "--help")) {
 		usage(e.Stdout)
 		return 0
 	}
@@ -170,19 +170,12 @@ func runServe(ctx context.Context, e Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// A second signal stops at once.
-	go func() {
-		<-ctx.Done()
+	// After the first signal, signal handling returns to the default, so a
+	// second SIGINT or SIGTERM ends the process at once.
+	context.AfterFunc(ctx, func() {
 		stop()
-		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-		select {
-		case <-ch:
-			log.Error("second signal: exiting now")
-			os.Exit(130) //nolint:forbidigo // the one sanctioned immediate exit
-		case <-srv.done:
-		}
-	}()
+		log.Info("shutting down (a second signal stops at once)")
+	})
 	return srv.Run(ctx)
 }
 
@@ -194,7 +187,6 @@ type Server struct {
 	Web    *web.Server
 	// Addr is the HTTP listener's address once Run has started listening.
 	Addr chan net.Addr
-	done chan struct{}
 }
 
 // NewServer opens the store and builds every service.
@@ -215,13 +207,12 @@ func NewServer(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	log.Debug("services built", "ms", time.Since(start).Milliseconds())
-	return &Server{Config: cfg, Log: log, Store: st, Web: w, Addr: make(chan net.Addr, 1), done: make(chan struct{})}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Web: w, Addr: make(chan net.Addr, 1)}, nil
 }
 
 // Run serves until ctx ends, then shuts down within ShutdownTimeout and
 // closes the store.
 func (s *Server) Run(ctx context.Context) error {
-	defer close(s.done)
 	ln, err := net.Listen("tcp", s.Config.Listen)
 	if err != nil {
 		s.Store.Close()
