@@ -29,7 +29,7 @@ import (
 //	  linkdir -> ../outside                          (directory leaving)
 //	  films/loop -> ..                               (directory loop)
 //	outside/leak.mp4
-func fixture(t *testing.T) (lib string, outside string) {
+func fixture(t testing.TB) (lib string, outside string) {
 	t.Helper()
 	base := t.TempDir()
 	lib = filepath.Join(base, "lib")
