@@ -279,7 +279,8 @@ func show(v any) string {
 }
 
 // convert turns a raw value (typed from YAML, or a string from env and flags)
-// into the option's kind, strictly: "yes" is not a boolean, 10 is not a duration.
+// into the option's kind, strictly: "maybe" is not a boolean (true/false,
+// 1/0, on/off and yes/no are), 10 is not a duration, 1.5 is not an integer.
 func convert(o Option, v any) (any, error) {
 	switch o.Kind {
 	case String:
@@ -421,6 +422,10 @@ func RegisterFlags(fs *pflag.FlagSet) func() map[string]string {
 	vals := map[string]*string{}
 	for _, o := range options {
 		vals[o.Key] = fs.String(o.Flag(), "", fmt.Sprintf("%s (%s, default %s, env %s)", o.Help, o.Kind, show(o.Default), o.Env()))
+		if o.Kind == Bool {
+			// A bare --webrtc.enabled means true, as with any boolean flag.
+			fs.Lookup(o.Flag()).NoOptDefVal = "true"
+		}
 	}
 	return func() map[string]string {
 		out := map[string]string{}

@@ -70,7 +70,7 @@ func intRange(lo, hi int) (func(any) error, string) {
 }
 
 func durRange(lo, hi time.Duration) (func(any) error, string) {
-	desc := fmt.Sprintf("a duration from %s to %s (e.g. 30s, 5m, 24h)", lo, hi)
+	desc := fmt.Sprintf("a duration from %s to %s (e.g. 30s, 5m, 24h)", shortDuration(lo), shortDuration(hi))
 	return func(v any) error {
 		d := v.(time.Duration)
 		if d < lo || d > hi {
@@ -78,6 +78,18 @@ func durRange(lo, hi time.Duration) (func(any) error, string) {
 		}
 		return nil
 	}, desc
+}
+
+// shortDuration writes 720h rather than 720h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func listenAddr(optional bool) (func(any) error, string) {
