@@ -250,10 +250,12 @@ func parseLibraryLink(rel string) (Source, error) {
 	}, nil
 }
 
-// cleanTitle drops control characters and bounds the length of a title.
+// cleanTitle drops control and format characters (such as the bidi
+// overrides that make "gpj.exe" read backwards) and bounds the length of a
+// title.
 func cleanTitle(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
 			return -1
 		}
 		return r

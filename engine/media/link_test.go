@@ -104,6 +104,8 @@ func TestParseLinkValid(t *testing.T) {
 			want: Source{Kind: KindHLS, URL: "https://stream.example.com/master.m3u8?session=1", Title: "master"}},
 		{name: "title control characters dropped", raw: "https://example.org/a%00b%1F.mp4",
 			want: Source{Kind: KindFile, URL: "https://example.org/a%00b%1F.mp4", Title: "ab"}},
+		{name: "title bidi override dropped", raw: "https://example.org/%E2%80%AEfilm.mp4",
+			want: Source{Kind: KindFile, URL: "https://example.org/%E2%80%AEfilm.mp4", Title: "film"}},
 		{name: "title falls back to host", raw: "https://example.org/.mp4",
 			want: Source{Kind: KindFile, URL: "https://example.org/.mp4", Title: "example.org"}},
 
