@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"path"
 	"strings"
 	"sync"
@@ -36,6 +37,8 @@ type Deps struct {
 	Accounts *account.Service
 	// Secret keys CSRF tokens; the app keeps it in the store.
 	Secret []byte
+	// Metrics, when set, is served at /metrics (see engine/metrics).
+	Metrics http.Handler
 }
 
 // Server is the HTTP application.
@@ -91,9 +94,11 @@ func New(d Deps) (*Server, error) {
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.log.Error("panic in handler", "path", c.Path(), "panic", fmt.Sprint(e))
 	}}))
+	s.app.Use(s.countRequests)
 	s.app.Use(s.requestLog)
 	s.app.Use(s.securityHeaders)
 	r := s.app.Group(s.base)
+	s.metricsRoute(r, d.Metrics)
 	s.routes(r)
 	return s, nil
 }
@@ -282,7 +287,7 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 		}
 	}
 	lvl := slog.LevelInfo
-	if strings.HasSuffix(c.Path(), "/healthz") || strings.HasSuffix(c.Path(), "/readyz") || strings.Contains(c.Path(), "/static/") {
+	if strings.HasSuffix(c.Path(), "/healthz") || strings.HasSuffix(c.Path(), "/readyz") || strings.HasSuffix(c.Path(), "/metrics") || strings.Contains(c.Path(), "/static/") {
 		lvl = slog.LevelDebug
 	}
 	s.log.Log(c.UserContext(), lvl, "request", "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),
