@@ -132,8 +132,9 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
 	return store.Open(cfg.DataDir, log, store.Options{})
 }
 
-func accountService(cfg *config.Config, st *store.Store) *account.Service {
-	return account.New(st, account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL})
+func accountService(cfg *config.Config, st *store.Store, o serverOptions) *account.Service {
+	return account.New(st, account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL,
+		HashTime: o.hashTime, HashMemory: o.hashMemory})
 }
 
 // serverSecret returns the server's random secret key, created on first use.
@@ -185,13 +186,19 @@ type Server struct {
 	Log    *slog.Logger
 	Store  *store.Store
 	Web    *web.Server
+	// Accounts is the account service behind the web server.
+	Accounts *account.Service
 	// Addr is the HTTP listener's address once Run has started listening.
 	Addr chan net.Addr
 }
 
 // NewServer opens the store and builds every service.
-func NewServer(cfg *config.Config, log *slog.Logger) (*Server, error) {
+func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	start := time.Now()
+	var so serverOptions
+	for _, fn := range opts {
+		fn(&so)
+	}
 	st, err := openStore(cfg, log)
 	if err != nil {
 		return nil, err
@@ -201,13 +208,14 @@ func NewServer(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: accountService(cfg, st), Secret: secret})
+	acc := accountService(cfg, st, so)
+	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	log.Debug("services built", "ms", time.Since(start).Milliseconds())
-	return &Server{Config: cfg, Log: log, Store: st, Web: w, Addr: make(chan net.Addr, 1)}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1)}, nil
 }
 
 // Run serves until ctx ends, then shuts down within ShutdownTimeout and

@@ -37,7 +37,7 @@ func runUser(ctx context.Context, e Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	acc := accountService(cfg, st)
+	acc := accountService(cfg, st, serverOptions{})
 	needEmail := func() (string, error) {
 		if len(rest) != 1 {
 			return "", fmt.Errorf("usage: watchparty user %s EMAIL", sub)
