@@ -54,6 +54,8 @@ func commands() []command {
 		{"version", "print the version and compiled-in features", runVersion},
 		{"user", "manage accounts: add, list, passwd, rm, promote, demote", runUser},
 		{"healthcheck", "exit 0 when the running server answers /healthz", runHealthcheck},
+		{"backup", "write a backup of the store to FILE (works while the server runs)", runBackup},
+		{"restore", "load a backup FILE into an empty data directory (server stopped)", runRestore},
 	}
 }
 
@@ -164,12 +166,17 @@ func runServe(ctx context.Context, e Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, _ := newLogger(cfg, e.Stderr)
+	log, level := newLogger(cfg, e.Stderr)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := NewServer(cfg, log)
 	if err != nil {
 		return err
+	}
+	srv.Level, srv.Notify = level, NotifierFromEnv(e.Environ)
+	srv.Reconfigure = func() (*config.Config, error) {
+		c, _, err := loadConfig(e, "serve", args, nil)
+		return c, err
 	}
 	// After the first signal, signal handling returns to the default, so a
 	// second SIGINT or SIGTERM ends the process at once.
@@ -190,6 +197,7 @@ type Server struct {
 	Accounts *account.Service
 	// Addr is the HTTP listener's address once Run has started listening.
 	Addr chan net.Addr
+	ops
 }
 
 // NewServer opens the store and builds every service.
@@ -208,14 +216,19 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		st.Close()
 		return nil, err
 	}
+	o, err := newOps(cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	acc := accountService(cfg, st, so)
-	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret})
+	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg)})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	log.Debug("services built", "ms", time.Since(start).Milliseconds())
-	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1)}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), ops: o}, nil
 }
 
 // Run serves until ctx ends, then shuts down within ShutdownTimeout and
@@ -226,11 +239,13 @@ func (s *Server) Run(ctx context.Context) error {
 		s.Store.Close()
 		return fmt.Errorf("listening on %s: %w", s.Config.Listen, err)
 	}
+	ln = s.wrapTLS(ln)
 	s.Addr <- ln.Addr()
 	s.Log.Info("watchparty serving", "addr", ln.Addr().String(), "version", Version, "data_dir", s.Config.DataDir,
 		"registration", s.Config.Registration, "base_path", s.Config.BasePath)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Web.Serve(gctx, ln, ShutdownTimeout) })
+	g.Go(func() error { return s.runOps(gctx) })
 	err = g.Wait()
 	if cerr := s.Store.Close(); cerr != nil && err == nil {
 		err = cerr
