@@ -192,8 +192,12 @@ type Client struct {
 	Base string
 }
 
-// Client returns a new client with an empty cookie jar.
-func (s *Server) Client(t testing.TB) *Client {
+// Client returns a new client of this server with an empty cookie jar.
+func (s *Server) Client(t testing.TB) *Client { return NewClient(t, s.URL) }
+
+// NewClient returns a client with an empty cookie jar for any server at base
+// (a URL without a trailing slash).
+func NewClient(t testing.TB, base string) *Client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +209,7 @@ func (s *Server) Client(t testing.TB) *Client {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		Jar:  jar,
-		Base: s.URL,
+		Base: base,
 	}
 }
 

@@ -58,7 +58,11 @@ func (s *Server) signup(c *fiber.Ctx) error {
 	in := account.SignUp{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password"), Invite: c.FormValue("invite")}
 	data := fiber.Map{"Title": "Sign up", "Invite": in.Invite, "Values": map[string]string{"email": in.Email, "name": in.Name}}
 	if ok, wait := s.loginIP.allow("ip:" + c.IP()); !ok {
-		s.log.Warn("sign-up rate limited", "ip", c.IP())
+		s.log.Warn("sign-up rate limited", "ip", c.IP(), "by", "ip")
+		return s.tooMany(c, "signup", data, wait)
+	}
+	if ok, wait := s.loginUser.allow("user:" + strings.ToLower(strings.TrimSpace(in.Email))); !ok {
+		s.log.Warn("sign-up rate limited", "ip", c.IP(), "by", "account")
 		return s.tooMany(c, "signup", data, wait)
 	}
 	u, err := s.accounts.Register(c.UserContext(), in)
@@ -92,9 +96,13 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 	return s.render(c, "login", fiber.Map{"Title": "Log in", "Next": c.Query("next")})
 }
 
-// safeNext keeps redirects on this site.
+// safeNext keeps redirects on this site: a path on this server, never
+// "//host" or "/\\host", nor one that browsers turn into such by dropping
+// tabs and line breaks.
 func (s *Server) safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsFunc(next, func(r rune) bool {
+		return r == '\\' || r < 0x20 || r == 0x7f
+	}) {
 		return s.base + "/"
 	}
 	if s.base != "" && !strings.HasPrefix(next, s.base+"/") && next != s.base {

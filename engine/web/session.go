@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/url"
 	"strings"
 	"time"
@@ -61,9 +62,14 @@ func (s *Server) sessionMiddleware(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	u, err := s.accounts.Authenticate(c.UserContext(), tok)
-	if err != nil {
+	if errors.Is(err, account.ErrSessionInvalid) {
 		s.clearCookie(c, sessionCookie)
 		return c.Next()
+	}
+	if err != nil {
+		// The store failed: keep the cookie (the session may be fine) and
+		// answer with the generic error page.
+		return err
 	}
 	c.Locals("user", u)
 	c.Locals("session", tok)
