@@ -1,0 +1,250 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"watchparty/engine/media"
+)
+
+// The media library over HTTP, for members of a room:
+//
+//	GET /rooms/:code/media?q=words   JSON list of videos (and their subtitles)
+//	GET /rooms/:code/media/file/*    a video, with Range support, or a subtitle
+//	                                 (.srt is converted to WebVTT)
+//
+// Files are opened through media.Library, which confines them to the media
+// folder (os.Root) and refuses hidden, escaping and malformed paths.
+
+// memberCheck reports nil when user uid may use room code, an error wrapping
+// errNotMember or errNoRoom otherwise.
+type memberCheck func(ctx context.Context, code, uid string) error
+
+var (
+	errNotMember = errors.New("not a member of this room")
+	errNoRoom    = errors.New("no such room")
+)
+
+// mediaLimit is the most entries one listing returns.
+const mediaLimit = 500
+
+type mediaHandler struct {
+	lib    *media.Library
+	member memberCheck
+	user   func(c *fiber.Ctx) (uid string, ok bool)
+	base   string
+}
+
+// MediaFileURL is the path a member's browser loads a library file from.
+func mediaFileURL(base, code, rel string) string {
+	segs := strings.Split(rel, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return base + "/rooms/" + url.PathEscape(code) + "/media/file/" + strings.Join(segs, "/")
+}
+
+func (h *mediaHandler) routes(r fiber.Router) {
+	g := r.Group("/rooms/:code/media", h.requireMember)
+	g.Get("/", h.list)
+	g.Get("/file/*", h.file)
+}
+
+func (h *mediaHandler) requireMember(c *fiber.Ctx) error {
+	uid, ok := h.user(c)
+	if !ok {
+		return fiber.NewError(fiber.StatusUnauthorized, "Log in to use this room's media.")
+	}
+	switch err := h.member(c.UserContext(), c.Params("code"), uid); {
+	case err == nil:
+		return c.Next()
+	case errors.Is(err, errNoRoom):
+		return fiber.NewError(fiber.StatusNotFound, "No room has this code.")
+	case errors.Is(err, errNotMember):
+		return fiber.NewError(fiber.StatusForbidden, "Only members of this room can use its media.")
+	default:
+		return err
+	}
+}
+
+type mediaSubtitle struct {
+	media.Subtitle
+	URL string `json:"url"`
+}
+
+type mediaEntry struct {
+	Path        string          `json:"path"`
+	Name        string          `json:"name"`
+	Size        int64           `json:"size"`
+	ContentType string          `json:"contentType"`
+	Link        string          `json:"link"` // for the link box: media:<path>
+	URL         string          `json:"url"`
+	Subtitles   []mediaSubtitle `json:"subtitles"`
+}
+
+func (h *mediaHandler) list(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if !h.lib.Enabled() {
+		return c.JSON(fiber.Map{"enabled": false, "entries": []mediaEntry{}})
+	}
+	q := c.Query("q")
+	if len(q) > 200 {
+		return fiber.NewError(fiber.StatusBadRequest, "The search may be at most 200 characters.")
+	}
+	entries, err := h.lib.List(q, mediaLimit)
+	if err != nil {
+		return err
+	}
+	code := c.Params("code")
+	out := make([]mediaEntry, 0, len(entries))
+	for _, e := range entries {
+		me := mediaEntry{Path: e.Path, Name: e.Name, Size: e.Size, ContentType: e.ContentType,
+			Link: media.LibraryPrefix + e.Path, URL: mediaFileURL(h.base, code, e.Path), Subtitles: []mediaSubtitle{}}
+		for _, s := range e.Subtitles {
+			me.Subtitles = append(me.Subtitles, mediaSubtitle{Subtitle: s, URL: mediaFileURL(h.base, code, s.Path)})
+		}
+		out = append(out, me)
+	}
+	return c.JSON(fiber.Map{"enabled": true, "entries": out})
+}
+
+func (h *mediaHandler) file(c *fiber.Ctx) error {
+	raw := c.Params("*")
+	rel, err := url.PathUnescape(raw)
+	if err != nil {
+		return fiber.NewError(fiber.StatusBadRequest, "The file path is not valid.")
+	}
+	f, info, err := h.lib.Open(rel)
+	switch {
+	case errors.Is(err, media.ErrForbidden):
+		return fiber.NewError(fiber.StatusForbidden, "This file cannot be served.")
+	case errors.Is(err, media.ErrNotFound), errors.Is(err, media.ErrNoLibrary):
+		return fiber.NewError(fiber.StatusNotFound, "No such file in the media library.")
+	case err != nil:
+		return err
+	}
+	if strings.EqualFold(path.Ext(rel), ".srt") {
+		defer f.Close()
+		var vtt bytes.Buffer
+		if err := media.SRTToVTT(f, &vtt); err != nil {
+			return fiber.NewError(fiber.StatusUnprocessableEntity, "The subtitle file could not be converted.")
+		}
+		c.Set(fiber.HeaderContentType, "text/vtt; charset=utf-8")
+		c.Set(fiber.HeaderCacheControl, "private, no-cache")
+		return c.Send(vtt.Bytes())
+	}
+	ctype := media.ContentType(rel)
+	if ctype == "text/vtt" {
+		ctype += "; charset=utf-8"
+	}
+	return serveRange(c, f, info.Size(), info.ModTime(), ctype)
+}
+
+// serveRange answers a GET or HEAD for a file of size bytes with one byte
+// range when asked (206), the whole file otherwise (200), or 416 for a
+// malformed or unsatisfiable range. It takes ownership of f.
+func serveRange(c *fiber.Ctx, f io.ReadSeekCloser, size int64, mod time.Time, ctype string) error {
+	lastMod := mod.UTC().Format(http.TimeFormat)
+	etag := `"` + strconv.FormatInt(mod.UnixNano(), 36) + "-" + strconv.FormatInt(size, 36) + `"`
+	c.Set(fiber.HeaderContentType, ctype)
+	c.Set(fiber.HeaderAcceptRanges, "bytes")
+	c.Set(fiber.HeaderLastModified, lastMod)
+	c.Set(fiber.HeaderETag, etag)
+	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && inm == etag {
+		f.Close()
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	start, length := int64(0), size
+	status := fiber.StatusOK
+	if rh := c.Get(fiber.HeaderRange); rh != "" {
+		// A range for another version of the file is ignored (If-Range).
+		if ir := c.Get(fiber.HeaderIfRange); ir == "" || ir == etag || ir == lastMod {
+			s, n, ok, use := parseRange(rh, size)
+			if !ok {
+				f.Close()
+				c.Set(fiber.HeaderContentRange, "bytes */"+strconv.FormatInt(size, 10))
+				c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
+				return c.Status(fiber.StatusRequestedRangeNotSatisfiable).SendString("The requested range is not satisfiable.")
+			}
+			if use {
+				start, length, status = s, n, fiber.StatusPartialContent
+				c.Set(fiber.HeaderContentRange, "bytes "+strconv.FormatInt(s, 10)+"-"+strconv.FormatInt(s+n-1, 10)+"/"+strconv.FormatInt(size, 10))
+			}
+		}
+	}
+	c.Status(status)
+	if c.Method() == fiber.MethodHead {
+		f.Close()
+		c.Response().Header.SetContentLength(int(length))
+		c.Response().SkipBody = true
+		return nil
+	}
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
+		f.Close()
+		return err
+	}
+	// fasthttp closes the stream (an io.Closer) once it is sent.
+	c.Response().SetBodyStream(&limitedFile{r: io.LimitReader(f, length), c: f}, int(length))
+	return nil
+}
+
+type limitedFile struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (l *limitedFile) Read(p []byte) (int, error) { return l.r.Read(p) }
+func (l *limitedFile) Close() error               { return l.c.Close() }
+
+// parseRange reads a Range header for a resource of size bytes. use is
+// false when the header should be ignored (another unit, or several
+// ranges, which browsers do not ask for media: the whole file is sent);
+// ok is false when the range is malformed or unsatisfiable (416).
+func parseRange(h string, size int64) (start, length int64, ok, use bool) {
+	unit, spec, found := strings.Cut(strings.TrimSpace(h), "=")
+	if !found || !strings.EqualFold(strings.TrimSpace(unit), "bytes") {
+		return 0, 0, true, false
+	}
+	if strings.Contains(spec, ",") {
+		return 0, 0, true, false
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, false
+	}
+	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+	if first == "" {
+		// A suffix: the last n bytes.
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n <= 0 || size == 0 {
+			return 0, 0, false, false
+		}
+		n = min(n, size)
+		return size - n, n, true, true
+	}
+	s, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || s < 0 || s >= size {
+		return 0, 0, false, false
+	}
+	e := size - 1
+	if last != "" {
+		e, err = strconv.ParseInt(last, 10, 64)
+		if err != nil || e < s {
+			return 0, 0, false, false
+		}
+		e = min(e, size-1)
+	}
+	return s, e - s + 1, true, true
+}
