@@ -1,0 +1,686 @@
+// Synchronized playback: keeps this browser's player on the room's shared
+// position. See docs/sync.md for the algorithm and the messages.
+//
+// The room (server) owns one playback state:
+//   {source, kind, playing, position, rate, updatedAt, duration, version}
+// meaning "the media is at `position` seconds at server instant `updatedAt`
+// (Unix ms) and, when playing, advances at `rate` from then on". updatedAt may
+// lie in the future: a scheduled start everyone begins together.
+//
+// This module
+//   - keeps a clock offset to the server (clock.js),
+//   - applies each new state at once (pause, scheduled start, seek),
+//   - runs a correction loop that compares the player with the expected
+//     position and steers it: nothing inside the dead zone, a playbackRate
+//     nudge for small drift, a seek for large drift,
+//   - learns how long this player takes to start moving after play() or a
+//     seek, and aims ahead by that much,
+//   - turns the user's own play/pause/seek into commands for the room, and
+//     reports buffering, readiness, duration, the end of the media and its
+//     measured drift.
+
+import { Clock, localNow } from "./clock.js";
+
+export { Clock, localNow };
+
+/** Position of state s at server instant serverMs (engine/playback.PositionAt). */
+export function positionAt(s, serverMs) {
+  let p = s.position;
+  if (s.playing && serverMs > s.updatedAt) p += ((serverMs - s.updatedAt) / 1000) * rateOf(s);
+  if (!(p >= 0)) return 0;
+  if (s.duration > 0 && p > s.duration) return s.duration;
+  return p;
+}
+
+/** The rate the state advances at (0 means 1). */
+export function rateOf(s) {
+  return s && s.rate > 0 ? s.rate : 1;
+}
+
+const clamp = (x, lo, hi) => Math.max(lo, Math.min(hi, x));
+
+/** Player adapter for an HTML5 <video> element. */
+export class HTML5Adapter {
+  constructor(el) {
+    this.el = el;
+    this.kind = "html5";
+    this.fineRate = true; // playbackRate takes any value
+    this.handlers = {};
+    this.ourSeeks = []; // {to, at}: seeks this module started
+    this.expectPlay = 0;
+    this.expectPause = 0;
+    this.off = [];
+    const on = (name, fn) => {
+      el.addEventListener(name, fn);
+      this.off.push(() => el.removeEventListener(name, fn));
+    };
+    on("seeking", () => {
+      const now = localNow();
+      this.ourSeeks = this.ourSeeks.filter((x) => now - x.at < 3000);
+      const i = this.ourSeeks.findIndex((x) => Math.abs(x.to - el.currentTime) < 0.01);
+      if (i >= 0) this.ourSeeks.splice(i, 1);
+      else this.emit("userseek", el.currentTime);
+    });
+    on("play", () => {
+      if (this.expectPlay > 0) this.expectPlay--;
+      else this.emit("userplay");
+    });
+    on("pause", () => {
+      if (this.expectPause > 0) this.expectPause--;
+      else if (!el.ended) this.emit("userpause");
+    });
+    on("waiting", () => this.emit("buffering", true));
+    on("stalled", () => {
+      if (el.readyState < 3) this.emit("buffering", true);
+    });
+    for (const name of ["playing", "canplay", "canplaythrough", "seeked"]) {
+      on(name, () => {
+        if (el.readyState >= 3) this.emit("buffering", false);
+      });
+    }
+    on("ended", () => this.emit("ended"));
+    on("loadedmetadata", () => this.emit("duration", el.duration));
+    on("durationchange", () => this.emit("duration", el.duration));
+  }
+  on(name, fn) {
+    (this.handlers[name] ||= []).push(fn);
+  }
+  emit(name, arg) {
+    for (const fn of this.handlers[name] || []) fn(arg);
+  }
+  position() {
+    return this.el.currentTime;
+  }
+  seek(t) {
+    if (Number.isFinite(this.el.duration) && this.el.duration > 0) t = Math.min(t, this.el.duration);
+    t = Math.max(0, t);
+    this.ourSeeks.push({ to: t, at: localNow() });
+    this.el.currentTime = t;
+  }
+  play() {
+    if (!this.el.paused) return Promise.resolve();
+    this.expectPlay++;
+    const p = this.el.play();
+    return Promise.resolve(p).catch((err) => {
+      this.expectPlay = 0;
+      throw err;
+    });
+  }
+  pause() {
+    if (this.el.paused) return;
+    this.expectPause++;
+    this.el.pause();
+  }
+  paused() {
+    return this.el.paused;
+  }
+  ended() {
+    return this.el.ended;
+  }
+  seeking() {
+    return this.el.seeking;
+  }
+  buffering() {
+    return this.el.seeking || this.el.readyState < 3;
+  }
+  rate() {
+    return this.el.playbackRate;
+  }
+  setRate(r) {
+    if (Math.abs(this.el.playbackRate - r) > 0.0005) this.el.playbackRate = r;
+  }
+  duration() {
+    const d = this.el.duration;
+    return Number.isFinite(d) ? d : 0;
+  }
+  destroy() {
+    for (const f of this.off) f();
+    this.off = [];
+    this.handlers = {};
+  }
+}
+
+// YouTube IFrame player states.
+const YT_ENDED = 0;
+const YT_PLAYING = 1;
+const YT_PAUSED = 2;
+const YT_BUFFERING = 3;
+
+/**
+ * Player adapter for a YouTube IFrame API player (YT.Player). YouTube rounds
+ * playbackRate to a few steps, so this adapter is corrected by seeks only.
+ */
+export class YouTubeAdapter {
+  constructor(player) {
+    this.p = player;
+    this.kind = "youtube";
+    this.fineRate = false;
+    this.handlers = {};
+    this.expectPlay = 0;
+    this.expectPause = 0;
+    this.lastSeekAt = -Infinity;
+    this.last = null; // {pos, at} of the previous position read
+    this.onState = (e) => {
+      const st = e && typeof e.data === "number" ? e.data : this.state();
+      if (st === YT_PLAYING) {
+        this.emit("buffering", false);
+        if (this.expectPlay > 0) this.expectPlay--;
+        else if (this.wasPaused) this.emit("userplay");
+        this.wasPaused = false;
+      } else if (st === YT_PAUSED) {
+        if (this.expectPause > 0) this.expectPause--;
+        else if (!this.wasPaused) this.emit("userpause");
+        this.wasPaused = true;
+      } else if (st === YT_BUFFERING) {
+        this.emit("buffering", true);
+      } else if (st === YT_ENDED) {
+        this.wasPaused = true;
+        this.emit("ended");
+      }
+      const d = this.duration();
+      if (d > 0) this.emit("duration", d);
+    };
+    this.wasPaused = true;
+    if (typeof player.addEventListener === "function") player.addEventListener("onStateChange", this.onState);
+  }
+  on(name, fn) {
+    (this.handlers[name] ||= []).push(fn);
+  }
+  emit(name, arg) {
+    for (const fn of this.handlers[name] || []) fn(arg);
+  }
+  state() {
+    return typeof this.p.getPlayerState === "function" ? this.p.getPlayerState() : -1;
+  }
+  position() {
+    const t = Number(this.p.getCurrentTime());
+    // The IFrame player has no seeking event: a jump the correction loop did
+    // not make is the user's own seek.
+    const now = localNow();
+    if (this.last && !this.paused() && now - this.lastSeekAt > 2000) {
+      const want = this.last.pos + ((now - this.last.at) / 1000) * this.rate();
+      if (Math.abs(t - want) > 2) this.emit("userseek", t);
+    }
+    this.last = { pos: t, at: now };
+    return t;
+  }
+  seek(t) {
+    this.lastSeekAt = localNow();
+    this.last = null;
+    this.p.seekTo(Math.max(0, t), true);
+  }
+  play() {
+    if (this.state() === YT_PLAYING) return Promise.resolve();
+    this.expectPlay++;
+    this.p.playVideo();
+    // The IFrame API has no play() promise: autoplay refusal shows as a
+    // player that stays unstarted or paused.
+    return new Promise((resolve, reject) => {
+      setTimeout(() => {
+        const st = this.state();
+        if (st === YT_PLAYING || st === YT_BUFFERING) resolve();
+        else {
+          this.expectPlay = 0;
+          const err = new Error("playback was not allowed to start");
+          err.name = "NotAllowedError";
+          reject(err);
+        }
+      }, 1500);
+    });
+  }
+  pause() {
+    if (this.paused()) return;
+    this.expectPause++;
+    this.p.pauseVideo();
+  }
+  paused() {
+    const st = this.state();
+    return st !== YT_PLAYING && st !== YT_BUFFERING;
+  }
+  ended() {
+    return this.state() === YT_ENDED;
+  }
+  seeking() {
+    return false;
+  }
+  buffering() {
+    return this.state() === YT_BUFFERING;
+  }
+  rate() {
+    return Number(this.p.getPlaybackRate ? this.p.getPlaybackRate() : 1) || 1;
+  }
+  setRate(r) {
+    if (typeof this.p.setPlaybackRate !== "function") return;
+    const rates = typeof this.p.getAvailablePlaybackRates === "function" ? this.p.getAvailablePlaybackRates() : [r];
+    let best = rates[0] ?? r;
+    for (const x of rates) if (Math.abs(x - r) < Math.abs(best - r)) best = x;
+    if (best !== this.rate()) this.p.setPlaybackRate(best);
+  }
+  duration() {
+    const d = Number(this.p.getDuration ? this.p.getDuration() : 0);
+    return Number.isFinite(d) && d > 0 ? d : 0;
+  }
+  destroy() {
+    if (typeof this.p.removeEventListener === "function") this.p.removeEventListener("onStateChange", this.onState);
+    this.handlers = {};
+  }
+}
+
+const defaultConfig = {
+  deadZoneMs: 40, // drift left alone
+  seekThresholdMs: 1000, // drift fixed by a seek (fine-rate players)
+  youtubeSeekThresholdMs: 300, // drift fixed by a seek (YouTube)
+  trimMs: 8, // a nudge runs until the drift is this small
+  catchUpMs: 700, // a nudge removes the drift in about this much wall time
+  maxNudge: 0.1, // largest rate change, as a fraction of the rate
+  reaimMs: 120, // after a start or seek, a drift this large is re-aimed by a seek
+  tickMs: 100, // correction loop period
+  settleMs: 350, // after play() or a seek, the media clock is left alone this long
+  reportMs: 4000, // drift report period
+  startLatencyMs: 80, // first guess: play() to a moving media clock (with audio)
+  seekLatencyMs: 180, // first guess: seek while playing to a moving media clock
+};
+
+/** Converts the server's sync settings (hello.sync) into engine options. */
+export function configFromServer(x) {
+  if (!x) return {};
+  const out = {};
+  if (x.dead_zone_ms > 0) out.deadZoneMs = x.dead_zone_ms;
+  if (x.seek_threshold_ms > 0) out.seekThresholdMs = x.seek_threshold_ms;
+  if (x.youtube_seek_threshold_ms > 0) out.youtubeSeekThresholdMs = x.youtube_seek_threshold_ms;
+  return out;
+}
+
+/**
+ * SyncEngine steers one player (through an adapter) onto the room's state.
+ *
+ * options:
+ *   send(msg)       sends a message on the room socket
+ *   canControl()    whether this member may play, pause and seek
+ *   config          overrides of defaultConfig
+ *   container       element the "click to join playback" prompt goes in
+ *   onStatus(st)    called when the status shown to the user changes
+ *   onNotice(text)  a one-line message for the user
+ */
+export class SyncEngine {
+  constructor(options) {
+    this.o = options;
+    this.cfg = { ...defaultConfig, ...(options.config || {}) };
+    this.clock = options.clock || new Clock(options.send);
+    this.state = null;
+    this.adapter = null;
+    this.source = "";
+    this.startTimer = 0;
+    this.loopTimer = 0;
+    this.startLatency = this.cfg.startLatencyMs;
+    this.seekLatency = this.cfg.seekLatencyMs;
+    this.learn = null; // "start" | "seek": the next settled sample calibrates it
+    this.settleUntil = 0;
+    this.reaims = 0;
+    this.nudging = false;
+    this.drift = NaN;
+    this.bufferingSent = null;
+    this.blocked = false;
+    this.prompt = null;
+    this.userHoldUntil = 0;
+    this.userHoldVersion = 0;
+    this.endedSent = 0;
+    this.durationSent = "";
+    this.lastReport = 0;
+    this.simBuffering = false;
+    this.log = []; // recent {what, at (server ms), ...} for tests and figures
+    this.running = false;
+  }
+
+  /** Starts the clock and the correction loop; hello is the room's hello. */
+  hello(h) {
+    this.clock.start(h && h.time);
+    if (h && h.sync) Object.assign(this.cfg, configFromServer(h.sync));
+    if (h && h.playback) this.setState(h.playback, true);
+    if (!this.running) {
+      this.running = true;
+      this.loop();
+    }
+  }
+
+  /** Handles a server message; returns true when it was a sync message. */
+  handle(msg) {
+    switch (msg.type) {
+      case "pong":
+        this.clock.onPong(msg);
+        return true;
+      case "playback":
+        this.setState(msg.state, false, msg);
+        return true;
+    }
+    return false;
+  }
+
+  /** Stops the clock (connection lost); the player keeps its state. */
+  disconnected() {
+    this.clock.stop();
+  }
+
+  /** Attaches a player for source (the room video's URL). */
+  attach(adapter, source) {
+    this.detach();
+    this.adapter = adapter;
+    this.source = source || "";
+    this.bufferingSent = null;
+    this.nudging = false;
+    adapter.on("userplay", () => this.userCommand("play"));
+    adapter.on("userpause", () => this.userCommand("pause"));
+    adapter.on("userseek", (t) => this.userCommand("seek", t));
+    adapter.on("buffering", (on) => this.reportBuffering(on));
+    adapter.on("ended", () => this.reportEnded());
+    adapter.on("duration", (d) => this.reportDuration(d));
+    this.apply();
+  }
+
+  detach() {
+    clearTimeout(this.startTimer);
+    if (this.adapter) this.adapter.destroy();
+    this.adapter = null;
+    this.hidePrompt();
+  }
+
+  serverNow() {
+    return this.clock.serverNow();
+  }
+
+  expected(serverMs = this.serverNow()) {
+    return this.state ? positionAt(this.state, serverMs) : 0;
+  }
+
+  note(what, extra) {
+    this.log.push({ what, at: this.serverNow(), ...extra });
+    if (this.log.length > 500) this.log.splice(0, this.log.length - 500);
+  }
+
+  matches() {
+    return this.state && this.adapter && (!this.source || !this.state.source || this.source === this.state.source);
+  }
+
+  setState(s, fromHello, msg) {
+    if (!s || typeof s !== "object") return;
+    if (this.state && s.version < this.state.version) return;
+    if (this.state && s.version === this.state.version && fromHello) return;
+    const prev = this.state;
+    this.state = s;
+    this.held = !!(msg && msg.held);
+    if (s.version !== this.userHoldVersion) this.userHoldUntil = 0;
+    this.note("state", { version: s.version, playing: s.playing });
+    this.status();
+    if (prev && prev.source === s.source && prev.playing === s.playing && prev.position === s.position &&
+        prev.updatedAt === s.updatedAt && rateOf(prev) === rateOf(s)) {
+      return; // only the duration changed
+    }
+    this.apply();
+  }
+
+  /** Applies the current state to the player at once. */
+  apply() {
+    clearTimeout(this.startTimer);
+    const a = this.adapter;
+    const s = this.state;
+    if (!this.matches()) return;
+    this.nudging = false;
+    this.reaims = 0;
+    this.learn = null;
+    const now = this.serverNow();
+    const rate = rateOf(s);
+    if (!s.playing) {
+      a.pause();
+      a.setRate(rate);
+      if (Math.abs(a.position() - s.position) > 0.001) a.seek(s.position);
+      this.note("paused", { position: s.position });
+      return;
+    }
+    if (s.updatedAt - now > this.startLatency + 5) {
+      // A scheduled start: wait at the start position, then call play() early
+      // by the learned start latency so that the media clock starts moving at
+      // updatedAt.
+      a.pause();
+      a.setRate(rate);
+      if (Math.abs(a.position() - s.position) > 0.001) a.seek(s.position);
+      this.scheduleStart(this.clock.toLocal(s.updatedAt) - this.startLatency);
+      return;
+    }
+    // Already running (late joiner, reconnect, or a start we cannot make).
+    this.seekAhead();
+  }
+
+  scheduleStart(localAt) {
+    const fire = () => {
+      // setTimeout fires a few ms late at best: wake early, then wait out the
+      // rest in this task.
+      const spinUntil = Math.min(localAt, localNow() + 12);
+      while (localNow() < spinUntil) {
+        /* wait */
+      }
+      this.startNow("start");
+    };
+    this.startTimer = setTimeout(fire, Math.max(0, localAt - localNow() - 6));
+  }
+
+  startNow(learn) {
+    const a = this.adapter;
+    if (!a || this.blocked) return;
+    a.setRate(rateOf(this.state));
+    this.settleUntil = localNow() + this.startLatency + this.cfg.settleMs;
+    this.learn = learn;
+    this.note("play");
+    a.play().catch((err) => this.playRefused(err));
+  }
+
+  /** Seeks to where the media will be once the seek has taken effect, and plays. */
+  seekAhead() {
+    const a = this.adapter;
+    const s = this.state;
+    if (!a || !s) return;
+    const lead = a.paused() ? this.startLatency : this.seekLatency;
+    const target = this.expected(this.serverNow() + lead);
+    a.setRate(rateOf(s));
+    a.seek(target);
+    this.nudging = false;
+    this.settleUntil = localNow() + lead + this.cfg.settleMs;
+    this.learn = a.paused() ? "start" : "seek";
+    this.note("seek", { to: target });
+    if (a.paused() && !this.blocked) a.play().catch((err) => this.playRefused(err));
+  }
+
+  playRefused(err) {
+    if (!err || err.name !== "NotAllowedError") return;
+    this.blocked = true;
+    this.note("blocked");
+    this.showPrompt();
+    this.status();
+  }
+
+  showPrompt() {
+    const box = this.o.container;
+    if (!box || this.prompt) return;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "sync-prompt";
+    b.textContent = "Click to join playback";
+    b.addEventListener("click", () => {
+      this.blocked = false;
+      this.hidePrompt();
+      const a = this.adapter;
+      if (!a) return;
+      // play() inside the click counts as the user's gesture.
+      a.play().then(() => this.apply(), (e) => this.playRefused(e));
+    });
+    box.appendChild(b);
+    this.prompt = b;
+  }
+
+  hidePrompt() {
+    if (this.prompt) this.prompt.remove();
+    this.prompt = null;
+  }
+
+  loop() {
+    // Each run is a new task, so currentTime is read fresh.
+    this.loopTimer = setTimeout(() => {
+      try {
+        this.tick();
+      } finally {
+        this.loop();
+      }
+    }, this.cfg.tickMs);
+  }
+
+  tick() {
+    const a = this.adapter;
+    const s = this.state;
+    if (!this.matches() || this.blocked) return;
+    const pos = a.position();
+    const sn = this.serverNow();
+    if (!Number.isFinite(pos)) return;
+    const expected = positionAt(s, sn);
+    const drift = (pos - expected) * 1000;
+    this.drift = drift;
+    this.maybeReport(sn);
+    const lnow = localNow();
+    if (lnow < this.userHoldUntil) return; // our own command is on its way
+    if (this.simBuffering) return;
+    if (!s.playing) {
+      if (!a.paused()) a.pause();
+      if (Math.abs(drift) > 20 && !a.seeking()) a.seek(s.position);
+      return;
+    }
+    if (sn < s.updatedAt) return; // the scheduled start will run it
+    if (a.ended() && s.duration > 0 && expected >= s.duration - 0.5) return;
+    if (a.paused()) {
+      // Should be playing: a start we missed, or an ended or refused player.
+      if (lnow > this.settleUntil) this.seekAhead();
+      return;
+    }
+    if (a.buffering()) return;
+    if (lnow < this.settleUntil) return;
+    if (this.learn) {
+      // The first settled sample after a start or seek says how far off the
+      // learned latency was: ahead means the media started early.
+      const wallMs = drift / rateOf(s);
+      if (this.learn === "start") this.startLatency = clamp(this.startLatency - 0.7 * wallMs, 0, 500);
+      else this.seekLatency = clamp(this.seekLatency - 0.7 * wallMs, 0, 1500);
+      this.note("learned", { kind: this.learn, drift, start: this.startLatency, seek: this.seekLatency });
+      this.learn = null;
+      this.reaims = 2;
+    }
+    this.correct(drift);
+  }
+
+  correct(drift) {
+    const a = this.adapter;
+    const base = rateOf(this.state);
+    const mag = Math.abs(drift);
+    const seekAt = a.fineRate ? this.cfg.seekThresholdMs : this.cfg.youtubeSeekThresholdMs;
+    if (mag >= seekAt || (a.fineRate && this.reaims > 0 && mag > this.cfg.reaimMs)) {
+      this.reaims = Math.max(0, this.reaims - 1);
+      this.seekAhead();
+      return;
+    }
+    this.reaims = 0;
+    if (!a.fineRate) {
+      a.setRate(base);
+      return;
+    }
+    if (mag <= (this.nudging ? this.cfg.trimMs : this.cfg.deadZoneMs)) {
+      if (this.nudging) this.note("nudge-end", { drift });
+      this.nudging = false;
+      a.setRate(base);
+      return;
+    }
+    if (!this.nudging) this.note("nudge", { drift });
+    this.nudging = true;
+    const delta = clamp(-drift / this.cfg.catchUpMs, -this.cfg.maxNudge, this.cfg.maxNudge);
+    a.setRate(Math.round(base * (1 + delta) * 1000) / 1000);
+  }
+
+  maybeReport(sn) {
+    if (sn - this.lastReport < this.cfg.reportMs || !Number.isFinite(this.drift)) return;
+    this.lastReport = sn;
+    this.o.send({ type: "drift", t: Math.round(this.drift) });
+  }
+
+  userCommand(kind, t) {
+    const s = this.state;
+    if (!s || !this.adapter) return;
+    const allowed = this.o.canControl ? this.o.canControl() : true;
+    if (!allowed) {
+      this.notice("Only some members may control playback in this room.");
+      this.apply();
+      return;
+    }
+    if (kind === "play" && s.playing) return;
+    if (kind === "pause" && !s.playing) return;
+    if (kind === "seek" && Math.abs(t - this.expected()) < 0.25) return;
+    const msg = { type: kind };
+    if (kind === "seek") msg.t = t;
+    // Leave the player alone until the room's answer arrives.
+    this.userHoldUntil = localNow() + 2000;
+    this.userHoldVersion = s.version;
+    this.note("command", { kind, t });
+    this.o.send(msg);
+  }
+
+  /** Sends a control command as if the user had clicked (play, pause, seek, rate). */
+  command(kind, t) {
+    const msg = { type: kind };
+    if (t !== undefined) msg.t = t;
+    this.note("command", { kind, t });
+    this.o.send(msg);
+    if (kind === "pause" && this.adapter) this.adapter.pause();
+  }
+
+  reportBuffering(on) {
+    if (this.simBuffering) on = true;
+    if (on === this.bufferingSent) return;
+    this.bufferingSent = on;
+    this.note("buffering", { on });
+    this.o.send({ type: "buffering", on });
+    this.status();
+  }
+
+  /** Makes this client report buffering (on) or ready, as a stalled network would. */
+  simulateBuffering(on) {
+    this.simBuffering = !!on;
+    if (on && this.adapter) this.adapter.pause();
+    this.reportBuffering(!!on);
+    if (!on) this.apply();
+  }
+
+  reportEnded() {
+    const s = this.state;
+    if (!s || this.endedSent === s.version) return;
+    this.endedSent = s.version;
+    this.o.send({ type: "ended", seq: s.version });
+  }
+
+  reportDuration(d) {
+    const s = this.state;
+    if (!s || !(d > 0) || !Number.isFinite(d) || s.duration > 0) return;
+    const key = s.source + "@" + s.version;
+    if (this.durationSent === key) return;
+    this.durationSent = key;
+    this.o.send({ type: "duration", t: d, seq: s.version });
+  }
+
+  notice(text) {
+    if (this.o.onNotice) this.o.onNotice(text);
+  }
+
+  status() {
+    if (!this.o.onStatus) return;
+    this.o.onStatus({
+      playing: !!(this.state && this.state.playing),
+      held: !!this.held,
+      blocked: this.blocked,
+      buffering: !!this.bufferingSent,
+      drift: this.drift,
+    });
+  }
+}
