@@ -19,8 +19,8 @@ import (
 
 // The media library over HTTP, for members of a room:
 //
-//	GET /rooms/:code/media?q=words   JSON list of videos (and their subtitles)
-//	GET /rooms/:code/media/file/*    a video, with Range support, or a subtitle
+//	GET /r/:code/media?q=words   JSON list of videos (and their subtitles)
+//	GET /r/:code/media/file/*    a video, with Range support, or a subtitle
 //	                                 (.srt is converted to WebVTT)
 //
 // Files are opened through media.Library, which confines them to the media
@@ -51,11 +51,11 @@ func mediaFileURL(base, code, rel string) string {
 	for i, s := range segs {
 		segs[i] = url.PathEscape(s)
 	}
-	return base + "/rooms/" + url.PathEscape(code) + "/media/file/" + strings.Join(segs, "/")
+	return base + "/r/" + url.PathEscape(code) + "/media/file/" + strings.Join(segs, "/")
 }
 
 func (h *mediaHandler) routes(r fiber.Router) {
-	g := r.Group("/rooms/:code/media", h.requireMember)
+	g := r.Group("/r/:code/media", h.requireMember)
 	g.Get("/", h.list)
 	g.Get("/file/*", h.file)
 }

@@ -111,7 +111,7 @@ func mediaGet(t *testing.T, app *fiber.App, method, target, user string, hdr map
 	return resp, body
 }
 
-const videoPath = "/rooms/ROOM1/media/file/films/Night%20Walk.webm"
+const videoPath = "/r/ROOM1/media/file/films/Night%20Walk.webm"
 
 func TestMediaRanges(t *testing.T) {
 	root, video := mediaFixture(t)
@@ -187,7 +187,7 @@ func TestMediaRanges(t *testing.T) {
 		t.Fatalf("HEAD: %d, %d bytes, length %q", resp.StatusCode, len(body), resp.Header.Get("Content-Length"))
 	}
 	// A symlink that stays inside the folder is served.
-	resp, body = mediaGet(t, app, "GET", "/rooms/ROOM1/media/file/inside-link.webm", "ann", nil)
+	resp, body = mediaGet(t, app, "GET", "/r/ROOM1/media/file/inside-link.webm", "ann", nil)
 	if resp.StatusCode != 200 || len(body) != size {
 		t.Fatalf("inside symlink: %d", resp.StatusCode)
 	}
@@ -200,22 +200,22 @@ func TestMediaRefusesEscapesAndHiddenFiles(t *testing.T) {
 		name   string
 		target string
 	}{
-		{"dot dot", "/rooms/ROOM1/media/file/../../secret/leak.mp4"},
-		{"dot dot inside", "/rooms/ROOM1/media/file/films/../../secret/leak.mp4"},
-		{"encoded dot dot", "/rooms/ROOM1/media/file/%2e%2e/secret/leak.mp4"},
-		{"encoded slash", "/rooms/ROOM1/media/file/..%2f..%2fsecret%2fleak.mp4"},
-		{"double encoded", "/rooms/ROOM1/media/file/%252e%252e%252fsecret%252fleak.mp4"},
-		{"backslash", "/rooms/ROOM1/media/file/..%5csecret%5cleak.mp4"},
-		{"absolute", "/rooms/ROOM1/media/file/%2fetc%2fpasswd.mp4"},
-		{"nul byte", "/rooms/ROOM1/media/file/films/Night%00.webm"},
-		{"absolute symlink out", "/rooms/ROOM1/media/file/abs-link.mp4"},
-		{"relative symlink out", "/rooms/ROOM1/media/file/rel-link.mp4"},
-		{"through a linked folder", "/rooms/ROOM1/media/file/outdir/leak.mp4"},
-		{"hidden folder", "/rooms/ROOM1/media/file/.hidden/private.mp4"},
-		{"hidden file", "/rooms/ROOM1/media/file/.dot.mp4"},
-		{"not a video", "/rooms/ROOM1/media/file/films/notes.txt"},
-		{"missing", "/rooms/ROOM1/media/file/films/none.webm"},
-		{"a folder", "/rooms/ROOM1/media/file/films"},
+		{"dot dot", "/r/ROOM1/media/file/../../secret/leak.mp4"},
+		{"dot dot inside", "/r/ROOM1/media/file/films/../../secret/leak.mp4"},
+		{"encoded dot dot", "/r/ROOM1/media/file/%2e%2e/secret/leak.mp4"},
+		{"encoded slash", "/r/ROOM1/media/file/..%2f..%2fsecret%2fleak.mp4"},
+		{"double encoded", "/r/ROOM1/media/file/%252e%252e%252fsecret%252fleak.mp4"},
+		{"backslash", "/r/ROOM1/media/file/..%5csecret%5cleak.mp4"},
+		{"absolute", "/r/ROOM1/media/file/%2fetc%2fpasswd.mp4"},
+		{"nul byte", "/r/ROOM1/media/file/films/Night%00.webm"},
+		{"absolute symlink out", "/r/ROOM1/media/file/abs-link.mp4"},
+		{"relative symlink out", "/r/ROOM1/media/file/rel-link.mp4"},
+		{"through a linked folder", "/r/ROOM1/media/file/outdir/leak.mp4"},
+		{"hidden folder", "/r/ROOM1/media/file/.hidden/private.mp4"},
+		{"hidden file", "/r/ROOM1/media/file/.dot.mp4"},
+		{"not a video", "/r/ROOM1/media/file/films/notes.txt"},
+		{"missing", "/r/ROOM1/media/file/films/none.webm"},
+		{"a folder", "/r/ROOM1/media/file/films"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,11 +238,11 @@ func TestMediaMembersOnly(t *testing.T) {
 		status             int
 	}{
 		{"no session: file", videoPath, "", 401},
-		{"no session: list", "/rooms/ROOM1/media", "", 401},
+		{"no session: list", "/r/ROOM1/media", "", 401},
 		{"not a member: file", videoPath, "bob", 403},
-		{"not a member: list", "/rooms/ROOM1/media?q=night", "bob", 403},
-		{"not a member: subtitles", "/rooms/ROOM1/media/file/films/Night%20Walk.fr.srt", "bob", 403},
-		{"unknown room", "/rooms/NOPE/media/file/films/Night%20Walk.webm", "ann", 404},
+		{"not a member: list", "/r/ROOM1/media?q=night", "bob", 403},
+		{"not a member: subtitles", "/r/ROOM1/media/file/films/Night%20Walk.fr.srt", "bob", 403},
+		{"unknown room", "/r/NOPE/media/file/films/Night%20Walk.webm", "ann", 404},
 		{"member", videoPath, "ann", 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,7 +260,7 @@ func TestMediaMembersOnly(t *testing.T) {
 func TestMediaSubtitles(t *testing.T) {
 	root, _ := mediaFixture(t)
 	app := newMediaApp(t, root)
-	resp, body := mediaGet(t, app, "GET", "/rooms/ROOM1/media/file/films/Night%20Walk.fr.srt", "ann", nil)
+	resp, body := mediaGet(t, app, "GET", "/r/ROOM1/media/file/films/Night%20Walk.fr.srt", "ann", nil)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/vtt") {
 		t.Fatalf("srt: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -268,11 +268,11 @@ func TestMediaSubtitles(t *testing.T) {
 	if !strings.HasPrefix(string(body), "WEBVTT") || !strings.Contains(string(body), "00:00:01.500 --> 00:00:02.000\nbonjour <i>toi</i>") {
 		t.Fatalf("converted:\n%s\nwant like:\n%s", body, want)
 	}
-	resp, body = mediaGet(t, app, "GET", "/rooms/ROOM1/media/file/films/Night%20Walk.en.vtt", "ann", nil)
+	resp, body = mediaGet(t, app, "GET", "/r/ROOM1/media/file/films/Night%20Walk.en.vtt", "ann", nil)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/vtt") || !strings.HasPrefix(string(body), "WEBVTT") {
 		t.Fatalf("vtt: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	resp, _ = mediaGet(t, app, "GET", "/rooms/ROOM1/media/file/films/broken.srt", "ann", nil)
+	resp, _ = mediaGet(t, app, "GET", "/r/ROOM1/media/file/films/broken.srt", "ann", nil)
 	if resp.StatusCode != 422 {
 		t.Fatalf("broken srt: %d, want 422", resp.StatusCode)
 	}
@@ -281,14 +281,14 @@ func TestMediaSubtitles(t *testing.T) {
 func TestMediaList(t *testing.T) {
 	root, _ := mediaFixture(t)
 	app := newMediaApp(t, root)
-	resp, body := mediaGet(t, app, "GET", "/rooms/ROOM1/media?q=night", "ann", nil)
+	resp, body := mediaGet(t, app, "GET", "/r/ROOM1/media?q=night", "ann", nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("list: %d %s", resp.StatusCode, body)
 	}
 	s := string(body)
 	for _, want := range []string{
 		`"path":"films/Night Walk.webm"`, `"link":"media:films/Night Walk.webm"`, `"contentType":"video/webm"`,
-		`"url":"/rooms/ROOM1/media/file/films/Night%20Walk.webm"`, `"path":"films/Night Walk.fr.srt"`, `"format":"srt"`,
+		`"url":"/r/ROOM1/media/file/films/Night%20Walk.webm"`, `"path":"films/Night Walk.fr.srt"`, `"format":"srt"`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Fatalf("list lacks %s:\n%s", want, s)
@@ -299,7 +299,7 @@ func TestMediaList(t *testing.T) {
 			t.Fatalf("list shows %s:\n%s", bad, s)
 		}
 	}
-	_, body = mediaGet(t, app, "GET", "/rooms/ROOM1/media?q=nothing+matches", "ann", nil)
+	_, body = mediaGet(t, app, "GET", "/r/ROOM1/media?q=nothing+matches", "ann", nil)
 	if !strings.Contains(string(body), `"entries":[]`) {
 		t.Fatalf("empty search: %s", body)
 	}
