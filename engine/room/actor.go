@@ -1,0 +1,772 @@
+package room
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/store"
+)
+
+type op uint8
+
+const (
+	opExec   op = iota // run fn
+	opJoin             // a connection joins
+	opLeave            // a connection left
+	opClient           // a message from a connection
+)
+
+type msg struct {
+	op   op
+	c    *client
+	m    *clientMsg
+	fn   func(a *actor) error
+	done chan error
+}
+
+// memberState is a member as the actor knows it.
+type memberState struct {
+	Member
+	conns []*client
+	// chat rate limit: a token bucket of ChatPer10s per 10 s
+	tokens float64
+	filled time.Time
+}
+
+func (m *memberState) presence() string {
+	if len(m.conns) == 0 {
+		return PresenceOffline
+	}
+	for _, c := range m.conns {
+		if !c.away {
+			return PresenceOnline
+		}
+	}
+	return PresenceAway
+}
+
+type pendingLine struct {
+	line *Line
+	ref  string
+	from *client
+}
+
+// actor owns one room. Everything below is touched only by its goroutine,
+// except refs (guarded by Service.mu).
+type actor struct {
+	s     *Service
+	code  string
+	inbox chan msg
+	idle  chan struct{}
+	refs  int
+
+	err     error // why the room cannot be used (not found, deleted)
+	info    *Info
+	members map[string]*memberState
+	chat    []*Line // the last HistoryLines lines, in order
+	seq     uint64
+	pending []pendingLine
+	online  int       // members with at least one connection
+	sync    syncState // playback, readiness and queue (sync.go, queue.go)
+}
+
+func newActor(s *Service, code string) *actor {
+	return &actor{s: s, code: code, inbox: make(chan msg, 64), idle: make(chan struct{}, 1)}
+}
+
+// post hands m to the actor; false when the service is closing.
+func (a *actor) post(m msg) bool {
+	select {
+	case a.inbox <- m:
+		return true
+	case <-a.s.quit:
+		return false
+	}
+}
+
+func (a *actor) load() {
+	err := a.s.st.View(func(tx *store.Tx) error {
+		in, err := loadInfo(tx, a.code)
+		if err != nil {
+			return err
+		}
+		ms, err := loadMembers(tx, a.code)
+		if err != nil {
+			return err
+		}
+		lines, seq, err := loadChat(tx, a.code)
+		if err != nil {
+			return err
+		}
+		a.info, a.chat, a.seq = in, lines, seq
+		a.members = make(map[string]*memberState, len(ms))
+		for id, m := range ms {
+			a.members[id] = &memberState{Member: *m}
+		}
+		return a.loadSync(tx)
+	})
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			a.s.log.Error("loading room", "room", a.code, "err", err)
+		}
+		a.err = err
+	}
+}
+
+func (a *actor) run() {
+	defer a.s.actors.Done()
+	defer a.syncStop()
+	a.load()
+	ticker := time.NewTicker(a.s.opt.PingInterval)
+	defer ticker.Stop()
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	defer idle.Stop()
+	for {
+		select {
+		case m := <-a.inbox:
+			a.handle(m)
+		drain:
+			for range 1024 {
+				select {
+				case m = <-a.inbox:
+					a.handle(m)
+				default:
+					break drain
+				}
+			}
+			a.flush()
+		case <-ticker.C:
+			a.pingAll()
+		case <-a.syncWake():
+			a.syncTimer()
+			a.flush()
+		case <-a.idle:
+			wait := a.s.opt.IdleTimeout
+			if a.err != nil {
+				wait = 0
+			}
+			idle.Reset(wait)
+		case <-idle.C:
+			if a.tryStop() {
+				return
+			}
+		case <-a.s.quit:
+			a.flush()
+			a.syncShutdown()
+			for _, m := range a.members {
+				for _, c := range m.conns {
+					c.finish(closedMsg(ReasonShutdown, "The server is restarting."), websocket.CloseGoingAway, "server shutting down")
+				}
+			}
+			return
+		}
+	}
+}
+
+// tryStop ends the actor if nobody holds it and nothing is queued.
+func (a *actor) tryStop() bool {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if a.refs > 0 || len(a.inbox) > 0 || a.online > 0 {
+		return false
+	}
+	if a.s.rooms[a.code] == a {
+		delete(a.s.rooms, a.code)
+	}
+	return true
+}
+
+func (a *actor) handle(m msg) {
+	if m.op != opClient || m.m.Type != "chat" {
+		a.flush() // keep the order of lines and everything else
+	}
+	switch m.op {
+	case opExec:
+		if a.err != nil {
+			m.done <- a.err
+			return
+		}
+		m.done <- m.fn(a)
+	case opJoin:
+		m.done <- a.connect(m.c)
+	case opLeave:
+		a.disconnect(m.c)
+	case opClient:
+		if a.err == nil {
+			a.client(m.c, m.m)
+		}
+	}
+}
+
+func (a *actor) now() time.Time { return a.s.opt.Now() }
+
+// ---- membership and room records ----
+
+func (a *actor) requireOwner(uid string) error {
+	if a.info.Owner != uid {
+		return ErrForbidden
+	}
+	return nil
+}
+
+func (a *actor) join(u User, guestRoom string) error {
+	if _, banned := a.info.Banned[u.ID]; banned {
+		return ErrBanned
+	}
+	now := a.now()
+	if m, ok := a.members[u.ID]; ok {
+		return a.s.st.Update(func(tx *store.Tx) error {
+			return touchUserRoom(tx, u.ID, a.code, m.Role == RoleOwner, now)
+		})
+	}
+	if u.Guest {
+		if !a.s.opt.GuestsAllowed || !a.info.Settings.GuestsAllowed {
+			return ErrGuestsOff
+		}
+		if guestRoom != a.code {
+			return ErrGuestRoom
+		}
+	}
+	if a.info.Locked {
+		return ErrLocked
+	}
+	m := Member{ID: u.ID, Name: u.Name, Guest: u.Guest, Role: RoleMember, Joined: now.UTC()}
+	if err := a.s.st.Update(func(tx *store.Tx) error {
+		if err := setJSON(tx, memberKey(a.code, u.ID), m); err != nil {
+			return err
+		}
+		if u.Guest {
+			return nil
+		}
+		return touchUserRoom(tx, u.ID, a.code, false, now)
+	}); err != nil {
+		return err
+	}
+	ms := &memberState{Member: m}
+	a.members[u.ID] = ms
+	a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: ms.wire()}), "")
+	return nil
+}
+
+func (m *memberState) wire() wireMember {
+	return wireMember{ID: m.ID, Name: m.Name, Guest: m.Guest, Role: m.Role, Presence: m.presence()}
+}
+
+// updateInfo changes the room record (owner only), persists it, tells every
+// member and writes an optional system line.
+func (a *actor) updateInfo(by string, change func(in *Info) string) error {
+	if err := a.requireOwner(by); err != nil {
+		return err
+	}
+	c := *a.info
+	if c.Banned != nil {
+		c.Banned = make(map[string]string, len(a.info.Banned))
+		for k, v := range a.info.Banned {
+			c.Banned[k] = v
+		}
+	}
+	line := change(&c)
+	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, roomKey(a.code), &c) }); err != nil {
+		return err
+	}
+	a.info = &c
+	a.broadcastRoom()
+	if line != "" {
+		a.system(line)
+	}
+	return nil
+}
+
+func (a *actor) roomView() wireRoom {
+	return wireRoom{Code: a.code, Display: FormatCode(a.code), Name: a.info.Name, Owner: a.info.Owner,
+		Locked: a.info.Locked, Invite: a.info.Invite, Settings: a.info.Settings}
+}
+
+func (a *actor) broadcastRoom() {
+	a.broadcast(mustJSON(wireRoomMsg{Type: "room", Room: a.roomView()}), "")
+}
+
+// removeMember ends target's membership: by the owner (kick, with a ban)
+// or by the member themselves.
+func (a *actor) removeMember(by, target string, ban bool) error {
+	if ban || by != target {
+		if err := a.requireOwner(by); err != nil {
+			return err
+		}
+	}
+	if target == a.info.Owner {
+		return ErrOwnerLeave
+	}
+	m, ok := a.members[target]
+	if !ok {
+		return ErrInvalidTarget
+	}
+	c := *a.info
+	if ban {
+		c.Banned = make(map[string]string, len(a.info.Banned)+1)
+		for k, v := range a.info.Banned {
+			c.Banned[k] = v
+		}
+		c.Banned[target] = m.Name
+	}
+	if err := a.s.st.Update(func(tx *store.Tx) error {
+		if err := tx.Delete(memberKey(a.code, target)); err != nil {
+			return err
+		}
+		if err := tx.Delete(userRoomKey(target, a.code)); err != nil {
+			return err
+		}
+		if ban {
+			return setJSON(tx, roomKey(a.code), &c)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	a.info = &c
+	reason, text, line := ReasonRemoved, "You left this room.", m.Name+" left the room."
+	if ban {
+		reason, text, line = ReasonKicked, "The owner removed you from this room.", m.Name+" was removed from the room."
+	}
+	for _, cl := range m.conns {
+		cl.finish(closedMsg(reason, text), 4000+closeCodeOffset(reason), reason)
+	}
+	if len(m.conns) > 0 {
+		a.online--
+	}
+	delete(a.members, target)
+	a.broadcast(mustJSON(wireRemoved{Type: "member_removed", ID: target}), "")
+	if ban {
+		a.broadcastRoom()
+	}
+	a.system(line)
+	return nil
+}
+
+// closeCodeOffset maps a close reason to a websocket close code 4000+n.
+func closeCodeOffset(reason string) int {
+	switch reason {
+	case ReasonKicked:
+		return 1
+	case ReasonDeleted:
+		return 4
+	default:
+		return 0
+	}
+}
+
+func (a *actor) setRole(by, target string, role Role) error {
+	if err := a.requireOwner(by); err != nil {
+		return err
+	}
+	m, ok := a.members[target]
+	if !ok || m.Role == RoleOwner {
+		return ErrInvalidTarget
+	}
+	mm := m.Member
+	mm.Role = role
+	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, memberKey(a.code, target), mm) }); err != nil {
+		return err
+	}
+	m.Member = mm
+	a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
+	return nil
+}
+
+func (a *actor) delete(by string) error {
+	if err := a.requireOwner(by); err != nil {
+		return err
+	}
+	if err := a.s.st.Update(func(tx *store.Tx) error { return deleteRoomKeys(tx, a.info) }); err != nil {
+		return err
+	}
+	for _, m := range a.members {
+		for _, c := range m.conns {
+			c.finish(closedMsg(ReasonDeleted, "The owner deleted this room."), 4004, ReasonDeleted)
+		}
+	}
+	a.members = map[string]*memberState{}
+	a.online = 0
+	a.chat = nil
+	a.err = ErrNotFound
+	return nil
+}
+
+// ---- connections ----
+
+func (a *actor) connect(c *client) error {
+	if a.err != nil {
+		return a.err
+	}
+	m, ok := a.members[c.user.ID]
+	if !ok {
+		if _, banned := a.info.Banned[c.user.ID]; banned {
+			return ErrBanned
+		}
+		return ErrNotMember
+	}
+	if len(m.conns) == 0 && a.online >= a.s.opt.MembersPerRoom {
+		return ErrRoomFull
+	}
+	now := a.now()
+	_ = a.s.st.Update(func(tx *store.Tx) error {
+		if m.Guest {
+			return nil
+		}
+		return touchUserRoom(tx, m.ID, a.code, m.Role == RoleOwner, now)
+	})
+	before := m.presence()
+	m.conns = append(m.conns, c)
+	a.syncJoined(c)
+	if before == PresenceOffline {
+		a.online++
+	}
+	c.enqueue(a.hello(m, now), true)
+	if after := m.presence(); after != before {
+		a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
+		if before == PresenceOffline {
+			a.system(m.Name + " joined.")
+		}
+	}
+	return nil
+}
+
+func (a *actor) hello(m *memberState, now time.Time) []byte {
+	members := make([]wireMember, 0, len(a.members))
+	for _, x := range a.members {
+		members = append(members, x.wire())
+	}
+	sort.Slice(members, func(i, j int) bool {
+		if (members[i].Role == RoleOwner) != (members[j].Role == RoleOwner) {
+			return members[i].Role == RoleOwner
+		}
+		if members[i].Name != members[j].Name {
+			return members[i].Name < members[j].Name
+		}
+		return members[i].ID < members[j].ID
+	})
+	chat := a.history()
+	if chat == nil {
+		chat = []*Line{}
+	}
+	return mustJSON(wireHello{
+		Type: "hello", V: ProtocolVersion,
+		You:     wireYou{ID: m.ID, Name: m.Name, Guest: m.Guest, Role: m.Role},
+		Room:    a.roomView(),
+		Members: members, Chat: chat, Video: a.info.Video,
+		Time:      now.UnixMilli(),
+		Limits:    wireLimits{ChatChars: MaxChatRunes, MessageBytes: MaxMessageSize, ChatPer10s: a.s.opt.ChatPer10s},
+		Reactions: Reactions,
+		PingMS:    a.s.opt.PingInterval.Milliseconds(),
+		Playback:  a.helloPlayback(), Queue: a.helloQueue(), Sync: a.syncHello(),
+	})
+}
+
+func (a *actor) disconnect(c *client) {
+	m, ok := a.members[c.user.ID]
+	if !ok {
+		return
+	}
+	i := -1
+	for j, x := range m.conns {
+		if x == c {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		return
+	}
+	before := m.presence()
+	m.conns[i] = m.conns[len(m.conns)-1]
+	m.conns[len(m.conns)-1] = nil
+	m.conns = m.conns[:len(m.conns)-1]
+	if len(m.conns) == 0 {
+		m.conns = nil
+		a.online--
+	}
+	a.syncLeft(c)
+	if after := m.presence(); after != before {
+		a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
+		if after == PresenceOffline {
+			a.system(m.Name + " left.")
+		}
+	}
+}
+
+func (a *actor) pingAll() {
+	for _, m := range a.members {
+		for _, c := range m.conns {
+			c.requestPing()
+		}
+	}
+}
+
+// broadcast sends one encoded message to every connection, except those of
+// the user skip.
+func (a *actor) broadcast(frame []byte, skip string) {
+	for id, m := range a.members {
+		if id == skip {
+			continue
+		}
+		for _, c := range m.conns {
+			c.send(frame)
+		}
+	}
+}
+
+// ---- client messages ----
+
+func (a *actor) client(c *client, cm *clientMsg) {
+	m, ok := a.members[c.user.ID]
+	if !ok {
+		return // removed; its connection is closing
+	}
+	switch cm.Type {
+	case "chat":
+		a.chatMsg(c, m, cm)
+	case "typing":
+		now := a.now()
+		if cm.On && now.Sub(c.lastTyping) < 500*time.Millisecond {
+			return
+		}
+		c.lastTyping = now
+		a.broadcast(mustJSON(wireTyping{Type: "typing", User: m.ID, On: cm.On}), m.ID)
+	case "presence":
+		before := m.presence()
+		switch cm.State {
+		case PresenceAway:
+			c.away = true
+		case PresenceOnline:
+			c.away = false
+		default:
+			c.send(errorMsg(CodeBadMessage, `state must be "online" or "away"`, cm.Ref, 0))
+			return
+		}
+		if m.presence() != before {
+			a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
+		}
+	case "react":
+		a.react(c, m, cm)
+	case "video":
+		a.video(c, m, cm)
+	default:
+		if a.syncMsg(c, m, cm) {
+			return
+		}
+		c.send(errorMsg(CodeUnknownType, fmt.Sprintf("unknown message type %q", cm.Type), cm.Ref, 0))
+	}
+}
+
+func (a *actor) chatMsg(c *client, m *memberState, cm *clientMsg) {
+	text := cm.Text
+	if !utf8.ValidString(text) {
+		c.send(errorMsg(CodeBadMessage, "the message is not valid text", cm.Ref, 0))
+		return
+	}
+	if n := utf8.RuneCountInString(text); n == 0 || isBlank(text) {
+		c.send(errorMsg(CodeEmpty, "the message is empty", cm.Ref, 0))
+		return
+	} else if n > MaxChatRunes {
+		c.send(errorMsg(CodeTooLong, fmt.Sprintf("a message may be at most %d characters (this one has %d)", MaxChatRunes, n), cm.Ref, 0))
+		return
+	}
+	now := a.now()
+	limit := float64(a.s.opt.ChatPer10s)
+	if m.filled.IsZero() {
+		m.tokens, m.filled = limit, now
+	}
+	m.tokens += now.Sub(m.filled).Seconds() * limit / 10
+	if m.tokens > limit {
+		m.tokens = limit
+	}
+	m.filled = now
+	if m.tokens < 1 {
+		wait := time.Duration((1 - m.tokens) * 10 / limit * float64(time.Second))
+		c.send(errorMsg(CodeRateLimited, fmt.Sprintf("slow down: at most %d messages per 10 seconds; try again in %.1f s", a.s.opt.ChatPer10s, wait.Seconds()), cm.Ref, wait.Milliseconds()+1))
+		return
+	}
+	m.tokens--
+	a.addLine(&Line{User: m.ID, Name: m.Name, Guest: m.Guest, Text: text, Time: now.UnixMilli()}, cm.Ref, c)
+}
+
+func isBlank(s string) bool {
+	for _, r := range s {
+		switch r {
+		case ' ', '\t', '\n', '\r', '\u00a0', '\u200b':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// system adds a system line.
+func (a *actor) system(text string) {
+	a.addLine(&Line{System: true, Text: text, Time: a.now().UnixMilli()}, "", nil)
+}
+
+// addLine numbers a line and queues it; flush persists and sends it.
+func (a *actor) addLine(l *Line, ref string, from *client) {
+	a.seq++
+	l.Seq = a.seq
+	a.pending = append(a.pending, pendingLine{line: l, ref: ref, from: from})
+}
+
+// flush persists the queued lines in one transaction, then sends them to
+// every member as one frame. A line is sent (and so acknowledged to its
+// author) only after it is in the store.
+func (a *actor) flush() {
+	if len(a.pending) == 0 {
+		return
+	}
+	pending := a.pending
+	a.pending = a.pending[:0]
+	err := a.s.st.Update(func(tx *store.Tx) error {
+		for _, p := range pending {
+			b, err := json.Marshal(p.line)
+			if err != nil {
+				return err
+			}
+			if err := tx.Set(chatKey(a.code, p.line.Seq), b); err != nil {
+				return err
+			}
+			if p.line.Seq > HistoryLines {
+				if err := tx.Delete(chatKey(a.code, p.line.Seq-HistoryLines)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		a.s.log.Error("saving chat", "room", a.code, "err", err)
+		a.seq -= uint64(len(pending))
+		for _, p := range pending {
+			if p.from != nil {
+				p.from.send(errorMsg(CodeUnavailable, "the server could not save your message; try again", p.ref, 0))
+			}
+		}
+		clear(pending)
+		return
+	}
+	var frame []byte
+	if len(pending) == 1 {
+		frame = mustJSON(wireLine{Type: "chat", Line: pending[0].line, Ref: pending[0].ref})
+	} else {
+		frame = make([]byte, 0, len(pending)*160)
+		for i, p := range pending {
+			if i > 0 {
+				frame = append(frame, '\n')
+			}
+			frame = append(frame, mustJSON(wireLine{Type: "chat", Line: p.line, Ref: p.ref})...)
+		}
+	}
+	for _, p := range pending {
+		a.chat = append(a.chat, p.line)
+	}
+	if n := len(a.chat); n > 2*HistoryLines {
+		a.chat = append(a.chat[:0:0], a.chat[n-HistoryLines:]...)
+	}
+	clear(pending)
+	a.broadcast(frame, "")
+}
+
+// history returns the kept lines (the ring may hold a few more).
+func (a *actor) history() []*Line {
+	if n := len(a.chat); n > HistoryLines {
+		return a.chat[n-HistoryLines:]
+	}
+	return a.chat
+}
+
+func (a *actor) line(seq uint64) *Line {
+	h := a.history()
+	i := sort.Search(len(h), func(i int) bool { return h[i].Seq >= seq })
+	if i < len(h) && h[i].Seq == seq {
+		return h[i]
+	}
+	return nil
+}
+
+func (a *actor) react(c *client, m *memberState, cm *clientMsg) {
+	if !validReaction(cm.Emoji) {
+		c.send(errorMsg(CodeBadMessage, "reactions are limited to a fixed set of emoji", cm.Ref, 0))
+		return
+	}
+	l := a.line(cm.Seq)
+	if l == nil || l.System {
+		c.send(errorMsg(CodeNotFound, "no such message (only recent messages can get reactions)", cm.Ref, 0))
+		return
+	}
+	users := l.Reactions[cm.Emoji]
+	on := true
+	next := make([]string, 0, len(users)+1)
+	for _, u := range users {
+		if u == m.ID {
+			on = false
+			continue
+		}
+		next = append(next, u)
+	}
+	if on {
+		next = append(next, m.ID)
+	}
+	cp := *l
+	cp.Reactions = make(map[string][]string, len(l.Reactions)+1)
+	for k, v := range l.Reactions {
+		cp.Reactions[k] = v
+	}
+	if len(next) == 0 {
+		delete(cp.Reactions, cm.Emoji)
+	} else {
+		cp.Reactions[cm.Emoji] = next
+	}
+	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, chatKey(a.code, cp.Seq), &cp) }); err != nil {
+		c.send(errorMsg(CodeUnavailable, "the server could not save your reaction; try again", cm.Ref, 0))
+		return
+	}
+	// Lines already sent in a hello are shared and never modified: replace.
+	for i := len(a.chat) - 1; i >= 0; i-- {
+		if a.chat[i] == l {
+			a.chat[i] = &cp
+			break
+		}
+	}
+	a.broadcast(mustJSON(wireReact{Type: "react", Seq: cp.Seq, Emoji: cm.Emoji, User: m.ID, On: on}), "")
+}
+
+func (a *actor) video(c *client, m *memberState, cm *clientMsg) {
+	if !a.info.Settings.ChangeVideo.Allows(m.Role) {
+		c.send(errorMsg(CodeForbidden, "you may not change the video in this room", cm.Ref, 0))
+		return
+	}
+	v, err := a.s.opt.ParseLink(cm.URL)
+	if err != nil {
+		c.send(errorMsg(CodeBadLink, err.Error(), cm.Ref, 0))
+		return
+	}
+	v.By = m.ID
+	v.At = a.now().UnixMilli()
+	in := *a.info
+	in.Video = &v
+	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, roomKey(a.code), &in) }); err != nil {
+		c.send(errorMsg(CodeUnavailable, "the server could not save the video; try again", cm.Ref, 0))
+		return
+	}
+	a.info = &in
+	a.broadcast(mustJSON(wireVideo{Type: "video", Video: &v, Ref: cm.Ref}), "")
+	a.syncVideo(&v, m.ID)
+	what := v.URL
+	if v.Title != "" {
+		what = v.Title
+	}
+	a.system(m.Name + " shared a video: " + what)
+}

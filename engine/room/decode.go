@@ -1,0 +1,500 @@
+package room
+
+import (
+	"errors"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// clientMsg is a decoded client message. The fields cover every client
+// message type; each type uses a few of them (see docs/protocol.md).
+type clientMsg struct {
+	Type  string
+	Ref   string
+	Text  string
+	URL   string
+	Emoji string
+	State string
+	Seq   uint64
+	T     float64
+	On    bool
+	// Raw holds the whole message for types outside the common set, which
+	// their handler decodes with encoding/json.
+	Raw []byte
+}
+
+var errSyntax = errors.New("malformed message: expected a JSON object")
+
+const maxDepth = 32
+
+// decodeClientMessage parses one client message without reflection. It
+// accepts any JSON object: the known fields must have their type (or be
+// null); unknown fields are checked for syntax and skipped, so newer clients
+// can add fields. It allocates only the strings it keeps.
+func decodeClientMessage(data []byte, m *clientMsg) error {
+	d := decoder{b: data}
+	d.ws()
+	if !d.eat('{') {
+		return errSyntax
+	}
+	d.ws()
+	if d.eat('}') {
+		return d.end(m)
+	}
+	for {
+		d.ws()
+		key, ok := d.rawKey()
+		if !ok {
+			return errSyntax
+		}
+		d.ws()
+		if !d.eat(':') {
+			return errSyntax
+		}
+		d.ws()
+		if err := d.field(key, m); err != nil {
+			return err
+		}
+		d.ws()
+		if d.eat(',') {
+			continue
+		}
+		if d.eat('}') {
+			return d.end(m)
+		}
+		return errSyntax
+	}
+}
+
+type decoder struct {
+	b []byte
+	i int
+}
+
+func (d *decoder) end(m *clientMsg) error {
+	d.ws()
+	if d.i != len(d.b) {
+		return errSyntax
+	}
+	if m.Type == "" {
+		return errors.New("malformed message: the type field is missing")
+	}
+	return nil
+}
+
+func (d *decoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) eat(c byte) bool {
+	if d.i < len(d.b) && d.b[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+func (d *decoder) peek() byte {
+	if d.i < len(d.b) {
+		return d.b[d.i]
+	}
+	return 0
+}
+
+// rawKey returns the bytes of a key without escapes; keys with escapes are
+// returned decoded (they never match a known field unless they spell it).
+func (d *decoder) rawKey() ([]byte, bool) {
+	if d.peek() != '"' {
+		return nil, false
+	}
+	start := d.i + 1
+	for j := start; j < len(d.b); j++ {
+		c := d.b[j]
+		if c == '"' {
+			d.i = j + 1
+			return d.b[start:j], true
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			s, ok := d.str()
+			return []byte(s), ok
+		}
+	}
+	return nil, false
+}
+
+func (d *decoder) null() bool {
+	if len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "null" {
+		d.i += 4
+		return true
+	}
+	return false
+}
+
+func (d *decoder) field(key []byte, m *clientMsg) error {
+	if d.null() {
+		return nil
+	}
+	var dst *string
+	switch string(key) {
+	case "type":
+		s, ok := d.typeName()
+		if !ok {
+			return errors.New("malformed message: type must be a string")
+		}
+		m.Type = s
+		return nil
+	case "ref":
+		dst = &m.Ref
+	case "text":
+		dst = &m.Text
+	case "url":
+		dst = &m.URL
+	case "emoji":
+		dst = &m.Emoji
+	case "state":
+		dst = &m.State
+	case "seq":
+		n, ok := d.uint()
+		if !ok {
+			return errors.New("malformed message: seq must be a whole number")
+		}
+		m.Seq = n
+		return nil
+	case "t":
+		f, ok := d.float()
+		if !ok {
+			return errors.New("malformed message: t must be a number")
+		}
+		m.T = f
+		return nil
+	case "on":
+		switch {
+		case len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "true":
+			d.i += 4
+			m.On = true
+		case len(d.b)-d.i >= 5 && string(d.b[d.i:d.i+5]) == "false":
+			d.i += 5
+			m.On = false
+		default:
+			return errors.New("malformed message: on must be true or false")
+		}
+		return nil
+	default:
+		if !d.skip(0) {
+			return errSyntax
+		}
+		return nil
+	}
+	if d.peek() != '"' {
+		return errors.New("malformed message: " + string(key) + " must be a string")
+	}
+	s, ok := d.str()
+	if !ok {
+		return errSyntax
+	}
+	*dst = s
+	return nil
+}
+
+// typeName decodes the type string, returning constants for the common
+// types so that they cost no allocation.
+func (d *decoder) typeName() (string, bool) {
+	if d.peek() != '"' {
+		return "", false
+	}
+	start := d.i + 1
+	for j := start; j < len(d.b) && j-start <= 16; j++ {
+		c := d.b[j]
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+		if c == '"' {
+			var s string
+			switch string(d.b[start:j]) {
+			case "chat":
+				s = "chat"
+			case "typing":
+				s = "typing"
+			case "ping":
+				s = "ping"
+			case "presence":
+				s = "presence"
+			case "react":
+				s = "react"
+			case "video":
+				s = "video"
+			default:
+				s = string(d.b[start:j])
+			}
+			d.i = j + 1
+			return s, true
+		}
+	}
+	return d.str()
+}
+
+// str decodes a JSON string at d.i. Invalid UTF-8 becomes U+FFFD, as in
+// encoding/json.
+func (d *decoder) str() (string, bool) {
+	if !d.eat('"') {
+		return "", false
+	}
+	start := d.i
+	j := start
+	for j < len(d.b) {
+		c := d.b[j]
+		if c == '"' {
+			d.i = j + 1
+			return string(d.b[start:j]), true
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+		j++
+	}
+	// Slow path: escapes, non-ASCII or an error.
+	out := make([]byte, 0, j-start+16)
+	out = append(out, d.b[start:j]...)
+	for j < len(d.b) {
+		c := d.b[j]
+		switch {
+		case c == '"':
+			d.i = j + 1
+			return string(out), true
+		case c < 0x20:
+			return "", false
+		case c == '\\':
+			j++
+			if j >= len(d.b) {
+				return "", false
+			}
+			switch d.b[j] {
+			case '"', '\\', '/':
+				out = append(out, d.b[j])
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r, ok := hex4(d.b, j+1)
+				if !ok {
+					return "", false
+				}
+				j += 4
+				if utf16.IsSurrogate(r) {
+					r2 := rune(-1)
+					if j+6 < len(d.b) && d.b[j+1] == '\\' && d.b[j+2] == 'u' {
+						if x, ok := hex4(d.b, j+3); ok {
+							r2 = x
+						}
+					}
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						r = dec
+						j += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				out = utf8.AppendRune(out, r)
+			default:
+				return "", false
+			}
+			j++
+		case c < 0x80:
+			out = append(out, c)
+			j++
+		default:
+			r, size := utf8.DecodeRune(d.b[j:])
+			if r == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, d.b[j:j+size]...)
+			}
+			j += size
+		}
+	}
+	return "", false
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// number returns the bytes of a JSON number at d.i and whether it is an
+// integer (no fraction or exponent).
+func (d *decoder) number() ([]byte, bool, bool) {
+	start := d.i
+	j := d.i
+	if j < len(d.b) && d.b[j] == '-' {
+		j++
+	}
+	switch {
+	case j < len(d.b) && d.b[j] == '0':
+		j++
+	case j < len(d.b) && d.b[j] >= '1' && d.b[j] <= '9':
+		for j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9' {
+			j++
+		}
+	default:
+		return nil, false, false
+	}
+	integer := true
+	if j < len(d.b) && d.b[j] == '.' {
+		integer = false
+		j++
+		k := j
+		for j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9' {
+			j++
+		}
+		if j == k {
+			return nil, false, false
+		}
+	}
+	if j < len(d.b) && (d.b[j] == 'e' || d.b[j] == 'E') {
+		integer = false
+		j++
+		if j < len(d.b) && (d.b[j] == '+' || d.b[j] == '-') {
+			j++
+		}
+		k := j
+		for j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9' {
+			j++
+		}
+		if j == k {
+			return nil, false, false
+		}
+	}
+	d.i = j
+	return d.b[start:j], integer, true
+}
+
+func (d *decoder) uint() (uint64, bool) {
+	lit, integer, ok := d.number()
+	if !ok || !integer || lit[0] == '-' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(lit), 10, 64)
+	return n, err == nil
+}
+
+func (d *decoder) float() (float64, bool) {
+	lit, _, ok := d.number()
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(lit), 64)
+	return f, err == nil
+}
+
+// skip checks and passes over one JSON value.
+func (d *decoder) skip(depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	switch c := d.peek(); {
+	case c == '"':
+		for j := d.i + 1; j < len(d.b); j++ {
+			switch x := d.b[j]; {
+			case x == '"':
+				d.i = j + 1
+				return true
+			case x == '\\':
+				_, ok := d.str()
+				return ok
+			case x < 0x20:
+				return false
+			}
+		}
+		return false
+	case c == '{':
+		d.i++
+		d.ws()
+		if d.eat('}') {
+			return true
+		}
+		for {
+			d.ws()
+			if d.peek() != '"' || !d.skip(depth+1) {
+				return false
+			}
+			d.ws()
+			if !d.eat(':') {
+				return false
+			}
+			d.ws()
+			if !d.skip(depth + 1) {
+				return false
+			}
+			d.ws()
+			if d.eat(',') {
+				continue
+			}
+			return d.eat('}')
+		}
+	case c == '[':
+		d.i++
+		d.ws()
+		if d.eat(']') {
+			return true
+		}
+		for {
+			d.ws()
+			if !d.skip(depth + 1) {
+				return false
+			}
+			d.ws()
+			if d.eat(',') {
+				continue
+			}
+			return d.eat(']')
+		}
+	case c == 't':
+		return d.lit("true")
+	case c == 'f':
+		return d.lit("false")
+	case c == 'n':
+		return d.lit("null")
+	default:
+		_, _, ok := d.number()
+		return ok
+	}
+}
+
+func (d *decoder) lit(s string) bool {
+	if len(d.b)-d.i >= len(s) && string(d.b[d.i:d.i+len(s)]) == s {
+		d.i += len(s)
+		return true
+	}
+	return false
+}

@@ -1,0 +1,105 @@
+package room
+
+import (
+	"errors"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+// Serve runs one member's websocket connection until it closes: the
+// calling goroutine is the reader; a writer goroutine runs only while there
+// is something to send. The caller must have checked the session and the
+// origin; Serve checks membership again (a kick may race the upgrade).
+func (s *Service) Serve(code string, u User, conn Conn) error {
+	a, err := s.acquire(code)
+	if err != nil {
+		refuse(conn, CodeUnavailable, "the server is shutting down", websocket.CloseGoingAway)
+		return err
+	}
+	defer s.release(a)
+	c := &client{conn: conn, user: u, room: a, owner: s}
+	done := make(chan error, 1)
+	if !a.post(msg{op: opJoin, c: c, done: done}) {
+		refuse(conn, CodeUnavailable, "the server is shutting down", websocket.CloseGoingAway)
+		return ErrClosed
+	}
+	select {
+	case err = <-done:
+	case <-s.quit:
+		err = ErrClosed
+	}
+	if err != nil {
+		code := CodeNotMember
+		switch {
+		case errors.Is(err, ErrNotFound):
+			code = CodeNotFound
+		case errors.Is(err, ErrRoomFull):
+			code = CodeRoomFull
+		case errors.Is(err, ErrClosed):
+			code = CodeUnavailable
+		}
+		refuse(conn, code, err.Error(), websocket.ClosePolicyViolation)
+		return err
+	}
+
+	readTimeout := 2*s.opt.PingInterval + 10*time.Second
+	extended := time.Now()
+	_ = conn.SetReadDeadline(extended.Add(readTimeout))
+	conn.SetPongHandler(func(string) error {
+		extended = time.Now()
+		return conn.SetReadDeadline(extended.Add(readTimeout))
+	})
+	for {
+		data, err := readMessage(conn)
+		if errors.Is(err, errTooLarge) {
+			c.finish(errorMsg(CodeTooLarge, "a message may be at most 8192 bytes; closing the connection", "", 0),
+				websocket.CloseMessageTooBig, ReasonTooLarge)
+			break
+		}
+		if err != nil {
+			break
+		}
+		if now := time.Now(); now.Sub(extended) > time.Second {
+			extended = now
+			_ = conn.SetReadDeadline(now.Add(readTimeout))
+		}
+		cm := new(clientMsg)
+		err = decodeClientMessage(data, cm)
+		if err == nil && !commonType(cm.Type) {
+			cm.Raw = append([]byte(nil), data...)
+		}
+		readBufs.put(data)
+		if err != nil {
+			c.send(errorMsg(CodeBadMessage, err.Error(), "", 0))
+			continue
+		}
+		if cm.Type == "ping" {
+			c.send(appendPong(make([]byte, 0, 48), cm.T, s.opt.Now().UnixMilli()))
+			continue
+		}
+		if !a.post(msg{op: opClient, c: c, m: cm}) {
+			break
+		}
+	}
+	a.post(msg{op: opLeave, c: c})
+	c.shutdown()
+	return nil
+}
+
+func commonType(t string) bool {
+	switch t {
+	case "chat", "typing", "ping", "presence", "react", "video":
+		return true
+	}
+	return false
+}
+
+// refuse answers a connection that may not join with an error and closes it.
+func refuse(conn Conn, code, text string, closeCode int) {
+	deadline := time.Now().Add(time.Second)
+	_ = conn.SetWriteDeadline(deadline)
+	_ = conn.WriteMessage(websocket.TextMessage, errorMsg(code, text, "", 0))
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeCode, code), deadline)
+	_ = conn.Close()
+}

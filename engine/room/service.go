@@ -1,0 +1,441 @@
+package room
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"watchparty/engine/store"
+)
+
+// Options configure the room service. Zero values take the defaults.
+type Options struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// ParseLink turns a pasted link into a Video, or explains what is accepted.
+	ParseLink func(raw string) (Video, error)
+	// GuestsAllowed is the server-wide switch; each room also opts in.
+	GuestsAllowed  bool
+	ChatPer10s     int           // chat lines a member may send per 10 s (20)
+	MembersPerRoom int           // members connected at once (500)
+	RoomsPerUser   int           // rooms one user may own (50)
+	IdleTimeout    time.Duration // an empty room's actor lives this long (30 s)
+	PingInterval   time.Duration // websocket pings, shared per room (25 s)
+	WriteTimeout   time.Duration // one write to a member (10 s)
+	OutboxBytes    int           // bytes queued for one member before it is dropped (1 MiB)
+	OutboxMessages int           // messages queued for one member before it is dropped (4096)
+	Sync           SyncOptions   // synchronized playback (sync.go)
+	Now            func() time.Time
+}
+
+// Service manages rooms: their records in the store and their live actors.
+type Service struct {
+	opt Options
+	st  *store.Store
+	log *slog.Logger
+
+	mu     sync.Mutex
+	rooms  map[string]*actor
+	closed bool
+	quit   chan struct{}
+	actors sync.WaitGroup
+
+	dropped atomic.Int64
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.ChatPer10s <= 0 {
+		o.ChatPer10s = 20
+	}
+	if o.MembersPerRoom <= 0 {
+		o.MembersPerRoom = 500
+	}
+	if o.RoomsPerUser <= 0 {
+		o.RoomsPerUser = 50
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 30 * time.Second
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.OutboxBytes <= 0 {
+		o.OutboxBytes = 1 << 20
+	}
+	if o.OutboxMessages <= 0 {
+		o.OutboxMessages = 4096
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ParseLink == nil {
+		o.ParseLink = VideoFromLink
+	}
+	return &Service{opt: o, st: o.Store, log: o.Log, rooms: map[string]*actor{}, quit: make(chan struct{})}
+}
+
+// Dropped counts connections closed because they could not keep up.
+func (s *Service) Dropped() int64 { return s.dropped.Load() }
+
+// Live returns the number of rooms whose actor is running.
+func (s *Service) Live() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.rooms)
+}
+
+// Close disconnects every member and stops every room.
+func (s *Service) Close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.quit)
+	}
+	s.mu.Unlock()
+	s.actors.Wait()
+}
+
+// acquire returns the room's actor, starting it if needed, and holds a
+// reference that keeps it alive until release.
+func (s *Service) acquire(code string) (*actor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	a := s.rooms[code]
+	if a == nil {
+		a = newActor(s, code)
+		s.rooms[code] = a
+		s.actors.Add(1)
+		go a.run()
+	}
+	a.refs++
+	return a, nil
+}
+
+func (s *Service) release(a *actor) {
+	s.mu.Lock()
+	a.refs--
+	idle := a.refs == 0
+	s.mu.Unlock()
+	if idle {
+		select {
+		case a.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// exec runs fn inside the room's actor and returns its error.
+func (s *Service) exec(ctx context.Context, code string, fn func(a *actor) error) error {
+	a, err := s.acquire(code)
+	if err != nil {
+		return err
+	}
+	defer s.release(a)
+	done := make(chan error, 1)
+	if !a.post(msg{op: opExec, fn: fn, done: done}) {
+		return ErrClosed
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return ErrClosed
+	}
+}
+
+func newToken() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Create makes a room owned by u.
+func (s *Service) Create(ctx context.Context, u User, name string) (*Info, error) {
+	if u.Guest {
+		return nil, ErrForbidden
+	}
+	name, err := CleanName(name)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opt.Now()
+	in := &Info{Name: name, Owner: u.ID, OwnerName: u.Name, Created: now.UTC(), Invite: newToken(), Settings: DefaultSettings()}
+	in.Settings.GuestsAllowed = false
+	err = s.st.Update(func(tx *store.Tx) error {
+		owned := 0
+		if err := tx.Iterate(userRoomPrefix(u.ID), false, func(_, v []byte) error {
+			var ur userRoom
+			if json.Unmarshal(v, &ur) == nil && ur.Owner {
+				owned++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if owned >= s.opt.RoomsPerUser {
+			return ErrTooManyRooms
+		}
+		for range 8 {
+			code := NewCode()
+			if ok, err := tx.Has(roomKey(code)); err != nil {
+				return err
+			} else if !ok {
+				in.Code = code
+				break
+			}
+		}
+		if in.Code == "" {
+			return errors.New("room: could not find a free code")
+		}
+		if err := setJSON(tx, roomKey(in.Code), in); err != nil {
+			return err
+		}
+		if err := setJSON(tx, memberKey(in.Code, u.ID), Member{ID: u.ID, Name: u.Name, Role: RoleOwner, Joined: now.UTC()}); err != nil {
+			return err
+		}
+		if err := tx.Set(inviteKey(in.Invite), []byte(in.Code)); err != nil {
+			return err
+		}
+		return touchUserRoom(tx, u.ID, in.Code, true, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// Get returns a room's record.
+func (s *Service) Get(ctx context.Context, code string) (*Info, error) {
+	var in *Info
+	err := s.st.View(func(tx *store.Tx) error {
+		var err error
+		in, err = loadInfo(tx, code)
+		return err
+	})
+	return in, err
+}
+
+// Member returns u's membership of a room, ErrNotMember when there is none.
+func (s *Service) Member(ctx context.Context, code, uid string) (*Member, error) {
+	var m Member
+	err := s.st.View(func(tx *store.Tx) error { return getJSON(tx, memberKey(code, uid), &m) })
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotMember
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Members lists a room's members, owner first, then by name.
+func (s *Service) Members(ctx context.Context, code string) ([]Member, error) {
+	var out []Member
+	err := s.st.View(func(tx *store.Tx) error {
+		ms, err := loadMembers(tx, code)
+		for _, m := range ms {
+			out = append(out, *m)
+		}
+		return err
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].Role == RoleOwner) != (out[j].Role == RoleOwner) {
+			return out[i].Role == RoleOwner
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, err
+}
+
+// History returns the kept chat lines of a room.
+func (s *Service) History(ctx context.Context, code string) ([]*Line, error) {
+	var lines []*Line
+	err := s.st.View(func(tx *store.Tx) error {
+		var err error
+		lines, _, err = loadChat(tx, code)
+		return err
+	})
+	return lines, err
+}
+
+// CodeForInvite resolves an invite token to its room code.
+func (s *Service) CodeForInvite(ctx context.Context, token string) (string, error) {
+	if token == "" || len(token) > 64 {
+		return "", ErrInvite
+	}
+	b, err := s.st.Get(inviteKey(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrInvite
+	}
+	return string(b), err
+}
+
+// Join makes u a member of the room (a no-op for members). Guests may only
+// join the room their session is for, when the room lets guests in.
+func (s *Service) Join(ctx context.Context, code string, u User, guestRoom string) (*Info, error) {
+	var out *Info
+	err := s.exec(ctx, code, func(a *actor) error {
+		if err := a.join(u, guestRoom); err != nil {
+			return err
+		}
+		c := *a.info
+		out = &c
+		return nil
+	})
+	return out, err
+}
+
+// Leave ends u's membership. The owner cannot leave.
+func (s *Service) Leave(ctx context.Context, code, uid string) error {
+	return s.exec(ctx, code, func(a *actor) error { return a.removeMember(uid, uid, false) })
+}
+
+// Rename sets the room's name (owner only).
+func (s *Service) Rename(ctx context.Context, code, by, name string) error {
+	name, err := CleanName(name)
+	if err != nil {
+		return err
+	}
+	return s.exec(ctx, code, func(a *actor) error {
+		return a.updateInfo(by, func(in *Info) string { in.Name = name; return "" })
+	})
+}
+
+// SetLocked locks or unlocks the room (owner only).
+func (s *Service) SetLocked(ctx context.Context, code, by string, locked bool) error {
+	return s.exec(ctx, code, func(a *actor) error {
+		return a.updateInfo(by, func(in *Info) string {
+			if in.Locked == locked {
+				return ""
+			}
+			in.Locked = locked
+			if locked {
+				return "The room is locked: no new members can join."
+			}
+			return "The room is open to new members again."
+		})
+	})
+}
+
+// UpdateSettings replaces the room's settings (owner only).
+func (s *Service) UpdateSettings(ctx context.Context, code, by string, set Settings) error {
+	set.fix()
+	return s.exec(ctx, code, func(a *actor) error {
+		return a.updateInfo(by, func(in *Info) string { in.Settings = set; return "" })
+	})
+}
+
+// RevokeInvite replaces the invite link with a new one (owner only).
+func (s *Service) RevokeInvite(ctx context.Context, code, by string) (string, error) {
+	token := newToken()
+	err := s.exec(ctx, code, func(a *actor) error {
+		if err := a.requireOwner(by); err != nil {
+			return err
+		}
+		old := a.info.Invite
+		c := *a.info
+		c.Invite = token
+		if err := s.st.Update(func(tx *store.Tx) error {
+			if err := tx.Delete(inviteKey(old)); err != nil {
+				return err
+			}
+			if err := tx.Set(inviteKey(token), []byte(a.code)); err != nil {
+				return err
+			}
+			return setJSON(tx, roomKey(a.code), &c)
+		}); err != nil {
+			return err
+		}
+		a.info = &c
+		a.broadcastRoom()
+		return nil
+	})
+	return token, err
+}
+
+// Kick removes a member, disconnects them and bans them from rejoining
+// until the owner unbans them.
+func (s *Service) Kick(ctx context.Context, code, by, target string) error {
+	return s.exec(ctx, code, func(a *actor) error { return a.removeMember(by, target, true) })
+}
+
+// Unban lets a kicked user join again.
+func (s *Service) Unban(ctx context.Context, code, by, target string) error {
+	return s.exec(ctx, code, func(a *actor) error {
+		return a.updateInfo(by, func(in *Info) string {
+			if in.Banned != nil {
+				delete(in.Banned, target)
+			}
+			return ""
+		})
+	})
+}
+
+// SetRole makes a member a moderator or a plain member (owner only).
+func (s *Service) SetRole(ctx context.Context, code, by, target string, role Role) error {
+	if role != RoleModerator && role != RoleMember {
+		return fmt.Errorf("room: role must be %q or %q", RoleModerator, RoleMember)
+	}
+	return s.exec(ctx, code, func(a *actor) error { return a.setRole(by, target, role) })
+}
+
+// Delete removes the room and everything in it (owner only).
+func (s *Service) Delete(ctx context.Context, code, by string) error {
+	return s.exec(ctx, code, func(a *actor) error { return a.delete(by) })
+}
+
+// UserRooms lists the rooms u owns or has visited, most recent first.
+func (s *Service) UserRooms(ctx context.Context, uid string) ([]Summary, error) {
+	var out []Summary
+	err := s.st.View(func(tx *store.Tx) error {
+		prefix := userRoomPrefix(uid)
+		type entry struct {
+			code string
+			ur   userRoom
+		}
+		var entries []entry
+		if err := tx.Iterate(prefix, false, func(k, v []byte) error {
+			var ur userRoom
+			if json.Unmarshal(v, &ur) != nil {
+				return nil
+			}
+			entries = append(entries, entry{string(k[len(prefix):]), ur})
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			in, err := loadInfo(tx, e.code)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, Summary{Code: e.code, Name: in.Name, Owner: in.Owner == uid, Visited: time.UnixMilli(e.ur.Visited)})
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Visited.After(out[j].Visited) })
+	return out, err
+}

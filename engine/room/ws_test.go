@@ -1,0 +1,504 @@
+package room
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestHelloAndFanOutInOrder(t *testing.T) {
+	svc, _ := newService(t, Options{ChatPer10s: 1000})
+	in := mustCreate(t, svc, ann, "Film club")
+	mustJoin(t, svc, in.Code, bob)
+	mustJoin(t, svc, in.Code, cat)
+	base := serveRooms(t, svc)
+
+	a := dial(t, base, in.Code, ann)
+	h := a.expect("hello")
+	if h["v"] != float64(ProtocolVersion) {
+		t.Fatalf("hello version %v", h["v"])
+	}
+	you := h["you"].(map[string]any)
+	if you["id"] != ann.ID || you["role"] != "owner" {
+		t.Fatalf("hello you = %v", you)
+	}
+	room := h["room"].(map[string]any)
+	if room["code"] != in.Code || room["name"] != "Film club" || room["display"] != FormatCode(in.Code) {
+		t.Fatalf("hello room = %v", room)
+	}
+	if _, ok := room["settings"].(map[string]any); !ok {
+		t.Fatalf("hello has no settings: %v", room)
+	}
+	members := h["members"].([]any)
+	if len(members) != 3 {
+		t.Fatalf("hello members = %v", members)
+	}
+	presence := map[string]string{}
+	for _, m := range members {
+		mm := m.(map[string]any)
+		presence[mm["id"].(string)] = mm["presence"].(string)
+	}
+	if presence[ann.ID] != PresenceOnline || presence[bob.ID] != PresenceOffline {
+		t.Fatalf("presence in hello: %v", presence)
+	}
+	if st, ok := h["time"].(float64); !ok || st < float64(time.Now().Add(-time.Minute).UnixMilli()) {
+		t.Fatalf("hello time %v", h["time"])
+	}
+	if _, ok := h["video"]; !ok {
+		t.Fatal("hello has no video field")
+	}
+	if _, ok := h["chat"].([]any); !ok {
+		t.Fatalf("hello chat = %v", h["chat"])
+	}
+
+	b := dial(t, base, in.Code, bob)
+	b.expect("hello")
+	c := dial(t, base, in.Code, cat)
+	c.expect("hello")
+	// Ann sees the others come online.
+	for seen := map[string]bool{}; !seen[cat.ID]; {
+		m := a.expect("member")["member"].(map[string]any)
+		if m["presence"] == PresenceOnline {
+			seen[m["id"].(string)] = true
+		}
+	}
+
+	const n = 60
+	for i := range n {
+		a.send(map[string]any{"type": "chat", "text": fmt.Sprintf("line %d", i), "ref": fmt.Sprint("r", i)})
+	}
+	var firstSeq float64
+	for _, cl := range []*wsClient{a, b, c} {
+		var last float64
+		for i := range n {
+			m := cl.expectChat()
+			if i == 0 {
+				firstSeq = m["seq"].(float64)
+			}
+			if m["text"] != fmt.Sprintf("line %d", i) || m["user"] != ann.ID || m["name"] != "Ann" {
+				t.Fatalf("line %d: got %v", i, m)
+			}
+			seq := m["seq"].(float64)
+			if seq <= last {
+				t.Fatalf("seq %v after %v", seq, last)
+			}
+			last = seq
+			if m["ref"] != fmt.Sprint("r", i) {
+				t.Fatalf("line %d lost its ref: %v", i, m)
+			}
+			if _, ok := m["time"].(float64); !ok {
+				t.Fatalf("line %d has no time", i)
+			}
+		}
+	}
+
+	// Typing goes to the others, not back to the typist.
+	b.send(map[string]any{"type": "typing", "on": true})
+	if m := a.expect("typing"); m["user"] != bob.ID || m["on"] != true {
+		t.Fatalf("typing: %v", m)
+	}
+	// Reactions toggle per user.
+	b.send(map[string]any{"type": "react", "seq": firstSeq, "emoji": "👍"})
+	if m := c.expect("react"); m["user"] != bob.ID || m["on"] != true || m["seq"] != firstSeq {
+		t.Fatalf("react: %v", m)
+	}
+	b.send(map[string]any{"type": "react", "seq": firstSeq, "emoji": "👍"})
+	if m := c.expect("react"); m["on"] != false {
+		t.Fatalf("second react should toggle off: %v", m)
+	}
+	b.send(map[string]any{"type": "react", "seq": firstSeq, "emoji": "🍕"})
+	if m := b.expect("error"); m["code"] != CodeBadMessage {
+		t.Fatalf("unlisted emoji: %v", m)
+	}
+	// Presence.
+	c.send(map[string]any{"type": "presence", "state": "away"})
+	for {
+		m := a.expect("member")["member"].(map[string]any)
+		if m["id"] == cat.ID && m["presence"] == PresenceAway {
+			break
+		}
+	}
+	// Video: a bad link is refused with a clear error; a good one reaches all.
+	c.send(map[string]any{"type": "video", "url": "ftp://nope", "ref": "v1"})
+	if m := c.expect("error"); m["code"] != CodeBadLink || m["ref"] != "v1" || !strings.Contains(m["text"].(string), "YouTube") {
+		t.Fatalf("bad link: %v", m)
+	}
+	c.send(map[string]any{"type": "video", "url": "https://example.org/clip.webm"})
+	for _, cl := range []*wsClient{a, b, c} {
+		v := cl.expect("video")["video"].(map[string]any)
+		if v["url"] != "https://example.org/clip.webm" || v["kind"] != "file" || v["by"] != cat.ID {
+			t.Fatalf("video: %v", v)
+		}
+		if m := cl.expect("chat"); m["system"] != true || !strings.Contains(m["text"].(string), "Cat shared a video") {
+			t.Fatalf("video system line: %v", m)
+		}
+	}
+	// Clock pings are answered with the server time.
+	a.send(map[string]any{"type": "ping", "t": 12345.5})
+	if m := a.expect("pong"); m["t"] != 12345.5 || m["s"].(float64) <= 0 {
+		t.Fatalf("pong: %v", m)
+	}
+}
+
+func TestHistoryOnRejoinAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	svc := New(Options{Store: st, Log: quietLog(), ParseLink: testLink, ChatPer10s: 1000})
+	base := serveRooms(t, svc)
+	in := mustCreate(t, svc, ann, "")
+	mustJoin(t, svc, in.Code, bob)
+
+	a := dial(t, base, in.Code, ann)
+	a.expect("hello")
+	const n = HistoryLines + 30
+	for i := range n {
+		a.send(map[string]any{"type": "chat", "text": fmt.Sprint("m", i)})
+	}
+	var lastSeq float64
+	for range n {
+		lastSeq = a.expectChat()["seq"].(float64)
+	}
+	a.send(map[string]any{"type": "video", "url": "https://youtu.be/dQw4w9WgXcQ"})
+	a.expect("video")
+
+	check := func(h map[string]any) {
+		t.Helper()
+		chat := h["chat"].([]any)
+		if len(chat) != HistoryLines {
+			t.Fatalf("history has %d lines, want %d", len(chat), HistoryLines)
+		}
+		var texts []string
+		for _, l := range chat {
+			lm := l.(map[string]any)
+			if lm["system"] != true {
+				texts = append(texts, lm["text"].(string))
+			}
+		}
+		if texts[len(texts)-1] != fmt.Sprint("m", n-1) {
+			t.Fatalf("history ends with %q", texts[len(texts)-1])
+		}
+		if chat[len(chat)-1].(map[string]any)["seq"].(float64) <= lastSeq {
+			t.Fatal("history misses the video line")
+		}
+		if v, _ := h["video"].(map[string]any); v["id"] != "dQw4w9WgXcQ" {
+			t.Fatalf("video in hello: %v", h["video"])
+		}
+	}
+	b := dial(t, base, in.Code, bob)
+	check(b.expect("hello"))
+
+	// Restart the service on the same directory.
+	a.conn.Close()
+	b.conn.Close()
+	svc.Close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st2 := openStore(t, dir)
+	defer st2.Close()
+	svc2 := New(Options{Store: st2, Log: quietLog(), ParseLink: testLink})
+	defer svc2.Close()
+	base2 := serveRooms(t, svc2)
+	b2 := dial(t, base2, in.Code, bob)
+	check(b2.expect("hello"))
+	// Sequence numbers continue after the restart.
+	b2.send(map[string]any{"type": "chat", "text": "after"})
+	if seq := b2.expectChat()["seq"].(float64); seq <= lastSeq+1 {
+		t.Fatalf("seq after restart %v, last before %v", seq, lastSeq)
+	}
+}
+
+func TestNonMemberRefused(t *testing.T) {
+	svc, _ := newService(t, Options{})
+	in := mustCreate(t, svc, ann, "")
+	base := serveRooms(t, svc)
+	c, err := tryDial(base, in.Code, bob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.conn.Close()
+	c.t = t
+	if m := c.expect("error"); m["code"] != CodeNotMember {
+		t.Fatalf("non-member got %v", m)
+	}
+	if _, err := c.next(); !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+		t.Fatalf("non-member connection not closed with 1008: %v", err)
+	}
+	c2, err := tryDial(base, "ABCDEFGHJK", bob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.conn.Close()
+	c2.t = t
+	if m := c2.expect("error"); m["code"] != CodeNotFound {
+		t.Fatalf("unknown room got %v", m)
+	}
+}
+
+func TestMalformedAndOversize(t *testing.T) {
+	svc, _ := newService(t, Options{})
+	in := mustCreate(t, svc, ann, "")
+	base := serveRooms(t, svc)
+	a := dial(t, base, in.Code, ann)
+	a.expect("hello")
+
+	for _, raw := range []string{`{"type":`, `not json`, `{"type":"chat","text":5}`, `[]`} {
+		if err := a.conn.WriteMessage(websocket.TextMessage, []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if m := a.expect("error"); m["code"] != CodeBadMessage {
+			t.Fatalf("%q answered with %v", raw, m)
+		}
+	}
+	a.send(map[string]any{"type": "dance", "ref": "x"})
+	if m := a.expect("error"); m["code"] != CodeUnknownType || m["ref"] != "x" {
+		t.Fatalf("unknown type answered with %v", m)
+	}
+	a.send(map[string]any{"type": "chat", "text": strings.Repeat("é", MaxChatRunes+1), "ref": "long"})
+	if m := a.expect("error"); m["code"] != CodeTooLong || m["ref"] != "long" {
+		t.Fatalf("long line answered with %v", m)
+	}
+	a.send(map[string]any{"type": "chat", "text": "  \n "})
+	if m := a.expect("error"); m["code"] != CodeEmpty {
+		t.Fatalf("blank line answered with %v", m)
+	}
+	// The connection is kept after all of these.
+	a.send(map[string]any{"type": "chat", "text": "still here"})
+	if m := a.expectChat(); m["text"] != "still here" {
+		t.Fatalf("after errors: %v", m)
+	}
+	// An oversize message is answered, then the connection is closed (1009).
+	big := `{"type":"chat","text":"` + strings.Repeat("x", MaxMessageSize) + `"}`
+	if err := a.conn.WriteMessage(websocket.TextMessage, []byte(big)); err != nil {
+		t.Fatal(err)
+	}
+	if m := a.expect("error"); m["code"] != CodeTooLarge {
+		t.Fatalf("oversize answered with %v", m)
+	}
+	for range 100 {
+		_, err := a.next()
+		if err == nil {
+			continue
+		}
+		if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+			t.Fatalf("after oversize: %v, want close 1009", err)
+		}
+		return
+	}
+	t.Fatal("connection not closed after an oversize message")
+}
+
+func TestChatRateLimit(t *testing.T) {
+	svc, _ := newService(t, Options{ChatPer10s: 3})
+	in := mustCreate(t, svc, ann, "")
+	base := serveRooms(t, svc)
+	a := dial(t, base, in.Code, ann)
+	a.expect("hello")
+	for i := range 5 {
+		a.send(map[string]any{"type": "chat", "text": fmt.Sprint("x", i), "ref": fmt.Sprint(i)})
+	}
+	got, limited := 0, 0
+	for got+limited < 5 {
+		m, err := a.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case m["type"] == "chat" && m["system"] != true:
+			got++
+		case m["type"] == "error":
+			if m["code"] != CodeRateLimited || m["retry_ms"].(float64) <= 0 || !strings.Contains(m["text"].(string), "3 messages per 10 seconds") {
+				t.Fatalf("rate limit error: %v", m)
+			}
+			limited++
+		}
+	}
+	if got != 3 || limited != 2 {
+		t.Fatalf("%d sent, %d limited; want 3 and 2", got, limited)
+	}
+}
+
+// slowDialer dials with a tiny receive buffer, so a client that does not
+// read fills the server's socket quickly.
+func slowDialer() *websocket.Dialer {
+	nd := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	return &websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDialContext: nd.DialContext}
+}
+
+func TestSlowClientDropped(t *testing.T) {
+	svc, _ := newService(t, Options{ChatPer10s: 100000, OutboxBytes: 64 << 10, OutboxMessages: 256})
+	in := mustCreate(t, svc, ann, "")
+	mustJoin(t, svc, in.Code, bob)
+	mustJoin(t, svc, in.Code, cat)
+	base := serveRooms(t, svc)
+	a := dial(t, base, in.Code, ann)
+	a.expect("hello")
+	b := dial(t, base, in.Code, bob)
+	b.expect("hello")
+	slow, err := tryDial(base, in.Code, cat, slowDialer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.conn.Close()
+	slow.t = t
+
+	// Ann and Bob read everything; Cat reads nothing. Keep sending until
+	// the server gives up on Cat (bounded).
+	text := strings.Repeat("z", 1500)
+	sent := 0
+	for svc.Dropped() == 0 && sent < 5000 {
+		for range 20 {
+			a.send(map[string]any{"type": "chat", "text": text})
+			sent++
+		}
+		for range 20 {
+			a.expectChat()
+			b.expectChat()
+		}
+	}
+	if svc.Dropped() != 1 {
+		t.Fatalf("dropped %d connections after %d lines, want 1", svc.Dropped(), sent)
+	}
+	// The others keep receiving.
+	a.send(map[string]any{"type": "chat", "text": "after the drop"})
+	if m := b.expectChat(); m["text"] != "after the drop" {
+		t.Fatalf("bob got %v", m)
+	}
+	// Cat's connection ends (after whatever was in flight); Cat goes offline.
+	catOffline := func(m map[string]any) bool {
+		mm, _ := m["member"].(map[string]any)
+		return m["type"] == "member" && mm["id"] == cat.ID && mm["presence"] == PresenceOffline
+	}
+	found := false
+	for _, m := range a.seen {
+		found = found || catOffline(m)
+	}
+	for !found {
+		found = catOffline(a.expect("member"))
+	}
+	for range 100000 {
+		if _, err := slow.next(); err != nil {
+			return
+		}
+	}
+	t.Fatal("slow client still connected")
+}
+
+func TestKickAndDeleteCloseConnections(t *testing.T) {
+	svc, _ := newService(t, Options{})
+	in := mustCreate(t, svc, ann, "")
+	mustJoin(t, svc, in.Code, bob)
+	mustJoin(t, svc, in.Code, cat)
+	base := serveRooms(t, svc)
+	a := dial(t, base, in.Code, ann)
+	a.expect("hello")
+	b := dial(t, base, in.Code, bob)
+	b.expect("hello")
+	c := dial(t, base, in.Code, cat)
+	c.expect("hello")
+	ctx := context.Background()
+	if err := svc.Kick(ctx, in.Code, ann.ID, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	if m := b.expect("closed"); m["code"] != ReasonKicked {
+		t.Fatalf("kicked member got %v", m)
+	}
+	if _, err := b.next(); !websocket.IsCloseError(err, 4001) {
+		t.Fatalf("kicked close: %v", err)
+	}
+	if m := a.expect("member_removed"); m["id"] != bob.ID {
+		t.Fatalf("owner got %v", m)
+	}
+	// A kicked member cannot come back.
+	b2, err := tryDial(base, in.Code, bob, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2.t = t
+	defer b2.conn.Close()
+	if m := b2.expect("error"); m["code"] != CodeNotMember || !strings.Contains(m["text"].(string), "removed") {
+		t.Fatalf("kicked member reconnecting: %v", m)
+	}
+	if err := svc.Delete(ctx, in.Code, ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range []*wsClient{a, c} {
+		if m := cl.expect("closed"); m["code"] != ReasonDeleted {
+			t.Fatalf("after delete: %v", m)
+		}
+	}
+}
+
+func TestNoGoroutineLeakAfterAllLeave(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	before := goleak.IgnoreCurrent()
+	svc := New(Options{Store: st, Log: quietLog(), ParseLink: testLink, IdleTimeout: time.Millisecond, PingInterval: 20 * time.Millisecond})
+	base := serveRooms(t, svc)
+	var codes []string
+	for i := range 3 {
+		in := mustCreate(t, svc, ann, fmt.Sprint("room ", i))
+		mustJoin(t, svc, in.Code, bob)
+		codes = append(codes, in.Code)
+	}
+	var clients []*wsClient
+	for _, code := range codes {
+		for _, u := range []User{ann, bob} {
+			c := dial(t, base, code, u)
+			c.expect("hello")
+			clients = append(clients, c)
+		}
+	}
+	for _, c := range clients {
+		c.send(map[string]any{"type": "chat", "text": "hi"})
+	}
+	for _, c := range clients {
+		c.expectChat()
+		c.expectChat()
+	}
+	// Wait for a server ping to pass through (the pinger is per room).
+	time.Sleep(60 * time.Millisecond)
+	for _, c := range clients {
+		c.conn.Close()
+	}
+	// Every room's actor stops once its members are gone.
+	deadline := time.Now().Add(10 * time.Second)
+	for svc.Live() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := svc.Live(); n != 0 {
+		t.Fatalf("%d rooms still live after everyone left", n)
+	}
+	// Rooms reload on demand after stopping.
+	c := dial(t, base, codes[0], ann)
+	if h := c.expect("hello"); len(h["chat"].([]any)) == 0 {
+		t.Fatal("reloaded room has no history")
+	}
+	c.conn.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for svc.Live() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	svc.Close()
+	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Server).Serve"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).workerFunc"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).getCh"),
+		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
+}
