@@ -1,13 +1,450 @@
 package web
 
 import (
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
+	"watchparty/config"
 	"watchparty/engine/account"
+	"watchparty/engine/room"
+	"watchparty/engine/store"
 )
 
+// RoomOptions are the room service's options taken from the configuration.
+func RoomOptions(cfg *config.Config, st *store.Store, log *slog.Logger) room.Options {
+	return room.Options{
+		Store:          st,
+		Log:            log,
+		GuestsAllowed:  cfg.Guests.Allowed,
+		ChatPer10s:     cfg.Limits.ChatPer10s,
+		MembersPerRoom: cfg.Limits.MembersPerRoom,
+		RoomsPerUser:   cfg.Limits.RoomsPerUser,
+	}
+}
+
+// roomWeb is the web side of rooms: the service and the websocket limits.
+type roomWeb struct {
+	svc  *room.Service
+	pool *room.WriteBufferPool
+	mu   sync.Mutex
+	ips  map[string]int // open room websockets per client IP
+}
+
+func newRoomWeb(s *Server, svc *room.Service) *roomWeb {
+	if svc == nil {
+		svc = room.New(RoomOptions(s.cfg, s.store, s.log))
+	}
+	return &roomWeb{svc: svc, pool: &room.WriteBufferPool{}, ips: map[string]int{}}
+}
+
 // roomRoutes registers the room pages and the room websocket.
-func (s *Server) roomRoutes(r fiber.Router) {}
+func (s *Server) roomRoutes(r fiber.Router) {
+	if s.rooms == nil {
+		s.rooms = newRoomWeb(s, nil)
+	}
+	s.OnClose(s.rooms.svc.Close)
+	r.Post("/rooms", s.requireAccount, s.createRoom)
+	r.Post("/rooms/join", s.requireAccount, s.joinByCode)
+	r.Get("/i/:token", s.invitePage)
+	r.Post("/i/:token", s.inviteJoin)
+	rr := r.Group("/r/:code", s.roomCode)
+	rr.Get("/", s.roomPage)
+	rr.Get("/ws", s.roomSocketCheck, websocket.New(s.roomSocket, websocket.Config{
+		ReadBufferSize:  512,
+		WriteBufferSize: 1024,
+		WriteBufferPool: s.rooms.pool,
+		// Origins stays empty: roomSocketCheck compares Origin with the
+		// Host and base_url before the upgrade.
+	}))
+	rr.Post("/join", s.requireUser, s.roomJoin)
+	rr.Post("/leave", s.requireUser, s.roomLeave)
+	rr.Post("/rename", s.requireUser, s.roomRename)
+	rr.Post("/lock", s.requireUser, s.roomLock)
+	rr.Post("/settings", s.requireUser, s.roomSettings)
+	rr.Post("/invite", s.requireUser, s.roomInvite)
+	rr.Post("/kick", s.requireUser, s.roomKick)
+	rr.Post("/unban", s.requireUser, s.roomUnban)
+	rr.Post("/role", s.requireUser, s.roomRole)
+	rr.Post("/delete", s.requireUser, s.roomDelete)
+}
 
 // homeData adds the signed-in user's rooms to the home page.
-func (s *Server) homeData(c *fiber.Ctx, u *account.User, data fiber.Map) error { return nil }
+func (s *Server) homeData(c *fiber.Ctx, u *account.User, data fiber.Map) error {
+	list, err := s.rooms.svc.UserRooms(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	var mine, visited []room.Summary
+	for _, r := range list {
+		if r.Owner {
+			mine = append(mine, r)
+		} else {
+			visited = append(visited, r)
+		}
+	}
+	data["MyRooms"] = mine
+	data["VisitedRooms"] = visited
+	return nil
+}
+
+func roomUser(u *account.User) room.User { return room.User{ID: u.ID, Name: u.Name, Guest: u.Guest} }
+
+// roomCode resolves :code; a code typed another way redirects to the
+// canonical address.
+func (s *Server) roomCode(c *fiber.Ctx) error {
+	raw := c.Params("code")
+	code, ok := room.NormalizeCode(raw)
+	if !ok {
+		return fiber.NewError(fiber.StatusNotFound, "No room has this code. Check it and try again.")
+	}
+	if raw != code && c.Method() == fiber.MethodGet && !strings.HasSuffix(c.Path(), "/ws") {
+		return c.Redirect(s.base+"/r/"+code, fiber.StatusMovedPermanently)
+	}
+	c.Locals("room", code)
+	return c.Next()
+}
+
+// requireUser lets signed-in users and guests through.
+func (s *Server) requireUser(c *fiber.Ctx) error {
+	if s.currentUser(c) == nil {
+		if c.Method() != fiber.MethodGet {
+			return fiber.NewError(fiber.StatusUnauthorized, "Please log in first.")
+		}
+		return c.Redirect(s.base+"/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+	}
+	return c.Next()
+}
+
+// roomError turns a room error into a response a user can read.
+func roomError(err error) error {
+	status := 0
+	switch {
+	case errors.Is(err, room.ErrNotFound), errors.Is(err, room.ErrInvite), errors.Is(err, room.ErrInvalidTarget):
+		status = fiber.StatusNotFound
+	case errors.Is(err, room.ErrForbidden), errors.Is(err, room.ErrNotMember), errors.Is(err, room.ErrLocked),
+		errors.Is(err, room.ErrBanned), errors.Is(err, room.ErrGuestsOff), errors.Is(err, room.ErrGuestRoom),
+		errors.Is(err, room.ErrOwnerLeave):
+		status = fiber.StatusForbidden
+	case errors.Is(err, room.ErrTooManyRooms), errors.Is(err, room.ErrRoomFull):
+		status = fiber.StatusConflict
+	case errors.Is(err, room.ErrInvalidName):
+		status = fiber.StatusUnprocessableEntity
+	case errors.Is(err, room.ErrClosed):
+		status = fiber.StatusServiceUnavailable
+	}
+	if status == 0 {
+		return err
+	}
+	return fiber.NewError(status, err.Error())
+}
+
+// done answers a room form: JSON for fetch(), else back to the room page.
+func (s *Server) done(c *fiber.Ctx, code string, extra fiber.Map) error {
+	if strings.Contains(c.Get(fiber.HeaderAccept), "application/json") {
+		out := fiber.Map{"ok": true}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return c.JSON(out)
+	}
+	if code == "" {
+		return c.Redirect(s.base+"/", fiber.StatusSeeOther)
+	}
+	return c.Redirect(s.base+"/r/"+code, fiber.StatusSeeOther)
+}
+
+func (s *Server) createRoom(c *fiber.Ctx) error {
+	u := s.currentUser(c)
+	in, err := s.rooms.svc.Create(c.UserContext(), roomUser(u), c.FormValue("name"))
+	if err != nil {
+		return roomError(err)
+	}
+	return c.Redirect(s.base+"/r/"+in.Code, fiber.StatusSeeOther)
+}
+
+func (s *Server) joinByCode(c *fiber.Ctx) error {
+	code, ok := room.NormalizeCode(c.FormValue("code"))
+	if !ok {
+		return fiber.NewError(fiber.StatusNotFound, "That is not a room code: codes have 10 letters and digits, like ABCDE-FGHJK.")
+	}
+	u := s.currentUser(c)
+	if _, err := s.rooms.svc.Join(c.UserContext(), code, roomUser(u), u.GuestRoom); err != nil {
+		return roomError(err)
+	}
+	return c.Redirect(s.base+"/r/"+code, fiber.StatusSeeOther)
+}
+
+func (s *Server) roomPage(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	u := s.currentUser(c)
+	if u == nil {
+		return c.Redirect(s.base+"/login?next="+url.QueryEscape(s.base+"/r/"+code), fiber.StatusSeeOther)
+	}
+	if u.Guest && u.GuestRoom != code {
+		return roomError(room.ErrGuestRoom)
+	}
+	ctx := c.UserContext()
+	in, err := s.rooms.svc.Get(ctx, code)
+	if err != nil {
+		return roomError(err)
+	}
+	if _, err := s.rooms.svc.Member(ctx, code, u.ID); errors.Is(err, room.ErrNotMember) {
+		data := fiber.Map{"Title": "Join " + in.Title(), "Room": in}
+		if _, banned := in.Banned[u.ID]; banned {
+			data["Refused"] = room.ErrBanned.Error()
+		} else if in.Locked {
+			data["Refused"] = room.ErrLocked.Error()
+		}
+		return s.render(c, "room_join", data)
+	} else if err != nil {
+		return err
+	}
+	var banned []fiber.Map
+	for id, name := range in.Banned {
+		banned = append(banned, fiber.Map{"ID": id, "Name": name})
+	}
+	return s.render(c, "room", fiber.Map{
+		"Title":        in.Title(),
+		"Room":         in,
+		"IsOwner":      in.Owner == u.ID,
+		"InviteURL":    s.absURL(c, "/i/"+in.Invite),
+		"WSPath":       s.base + "/r/" + code + "/ws",
+		"YouTubeAPI":   s.cfg.YouTube.IFrameAPIURL,
+		"GuestsServer": s.cfg.Guests.Allowed,
+		"Banned":       banned,
+		"Levels":       []room.Level{room.LevelEveryone, room.LevelModerators, room.LevelOwner},
+		"Reactions":    room.Reactions,
+		"MaxChat":      room.MaxChatRunes,
+	})
+}
+
+func (s *Server) roomJoin(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	u := s.currentUser(c)
+	if _, err := s.rooms.svc.Join(c.UserContext(), code, roomUser(u), u.GuestRoom); err != nil {
+		return roomError(err)
+	}
+	return s.done(c, code, nil)
+}
+
+// invitePage opens an invite link: members and account holders go to the
+// room; others may log in, sign up, or join as a guest when allowed.
+func (s *Server) invitePage(c *fiber.Ctx) error {
+	token := c.Params("token")
+	ctx := c.UserContext()
+	code, err := s.rooms.svc.CodeForInvite(ctx, token)
+	if err != nil {
+		return roomError(err)
+	}
+	in, err := s.rooms.svc.Get(ctx, code)
+	if err != nil {
+		return roomError(err)
+	}
+	u := s.currentUser(c)
+	if u != nil && (!u.Guest || u.GuestRoom == code) {
+		if _, err := s.rooms.svc.Join(ctx, code, roomUser(u), u.GuestRoom); err != nil {
+			return roomError(err)
+		}
+		return c.Redirect(s.base+"/r/"+code, fiber.StatusSeeOther)
+	}
+	return s.render(c, "room_join", fiber.Map{
+		"Title": "Join " + in.Title(), "Room": in, "Invite": token,
+		"GuestOK": s.cfg.Guests.Allowed && in.Settings.GuestsAllowed && !in.Locked,
+		"Next":    s.base + "/i/" + token,
+	})
+}
+
+// inviteJoin makes a guest session from an invite link and a display name.
+func (s *Server) inviteJoin(c *fiber.Ctx) error {
+	token := c.Params("token")
+	ctx := c.UserContext()
+	code, err := s.rooms.svc.CodeForInvite(ctx, token)
+	if err != nil {
+		return roomError(err)
+	}
+	in, err := s.rooms.svc.Get(ctx, code)
+	if err != nil {
+		return roomError(err)
+	}
+	if !s.cfg.Guests.Allowed || !in.Settings.GuestsAllowed {
+		return roomError(room.ErrGuestsOff)
+	}
+	if in.Locked {
+		return roomError(room.ErrLocked)
+	}
+	tok, g, err := s.accounts.NewGuestSession(ctx, c.FormValue("name"), code)
+	if err != nil {
+		var fe *account.FieldError
+		if errors.As(err, &fe) {
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.render(c, "room_join", fiber.Map{
+				"Title": "Join " + in.Title(), "Room": in, "Invite": token, "GuestOK": true,
+				"Next": s.base + "/i/" + token, "Errors": map[string]string{"name": fe.Err.Error()},
+				"Values": map[string]string{"name": c.FormValue("name")},
+			})
+		}
+		return err
+	}
+	if _, err := s.rooms.svc.Join(ctx, code, roomUser(g), code); err != nil {
+		return roomError(err)
+	}
+	s.setSessionCookie(c, tok, s.cfg.Guests.TTL)
+	return c.Redirect(s.base+"/r/"+code, fiber.StatusSeeOther)
+}
+
+func (s *Server) roomLeave(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	if err := s.rooms.svc.Leave(c.UserContext(), code, s.currentUser(c).ID); err != nil {
+		return roomError(err)
+	}
+	return s.done(c, "", nil)
+}
+
+func (s *Server) roomRename(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	if err := s.rooms.svc.Rename(c.UserContext(), code, s.currentUser(c).ID, c.FormValue("name")); err != nil {
+		return roomError(err)
+	}
+	return s.done(c, code, nil)
+}
+
+func (s *Server) roomLock(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	locked := c.FormValue("locked") == "1" || c.FormValue("locked") == "true"
+	if err := s.rooms.svc.SetLocked(c.UserContext(), code, s.currentUser(c).ID, locked); err != nil {
+		return roomError(err)
+	}
+	return s.done(c, code, nil)
+}
+
+func (s *Server) roomSettings(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	on := func(k string) bool { v := c.FormValue(k); return v == "1" || v == "on" || v == "true" }
+	set := room.Settings{
+		GuestsAllowed: on("guests_allowed"),
+		Control:       room.Level(c.FormValue("control")),
+		ChangeVideo:   room.Level(c.FormValue("change_video")),
+		ManageQueue:   room.Level(c.FormValue("manage_queue")),
+		WaitForAll:    on("wait_for_all"),
+	}
+	if err := s.rooms.svc.UpdateSettings(c.UserContext(), code, s.currentUser(c).ID, set); err != nil {
+		return roomError(err)
+	}
+	return s.done(c, code, nil)
+}
+
+func (s *Server) roomInvite(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	tok, err := s.rooms.svc.RevokeInvite(c.UserContext(), code, s.currentUser(c).ID)
+	if err != nil {
+		return roomError(err)
+	}
+	return s.done(c, code, fiber.Map{"invite": s.absURL(c, "/i/"+tok)})
+}
+
+func (s *Server) roomKick(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	if err := s.rooms.svc.Kick(c.UserContext(), code, s.currentUser(c).ID, c.FormValue("user")); err != nil {
+		return roomError(err)
+	}
+	return s.done(c, code, nil)
+}
+
+func (s *Server) roomUnban(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	if err := s.rooms.svc.Unban(c.UserContext(), code, s.currentUser(c).ID, c.FormValue("user")); err != nil {
+		return roomError(err)
+	}
+	return s.done(c, code, nil)
+}
+
+func (s *Server) roomRole(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	if err := s.rooms.svc.SetRole(c.UserContext(), code, s.currentUser(c).ID, c.FormValue("user"), room.Role(c.FormValue("role"))); err != nil {
+		if errors.Is(err, room.ErrForbidden) || errors.Is(err, room.ErrInvalidTarget) {
+			return roomError(err)
+		}
+		return fiber.NewError(fiber.StatusBadRequest, err.Error())
+	}
+	return s.done(c, code, nil)
+}
+
+func (s *Server) roomDelete(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	if err := s.rooms.svc.Delete(c.UserContext(), code, s.currentUser(c).ID); err != nil {
+		return roomError(err)
+	}
+	return s.done(c, "", nil)
+}
+
+// roomSocketCheck refuses a websocket before the upgrade: no session (401),
+// a foreign or missing Origin (403), not a member (403), no such room (404).
+func (s *Server) roomSocketCheck(c *fiber.Ctx) error {
+	u := s.currentUser(c)
+	if u == nil {
+		return fiber.NewError(fiber.StatusUnauthorized, "Please log in first.")
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" || !s.originAllowed(c, origin) {
+		s.log.Warn("room websocket from a foreign origin refused", "origin", origin, "ip", c.IP())
+		return fiber.NewError(fiber.StatusForbidden, "This connection came from another site and was refused.")
+	}
+	code := c.Locals("room").(string)
+	if u.Guest && u.GuestRoom != code {
+		return roomError(room.ErrGuestRoom)
+	}
+	if _, err := s.rooms.svc.Member(c.UserContext(), code, u.ID); err != nil {
+		if errors.Is(err, room.ErrNotMember) {
+			if _, gerr := s.rooms.svc.Get(c.UserContext(), code); errors.Is(gerr, room.ErrNotFound) {
+				return roomError(gerr)
+			}
+		}
+		return roomError(err)
+	}
+	if !websocket.IsWebSocketUpgrade(c) {
+		return fiber.ErrUpgradeRequired
+	}
+	return c.Next()
+}
+
+// roomSocket serves an upgraded room websocket (see docs/protocol.md).
+func (s *Server) roomSocket(conn *websocket.Conn) {
+	u, _ := conn.Locals("user").(*account.User)
+	code, _ := conn.Locals("room").(string)
+	if u == nil || code == "" {
+		_ = conn.Close()
+		return
+	}
+	ip := conn.IP()
+	if !s.rooms.acquireIP(ip, s.cfg.Limits.ConnsPerIP) {
+		_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"error","code":"too_many_connections","text":"too many connections from your address"}`))
+		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too_many_connections"))
+		return
+	}
+	defer s.rooms.releaseIP(ip)
+	_ = s.rooms.svc.Serve(code, roomUser(u), conn.Conn)
+}
+
+func (rw *roomWeb) acquireIP(ip string, limit int) bool {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if limit > 0 && rw.ips[ip] >= limit {
+		return false
+	}
+	rw.ips[ip]++
+	return true
+}
+
+func (rw *roomWeb) releaseIP(ip string) {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.ips[ip]--; rw.ips[ip] <= 0 {
+		delete(rw.ips, ip)
+	}
+}

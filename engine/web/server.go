@@ -26,6 +26,7 @@ import (
 	"watchparty/config"
 	assets "watchparty/embed"
 	"watchparty/engine/account"
+	"watchparty/engine/room"
 	"watchparty/engine/store"
 )
 
@@ -39,6 +40,8 @@ type Deps struct {
 	Secret []byte
 	// Metrics, when set, is served at /metrics (see engine/metrics).
 	Metrics http.Handler
+	// Rooms serves the rooms; nil builds one from Config and Store.
+	Rooms *room.Service
 }
 
 // Server is the HTTP application.
@@ -55,6 +58,7 @@ type Server struct {
 
 	loginIP   *limiter
 	loginUser *limiter
+	rooms     *roomWeb
 
 	closersMu sync.Mutex
 	closers   []func()
@@ -74,6 +78,7 @@ func New(d Deps) (*Server, error) {
 	if err := s.loadTemplates(); err != nil {
 		return nil, err
 	}
+	s.rooms = newRoomWeb(s, d.Rooms)
 	fcfg := fiber.Config{
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
