@@ -1,0 +1,657 @@
+package room
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"watchparty/engine/playback"
+	"watchparty/engine/store"
+)
+
+// SyncOptions tune synchronized playback (config keys sync.*).
+type SyncOptions struct {
+	// LeadMS schedules play and seek this far ahead so every member starts
+	// together (250).
+	LeadMS int64
+	// ReadyTimeout is the longest buffering members can hold a room that
+	// waits for everyone (15 s).
+	ReadyTimeout time.Duration
+	// Thresholds the clients use, sent in hello (40, 1000, 300).
+	DeadZoneMS             int
+	SeekThresholdMS        int
+	YouTubeSeekThresholdMS int
+	// MembersEvery bounds how often drift reports are passed on (2 s).
+	MembersEvery time.Duration
+	// CheckpointEvery saves a playing room's position this often, so a
+	// crashed server resumes near it (30 s).
+	CheckpointEvery time.Duration
+}
+
+func (o SyncOptions) withDefaults() SyncOptions {
+	if o.LeadMS <= 0 {
+		o.LeadMS = 250
+	}
+	if o.LeadMS > playback.MaxLeadMS {
+		o.LeadMS = playback.MaxLeadMS
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 15 * time.Second
+	}
+	if o.DeadZoneMS <= 0 {
+		o.DeadZoneMS = 40
+	}
+	if o.SeekThresholdMS <= 0 {
+		o.SeekThresholdMS = 1000
+	}
+	if o.YouTubeSeekThresholdMS <= 0 {
+		o.YouTubeSeekThresholdMS = 300
+	}
+	if o.MembersEvery <= 0 {
+		o.MembersEvery = 2 * time.Second
+	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = 30 * time.Second
+	}
+	return o
+}
+
+// Error codes of the sync messages.
+const (
+	CodeNoVideo    = "no_video"
+	CodeBadCommand = "bad_command"
+)
+
+// connSync is what a connection reported about its player.
+type connSync struct {
+	buffering bool
+	ignored   bool  // buffered past ReadyTimeout: no longer holds the room
+	drift     int64 // ms, positive = ahead
+	reported  bool
+}
+
+// syncState is a room's playback, queue and readiness. It is owned by the
+// room's actor, like everything else in the actor.
+type syncState struct {
+	opt   SyncOptions
+	state playback.State
+	// want: the room should be playing but is held until everyone is ready.
+	want      bool
+	holdUntil time.Time // zero when not held
+	conns     map[*client]*connSync
+
+	queue    []QueueItem
+	queueSeq uint64
+
+	endedVersion uint64 // version an end was handled for
+
+	membersDirty bool
+	membersAt    time.Time // when sync_members may next go out
+	savedAt      time.Time
+
+	timer  *time.Timer
+	wakeAt time.Time
+}
+
+// syncRecord is the persisted form, at roomsync/<code>.
+type syncRecord struct {
+	State    playback.State `json:"state"`
+	Queue    []QueueItem    `json:"queue,omitempty"`
+	QueueSeq uint64         `json:"queue_seq"`
+	SavedAt  int64          `json:"saved_at"` // unix ms of the write
+}
+
+func syncKey(code string) []byte { return store.Key("roomsync", code) }
+
+// loadSync reads the room's playback record. A room that was playing when
+// the server stopped comes back paused at the position it had at the last
+// save (each change, every CheckpointEvery while playing, and at shutdown):
+// nobody is watching a room whose server restarts, and continuing would
+// skip what happened during the outage.
+func (a *actor) loadSync(tx *store.Tx) error {
+	a.sync.opt = a.s.opt.Sync.withDefaults()
+	a.sync.conns = map[*client]*connSync{}
+	var rec syncRecord
+	if err := getJSON(tx, syncKey(a.code), &rec); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			a.syncFromVideo()
+			return nil
+		}
+		return err
+	}
+	if rec.State.Validate() != nil {
+		rec.State = playback.State{Version: rec.State.Version}
+	}
+	a.sync.state = rec.State
+	a.sync.queue = rec.Queue
+	a.sync.queueSeq = rec.QueueSeq
+	if a.sync.state.Playing {
+		saved := rec.SavedAt
+		if saved < a.sync.state.UpdatedAt {
+			saved = a.sync.state.UpdatedAt
+		}
+		if next, err := playback.Pause(a.sync.state, saved); err == nil {
+			next.UpdatedAt = a.now().UnixMilli()
+			a.sync.state = next
+		}
+	}
+	if v := a.info.Video; v != nil && v.URL != a.sync.state.Source {
+		a.syncFromVideo()
+	}
+	return nil
+}
+
+// syncFromVideo loads the room's current video, paused at its start.
+func (a *actor) syncFromVideo() {
+	v := a.info.Video
+	if v == nil {
+		return
+	}
+	if next, err := playback.Load(a.sync.state, v.URL, v.Kind, v.Start, a.now().UnixMilli()); err == nil {
+		a.sync.state = next
+	}
+}
+
+// saveSync persists the playback record.
+func (a *actor) saveSync() {
+	now := a.now()
+	rec := syncRecord{State: a.sync.state, Queue: a.sync.queue, QueueSeq: a.sync.queueSeq, SavedAt: now.UnixMilli()}
+	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, syncKey(a.code), &rec) }); err != nil {
+		a.s.log.Error("saving playback", "room", a.code, "err", err)
+		return
+	}
+	a.sync.savedAt = now
+}
+
+// syncShutdown saves the exact position before the server stops.
+func (a *actor) syncShutdown() {
+	if a.err == nil && a.info != nil {
+		a.saveSync()
+	}
+}
+
+// ---- messages ----
+
+// PlaybackMsg is the playback message: the room's state and, when the room
+// waits for buffering members, who it waits for.
+type wirePlayback struct {
+	Type    string         `json:"type"`
+	State   playback.State `json:"state"`
+	By      string         `json:"by,omitempty"`
+	Held    bool           `json:"held,omitempty"`
+	Waiting []string       `json:"waiting,omitempty"`
+	Until   int64          `json:"until,omitempty"` // unix ms the hold ends at the latest
+	Time    int64          `json:"time"`
+}
+
+type wireMemberSync struct {
+	Buffering bool  `json:"buffering,omitempty"`
+	Drift     int64 `json:"drift"`
+	Reported  bool  `json:"reported"`
+}
+
+type wireSyncMembers struct {
+	Type    string                    `json:"type"`
+	Members map[string]wireMemberSync `json:"members"`
+}
+
+// wireSyncHello is hello's "sync" object.
+type wireSyncHello struct {
+	DeadZoneMS             int                       `json:"dead_zone_ms"`
+	SeekThresholdMS        int                       `json:"seek_threshold_ms"`
+	YouTubeSeekThresholdMS int                       `json:"youtube_seek_threshold_ms"`
+	LeadMS                 int64                     `json:"lead_ms"`
+	Held                   bool                      `json:"held,omitempty"`
+	Waiting                []string                  `json:"waiting,omitempty"`
+	Members                map[string]wireMemberSync `json:"members"`
+}
+
+func (a *actor) playbackMsg(by string) []byte {
+	w := wirePlayback{Type: "playback", State: a.sync.state, By: by, Time: a.now().UnixMilli()}
+	if a.held() {
+		w.Held = true
+		w.Waiting = a.waitingFor()
+		w.Until = a.sync.holdUntil.UnixMilli()
+	}
+	return mustJSON(w)
+}
+
+// syncHello is what hello carries about playback.
+func (a *actor) syncHello() *wireSyncHello {
+	o := a.sync.opt
+	h := &wireSyncHello{DeadZoneMS: o.DeadZoneMS, SeekThresholdMS: o.SeekThresholdMS,
+		YouTubeSeekThresholdMS: o.YouTubeSeekThresholdMS, LeadMS: o.LeadMS, Members: a.memberSync()}
+	if a.held() {
+		h.Held = true
+		h.Waiting = a.waitingFor()
+	}
+	return h
+}
+
+// helloPlayback is hello's "playback" (nil before any video).
+func (a *actor) helloPlayback() *playback.State {
+	if a.sync.state.Source == "" {
+		return nil
+	}
+	s := a.sync.state
+	return &s
+}
+
+func (a *actor) memberSync() map[string]wireMemberSync {
+	out := map[string]wireMemberSync{}
+	for c, cs := range a.sync.conns {
+		w, seen := out[c.user.ID]
+		if !seen || cs.reported {
+			w.Drift, w.Reported = cs.drift, cs.reported || w.Reported
+		}
+		w.Buffering = w.Buffering || cs.buffering
+		out[c.user.ID] = w
+	}
+	return out
+}
+
+func (a *actor) broadcastPlayback(by string) {
+	a.saveSync()
+	a.broadcast(a.playbackMsg(by), "")
+	a.syncSchedule()
+}
+
+func (a *actor) held() bool { return a.sync.want }
+
+// waitingFor lists the members the room waits for, sorted.
+func (a *actor) waitingFor() []string {
+	seen := map[string]bool{}
+	var out []string
+	for c, cs := range a.sync.conns {
+		if cs.buffering && !cs.ignored && !seen[c.user.ID] {
+			seen[c.user.ID] = true
+			out = append(out, c.user.ID)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (a *actor) anyBuffering() bool {
+	for _, cs := range a.sync.conns {
+		if cs.buffering && !cs.ignored {
+			return true
+		}
+	}
+	return false
+}
+
+// syncMsg handles the playback, readiness and queue messages. It reports
+// false for types it does not know.
+func (a *actor) syncMsg(c *client, m *memberState, cm *clientMsg) bool {
+	switch cm.Type {
+	case "play", "pause", "seek", "rate":
+		if !a.info.Settings.Control.Allows(m.Role) {
+			c.send(errorMsg(CodeForbidden, "you may not control playback in this room", cm.Ref, 0))
+			return true
+		}
+		a.control(c, m, cm)
+	case "buffering":
+		a.reportBuffering(c, cm.On)
+	case "drift":
+		a.reportDrift(c, cm.T)
+	case "duration":
+		a.reportDuration(c, cm)
+	case "ended":
+		a.reportEnded(c, m, cm)
+	case "queue_add", "queue_remove", "queue_move", "queue_clear":
+		if !a.info.Settings.ManageQueue.Allows(m.Role) {
+			c.send(errorMsg(CodeForbidden, "you may not change the queue in this room", cm.Ref, 0))
+			return true
+		}
+		a.queueMsg(c, m, cm)
+	case "queue_next":
+		if !a.info.Settings.ChangeVideo.Allows(m.Role) {
+			c.send(errorMsg(CodeForbidden, "you may not change the video in this room", cm.Ref, 0))
+			return true
+		}
+		if len(a.sync.queue) == 0 {
+			c.send(errorMsg(CodeNotFound, "the queue is empty", cm.Ref, 0))
+			return true
+		}
+		a.advance(m, true)
+	default:
+		return false
+	}
+	return true
+}
+
+func (a *actor) control(c *client, m *memberState, cm *clientMsg) {
+	if a.sync.state.Source == "" {
+		c.send(errorMsg(CodeNoVideo, "share a video first", cm.Ref, 0))
+		return
+	}
+	now := a.now().UnixMilli()
+	s := a.sync.state
+	var next playback.State
+	var err error
+	switch cm.Type {
+	case "play":
+		if a.info.Settings.WaitForAll && a.anyBuffering() {
+			if !a.sync.want {
+				a.hold()
+				a.broadcastPlayback(m.ID)
+			}
+			return
+		}
+		next, err = playback.Play(s, now, a.sync.opt.LeadMS)
+	case "pause":
+		a.sync.want = false
+		a.sync.holdUntil = time.Time{}
+		next, err = playback.Pause(s, now)
+		if err == nil && next.Version == s.Version {
+			a.broadcastPlayback(m.ID) // the hold ended
+			return
+		}
+	case "seek":
+		next, err = playback.Seek(s, cm.T, now, a.sync.opt.LeadMS)
+	case "rate":
+		next, err = playback.SetRate(s, cm.T, now)
+	}
+	if err != nil {
+		c.send(errorMsg(CodeBadCommand, commandError(err), cm.Ref, 0))
+		return
+	}
+	if next.Version == s.Version {
+		return // nothing changed (play while playing)
+	}
+	a.sync.state = next
+	a.broadcastPlayback(m.ID)
+}
+
+func commandError(err error) string {
+	switch {
+	case errors.Is(err, playback.ErrInvalidPosition):
+		return "the position must be a number of seconds, 0 or more"
+	case errors.Is(err, playback.ErrInvalidRate):
+		return fmt.Sprintf("the rate must be between %v and %v", playback.MinRate, playback.MaxRate)
+	}
+	return "the command could not be applied"
+}
+
+// hold pauses a playing room (or keeps a paused one paused) until every
+// connected member is ready or ReadyTimeout passes.
+func (a *actor) hold() {
+	if next, err := playback.Pause(a.sync.state, a.now().UnixMilli()); err == nil {
+		a.sync.state = next
+	}
+	a.sync.want = true
+	a.sync.holdUntil = a.now().Add(a.sync.opt.ReadyTimeout)
+}
+
+// release starts a held room.
+func (a *actor) release() {
+	a.sync.want = false
+	a.sync.holdUntil = time.Time{}
+	if next, err := playback.Play(a.sync.state, a.now().UnixMilli(), a.sync.opt.LeadMS); err == nil {
+		a.sync.state = next
+	}
+	a.broadcastPlayback("")
+}
+
+// checkHold releases a held room when nobody holds it any more, and holds
+// a playing one when someone buffers.
+func (a *actor) checkHold() {
+	switch {
+	case a.sync.want && (!a.info.Settings.WaitForAll || !a.anyBuffering()):
+		a.release()
+	case !a.sync.want && a.sync.state.Playing && a.info.Settings.WaitForAll && a.anyBuffering() && a.sync.state.Source != "":
+		a.hold()
+		a.broadcastPlayback("")
+	}
+}
+
+func (a *actor) connSync(c *client) *connSync {
+	cs := a.sync.conns[c]
+	if cs == nil {
+		cs = &connSync{}
+		a.sync.conns[c] = cs
+	}
+	return cs
+}
+
+func (a *actor) reportBuffering(c *client, on bool) {
+	cs := a.connSync(c)
+	if cs.buffering == on && !(on && cs.ignored) {
+		return
+	}
+	cs.buffering = on
+	if !on {
+		cs.ignored = false
+	}
+	a.sync.membersDirty = true
+	a.sendMembers(true)
+	a.checkHold()
+}
+
+func (a *actor) reportDrift(c *client, ms float64) {
+	if math.IsNaN(ms) || math.IsInf(ms, 0) {
+		return
+	}
+	cs := a.connSync(c)
+	d := int64(math.Max(-1e9, math.Min(1e9, math.Round(ms))))
+	if cs.reported && cs.drift == d {
+		return
+	}
+	cs.drift, cs.reported = d, true
+	a.sync.membersDirty = true
+	a.sendMembers(false)
+}
+
+// sendMembers broadcasts the members' sync status: now when urgent (a
+// buffering change), otherwise at most every MembersEvery.
+func (a *actor) sendMembers(urgent bool) {
+	now := a.now()
+	if !a.sync.membersDirty {
+		return
+	}
+	if !urgent && now.Before(a.sync.membersAt) {
+		a.syncSchedule()
+		return
+	}
+	a.sync.membersDirty = false
+	a.sync.membersAt = now.Add(a.sync.opt.MembersEvery)
+	a.broadcast(mustJSON(wireSyncMembers{Type: "sync_members", Members: a.memberSync()}), "")
+}
+
+func (a *actor) reportDuration(c *client, cm *clientMsg) {
+	s := a.sync.state
+	if cm.Seq != s.Version || s.Duration > 0 || s.Source == "" {
+		return
+	}
+	next, err := playback.SetDuration(s, cm.T)
+	if err != nil || cm.T <= 0 {
+		c.send(errorMsg(CodeBadCommand, "the duration must be a positive number of seconds", cm.Ref, 0))
+		return
+	}
+	a.sync.state = next
+	a.broadcastPlayback("")
+}
+
+// reportEnded handles a client's report that the media ended. Every client
+// reports the end of the same version; only the first report of the current
+// version acts. A report is believed when the room's own arithmetic agrees
+// (within 3 s) or, for media of unknown length, from members who may
+// control playback.
+func (a *actor) reportEnded(c *client, m *memberState, cm *clientMsg) {
+	s := a.sync.state
+	if cm.Seq != s.Version || a.sync.endedVersion == s.Version || !s.Playing {
+		return
+	}
+	now := a.now().UnixMilli()
+	if s.Duration > 0 {
+		if s.PositionAt(now) < s.Duration-3 {
+			return
+		}
+	} else if !a.info.Settings.Control.Allows(m.Role) {
+		return
+	}
+	a.ended()
+}
+
+// ended moves to the next queued video, or pauses at the end.
+func (a *actor) ended() {
+	a.sync.endedVersion = a.sync.state.Version
+	if len(a.sync.queue) > 0 {
+		a.advance(nil, false)
+		return
+	}
+	now := a.now().UnixMilli()
+	next, err := playback.Pause(a.sync.state, now)
+	if err != nil {
+		return
+	}
+	if next.Duration > 0 {
+		next.Position = next.Duration
+	}
+	a.sync.state = next
+	a.broadcastPlayback("")
+}
+
+// syncVideo loads a new video into the playback state: it plays when the
+// room was playing (after the lead, so members have time to load it),
+// otherwise it waits paused at its start.
+func (a *actor) syncVideo(v *Video, by string) {
+	wasPlaying := a.sync.state.Playing || a.sync.want
+	now := a.now().UnixMilli()
+	next, err := playback.Load(a.sync.state, v.URL, v.Kind, v.Start, now)
+	if err != nil {
+		return
+	}
+	a.sync.state = next
+	a.sync.want = false
+	a.sync.holdUntil = time.Time{}
+	for _, cs := range a.sync.conns {
+		cs.ignored = false
+	}
+	if wasPlaying {
+		if a.info.Settings.WaitForAll && a.anyBuffering() {
+			a.hold()
+		} else if p, err := playback.Play(next, now, a.sync.opt.LeadMS); err == nil {
+			a.sync.state = p
+		}
+	}
+	a.broadcastPlayback(by)
+}
+
+// syncJoined is called when a connection joins.
+func (a *actor) syncJoined(c *client) {
+	a.connSync(c)
+}
+
+// syncLeft forgets a closed connection.
+func (a *actor) syncLeft(c *client) {
+	if _, ok := a.sync.conns[c]; !ok {
+		return
+	}
+	delete(a.sync.conns, c)
+	a.sync.membersDirty = true
+	a.sendMembers(true)
+	if len(a.sync.conns) == 0 {
+		// Nobody is watching: a member reloading the page finds the video
+		// where it would be, and the saved position is the one to resume
+		// from if the actor stops.
+		a.sync.want = false
+		a.sync.holdUntil = time.Time{}
+		a.saveSync()
+		a.syncSchedule()
+		return
+	}
+	a.checkHold()
+}
+
+// ---- timer ----
+
+// syncWake is the channel of the room's playback timer (nil when idle);
+// the actor's loop selects on it and calls syncTimer.
+func (a *actor) syncWake() <-chan time.Time {
+	if a.sync.timer == nil {
+		return nil
+	}
+	return a.sync.timer.C
+}
+
+// syncSchedule sets the timer to the earliest of: the end of a hold, the
+// next sync_members broadcast, the end of the media, and a checkpoint.
+func (a *actor) syncSchedule() {
+	var at time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	s := a.sync.state
+	if a.sync.want {
+		consider(a.sync.holdUntil)
+	}
+	if a.sync.membersDirty {
+		consider(a.sync.membersAt)
+	}
+	if s.Playing && len(a.sync.conns) > 0 {
+		if s.Duration > 0 && a.sync.endedVersion != s.Version {
+			rem := (s.Duration - s.PositionAt(s.UpdatedAt)) / s.EffectiveRate()
+			// A second of grace: clients report the end first.
+			consider(time.UnixMilli(s.UpdatedAt).Add(time.Duration(rem*float64(time.Second)) + time.Second))
+		}
+		consider(a.sync.savedAt.Add(a.sync.opt.CheckpointEvery))
+	}
+	if at.IsZero() {
+		if a.sync.timer != nil {
+			a.sync.timer.Stop()
+		}
+		a.sync.wakeAt = time.Time{}
+		return
+	}
+	if at.Equal(a.sync.wakeAt) && a.sync.timer != nil {
+		return
+	}
+	a.sync.wakeAt = at
+	d := max(at.Sub(a.now()), 0)
+	if a.sync.timer == nil {
+		a.sync.timer = time.NewTimer(d)
+	} else {
+		a.sync.timer.Reset(d)
+	}
+}
+
+// syncTimer runs the deadlines that are due.
+func (a *actor) syncTimer() {
+	a.sync.wakeAt = time.Time{}
+	if a.err != nil {
+		return
+	}
+	now := a.now()
+	if a.sync.want && !now.Before(a.sync.holdUntil) {
+		// Stragglers stop holding the room until they are ready again.
+		for _, cs := range a.sync.conns {
+			if cs.buffering {
+				cs.ignored = true
+			}
+		}
+		a.release()
+	}
+	if a.sync.membersDirty && !now.Before(a.sync.membersAt) {
+		a.sendMembers(false)
+	}
+	s := a.sync.state
+	if s.Playing && playback.Ended(s, now.UnixMilli()) && a.sync.endedVersion != s.Version && len(a.sync.conns) > 0 {
+		a.ended()
+	} else if s.Playing && !now.Before(a.sync.savedAt.Add(a.sync.opt.CheckpointEvery)) {
+		a.saveSync()
+	}
+	a.syncSchedule()
+}
+
+// syncStop releases the timer when the actor ends.
+func (a *actor) syncStop() {
+	if a.sync.timer != nil {
+		a.sync.timer.Stop()
+	}
+}

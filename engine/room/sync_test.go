@@ -1,0 +1,505 @@
+package room
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+var (
+	syncOwner = User{ID: "owner", Name: "Olga"}
+	syncMod   = User{ID: "mod", Name: "Mo"}
+	syncPeer  = User{ID: "peer", Name: "Pim"}
+)
+
+// syncRoom is a room with an owner, a moderator and a member, each
+// connected over a real websocket on loopback.
+type syncRoom struct {
+	svc            *Service
+	code, base     string
+	owner, mod, pe *wsClient
+	hello          map[string]any // the owner's hello
+}
+
+func newSyncRoom(t *testing.T, o Options) *syncRoom {
+	t.Helper()
+	svc, _ := newService(t, o)
+	return openSyncRoom(t, svc, "")
+}
+
+func openSyncRoom(t *testing.T, svc *Service, code string) *syncRoom {
+	t.Helper()
+	if code == "" {
+		code = mustCreate(t, svc, syncOwner, "sync").Code
+		mustJoin(t, svc, code, syncMod)
+		mustJoin(t, svc, code, syncPeer)
+		if err := svc.SetRole(context.Background(), code, syncOwner.ID, syncMod.ID, RoleModerator); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := serveRooms(t, svc)
+	r := &syncRoom{svc: svc, code: code, base: base}
+	r.owner = dial(t, base, code, syncOwner)
+	r.hello = r.owner.expect("hello")
+	r.mod = dial(t, base, code, syncMod)
+	r.mod.expect("hello")
+	r.pe = dial(t, base, code, syncPeer)
+	r.pe.expect("hello")
+	return r
+}
+
+func (r *syncRoom) all() []*wsClient { return []*wsClient{r.owner, r.mod, r.pe} }
+
+func (r *syncRoom) settings(t *testing.T, change func(*Settings)) {
+	t.Helper()
+	set := DefaultSettings()
+	change(&set)
+	if err := r.svc.UpdateSettings(context.Background(), r.code, syncOwner.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.all() {
+		c.expect("room")
+	}
+}
+
+// share makes the owner share a video and returns the playback everyone got.
+func (r *syncRoom) share(t *testing.T, url string) map[string]any {
+	t.Helper()
+	r.owner.send(map[string]any{"type": "video", "url": url})
+	var st map[string]any
+	for _, c := range r.all() {
+		c.expect("video")
+		st = state(c.expect("playback"))
+	}
+	return st
+}
+
+// expectOK returns the next message of type typ and fails on an error.
+func (c *wsClient) expectOK(typ string) map[string]any {
+	c.t.Helper()
+	for range 10000 {
+		m, err := c.next()
+		if err != nil {
+			c.t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		if m["type"] == "error" {
+			c.t.Fatalf("waiting for %s: got error %v: %v", typ, m["code"], m["text"])
+		}
+		if m["type"] == typ {
+			return m
+		}
+	}
+	c.t.Fatalf("no %s message", typ)
+	return nil
+}
+
+// playbackWhere returns the next playback message whose state satisfies ok.
+func (c *wsClient) playbackWhere(ok func(msg, st map[string]any) bool) map[string]any {
+	c.t.Helper()
+	for range 100 {
+		m := c.expectOK("playback")
+		if ok(m, state(m)) {
+			return m
+		}
+	}
+	c.t.Fatal("no matching playback message")
+	return nil
+}
+
+func state(m map[string]any) map[string]any {
+	st, _ := m["state"].(map[string]any)
+	return st
+}
+
+func num(v any) float64 {
+	f, _ := v.(float64)
+	return f
+}
+
+func queueIDs(m map[string]any) []uint64 {
+	items, _ := m["items"].([]any)
+	ids := make([]uint64, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, uint64(num(it.(map[string]any)["id"])))
+	}
+	return ids
+}
+
+func TestSyncHelloCarriesPlaybackQueueAndTime(t *testing.T) {
+	svc, _ := newService(t, Options{Sync: SyncOptions{LeadMS: 300, DeadZoneMS: 30}})
+	r := openSyncRoom(t, svc, "")
+	if r.hello["playback"] != nil {
+		t.Fatalf("playback before any video: %v", r.hello["playback"])
+	}
+	if q, ok := r.hello["queue"].([]any); !ok || len(q) != 0 {
+		t.Fatalf("queue = %v, want []", r.hello["queue"])
+	}
+	sy, _ := r.hello["sync"].(map[string]any)
+	if num(sy["lead_ms"]) != 300 || num(sy["dead_zone_ms"]) != 30 || num(sy["seek_threshold_ms"]) != 1000 {
+		t.Fatalf("sync = %v", sy)
+	}
+	if num(r.hello["time"]) <= 0 {
+		t.Fatalf("time = %v", r.hello["time"])
+	}
+	r.share(t, "https://x.test/a.webm")
+	r.owner.send(map[string]any{"type": "queue_add", "url": "https://x.test/b.webm"})
+	r.owner.expectOK("queue")
+
+	late := dial(t, r.base, r.code, syncPeer)
+	h := late.expect("hello")
+	pb, _ := h["playback"].(map[string]any)
+	if pb["source"] != "https://x.test/a.webm" || pb["playing"] != false {
+		t.Fatalf("hello playback = %v", pb)
+	}
+	if q, _ := h["queue"].([]any); len(q) != 1 {
+		t.Fatalf("hello queue = %v", h["queue"])
+	}
+}
+
+// TestSyncControlPermissions sends every control message from a member
+// whose role does not pass the room's setting (forbidden, with the ref)
+// and from one whose role does (accepted).
+func TestSyncControlPermissions(t *testing.T) {
+	tests := []struct {
+		name    string
+		set     func(*Settings)
+		msg     func(queue []uint64) map[string]any
+		success string
+	}{
+		{"play", func(s *Settings) { s.Control = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "play"} }, "playback"},
+		{"seek", func(s *Settings) { s.Control = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "seek", "t": 12.5} }, "playback"},
+		{"rate", func(s *Settings) { s.Control = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "rate", "t": 1.5} }, "playback"},
+		{"pause", func(s *Settings) { s.Control = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "pause"} }, "playback"},
+		{"queue_add", func(s *Settings) { s.ManageQueue = LevelModerators }, func([]uint64) map[string]any {
+			return map[string]any{"type": "queue_add", "url": "https://x.test/c.webm"}
+		}, "queue"},
+		{"queue_remove", func(s *Settings) { s.ManageQueue = LevelModerators }, func(q []uint64) map[string]any {
+			return map[string]any{"type": "queue_remove", "seq": q[0]}
+		}, "queue"},
+		{"queue_move", func(s *Settings) { s.ManageQueue = LevelModerators }, func(q []uint64) map[string]any {
+			return map[string]any{"type": "queue_move", "seq": q[1], "t": 0}
+		}, "queue"},
+		{"queue_clear", func(s *Settings) { s.ManageQueue = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "queue_clear"} }, "queue"},
+		{"queue_next", func(s *Settings) { s.ChangeVideo = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "queue_next"} }, "video"},
+		{"video", func(s *Settings) { s.ChangeVideo = LevelModerators }, func([]uint64) map[string]any {
+			return map[string]any{"type": "video", "url": "https://x.test/d.webm"}
+		}, "video"},
+		{"control owner only", func(s *Settings) { s.Control = LevelOwner }, func([]uint64) map[string]any { return map[string]any{"type": "play"} }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newSyncRoom(t, Options{})
+			r.share(t, "https://x.test/a.webm")
+			var q []uint64
+			for _, u := range []string{"https://x.test/b.webm", "https://x.test/c.webm"} {
+				r.owner.send(map[string]any{"type": "queue_add", "url": u})
+				q = queueIDs(r.owner.expectOK("queue"))
+			}
+			if tt.name == "pause" {
+				r.owner.send(map[string]any{"type": "play"})
+				r.owner.expectOK("playback")
+			}
+			r.settings(t, tt.set)
+
+			m := tt.msg(q)
+			m["ref"] = "r-" + tt.name
+			r.pe.send(m)
+			e := r.pe.expect("error")
+			if e["code"] != CodeForbidden || e["ref"] != m["ref"] {
+				t.Fatalf("member got %v, want forbidden with ref", e)
+			}
+			if tt.success == "" {
+				r.mod.send(m)
+				if e := r.mod.expect("error"); e["code"] != CodeForbidden {
+					t.Fatalf("moderator got %v, want forbidden", e)
+				}
+				r.owner.send(m)
+				r.owner.expectOK("playback")
+				return
+			}
+			r.mod.send(m)
+			r.mod.expectOK(tt.success)
+		})
+	}
+}
+
+func TestSyncPlaybackCommands(t *testing.T) {
+	r := newSyncRoom(t, Options{Sync: SyncOptions{LeadMS: 250}})
+	r.owner.send(map[string]any{"type": "play", "ref": "early"})
+	if e := r.owner.expect("error"); e["code"] != CodeNoVideo {
+		t.Fatalf("play without a video: %v", e)
+	}
+	st := r.share(t, "https://x.test/a.webm")
+	if st["playing"] != false || num(st["position"]) != 0 || st["source"] != "https://x.test/a.webm" {
+		t.Fatalf("after share: %v", st)
+	}
+	v0 := num(st["version"])
+
+	r.pe.send(map[string]any{"type": "play"})
+	for _, c := range r.all() {
+		m := c.expectOK("playback")
+		st := state(m)
+		if st["playing"] != true || num(st["version"]) <= v0 || m["by"] != syncPeer.ID {
+			t.Fatalf("after play: %v", m)
+		}
+		// The start is scheduled the lead ahead of the server's clock.
+		if lead := num(st["updatedAt"]) - num(m["time"]); lead < 250 || lead > 300 {
+			t.Fatalf("start scheduled %v ms ahead, want the 250 ms lead", lead)
+		}
+	}
+	r.mod.send(map[string]any{"type": "seek", "t": 30})
+	for _, c := range r.all() {
+		st := state(c.expectOK("playback"))
+		if st["playing"] != true || num(st["position"]) != 30 {
+			t.Fatalf("after seek: %v", st)
+		}
+	}
+	r.owner.send(map[string]any{"type": "pause"})
+	for _, c := range r.all() {
+		st := state(c.expectOK("playback"))
+		if st["playing"] != false || num(st["position"]) < 30 || num(st["position"]) > 31 {
+			t.Fatalf("after pause: %v", st)
+		}
+	}
+	r.owner.send(map[string]any{"type": "rate", "t": 1.5})
+	if st := state(r.pe.expectOK("playback")); num(st["rate"]) != 1.5 {
+		t.Fatalf("after rate: %v", st)
+	}
+	for _, bad := range []map[string]any{
+		{"type": "seek", "t": -1, "ref": "neg"},
+		{"type": "rate", "t": 9, "ref": "fast"},
+		{"type": "rate", "t": 0, "ref": "zero"},
+	} {
+		r.owner.send(bad)
+		if e := r.owner.expect("error"); e["code"] != CodeBadCommand || e["ref"] != bad["ref"] {
+			t.Fatalf("%v: got %v", bad, e)
+		}
+	}
+}
+
+func TestSyncQueue(t *testing.T) {
+	r := newSyncRoom(t, Options{})
+	r.owner.send(map[string]any{"type": "queue_add", "url": "ftp://nope", "ref": "bad"})
+	if e := r.owner.expect("error"); e["code"] != CodeBadLink || e["ref"] != "bad" {
+		t.Fatalf("bad link: %v", e)
+	}
+	var ids []uint64
+	for _, u := range []string{"a", "b", "c"} {
+		r.pe.send(map[string]any{"type": "queue_add", "url": "https://x.test/" + u + ".webm"})
+		for _, c := range r.all() {
+			ids = queueIDs(c.expectOK("queue"))
+		}
+	}
+	a, b, c := ids[0], ids[1], ids[2]
+	r.pe.send(map[string]any{"type": "queue_move", "seq": c, "t": 0})
+	if got := queueIDs(r.owner.expectOK("queue")); fmt.Sprint(got) != fmt.Sprint([]uint64{c, a, b}) {
+		t.Fatalf("after move: %v", got)
+	}
+	r.pe.send(map[string]any{"type": "queue_move", "seq": c, "t": 3, "ref": "far"})
+	if e := r.pe.expect("error"); e["code"] != CodeBadCommand {
+		t.Fatalf("move out of range: %v", e)
+	}
+	r.pe.send(map[string]any{"type": "queue_remove", "seq": a})
+	if got := queueIDs(r.owner.expectOK("queue")); fmt.Sprint(got) != fmt.Sprint([]uint64{c, b}) {
+		t.Fatalf("after remove: %v", got)
+	}
+	r.pe.send(map[string]any{"type": "queue_remove", "seq": a, "ref": "gone"})
+	if e := r.pe.expect("error"); e["code"] != CodeNotFound {
+		t.Fatalf("remove twice: %v", e)
+	}
+
+	// Play next: c becomes the video; the room was paused and stays so.
+	r.pe.send(map[string]any{"type": "queue_next"})
+	for _, cl := range r.all() {
+		if v := cl.expectOK("video")["video"].(map[string]any); v["url"] != "https://x.test/c.webm" {
+			t.Fatalf("next video: %v", v)
+		}
+		if st := state(cl.expectOK("playback")); st["source"] != "https://x.test/c.webm" || st["playing"] != false {
+			t.Fatalf("next playback: %v", st)
+		}
+		if got := queueIDs(cl.expectOK("queue")); fmt.Sprint(got) != fmt.Sprint([]uint64{b}) {
+			t.Fatalf("queue after next: %v", got)
+		}
+	}
+
+	// Auto-advance: every member reports the end of the same version; the
+	// room advances once.
+	r.owner.send(map[string]any{"type": "play"})
+	r.owner.expectOK("playback")
+	r.owner.send(map[string]any{"type": "seek", "t": 9.5})
+	st := state(r.owner.expectOK("playback"))
+	r.pe.send(map[string]any{"type": "duration", "t": 10, "seq": st["version"]})
+	st = state(r.owner.expectOK("playback"))
+	if num(st["duration"]) != 10 {
+		t.Fatalf("duration: %v", st)
+	}
+	for _, cl := range r.all() {
+		cl.send(map[string]any{"type": "ended", "seq": st["version"]})
+	}
+	// Pause after the reports: its answer comes after everything they caused.
+	r.mod.send(map[string]any{"type": "ended", "seq": st["version"]})
+	r.mod.send(map[string]any{"type": "pause"})
+	videos := 0
+	for {
+		m, err := r.owner.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m["type"] == "video" {
+			videos++
+			if v := m["video"].(map[string]any); v["url"] != "https://x.test/b.webm" {
+				t.Fatalf("advanced to %v", v)
+			}
+		}
+		if m["type"] == "queue" && len(queueIDs(m)) != 0 {
+			t.Fatalf("queue after advance: %v", m)
+		}
+		if m["type"] == "playback" && m["by"] == syncMod.ID {
+			if st := state(m); st["source"] != "https://x.test/b.webm" || st["playing"] != false {
+				t.Fatalf("final state: %v", st)
+			}
+			break
+		}
+	}
+	if videos != 1 {
+		t.Fatalf("advanced %d times, want once", videos)
+	}
+}
+
+func TestSyncEndedGuards(t *testing.T) {
+	r := newSyncRoom(t, Options{})
+	r.share(t, "https://x.test/a.webm")
+	r.owner.send(map[string]any{"type": "queue_add", "url": "https://x.test/b.webm"})
+	r.owner.expectOK("queue")
+	r.owner.send(map[string]any{"type": "play"})
+	st := state(r.owner.expectOK("playback"))
+	r.pe.send(map[string]any{"type": "duration", "t": 3600, "seq": st["version"]})
+	st = state(r.owner.expectOK("playback"))
+	// An end reported an hour early, or for an older version, is ignored.
+	r.pe.send(map[string]any{"type": "ended", "seq": st["version"]})
+	r.pe.send(map[string]any{"type": "ended", "seq": num(st["version"]) - 1})
+	r.owner.send(map[string]any{"type": "pause"})
+	for {
+		m, err := r.owner.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m["type"] == "video" {
+			t.Fatalf("advanced on a false end: %v", m)
+		}
+		if m["type"] == "playback" && state(m)["playing"] == false {
+			break
+		}
+	}
+}
+
+func TestSyncWaitForEveryone(t *testing.T) {
+	r := newSyncRoom(t, Options{Sync: SyncOptions{ReadyTimeout: time.Minute}})
+	r.settings(t, func(s *Settings) { s.WaitForAll = true })
+	r.share(t, "https://x.test/a.webm")
+
+	r.pe.send(map[string]any{"type": "buffering", "on": true})
+	if ms := r.owner.expectOK("sync_members")["members"].(map[string]any); ms[syncPeer.ID].(map[string]any)["buffering"] != true {
+		t.Fatalf("members: %v", ms)
+	}
+	r.owner.send(map[string]any{"type": "play"})
+	m := r.mod.expectOK("playback")
+	if m["held"] != true || state(m)["playing"] != false || fmt.Sprint(m["waiting"]) != "[peer]" {
+		t.Fatalf("play while a member buffers: %v", m)
+	}
+	// Ready: the room starts, the lead ahead.
+	r.pe.send(map[string]any{"type": "buffering", "on": false})
+	m = r.mod.expectOK("playback")
+	if m["held"] == true || state(m)["playing"] != true {
+		t.Fatalf("after ready: %v", m)
+	}
+	// Buffering while playing holds the room again, at the current position.
+	r.pe.send(map[string]any{"type": "buffering", "on": true})
+	m = r.mod.expectOK("playback")
+	if m["held"] != true || state(m)["playing"] != false {
+		t.Fatalf("buffering while playing: %v", m)
+	}
+	// Pause ends the hold: nothing starts when the member is ready.
+	r.owner.send(map[string]any{"type": "pause"})
+	m = r.mod.expectOK("playback")
+	if m["held"] == true || state(m)["playing"] != false {
+		t.Fatalf("pause while held: %v", m)
+	}
+	r.pe.send(map[string]any{"type": "buffering", "on": false})
+	r.owner.send(map[string]any{"type": "seek", "t": 5})
+	if st := state(r.mod.expectOK("playback")); st["playing"] != false || num(st["position"]) != 5 {
+		t.Fatalf("after ready while paused: %v", st)
+	}
+}
+
+func TestSyncWaitForEveryoneTimeout(t *testing.T) {
+	r := newSyncRoom(t, Options{Sync: SyncOptions{ReadyTimeout: 300 * time.Millisecond}})
+	r.settings(t, func(s *Settings) { s.WaitForAll = true })
+	r.share(t, "https://x.test/a.webm")
+	r.pe.send(map[string]any{"type": "buffering", "on": true})
+	r.owner.send(map[string]any{"type": "play"})
+	held := r.mod.playbackWhere(func(m, _ map[string]any) bool { return m["held"] == true })
+	// The straggler stops holding the room after the timeout.
+	m := r.mod.expectOK("playback")
+	if m["held"] == true || state(m)["playing"] != true {
+		t.Fatalf("after the timeout: %v", m)
+	}
+	if num(m["time"]) < num(held["until"]) {
+		t.Fatalf("released at %v, before the hold's end %v", m["time"], held["until"])
+	}
+	// Still buffering, the straggler is ignored: pause and play start at once.
+	r.owner.send(map[string]any{"type": "pause"})
+	r.mod.expectOK("playback")
+	r.owner.send(map[string]any{"type": "play"})
+	if m := r.mod.expectOK("playback"); m["held"] == true || state(m)["playing"] != true {
+		t.Fatalf("play with an ignored straggler: %v", m)
+	}
+}
+
+func TestSyncStateAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *Service {
+		st := openStore(t, dir)
+		svc := New(Options{Store: st, Log: quietLog(), ParseLink: testLink})
+		t.Cleanup(func() { svc.Close(); st.Close() })
+		return svc
+	}
+	svc1 := open()
+	r := openSyncRoom(t, svc1, "")
+	r.share(t, "https://x.test/a.webm")
+	r.owner.send(map[string]any{"type": "queue_add", "url": "https://x.test/b.webm"})
+	r.owner.expectOK("queue")
+	r.owner.send(map[string]any{"type": "seek", "t": 42})
+	r.owner.expectOK("playback")
+	r.owner.send(map[string]any{"type": "play"})
+	before := state(r.owner.expectOK("playback"))
+
+	// Stop the server (its store too) and start a new one on the same data.
+	svc1.Close()
+	svc1.st.Close()
+	svc2 := open()
+	base := serveRooms(t, svc2)
+	c := dial(t, base, r.code, syncPeer)
+	h := c.expect("hello")
+	pb, _ := h["playback"].(map[string]any)
+	if pb["source"] != "https://x.test/a.webm" || pb["playing"] != false {
+		t.Fatalf("after restart: %v", pb)
+	}
+	// Paused where it was when the server stopped: at 42 s plus the little
+	// it played.
+	if p := num(pb["position"]); p < 42 || p > 52 {
+		t.Fatalf("position after restart = %v", p)
+	}
+	if num(pb["version"]) <= num(before["version"]) {
+		t.Fatalf("version went from %v to %v", before["version"], pb["version"])
+	}
+	if q, _ := h["queue"].([]any); len(q) != 1 {
+		t.Fatalf("queue after restart: %v", h["queue"])
+	}
+	// Versions keep increasing after the restart.
+	c.send(map[string]any{"type": "play"})
+	if st := state(c.expectOK("playback")); num(st["version"]) <= num(pb["version"]) || st["playing"] != true {
+		t.Fatalf("play after restart: %v", st)
+	}
+}
