@@ -25,6 +25,8 @@ func RoomOptions(cfg *config.Config, st *store.Store, log *slog.Logger) room.Opt
 		ChatPer10s:     cfg.Limits.ChatPer10s,
 		MembersPerRoom: cfg.Limits.MembersPerRoom,
 		RoomsPerUser:   cfg.Limits.RoomsPerUser,
+		Sync: room.SyncOptions{LeadMS: int64(cfg.Sync.LeadMS), ReadyTimeout: cfg.Sync.ReadyTimeout, DeadZoneMS: cfg.Sync.DeadZoneMS,
+			SeekThresholdMS: cfg.Sync.SeekThresholdMS, YouTubeSeekThresholdMS: cfg.Sync.YouTubeSeekThresholdMS},
 	}
 }
 

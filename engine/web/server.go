@@ -168,6 +168,7 @@ func (s *Server) routes(r fiber.Router) {
 	acct.Post("/delete", s.accountDelete)
 	acct.Post("/invites", s.createInvite)
 	s.roomRoutes(r)
+	s.mediaRoutes(r)
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {
