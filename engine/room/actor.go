@@ -534,10 +534,14 @@ func (a *actor) client(c *client, cm *clientMsg) {
 		a.chatMsg(c, m, cm)
 	case "typing":
 		now := a.now()
-		if cm.On && now.Sub(c.lastTyping) < 500*time.Millisecond {
+		// Pass on changes, and a repeated "on" at most every 2 s.
+		if cm.On == c.typing && (!cm.On || now.Sub(c.lastTyping) < 2*time.Second) {
 			return
 		}
-		c.lastTyping = now
+		c.typing = cm.On
+		if cm.On {
+			c.lastTyping = now
+		}
 		a.broadcast(mustJSON(wireTyping{Type: "typing", User: m.ID, On: cm.On}), m.ID)
 	case "presence":
 		before := m.presence()
@@ -594,6 +598,7 @@ func (a *actor) chatMsg(c *client, m *memberState, cm *clientMsg) {
 		return
 	}
 	m.tokens--
+	c.typing = false // clients stop showing "typing" on the author's line
 	a.addLine(&Line{User: m.ID, Name: m.Name, Guest: m.Guest, Text: text, Time: now.UnixMilli()}, cm.Ref, c)
 }
 

@@ -116,6 +116,7 @@ type client struct {
 
 	// Owned by the room actor.
 	away       bool
+	typing     bool
 	lastTyping time.Time
 }
 
