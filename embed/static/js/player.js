@@ -69,7 +69,7 @@ export class Player extends EventTarget {
     el.controls = true;
     el.playsInline = true;
     el.preload = 'auto';
-    el.src = v.url;
+    el.src = this.fileURL ? this.fileURL(v) : v.url;
     if (v.title) el.setAttribute('aria-label', v.title);
     el.addEventListener('loadedmetadata', () => {
       if (v.start) el.currentTime = v.start;
@@ -79,9 +79,6 @@ export class Player extends EventTarget {
     el.addEventListener('error', () => this.failed('This video could not be played (is the link right, and the format supported?).'));
     this.el.replaceChildren(el);
     this.html = el;
-    el.play().catch(() => {
-      // Autoplay was blocked: the controls are there for a click.
-    });
   }
 
   async loadYouTube(v) {
@@ -100,7 +97,7 @@ export class Player extends EventTarget {
       videoId: v.id,
       width: '100%',
       height: '100%',
-      playerVars: { start: Math.floor(v.start || 0), autoplay: 1, playsinline: 1, rel: 0 },
+      playerVars: { start: Math.floor(v.start || 0), autoplay: 0, playsinline: 1, rel: 0 },
       events: {
         onReady: () => {
           if (gen !== this.gen) return;

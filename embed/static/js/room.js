@@ -2,6 +2,7 @@
 // members, typing, reactions and the "Watch this" box. User text is always
 // put in the page with textContent, never as HTML.
 import { Player } from './player.js';
+import { installSync } from './watch.js';
 
 const root = document.getElementById('room');
 const $ = (id) => document.getElementById(id);
@@ -401,4 +402,5 @@ function sendPresence() {
 }
 document.addEventListener('visibilitychange', sendPresence);
 
+installSync({ send, state, player, root });
 connect();
