@@ -1,0 +1,306 @@
+package source
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MJPEGFile reads an .mjpeg/.mjpg file: JPEG pictures one after the other.
+// Frames are paced at Options.FPS (unless Unpaced) and the file starts over
+// at its end when Options.Loop is set.
+type MJPEGFile struct {
+	path  string
+	opts  Options
+	c     counters
+	fit   fitter
+	pace  *Pacer
+	split *splitter
+
+	mu     sync.Mutex // guards f, closed and the size in info
+	f      *os.File
+	closed bool
+	info   Info
+
+	index    uint64
+	inRun    uint64 // frames in the current pass over the file
+	frameEnd bool
+}
+
+// OpenMJPEGFile opens an MJPEG file. It fails with ErrNoFrames when the
+// file holds no picture at all.
+func OpenMJPEGFile(path string, opts Options) (*MJPEGFile, error) {
+	opts = opts.withDefaults()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOpen, err)
+	}
+	s := &MJPEGFile{
+		path:  path,
+		opts:  opts,
+		f:     f,
+		pace:  NewPacer(opts.FPS),
+		split: newSplitter(bufio.NewReaderSize(f, 256<<10), opts.MaxFrameSize, nil),
+		info:  Info{Kind: "mjpeg-file", Description: "file " + path, FPS: opts.FPS, Loop: opts.Loop},
+	}
+	s.fit = fitter{maxWidth: opts.MaxWidth, quality: opts.Quality, c: &s.c}
+	s.split.skipped = &s.c.skipped
+	return s, nil
+}
+
+// Info describes the file.
+func (s *MJPEGFile) Info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// Stats returns the counters.
+func (s *MJPEGFile) Stats() Stats { return s.c.stats() }
+
+// Pacer returns the schedule the file is read on.
+func (s *MJPEGFile) Pacer() *Pacer { return s.pace }
+
+// Next returns the next picture at its scheduled time.
+func (s *MJPEGFile) Next(ctx context.Context) (Frame, error) {
+	for {
+		jpg, err := s.read()
+		if err == io.EOF {
+			if !s.opts.Loop || s.inRun == 0 {
+				if s.index == 0 {
+					return Frame{}, fmt.Errorf("%w in %s", ErrNoFrames, s.path)
+				}
+				return Frame{}, io.EOF
+			}
+			if err := s.rewind(); err != nil {
+				return Frame{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Frame{}, err
+		}
+		fr, err := s.fit.fit(jpg)
+		if err != nil {
+			s.c.skipped.Add(1)
+			s.opts.Logger.Debug("mjpeg file: skipping picture", "path", s.path, "err", err)
+			continue
+		}
+		s.inRun++
+		fr.Captured = time.Now()
+		if !s.opts.Unpaced {
+			due, resynced, err := s.pace.Wait(ctx)
+			if err != nil {
+				return Frame{}, err
+			}
+			if resynced {
+				s.c.resyncs.Add(1)
+			}
+			fr.Captured = due
+		} else if err := ctx.Err(); err != nil {
+			return Frame{}, err
+		}
+		fr.Index = s.index
+		s.index++
+		s.c.frames.Add(1)
+		s.mu.Lock()
+		s.info.Width, s.info.Height = fr.Width, fr.Height
+		s.mu.Unlock()
+		return fr, nil
+	}
+}
+
+func (s *MJPEGFile) read() ([]byte, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	jpg, err := s.split.Next()
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("source: read %s: %w", s.path, err)
+	}
+	return jpg, err
+}
+
+func (s *MJPEGFile) rewind() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("source: rewind %s: %w", s.path, err)
+	}
+	s.split.reset(bufio.NewReaderSize(s.f, 256<<10))
+	s.inRun = 0
+	return nil
+}
+
+// Close closes the file.
+func (s *MJPEGFile) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.f.Close()
+}
+
+// MJPEGHTTP reads a live MJPEG stream over HTTP: a multipart/x-mixed-replace
+// response with one JPEG per part (IP cameras, other servers), or a plain
+// response body of concatenated JPEGs. Frames are handed out as they arrive.
+type MJPEGHTTP struct {
+	url  string
+	opts Options
+	c    counters
+	fit  fitter
+
+	body   io.ReadCloser
+	next   func() ([]byte, error)
+	cancel context.CancelFunc
+
+	mu    sync.Mutex // guards info
+	info  Info
+	index uint64
+}
+
+// OpenMJPEGHTTP requests url and checks that the answer is an MJPEG stream
+// (ErrNotStream otherwise). The request lives until Close, not until ctx
+// ends.
+func OpenMJPEGHTTP(ctx context.Context, url string, opts Options) (*MJPEGHTTP, error) {
+	opts = opts.withDefaults()
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel) // ctx ending before the answer aborts
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("%w: %w", ErrOpen, err)
+	}
+	resp, err := opts.HTTPClient.Do(req)
+	stop()
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("%w: %s: %w", ErrOpen, url, err)
+	}
+	s := &MJPEGHTTP{url: url, opts: opts, body: resp.Body, cancel: cancel,
+		info: Info{Kind: "mjpeg-http", Description: "MJPEG stream " + url, Live: true}}
+	s.fit = fitter{maxWidth: opts.MaxWidth, quality: opts.Quality, c: &s.c}
+	if resp.StatusCode != http.StatusOK {
+		s.Close()
+		return nil, fmt.Errorf("%w: %s: HTTP status %s", ErrOpen, url, resp.Status)
+	}
+	mt, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	switch {
+	case strings.HasPrefix(mt, "multipart/") && params["boundary"] != "":
+		s.next = s.multipart(br, params["boundary"])
+	case mt == "image/jpeg" || mt == "video/x-motion-jpeg" || mt == "video/mjpeg" || mt == "application/octet-stream":
+		s.next = newSplitter(br, opts.MaxFrameSize, &s.c.skipped).Next
+	default:
+		s.Close()
+		return nil, fmt.Errorf("%w: %s answers %q", ErrNotStream, url, mt)
+	}
+	return s, nil
+}
+
+// multipart reads one JPEG per part. When the first line of the body is
+// not the announced boundary (some cameras get it wrong) the body is split
+// on JPEG markers instead.
+func (s *MJPEGHTTP) multipart(br *bufio.Reader, boundary string) func() ([]byte, error) {
+	var first []byte
+	for len(first) < 1024 {
+		line, err := br.ReadSlice('\n')
+		first = append(first, line...)
+		if err != nil || len(bytes.TrimSpace(line)) > 0 {
+			break
+		}
+	}
+	body := io.MultiReader(bytes.NewReader(first), br)
+	if !bytes.HasPrefix(bytes.TrimSpace(first), []byte("--"+boundary)) {
+		return newSplitter(body, s.opts.MaxFrameSize, &s.c.skipped).Next
+	}
+	mr := multipart.NewReader(body, boundary)
+	limit := int64(s.opts.MaxFrameSize)
+	return func() ([]byte, error) {
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				return nil, err
+			}
+			if ct := part.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "image/jpeg") {
+				s.c.skipped.Add(1)
+				continue
+			}
+			b, err := io.ReadAll(io.LimitReader(part, limit+1))
+			if err != nil {
+				return nil, err
+			}
+			if int64(len(b)) > limit {
+				s.c.skipped.Add(1)
+				continue
+			}
+			return b, nil
+		}
+	}
+}
+
+// Info describes the stream.
+func (s *MJPEGHTTP) Info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// Stats returns the counters.
+func (s *MJPEGHTTP) Stats() Stats { return s.c.stats() }
+
+// Next returns the next picture as soon as it arrives. ctx ending closes
+// the stream, since a read in progress cannot be abandoned otherwise.
+func (s *MJPEGHTTP) Next(ctx context.Context) (Frame, error) {
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	for {
+		jpg, err := s.next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return Frame{}, ctx.Err()
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return Frame{}, io.EOF
+			}
+			return Frame{}, fmt.Errorf("source: read %s: %w", s.url, err)
+		}
+		fr, err := s.fit.fit(jpg)
+		if err != nil {
+			s.c.skipped.Add(1)
+			continue
+		}
+		fr.Captured = time.Now()
+		s.mu.Lock()
+		fr.Index = s.index
+		s.index++
+		s.info.Width, s.info.Height = fr.Width, fr.Height
+		s.mu.Unlock()
+		s.c.frames.Add(1)
+		return fr, nil
+	}
+}
+
+// Close ends the request.
+func (s *MJPEGHTTP) Close() error {
+	s.cancel()
+	return s.body.Close()
+}

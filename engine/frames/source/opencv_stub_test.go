@@ -1,0 +1,22 @@
+//go:build !gocv
+
+package source
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNoOpenCV(t *testing.T) {
+	for _, spec := range []string{"camera:0", "movie.mp4", "rtsp://camera.local/stream"} {
+		_, err := Open(context.Background(), spec, Options{})
+		if !errors.Is(err, ErrNoOpenCV) || !strings.Contains(err.Error(), "make build-gocv") {
+			t.Fatalf("Open(%q) error = %v, want ErrNoOpenCV naming the gocv build", spec, err)
+		}
+	}
+	if OpenCVAvailable {
+		t.Fatal("OpenCVAvailable in a build without the gocv tag")
+	}
+}
