@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"watchparty/engine/browsertest"
+)
+
+// samplerJS runs in every page before its own scripts. Every 100 ms, in a
+// task of its own (Chromium keeps currentTime constant within a task), it
+// records the player's position with the instant it was read, mapped to the
+// server's clock by the page's own clock offset; it also records the
+// instants of the player's pause/play events.
+const samplerJS = `(() => {
+  const S = window.__wpSamples = { samples: [], events: [] };
+  const now = () => performance.timeOrigin + performance.now();
+  const offset = () => (window.watchpartySync ? window.watchpartySync.clock.offset : 0);
+  let bound = null;
+  function bind(v) {
+    if (bound === v) return;
+    bound = v;
+    for (const type of ['pause', 'play', 'seeking', 'waiting']) {
+      v.addEventListener(type, () => S.events.push({ type, t: now() + offset() }));
+    }
+  }
+  function tick() {
+    const e = window.watchpartySync;
+    const v = document.querySelector('#player video');
+    if (e && v) {
+      bind(v);
+      const t = now();
+      const pos = v.currentTime;
+      S.samples.push([t + e.clock.offset, pos, v.paused || v.readyState < 3 ? 1 : 0, v.playbackRate]);
+    }
+    setTimeout(tick, 100);
+  }
+  setTimeout(tick, 100);
+})();`
+
+// probeJS reads one sample now, in a fresh task.
+const probeJS = `new Promise((resolve) => setTimeout(() => {
+  const e = window.watchpartySync;
+  const v = document.querySelector('#player video');
+  const t = performance.timeOrigin + performance.now();
+  const pos = v ? v.currentTime : -1;
+  resolve({ t: t + (e ? e.clock.offset : 0), pos, paused: !v || v.paused, rate: v ? v.playbackRate : 1,
+    playing: !!(e && e.state && e.state.playing), held: !!(e && e.held), version: e && e.state ? e.state.version : 0,
+    expected: e && e.state ? e.expected(t + e.clock.offset) : 0 });
+}, 0))`
+
+func addScript(src string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+		return err
+	})
+}
+
+// Probe is one reading of a player.
+type Probe struct {
+	T        float64 `json:"t"`   // server ms
+	Pos      float64 `json:"pos"` // seconds
+	Paused   bool    `json:"paused"`
+	Rate     float64 `json:"rate"`
+	Playing  bool    `json:"playing"` // the room's state, as this page knows it
+	Held     bool    `json:"held"`
+	Version  float64 `json:"version"`
+	Expected float64 `json:"expected"` // the room's position at T
+}
+
+// At is the player's position extrapolated to server instant t (ms).
+func (p Probe) At(t float64) float64 {
+	if p.Paused {
+		return p.Pos
+	}
+	return p.Pos + (t-p.T)/1000*p.Rate
+}
+
+// ProbeAll reads every window and returns each one's reading.
+func ProbeAll(t testing.TB, ws []*browsertest.Window) []Probe {
+	t.Helper()
+	out := make([]Probe, len(ws))
+	for i, w := range ws {
+		out[i] = browsertest.EvalAsync[Probe](w, probeJS)
+	}
+	return out
+}
+
+// Spread is the largest distance in ms between two players' positions,
+// compared at one server instant (the last reading's).
+func Spread(ps []Probe) float64 {
+	var at float64
+	for _, p := range ps {
+		at = math.Max(at, p.T)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, p := range ps {
+		x := p.At(at)
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	return (hi - lo) * 1000
+}
+
+// Sample is one row of a page's sampler: server ms, position, paused, rate.
+type Sample [4]float64
+
+// Event is a player event with its server instant.
+type Event struct {
+	Type string  `json:"type"`
+	T    float64 `json:"t"`
+}
+
+// Recording is what one page's sampler collected.
+type Recording struct {
+	Samples []Sample `json:"samples"`
+	Events  []Event  `json:"events"`
+}
+
+// Collect returns what the window's sampler recorded.
+func Collect(t testing.TB, w *browsertest.Window) Recording {
+	t.Helper()
+	return browsertest.Eval[Recording](w, `window.__wpSamples`)
+}
+
+// serverNow returns the server's clock as window w estimates it (ms).
+func serverNow(t testing.TB, w *browsertest.Window) float64 {
+	t.Helper()
+	return browsertest.Eval[float64](w, `window.watchpartySync.serverNow()`)
+}
+
+// command sends a control command from window w, as its controls would, and
+// returns the server instant it was sent at.
+func command(t testing.TB, w *browsertest.Window, kind string, arg ...float64) float64 {
+	t.Helper()
+	a := "undefined"
+	if len(arg) > 0 {
+		a = fmt.Sprint(arg[0])
+	}
+	return browsertest.Eval[float64](w, fmt.Sprintf(`(() => { const e = window.watchpartySync; const at = e.serverNow(); e.command(%q, %s); return at; })()`, kind, a))
+}
