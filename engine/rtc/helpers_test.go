@@ -178,6 +178,8 @@ type received struct {
 	lastCount atomic.Uint32
 	ended     atomic.Bool
 	firstAt   atomic.Int64
+	inWindow  atomic.Int64
+	window    *[2]atomic.Uint32
 }
 
 // client is an in-process member: it answers the server's offers and
@@ -192,6 +194,9 @@ type client struct {
 	exited chan struct{}
 	once   sync.Once
 	manual bool
+	// window, when set before the track arrives, counts packets whose
+	// counter is in [window[0], window[1]].
+	window *[2]atomic.Uint32
 
 	mu        sync.Mutex
 	tracks    []*received
@@ -206,6 +211,7 @@ type client struct {
 	plis     atomic.Int64
 	sent     atomic.Int64
 	wantKey  atomic.Bool
+	counter  atomic.Uint32
 	writing  atomic.Bool
 	writerWG sync.WaitGroup
 }
@@ -325,7 +331,7 @@ func (c *client) errorf(format string, args ...any) {
 }
 
 func (c *client) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	rt := &received{remote: remote}
+	rt := &received{remote: remote, window: c.window}
 	for _, tr := range c.pc.GetTransceivers() {
 		if tr.Receiver() == recv {
 			rt.mid = tr.Mid()
@@ -359,7 +365,11 @@ func (c *client) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			if p.Payload[0] == 1 {
 				rt.keyframes.Add(1)
 			}
-			rt.lastCount.Store(binary.BigEndian.Uint32(p.Payload[1:5]))
+			n := binary.BigEndian.Uint32(p.Payload[1:5])
+			rt.lastCount.Store(n)
+			if w := rt.window; w != nil && n >= w[0].Load() && n <= w[1].Load() {
+				rt.inWindow.Add(1)
+			}
 		}
 	}
 }
@@ -459,6 +469,7 @@ func (c *client) startWriter(interval time.Duration, size, limit int) {
 				payload[0] = 1
 			}
 			binary.BigEndian.PutUint32(payload[1:5], uint32(i))
+			c.counter.Store(uint32(i))
 			seq++
 			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(i) * 3000, Marker: true}, Payload: payload}
 			if err := c.pubTrack.WriteRTP(pkt); err == nil {
