@@ -334,3 +334,30 @@ func TestConfig(t *testing.T) {
 		t.Errorf("summary %q does not say where peers connect", sum)
 	}
 }
+
+// A member allowed to publish may also offer its tracks itself; the source
+// is taken from the track ids it names.
+func TestClientOfferPublishes(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.allow("ann")
+	ann := h.join("ann")
+	bob := h.join("bob")
+	waitFor(t, waitLong, "ann connected", ann.connected)
+	ann.addVideo()
+	offer, err := ann.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ann.pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	err = h.handle("ann", Signal{Type: TypeOffer, SDP: offer.SDP, Tracks: []TrackInfo{{TrackID: ann.pubTrack.ID(), Kind: "video", Source: SourceScreen}}})
+	if err != nil {
+		t.Fatalf("offer: %v", err)
+	}
+	ann.startWriter(5*time.Millisecond, 500, 0)
+	waitFor(t, waitLong, "bob receiving ann's screen", func() bool {
+		tr := bob.trackFrom("ann", SourceScreen)
+		return tr != nil && tr.packets.Load() >= 10
+	})
+}
