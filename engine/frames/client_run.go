@@ -20,7 +20,6 @@ import (
 // the caller does, typically with defer pub.Stop().
 func Feed(ctx context.Context, src source.Source, pub *Publication) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -31,7 +30,10 @@ func Feed(ctx context.Context, src source.Source, pub *Publication) error {
 		case <-ctx.Done():
 		}
 	}()
-	defer wg.Wait()
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	for {
 		fr, err := src.Next(ctx)
 		if err != nil {
