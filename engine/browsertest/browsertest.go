@@ -187,14 +187,28 @@ func New(t testing.TB, opts ...Option) *Window {
 		w.mu.Lock()
 		w.closed = true
 		w.mu.Unlock()
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_ = chromedp.Cancel(cctx)
-		cancel()
-		cancelTab()
-		cancelAlloc()
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_ = chromedp.Cancel(cctx)
+			cancel()
+			cancelTab()
+			cancelAlloc() // waits for the browser process
+		}()
+		select {
+		case <-closed:
+		case <-time.After(15 * time.Second):
+			t.Logf("browsertest: %s: Chromium did not close within 15s; killing it", w.name)
+		}
 		// Chromium's helper processes can outlive the main one for a
 		// moment; the profile directory is removed after this cleanup.
 		killProfileProcesses(dir)
+		select {
+		case <-closed:
+		case <-time.After(15 * time.Second):
+			t.Errorf("browsertest: %s: Chromium still not closed after it was killed", w.name)
+		}
 	})
 	return w
 }
