@@ -43,3 +43,31 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# release cross-compiles static binaries into dist/ with their SHA256SUMS.
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64
+.PHONY: release deb container
+# One version for the whole run (VERSION is otherwise re-read from git per use).
+release deb container: VERSION := $(VERSION)
+release deb container: LDFLAGS := -s -w -X watchparty/engine/app.Version=$(VERSION)
+release:
+	rm -rf dist && mkdir -p dist
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; out=dist/watchparty-$(VERSION)-$$os-$$arch; \
+	  echo "== $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out .; \
+	done
+	cd dist && sha256sum watchparty-* > SHA256SUMS && cat SHA256SUMS
+
+# deb builds dist/watchparty_VERSION_ARCH.deb for each release platform.
+deb: release
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+	  arch=$${p#*/}; packaging/deb/build.sh dist/watchparty-$(VERSION)-linux-$$arch $(VERSION) $$arch dist; \
+	done
+	cd dist && sha256sum watchparty* > SHA256SUMS && cat SHA256SUMS
+
+# container builds both image targets with docker (or CONTAINER=podman).
+CONTAINER ?= docker
+container:
+	$(CONTAINER) build -f packaging/container/Dockerfile --target static --build-arg VERSION=$(VERSION) -t watchparty:$(VERSION) .
+	$(CONTAINER) build -f packaging/container/Dockerfile --target gocv --build-arg VERSION=$(VERSION) -t watchparty:$(VERSION)-gocv .

@@ -8,7 +8,7 @@ set -eu
 [ $# -eq 4 ] || { echo "usage: $0 BINARY VERSION GOARCH OUTDIR" >&2; exit 2; }
 binary=$1 version=${2#v} goarch=$3 outdir=$4
 case "$version" in
-[0-9]*) ;;
+[0-9]*.[0-9]*) ;;
 *) version="0.0.0~git$version" ;;
 esac
 version=$(printf '%s' "$version" | tr -c 'A-Za-z0-9.+~\n' '~')
@@ -29,4 +29,4 @@ gzip -9n "$tmp/changelog"
 sed -e "s|\${BINARY}|$binary|" -e "s|\${MANPAGE}|$tmp/watchparty.1.gz|" -e "s|\${CHANGELOG}|$tmp/changelog.gz|" \
 	packaging/deb/nfpm.yaml >"$tmp/nfpm.yaml"
 mkdir -p "$outdir"
-VERSION=$version GOARCH=$goarch $nfpm package --config "$tmp/nfpm.yaml" --packager deb --target "$outdir/"
+VERSION=$version DEB_ARCH=$goarch $nfpm package --config "$tmp/nfpm.yaml" --packager deb --target "$outdir/"
