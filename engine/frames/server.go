@@ -24,7 +24,7 @@ const (
 	DefaultHeartbeatInterval = 5 * time.Second
 	lingerTime               = 500 * time.Millisecond
 	lingerBytes              = 64 << 10
-	viewerMaxPayload         = 64 // viewers send no frames
+	viewerMaxPayload         = wire.MaxCloseText // viewers send no frames; room for a close message
 )
 
 // Errors of the server.
