@@ -88,6 +88,10 @@ func New(d Deps) (*Server, error) {
 		ReadBufferSize:        8192,
 		BodyLimit:             1 << 20,
 		AppName:               "watchparty",
+
+		// Hand idle connections' buffers back: an upgraded room websocket
+		// would otherwise keep its 8 KiB request reader for its lifetime.
+		ReduceMemoryUsage: true,
 	}
 	if len(d.Config.TrustedProxies) > 0 {
 		fcfg.EnableTrustedProxyCheck = true

@@ -1,0 +1,375 @@
+// Command loadtest measures the room server under the four loads of issue 3
+// and prints the figures. The server runs as a child process pinned to CPU 0
+// (taskset -c 0), the load generator pinned to CPU 1; they talk over
+// loopback. Each scenario gets a fresh server.
+//
+//	go build -o /tmp/loadtest ./engine/room/loadtest && /tmp/loadtest
+//	/tmp/loadtest -scenarios fanout500,rooms200,rising,idle1000 -duration 15s
+//
+// Scenarios:
+//
+//	fanout500  one room of 500 members, one sender at 20 msg/s
+//	rooms200   200 rooms of 5 members, every member sending 1 msg/s
+//	rising     one room of 200 members, 5 senders at rising rates
+//	idle1000   1000 idle members in 100 rooms: server memory per connection
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+func main() {
+	serveMode := flag.Bool("serve", false, "run the server side (used by the load generator)")
+	scenarios := flag.String("scenarios", "fanout500,rooms200,rising,idle1000", "scenarios to run, comma-separated")
+	duration := flag.Duration("duration", 15*time.Second, "how long the steady scenarios send")
+	step := flag.Duration("step", 5*time.Second, "how long each rate of the rising scenario lasts")
+	pin := flag.Bool("pin", true, "pin the server to CPU 0 and the generator to CPU 1 with taskset")
+	flag.Parse()
+	if *serveMode {
+		if err := serve(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *pin && os.Getenv("LOADTEST_PINNED") == "" {
+		if _, err := exec.LookPath("taskset"); err == nil {
+			self, _ := os.Executable()
+			cmd := exec.Command("taskset", append([]string{"-c", "1", self}, os.Args[1:]...)...)
+			cmd.Env = append(os.Environ(), "LOADTEST_PINNED=1")
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			if err := cmd.Run(); err != nil {
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	for _, s := range strings.Split(*scenarios, ",") {
+		var err error
+		switch strings.TrimSpace(s) {
+		case "fanout500":
+			err = fanout500(*duration, *pin)
+		case "rooms200":
+			err = rooms200(*duration, *pin)
+		case "rising":
+			err = rising(*step, *pin)
+		case "idle1000":
+			err = idle1000(*pin)
+		default:
+			err = fmt.Errorf("unknown scenario %q", s)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", s+":", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// server is a running server child.
+type server struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	ws    string
+	ctl   string
+}
+
+func startServer(pin bool) (*server, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{self, "-serve"}
+	if pin {
+		args = append([]string{"taskset", "-c", "0"}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("server did not start: %w", err)
+	}
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != "READY" {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("server said %q", line)
+	}
+	return &server{cmd: cmd, stdin: stdin, ws: "ws://" + f[1], ctl: "http://" + f[2]}, nil
+}
+
+func (s *server) stop() {
+	_ = s.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (s *server) get(path string, v any) error {
+	resp, err := http.Get(s.ctl + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s: %s %s", path, resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func (s *server) setup(rooms, members int) ([]string, error) {
+	var codes []string
+	err := s.get(fmt.Sprintf("/setup?rooms=%d&members=%d", rooms, members), &codes)
+	return codes, err
+}
+
+// ---- clients ----
+
+// hist is a latency histogram shared by all receivers: 10 µs buckets up to
+// 1 s, then 1 ms buckets up to 60 s.
+type hist struct {
+	fine   [100000]atomic.Int64
+	coarse [60000]atomic.Int64
+	n      atomic.Int64
+}
+
+func (h *hist) add(d time.Duration) {
+	us := d.Microseconds()
+	switch {
+	case us < 0:
+		h.fine[0].Add(1)
+	case us < 1_000_000:
+		h.fine[us/10].Add(1)
+	default:
+		ms := us / 1000
+		if ms >= 60000 {
+			ms = 59999
+		}
+		h.coarse[ms].Add(1)
+	}
+	h.n.Add(1)
+}
+
+func (h *hist) quantile(q float64) time.Duration {
+	total := h.n.Load()
+	if total == 0 {
+		return 0
+	}
+	want := int64(math.Ceil(q * float64(total)))
+	var seen int64
+	for i := range h.fine {
+		if seen += h.fine[i].Load(); seen >= want {
+			return time.Duration(i*10+10) * time.Microsecond
+		}
+	}
+	for i := range h.coarse {
+		if seen += h.coarse[i].Load(); seen >= want {
+			return time.Duration(i+1) * time.Millisecond
+		}
+	}
+	return time.Minute
+}
+
+func (h *hist) reset() {
+	for i := range h.fine {
+		h.fine[i].Store(0)
+	}
+	for i := range h.coarse {
+		h.coarse[i].Store(0)
+	}
+	h.n.Store(0)
+}
+
+// member is one connected load client.
+type member struct {
+	conn   *websocket.Conn
+	recv   atomic.Int64 // chat lines received from load senders
+	frames atomic.Int64 // websocket messages received
+	done   chan struct{}
+}
+
+var dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 4 << 10}
+
+func dial(s *server, code, user, extra string) (*member, error) {
+	conn, _, err := dialer.Dial(s.ws+"/load/"+code+"?u="+user+extra, nil)
+	if err != nil {
+		return nil, err
+	}
+	m := &member{conn: conn, done: make(chan struct{})}
+	// Wait for hello so that every member is in before anyone sends.
+	if _, _, err := conn.ReadMessage(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+var textMarker = []byte(`"text":"s`)
+
+// receive reads frames until the connection closes, counting load lines and
+// recording their latency from the send time written into the text.
+func (m *member) receive(h *hist) {
+	defer close(m.done)
+	buf := make([]byte, 0, 64<<10)
+	for {
+		_, r, err := m.conn.NextReader()
+		if err != nil {
+			return
+		}
+		buf = buf[:0]
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return
+			}
+		}
+		now := time.Now().UnixNano()
+		m.frames.Add(1)
+		rest := buf
+		for {
+			i := indexOf(rest, textMarker)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(textMarker):]
+			// s<sender>:<n>:<unix ns>
+			_, rest = number(rest)
+			_, rest = number(skip(rest))
+			sent, r2 := number(skip(rest))
+			rest = r2
+			h.add(time.Duration(now - sent))
+			m.recv.Add(1)
+		}
+	}
+}
+
+func indexOf(b, sep []byte) int {
+	n := len(sep)
+	for i := 0; i+n <= len(b); i++ {
+		if b[i] == sep[0] && string(b[i:i+n]) == string(sep) {
+			return i
+		}
+	}
+	return -1
+}
+
+func skip(b []byte) []byte {
+	if len(b) > 0 {
+		return b[1:]
+	}
+	return b
+}
+
+func number(b []byte) (int64, []byte) {
+	var n int64
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int64(b[i]-'0')
+		i++
+	}
+	return n, b[i:]
+}
+
+// sendLine sends load line n of sender id.
+func sendLine(c *websocket.Conn, mu *sync.Mutex, id, n int, pad string) error {
+	msg := fmt.Appendf(nil, `{"type":"chat","text":"s%d:%d:%d%s"}`, id, n, time.Now().UnixNano(), pad)
+	if mu != nil {
+		mu.Lock()
+		defer mu.Unlock()
+	}
+	return c.WriteMessage(websocket.TextMessage, msg)
+}
+
+func closeAll(ms []*member) {
+	for _, m := range ms {
+		_ = m.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+		m.conn.Close()
+	}
+	for _, m := range ms {
+		<-m.done
+	}
+}
+
+// waitDelivered waits (bounded) until every member has want lines.
+func waitDelivered(ms []*member, want func(i int) int64, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		all := true
+		for i, m := range ms {
+			if m.recv.Load() < want(i) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// settle waits (bounded) until no member has received anything for a
+// second: the join traffic is over.
+func settle(ms []*member) {
+	frames := func() int64 {
+		var n int64
+		for _, m := range ms {
+			n += m.frames.Load()
+		}
+		return n
+	}
+	last := frames()
+	for range 60 {
+		time.Sleep(time.Second)
+		now := frames()
+		if now == last {
+			return
+		}
+		last = now
+	}
+}
+
+func sum(ms []*member) int64 {
+	var n int64
+	for _, m := range ms {
+		n += m.recv.Load()
+	}
+	return n
+}

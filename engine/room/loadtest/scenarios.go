@@ -1,0 +1,290 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// connectRoom connects members r<room>-m0 .. m<n-1> to code.
+func connectRoom(s *server, code string, roomIdx, n int, extra func(j int) string, h *hist) ([]*member, error) {
+	var ms []*member
+	for j := range n {
+		q := ""
+		if extra != nil {
+			q = extra(j)
+		}
+		m, err := dial(s, code, fmt.Sprintf("r%d-m%d", roomIdx, j), q)
+		if err != nil {
+			closeAll(ms)
+			return nil, fmt.Errorf("member %d of room %d: %w", j, roomIdx, err)
+		}
+		go m.receive(h)
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+func fanout500(d time.Duration, pin bool) error {
+	const members, rate = 500, 20
+	s, err := startServer(pin)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	codes, err := s.setup(1, members)
+	if err != nil {
+		return err
+	}
+	h := &hist{}
+	ms, err := connectRoom(s, codes[0], 0, members, func(j int) string {
+		if j == 0 {
+			return "&trace=1&sender=1"
+		}
+		return "&trace=1"
+	}, h)
+	if err != nil {
+		return err
+	}
+	settle(ms)
+	h.reset()
+	for _, m := range ms {
+		m.recv.Store(0)
+	}
+	total := int(d.Seconds() * rate)
+	profile(s, d)
+	tick := time.NewTicker(time.Second / rate)
+	start := time.Now()
+	for n := range total {
+		<-tick.C
+		if err := sendLine(ms[0].conn, nil, 0, n, ""); err != nil {
+			return err
+		}
+	}
+	tick.Stop()
+	elapsed := time.Since(start)
+	waitDelivered(ms, func(int) int64 { return int64(total) }, 10*time.Second)
+	got := sum(ms)
+	want := int64(total) * members
+	var tr map[string]any
+	if err := s.get("/trace", &tr); err != nil {
+		return err
+	}
+	closeAll(ms)
+	fmt.Printf("fanout500: 1 room x %d members, 1 sender at %d msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%)\n",
+		members, rate, elapsed.Seconds(), total, got, want, 100*float64(want-got)/float64(want))
+	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v\n", h.quantile(0.5), h.quantile(0.99), h.quantile(1))
+	fmt.Printf("  server, read of a line to its last write: p50 %.2f ms  p99 %.2f ms  max %.2f ms (%v lines)\n",
+		tr["p50_ms"], tr["p99_ms"], tr["max_ms"], tr["lines"])
+	return nil
+}
+
+func rooms200(d time.Duration, pin bool) error {
+	const rooms, members = 200, 5
+	s, err := startServer(pin)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	codes, err := s.setup(rooms, members)
+	if err != nil {
+		return err
+	}
+	h := &hist{}
+	var all []*member
+	for i, code := range codes {
+		ms, err := connectRoom(s, code, i, members, nil, h)
+		if err != nil {
+			closeAll(all)
+			return err
+		}
+		all = append(all, ms...)
+	}
+	settle(all)
+	h.reset()
+	for _, m := range all {
+		m.recv.Store(0)
+	}
+	// Every member sends 1 msg/s; spread the senders evenly over each second.
+	seconds := int(d.Seconds())
+	tick := time.NewTicker(time.Second / time.Duration(len(all)))
+	start := time.Now()
+	for sec := range seconds {
+		for i, m := range all {
+			<-tick.C
+			if err := sendLine(m.conn, nil, i, sec, ""); err != nil {
+				return err
+			}
+		}
+	}
+	tick.Stop()
+	elapsed := time.Since(start)
+	perMember := int64(seconds * members) // lines each member should see, its own included
+	waitDelivered(all, func(int) int64 { return perMember }, 10*time.Second)
+	got := sum(all)
+	want := perMember * int64(len(all))
+	var mem map[string]any
+	_ = s.get("/mem", &mem)
+	closeAll(all)
+	fmt.Printf("rooms200: %d rooms x %d members, each sending 1 msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%, dropped conns %v)\n",
+		rooms, members, elapsed.Seconds(), seconds*len(all), got, want, 100*float64(want-got)/float64(want), mem["dropped"])
+	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v\n", h.quantile(0.5), h.quantile(0.99), h.quantile(1))
+	return nil
+}
+
+func rising(step time.Duration, pin bool) error {
+	const members, senders = 200, 5
+	s, err := startServer(pin)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	codes, err := s.setup(1, members)
+	if err != nil {
+		return err
+	}
+	h := &hist{}
+	ms, err := connectRoom(s, codes[0], 0, members, nil, h)
+	if err != nil {
+		return err
+	}
+	defer closeAll(ms)
+	settle(ms)
+	fmt.Printf("rising: 1 room x %d members, %d senders; each step %v\n", members, senders, step)
+	fmt.Printf("  %-14s %-16s %-16s %-10s %-10s %-8s\n", "lines/s", "delivered/s", "target/s", "p50", "p99", "loss")
+	next := make([]int, senders) // next line number per sender
+	for _, perSender := range []int{100, 250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 10000} {
+		h.reset()
+		for _, m := range ms {
+			m.recv.Store(0)
+		}
+		// Each sender sends in 100 bursts per second.
+		const ticks = 100
+		per := perSender / ticks
+		var wg sync.WaitGroup
+		var sendErr error
+		var errOnce sync.Once
+		start := time.Now()
+		sent := make([]int, senders)
+		for si := range senders {
+			wg.Add(1)
+			go func(si int) {
+				defer wg.Done()
+				tick := time.NewTicker(time.Second / ticks)
+				defer tick.Stop()
+				for range int(step.Seconds() * ticks) {
+					<-tick.C
+					for range per {
+						if err := sendLine(ms[si].conn, nil, si, next[si], ""); err != nil {
+							errOnce.Do(func() { sendErr = err })
+							return
+						}
+						next[si]++
+						sent[si]++
+					}
+				}
+			}(si)
+		}
+		wg.Wait()
+		if sendErr != nil {
+			return sendErr
+		}
+		var lines int64
+		for _, n := range sent {
+			lines += int64(n)
+		}
+		waitDelivered(ms, func(int) int64 { return lines }, 30*time.Second)
+		elapsed := time.Since(start)
+		got := sum(ms)
+		want := lines * members
+		rate := float64(got) / elapsed.Seconds()
+		fmt.Printf("  %-14d %-16.0f %-16d %-10v %-10v %.3f%%\n", perSender*senders, rate, perSender*senders*members,
+			h.quantile(0.5).Round(10*time.Microsecond), h.quantile(0.99).Round(10*time.Microsecond), 100*float64(want-got)/float64(want))
+		if h.quantile(0.99) > 500*time.Millisecond || got < want {
+			break
+		}
+	}
+	var mem map[string]any
+	_ = s.get("/mem", &mem)
+	fmt.Printf("  connections dropped for falling behind: %v\n", mem["dropped"])
+	return nil
+}
+
+// profile saves a CPU profile of the server over the next d when
+// LOADTEST_CPU names a file.
+func profile(s *server, d time.Duration) {
+	p := os.Getenv("LOADTEST_CPU")
+	if p == "" {
+		return
+	}
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.ctl, int(d.Seconds())))
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(p)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}()
+}
+
+func idle1000(pin bool) error {
+	const rooms, members = 100, 10
+	s, err := startServer(pin)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	codes, err := s.setup(rooms, members)
+	if err != nil {
+		return err
+	}
+	h := &hist{}
+	// Warm up: connect and close once, so that lazily made pools and
+	// caches are not counted per connection.
+	warm, err := connectRoom(s, codes[0], 0, members, nil, h)
+	if err != nil {
+		return err
+	}
+	closeAll(warm)
+	time.Sleep(time.Second)
+	var before, after map[string]float64
+	if err := s.get("/mem", &before); err != nil {
+		return err
+	}
+	var all []*member
+	for i, code := range codes {
+		ms, err := connectRoom(s, code, i, members, nil, h)
+		if err != nil {
+			closeAll(all)
+			return err
+		}
+		all = append(all, ms...)
+	}
+	time.Sleep(3 * time.Second)
+	if p := os.Getenv("LOADTEST_HEAP"); p != "" {
+		if resp, err := http.Get(s.ctl + "/debug/pprof/heap?gc=1"); err == nil {
+			f, _ := os.Create(p)
+			_, _ = io.Copy(f, resp.Body)
+			f.Close()
+			resp.Body.Close()
+		}
+	}
+	if err := s.get("/mem", &after); err != nil {
+		return err
+	}
+	n := float64(len(all))
+	closeAll(all)
+	fmt.Printf("idle1000: %d idle members in %d rooms\n", len(all), rooms)
+	fmt.Printf("  server RSS: %.1f MiB -> %.1f MiB: %.1f KB per connection\n", before["rss"]/(1<<20), after["rss"]/(1<<20), (after["rss"]-before["rss"])/n/1000)
+	fmt.Printf("  Go heap+stacks in use: %.1f KB per connection (stacks %.1f KB); goroutines %v -> %v\n",
+		(after["go_total"]-before["go_total"])/n/1000, (after["stack_inuse"]-before["stack_inuse"])/n/1000, before["goroutines"], after["goroutines"])
+	return nil
+}
