@@ -28,11 +28,15 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func openStore(t *testing.T, dir string) *store.Store {
 	t.Helper()
-	st, err := store.Open(dir, quietLog(), store.Options{})
+	st, err := openStoreErr(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
+}
+
+func openStoreErr(dir string) (*store.Store, error) {
+	return store.Open(dir, quietLog(), store.Options{})
 }
 
 func testLink(raw string) (Video, error) {
