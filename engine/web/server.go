@@ -139,6 +139,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, timeout time.Durati
 		fn()
 	}
 	if err := s.app.ShutdownWithTimeout(timeout); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// The bound did its job: requests still unfinished (a client
+			// that never completes its request) are abandoned.
+			s.log.Warn("shutdown timeout reached: unfinished connections abandoned", "timeout", timeout)
+			return nil
+		}
 		return fmt.Errorf("web: shutdown: %w", err)
 	}
 	return <-errc
