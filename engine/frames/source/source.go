@@ -118,22 +118,28 @@ func (o Options) withDefaults() Options {
 //   - "camera:N", or any other path or URL: OpenCV (gocv builds).
 func Open(ctx context.Context, spec string, opts Options) (Source, error) {
 	lower := strings.ToLower(spec)
+	isURL := strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")
 	switch {
 	case strings.HasPrefix(lower, "pattern:"):
-		return openPattern(lower, opts)
-	case strings.HasSuffix(lower, ".mjpeg") || strings.HasSuffix(lower, ".mjpg"):
-		if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
-			return OpenMJPEGFile(spec, opts)
-		}
-		return OpenMJPEGHTTP(ctx, spec, opts)
-	case strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://"):
+		return nilIfErr(openPattern(lower, opts))
+	case (strings.HasSuffix(lower, ".mjpeg") || strings.HasSuffix(lower, ".mjpg")) && !isURL:
+		return nilIfErr(OpenMJPEGFile(spec, opts))
+	case isURL:
 		src, err := OpenMJPEGHTTP(ctx, spec, opts)
-		if errors.Is(err, ErrNotStream) {
+		if errors.Is(err, ErrNotStream) && !strings.HasSuffix(lower, ".mjpeg") && !strings.HasSuffix(lower, ".mjpg") {
 			return OpenOpenCV(spec, opts)
 		}
-		return src, err
+		return nilIfErr(src, err)
 	}
 	return OpenOpenCV(spec, opts)
+}
+
+// nilIfErr keeps a typed nil pointer out of the Source interface.
+func nilIfErr[S Source](src S, err error) (Source, error) {
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
 }
 
 // counters are the atomics behind Stats.
