@@ -582,6 +582,18 @@ func (a *actor) chatMsg(c *client, m *memberState, cm *clientMsg) {
 		c.send(errorMsg(CodeTooLong, fmt.Sprintf("a message may be at most %d characters (this one has %d)", MaxChatRunes, n), cm.Ref, 0))
 		return
 	}
+	if !a.allow(c, m, cm) {
+		return
+	}
+	now := a.now()
+	c.typing = false // clients stop showing "typing" on the author's line
+	a.addLine(&Line{User: m.ID, Name: m.Name, Guest: m.Guest, Text: text, Time: now.UnixMilli()}, cm.Ref, c)
+}
+
+// allow takes one token from the member's bucket (ChatPer10s per 10 s,
+// shared by chat lines, reactions and video changes: everything that is
+// stored and sent to all), or answers rate_limited.
+func (a *actor) allow(c *client, m *memberState, cm *clientMsg) bool {
 	now := a.now()
 	limit := float64(a.s.opt.ChatPer10s)
 	if m.filled.IsZero() {
@@ -595,11 +607,10 @@ func (a *actor) chatMsg(c *client, m *memberState, cm *clientMsg) {
 	if m.tokens < 1 {
 		wait := time.Duration((1 - m.tokens) * 10 / limit * float64(time.Second))
 		c.send(errorMsg(CodeRateLimited, fmt.Sprintf("slow down: at most %d messages per 10 seconds; try again in %.1f s", a.s.opt.ChatPer10s, wait.Seconds()), cm.Ref, wait.Milliseconds()+1))
-		return
+		return false
 	}
 	m.tokens--
-	c.typing = false // clients stop showing "typing" on the author's line
-	a.addLine(&Line{User: m.ID, Name: m.Name, Guest: m.Guest, Text: text, Time: now.UnixMilli()}, cm.Ref, c)
+	return true
 }
 
 func isBlank(s string) bool {
@@ -711,6 +722,9 @@ func (a *actor) react(c *client, m *memberState, cm *clientMsg) {
 		c.send(errorMsg(CodeNotFound, "no such message (only recent messages can get reactions)", cm.Ref, 0))
 		return
 	}
+	if !a.allow(c, m, cm) {
+		return
+	}
 	users := l.Reactions[cm.Emoji]
 	on := true
 	next := make([]string, 0, len(users)+1)
@@ -756,6 +770,9 @@ func (a *actor) video(c *client, m *memberState, cm *clientMsg) {
 	v, err := a.s.opt.ParseLink(cm.URL)
 	if err != nil {
 		c.send(errorMsg(CodeBadLink, err.Error(), cm.Ref, 0))
+		return
+	}
+	if !a.allow(c, m, cm) {
 		return
 	}
 	v.By = m.ID
