@@ -354,3 +354,46 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("events %+v", events)
 	}
 }
+
+func TestHeartbeats(t *testing.T) {
+	env := newTestEnv(t, HubOptions{}, ServerOptions{HeartbeatInterval: 20 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
+	// A viewer that keeps sending heartbeats stays; the server's heartbeats arrive.
+	alive := env.dial(t, "HB", wire.RoleViewer, "alive", 0)
+	defer alive.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	kept := make(chan error, 1)
+	go func() { kept <- alive.KeepAlive(ctx) }()
+	var m wire.Message
+	for i := range 20 {
+		if err := alive.Recv(&m); err != nil || m.Type != wire.TypeHeartbeat {
+			t.Fatalf("message %d: type %d, %v", i, m.Type, err)
+		}
+	}
+	cancel()
+	if err := <-kept; err != nil {
+		t.Fatalf("KeepAlive: %v", err)
+	}
+	// A viewer that never sends anything is closed with a timeout.
+	silent := env.dial(t, "HB", wire.RoleViewer, "silent", 0)
+	defer silent.Close()
+	if cl := recvClose(t, silent); cl.Code != wire.CloseTimeout {
+		t.Fatalf("silent viewer closed with %v", cl.Code)
+	}
+}
+
+func TestViewerLongCloseMessage(t *testing.T) {
+	env := newTestEnv(t, HubOptions{}, ServerOptions{})
+	v := env.dial(t, "ROOM", wire.RoleViewer, "v", 0)
+	if env.hub.State("ROOM").Viewers != 1 {
+		t.Fatal("viewer not subscribed")
+	}
+	// The largest close message is a polite goodbye, not a protocol error.
+	if _, err := v.NetConn().Write(wire.AppendClose(nil, wire.CloseNormal, strings.Repeat("z", wire.MaxCloseText))); err != nil {
+		t.Fatal(err)
+	}
+	cl := recvClose(t, v)
+	v.Close()
+	if cl.Code != wire.CloseNormal {
+		t.Fatalf("server answered a close with %v (%q)", cl.Code, cl.Text)
+	}
+}
