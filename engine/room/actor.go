@@ -10,6 +10,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"watchparty/engine/metrics"
 	"watchparty/engine/store"
 )
 
@@ -158,6 +159,8 @@ func (a *actor) run() {
 				return
 			}
 		case <-a.s.quit:
+			metrics.Rooms.Dec()
+			metrics.Members.Sub(float64(a.online))
 			a.flush()
 			a.syncShutdown()
 			for _, m := range a.members {
@@ -180,6 +183,7 @@ func (a *actor) tryStop() bool {
 	if a.s.rooms[a.code] == a {
 		delete(a.s.rooms, a.code)
 	}
+	metrics.Rooms.Dec()
 	return true
 }
 
@@ -340,6 +344,7 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 	}
 	if len(m.conns) > 0 {
 		a.online--
+		metrics.Members.Dec()
 	}
 	delete(a.members, target)
 	a.broadcast(mustJSON(wireRemoved{Type: "member_removed", ID: target}), "")
@@ -393,6 +398,7 @@ func (a *actor) delete(by string) error {
 		}
 	}
 	a.members = map[string]*memberState{}
+	metrics.Members.Sub(float64(a.online))
 	a.online = 0
 	a.chat = nil
 	a.err = ErrNotFound
@@ -427,6 +433,7 @@ func (a *actor) connect(c *client) error {
 	a.syncJoined(c)
 	if before == PresenceOffline {
 		a.online++
+		metrics.Members.Inc()
 	}
 	c.enqueue(a.hello(m, now), true)
 	if after := m.presence(); after != before {
@@ -491,6 +498,7 @@ func (a *actor) disconnect(c *client) {
 	if len(m.conns) == 0 {
 		m.conns = nil
 		a.online--
+		metrics.Members.Dec()
 	}
 	a.syncLeft(c)
 	if after := m.presence(); after != before {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/metrics"
 )
 
 // Conn is the websocket connection a member talks through
@@ -136,6 +138,8 @@ func (c *client) enqueue(msg []byte, force bool) bool {
 		c.q = nil
 		c.mu.Unlock()
 		c.owner.dropped.Add(1)
+		metrics.Drops.Inc()
+		c.owner.log.Info("dropped a member that could not keep up", "user", c.user.ID, "queued_bytes", c.qbytes)
 		c.abort() // the reader fails and the member leaves
 		return false
 	}
@@ -143,6 +147,7 @@ func (c *client) enqueue(msg []byte, force bool) bool {
 	c.qbytes += len(msg)
 	c.startWriter()
 	c.mu.Unlock()
+	metrics.MessagesOut.Inc()
 	return true
 }
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/metrics"
 )
 
 // Serve runs one member's websocket connection until it closes: the
@@ -12,6 +14,8 @@ import (
 // is something to send. The caller must have checked the session and the
 // origin; Serve checks membership again (a kick may race the upgrade).
 func (s *Service) Serve(code string, u User, conn Conn) error {
+	metrics.Connections.Inc()
+	defer metrics.Connections.Dec()
 	a, err := s.acquire(code)
 	if err != nil {
 		refuse(conn, CodeUnavailable, "the server is shutting down", websocket.CloseGoingAway)
@@ -64,6 +68,7 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 			extended = now
 			_ = conn.SetReadDeadline(now.Add(readTimeout))
 		}
+		metrics.MessagesIn.Inc()
 		cm := new(clientMsg)
 		err = decodeClientMessage(data, cm)
 		if err == nil && !commonType(cm.Type) {

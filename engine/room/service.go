@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"watchparty/engine/metrics"
 	"watchparty/engine/store"
 )
 
@@ -122,6 +123,7 @@ func (s *Service) acquire(code string) (*actor, error) {
 	if a == nil {
 		a = newActor(s, code)
 		s.rooms[code] = a
+		metrics.Rooms.Inc()
 		s.actors.Add(1)
 		go a.run()
 	}
