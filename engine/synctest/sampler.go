@@ -27,7 +27,9 @@ const samplerJS = `(() => {
     if (bound === v) return;
     bound = v;
     for (const type of ['pause', 'play', 'seeking', 'waiting']) {
-      v.addEventListener(type, () => S.events.push({ type, t: now() + offset() }));
+      // The event's timeStamp is when the player queued it (when pause()
+      // ran), not when this handler got to run.
+      v.addEventListener(type, (ev) => S.events.push({ type, t: performance.timeOrigin + ev.timeStamp + offset() }));
     }
   }
   function tick() {
@@ -37,7 +39,8 @@ const samplerJS = `(() => {
       bind(v);
       const t = now();
       const pos = v.currentTime;
-      S.samples.push([t + e.clock.offset, pos, v.paused || v.readyState < 3 ? 1 : 0, v.playbackRate]);
+      const st = t + e.clock.offset;
+      S.samples.push([st, pos, v.paused || v.readyState < 3 ? 1 : 0, v.playbackRate, e.state ? (pos - e.expected(st)) * 1000 : 0]);
     }
     setTimeout(tick, 100);
   }
@@ -107,8 +110,9 @@ func Spread(ps []Probe) float64 {
 	return (hi - lo) * 1000
 }
 
-// Sample is one row of a page's sampler: server ms, position, paused, rate.
-type Sample [4]float64
+// Sample is one row of a page's sampler: server ms, position, paused, rate,
+// and the distance from the room's position (ms).
+type Sample [5]float64
 
 // Event is a player event with its server instant.
 type Event struct {
@@ -118,14 +122,15 @@ type Event struct {
 
 // Recording is what one page's sampler collected.
 type Recording struct {
-	Samples []Sample `json:"samples"`
-	Events  []Event  `json:"events"`
+	Samples []Sample         `json:"samples"`
+	Events  []Event          `json:"events"`
+	Log     []map[string]any `json:"log"` // the sync engine's own notes
 }
 
 // Collect returns what the window's sampler recorded.
 func Collect(t testing.TB, w *browsertest.Window) Recording {
 	t.Helper()
-	return browsertest.Eval[Recording](w, `window.__wpSamples`)
+	return browsertest.Eval[Recording](w, `({...window.__wpSamples, log: window.watchpartySync ? window.watchpartySync.log : []})`)
 }
 
 // serverNow returns the server's clock as window w estimates it (ms).

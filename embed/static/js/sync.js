@@ -275,10 +275,12 @@ const defaultConfig = {
   maxNudge: 0.1, // largest rate change, as a fraction of the rate
   reaimMs: 120, // after a start or seek, a drift this large is re-aimed by a seek
   tickMs: 100, // correction loop period
-  settleMs: 350, // after play() or a seek, the media clock is left alone this long
+  settleMs: 300, // after play() or a seek, the media clock is left alone this long
   reportMs: 4000, // drift report period
-  startLatencyMs: 80, // first guess: play() to a moving media clock (with audio)
-  seekLatencyMs: 180, // first guess: seek while playing to a moving media clock
+  // First guesses of how long each way of starting takes until the media
+  // clock moves; each is then learned from this player's own starts.
+  startLatencyMs: 80, // play() on a paused, ready player (with audio)
+  jumpLatencyMs: 250, // a seek until the player can play (margin of a jump)
 };
 
 /** Converts the server's sync settings (hello.sync) into engine options. */
@@ -312,9 +314,9 @@ export class SyncEngine {
     this.source = "";
     this.startTimer = 0;
     this.loopTimer = 0;
-    this.startLatency = this.cfg.startLatencyMs;
-    this.seekLatency = this.cfg.seekLatencyMs;
-    this.learn = null; // "start" | "seek": the next settled sample calibrates it
+    this.latency = { start: this.cfg.startLatencyMs, jump: this.cfg.jumpLatencyMs };
+    this.pending = null; // {at, since, jump}: a start waiting for the player to be ready
+    this.learn = null; // "start": the next settled sample calibrates the start latency
     this.settleUntil = 0;
     this.reaims = 0;
     this.nudging = false;
@@ -378,7 +380,7 @@ export class SyncEngine {
   }
 
   detach() {
-    clearTimeout(this.startTimer);
+    this.cancelStart();
     if (this.adapter) this.adapter.destroy();
     this.adapter = null;
     this.hidePrompt();
@@ -420,14 +422,13 @@ export class SyncEngine {
 
   /** Applies the current state to the player at once. */
   apply() {
-    clearTimeout(this.startTimer);
+    this.cancelStart();
     const a = this.adapter;
     const s = this.state;
     if (!this.matches()) return;
     this.nudging = false;
     this.reaims = 0;
     this.learn = null;
-    const now = this.serverNow();
     const rate = rateOf(s);
     if (!s.playing) {
       a.pause();
@@ -436,18 +437,76 @@ export class SyncEngine {
       this.note("paused", { position: s.position });
       return;
     }
-    if (s.updatedAt - now > this.startLatency + 5) {
-      // A scheduled start: wait at the start position, then call play() early
-      // by the learned start latency so that the media clock starts moving at
-      // updatedAt.
-      a.pause();
-      a.setRate(rate);
-      if (Math.abs(a.position() - s.position) > 0.001) a.seek(s.position);
-      this.scheduleStart(this.clock.toLocal(s.updatedAt) - this.startLatency);
+    const now = this.serverNow();
+    if (s.updatedAt - now > this.latency.start + 5) {
+      // A scheduled start: wait at the start position, then call play()
+      // early by the learned start latency so that the media clock starts
+      // moving at updatedAt.
+      this.prepare(s.position, s.updatedAt);
       return;
     }
-    // Already running (late joiner, reconnect, or a start we cannot make).
-    this.seekAhead();
+    // Already running (a late joiner, a reconnect, a start we cannot make).
+    this.jump();
+  }
+
+  /**
+   * Puts the paused player at position, then starts it so that it is there
+   * at server instant at. If the player is not ready in time (a far seek, a
+   * slow network), the start is given up and the player jumps again.
+   */
+  prepare(position, at) {
+    const a = this.adapter;
+    a.pause();
+    a.setRate(rateOf(this.state));
+    if (Math.abs(a.position() - position) > 0.001) a.seek(position);
+    this.pending = { at, since: localNow() };
+    this.continueStart();
+  }
+
+  /** Schedules the pending start once the player can play. */
+  continueStart() {
+    const p = this.pending;
+    const a = this.adapter;
+    if (!p || !a || this.startTimer) return;
+    if (a.seeking() || a.buffering()) return; // the buffering event calls again
+    const readyMs = localNow() - p.since;
+    const left = this.clock.toLocal(p.at) - this.latency.start - localNow();
+    if (left < 0) {
+      // Too late: the player took longer to get ready than there was time.
+      // After a jump, allow more time for the next one; a scheduled start
+      // after a far seek says nothing about jumps, which seek to data that
+      // is, by then, loaded.
+      if (p.jump) this.latency.jump = clamp(Math.max(this.latency.jump, readyMs) * 1.3 + 20, 60, 3000);
+      this.note("start-late", { readyMs, jump: this.latency.jump });
+      this.pending = null;
+      this.jump();
+      return;
+    }
+    if (p.jump) this.latency.jump = clamp(0.7 * this.latency.jump + 0.3 * (readyMs + 40), 60, 3000);
+    this.scheduleStart(this.clock.toLocal(p.at) - this.latency.start);
+  }
+
+  /**
+   * Moves a player that should be playing onto the running position: pause,
+   * seek to where the room will be once the seek is done (the learned seek
+   * time ahead), and start from there at the right instant. Seeking while
+   * playing would be quicker but starts after an unpredictable delay; this
+   * way the start is as precise as a scheduled one.
+   */
+  jump() {
+    const s = this.state;
+    if (!this.adapter || !s) return;
+    const at = this.serverNow() + this.latency.jump + this.latency.start;
+    const target = positionAt(s, at);
+    this.note("jump", { to: target, margin: this.latency.jump });
+    this.prepare(target, at);
+    if (this.pending) this.pending.jump = true;
+  }
+
+  cancelStart() {
+    clearTimeout(this.startTimer);
+    this.startTimer = 0;
+    this.pending = null;
   }
 
   scheduleStart(localAt) {
@@ -458,6 +517,8 @@ export class SyncEngine {
       while (localNow() < spinUntil) {
         /* wait */
       }
+      this.startTimer = 0;
+      this.pending = null;
       this.startNow("start");
     };
     this.startTimer = setTimeout(fire, Math.max(0, localAt - localNow() - 6));
@@ -467,26 +528,10 @@ export class SyncEngine {
     const a = this.adapter;
     if (!a || this.blocked) return;
     a.setRate(rateOf(this.state));
-    this.settleUntil = localNow() + this.startLatency + this.cfg.settleMs;
+    this.settleUntil = localNow() + this.latency.start + this.cfg.settleMs;
     this.learn = learn;
     this.note("play");
     a.play().catch((err) => this.playRefused(err));
-  }
-
-  /** Seeks to where the media will be once the seek has taken effect, and plays. */
-  seekAhead() {
-    const a = this.adapter;
-    const s = this.state;
-    if (!a || !s) return;
-    const lead = a.paused() ? this.startLatency : this.seekLatency;
-    const target = this.expected(this.serverNow() + lead);
-    a.setRate(rateOf(s));
-    a.seek(target);
-    this.nudging = false;
-    this.settleUntil = localNow() + lead + this.cfg.settleMs;
-    this.learn = a.paused() ? "start" : "seek";
-    this.note("seek", { to: target });
-    if (a.paused() && !this.blocked) a.play().catch((err) => this.playRefused(err));
   }
 
   playRefused(err) {
@@ -551,24 +596,30 @@ export class SyncEngine {
       if (Math.abs(drift) > 20 && !a.seeking()) a.seek(s.position);
       return;
     }
-    if (sn < s.updatedAt) return; // the scheduled start will run it
+    if (this.pending || this.startTimer) {
+      this.continueStart(); // in case no event said the player is ready
+      return;
+    }
     if (a.ended() && s.duration > 0 && expected >= s.duration - 0.5) return;
     if (a.paused()) {
       // Should be playing: a start we missed, or an ended or refused player.
-      if (lnow > this.settleUntil) this.seekAhead();
+      if (lnow > this.settleUntil && !a.seeking()) this.jump();
       return;
     }
     if (a.buffering()) return;
     if (lnow < this.settleUntil) return;
     if (this.learn) {
-      // The first settled sample after a start or seek says how far off the
-      // learned latency was: ahead means the media started early.
+      // The first settled sample after a start says how far off the learned
+      // start latency was: ahead means the media started early.
       const wallMs = drift / rateOf(s);
-      if (this.learn === "start") this.startLatency = clamp(this.startLatency - 0.7 * wallMs, 0, 500);
-      else this.seekLatency = clamp(this.seekLatency - 0.7 * wallMs, 0, 1500);
-      this.note("learned", { kind: this.learn, drift, start: this.startLatency, seek: this.seekLatency });
+      this.latency.start = clamp(this.latency.start - 0.7 * wallMs, 0, 500);
+      this.note("learned", { drift, ...this.latency });
       this.learn = null;
       this.reaims = 2;
+      // Right after a start the player is being aligned anyway: a small
+      // error is trimmed now (a brief nudge of a few percent), not left
+      // to sit inside the dead zone.
+      if (a.fineRate && Math.abs(drift) > this.cfg.trimMs) this.nudging = true;
     }
     this.correct(drift);
   }
@@ -580,7 +631,7 @@ export class SyncEngine {
     const seekAt = a.fineRate ? this.cfg.seekThresholdMs : this.cfg.youtubeSeekThresholdMs;
     if (mag >= seekAt || (a.fineRate && this.reaims > 0 && mag > this.cfg.reaimMs)) {
       this.reaims = Math.max(0, this.reaims - 1);
-      this.seekAhead();
+      this.jump();
       return;
     }
     this.reaims = 0;
@@ -637,6 +688,7 @@ export class SyncEngine {
   }
 
   reportBuffering(on) {
+    if (!on && this.pending) this.continueStart();
     if (this.simBuffering) on = true;
     if (on === this.bufferingSent) return;
     this.bufferingSent = on;
