@@ -54,6 +54,7 @@ type Config struct {
 		Listen      string
 		MaxWidth    int
 		JPEGQuality int
+		AllowCamera bool
 	}
 	WebRTC struct {
 		Enabled          bool

@@ -229,6 +229,8 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Stream.MaxWidth = v.(int) }},
 		{Key: "stream.jpeg_quality", Kind: Int, Default: 75, Help: "JPEG quality of streamed frames", Check: quality, Allowed: qualityDesc,
 			set: func(c *Config, v any) { c.Stream.JPEGQuality = v.(int) }},
+		{Key: "stream.allow_camera", Kind: Bool, Default: false, Help: "members allowed to change the video may stream the server's cameras (camera:N, OpenCV builds)",
+			set: func(c *Config, v any) { c.Stream.AllowCamera = v.(bool) }},
 
 		{Key: "webrtc.enabled", Kind: Bool, Default: false, Help: "enable screen, tab and camera sharing through the built-in SFU",
 			set: func(c *Config, v any) { c.WebRTC.Enabled = v.(bool) }},
