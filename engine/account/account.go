@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -111,6 +112,10 @@ type Service struct {
 	set   Settings
 	Now   func() time.Time
 	dummy []byte
+	// slots bounds how many hashes run at once. Each takes HashMemory KiB,
+	// so a burst of log-ins must not take memory without limit; running more
+	// at once than there are CPUs would not be faster anyway.
+	slots chan struct{}
 }
 
 // New returns a Service on st.
@@ -133,7 +138,7 @@ func New(st *store.Store, set Settings) *Service {
 	if set.Registration == "" {
 		set.Registration = RegistrationOpen
 	}
-	s := &Service{st: st, set: set, Now: time.Now}
+	s := &Service{st: st, set: set, Now: time.Now, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.dummy = s.dummyHash()
 	return s
 }
@@ -197,7 +202,9 @@ func (s *Service) hash(password string) []byte {
 }
 
 func (s *Service) hashWith(password string, salt []byte, t, m uint32, p uint8) []byte {
+	s.slots <- struct{}{}
 	key := argon2.IDKey([]byte(password), salt, t, m, p, 32)
+	<-s.slots
 	head := fmt.Sprintf("argon2id$%d$%d$%d$", t, m, p)
 	out := append([]byte(head), salt...)
 	return append(out, key...)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"debug/elf"
 	"context"
 	"errors"
 	"net/http"
@@ -273,4 +274,27 @@ func csrfToken(c *apptest.Client) (string, bool) {
 	}
 	s = s[i+len(marker):]
 	return s[:strings.IndexByte(s, '"')], true
+}
+
+// TestBinaryIsStatic: the default build has no dynamic loader, so it runs on
+// a distroless image or any Linux without libraries.
+func TestBinaryIsStatic(t *testing.T) {
+	bin := buildBinary(t, t.TempDir())
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the binary asks for a dynamic loader (PT_INTERP): it is not static")
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("the binary links %v", libs)
+	}
+	code, out, _ := runBinary(t, bin, binEnv(t.TempDir()), "version")
+	if code != 0 || !strings.Contains(out, "features: ") {
+		t.Errorf("the built binary's version: %d %q", code, out)
+	}
 }
