@@ -73,12 +73,15 @@ type actor struct {
 	chat    []*Line // the last HistoryLines lines, in order
 	seq     uint64
 	pending []pendingLine
-	online  int       // members with at least one connection
-	sync    syncState // playback, readiness and queue (sync.go, queue.go)
+	online  int        // members with at least one connection
+	sync    syncState  // playback, readiness and queue (sync.go, queue.go)
+	stream  streamSlot // frame stream changes from the hub (stream.go)
+	rtc     *rtcLink   // WebRTC signalling and shares (rtc.go); nil when off
 }
 
 func newActor(s *Service, code string) *actor {
-	return &actor{s: s, code: code, inbox: make(chan msg, 64), idle: make(chan struct{}, 1)}
+	return &actor{s: s, code: code, inbox: make(chan msg, 64), idle: make(chan struct{}, 1), stream: newStreamSlot(),
+		rtc: newRTCLink(s.opt.RTC, code)}
 }
 
 // post hands m to the actor; false when the service is closing.
@@ -148,6 +151,12 @@ func (a *actor) run() {
 		case <-a.syncWake():
 			a.syncTimer()
 			a.flush()
+		case <-a.stream.wake:
+			a.streamChanged()
+			a.flush()
+		case <-a.rtcWake():
+			a.rtcState()
+			a.flush()
 		case <-a.idle:
 			wait := a.s.opt.IdleTimeout
 			if a.err != nil {
@@ -163,6 +172,7 @@ func (a *actor) run() {
 			metrics.Members.Sub(float64(a.online))
 			a.flush()
 			a.syncShutdown()
+			a.rtcClose()
 			for _, m := range a.members {
 				for _, c := range m.conns {
 					c.finish(closedMsg(ReasonShutdown, "The server is restarting."), websocket.CloseGoingAway, "server shutting down")
@@ -183,6 +193,7 @@ func (a *actor) tryStop() bool {
 	if a.s.rooms[a.code] == a {
 		delete(a.s.rooms, a.code)
 	}
+	a.rtcClose() // under s.mu: a new actor for this code cannot open it first
 	metrics.Rooms.Dec()
 	return true
 }
@@ -282,6 +293,7 @@ func (a *actor) updateInfo(by string, change func(in *Info) string) error {
 	}
 	a.info = &c
 	a.broadcastRoom()
+	a.rtcRefresh()
 	if line != "" {
 		a.system(line)
 	}
@@ -347,6 +359,7 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 		metrics.Members.Dec()
 	}
 	delete(a.members, target)
+	a.rtcRefresh()
 	a.broadcast(mustJSON(wireRemoved{Type: "member_removed", ID: target}), "")
 	if ban {
 		a.broadcastRoom()
@@ -382,6 +395,7 @@ func (a *actor) setRole(by, target string, role Role) error {
 	}
 	m.Member = mm
 	a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
+	a.rtcRefresh()
 	return nil
 }
 
@@ -402,6 +416,7 @@ func (a *actor) delete(by string) error {
 	a.online = 0
 	a.chat = nil
 	a.err = ErrNotFound
+	a.rtcClose()
 	return nil
 }
 
@@ -463,6 +478,7 @@ func (a *actor) hello(m *memberState, now time.Time) []byte {
 	if chat == nil {
 		chat = []*Line{}
 	}
+	webrtc, share := a.rtcHello()
 	return mustJSON(wireHello{
 		Type: "hello", V: ProtocolVersion,
 		You:     wireYou{ID: m.ID, Name: m.Name, Guest: m.Guest, Role: m.Role},
@@ -473,6 +489,8 @@ func (a *actor) hello(m *memberState, now time.Time) []byte {
 		Reactions: Reactions,
 		PingMS:    a.s.opt.PingInterval.Milliseconds(),
 		Playback:  a.helloPlayback(), Queue: a.helloQueue(), Sync: a.syncHello(),
+		Stream: a.streamHello(),
+		WebRTC: webrtc, Share: share,
 	})
 }
 
@@ -569,6 +587,8 @@ func (a *actor) client(c *client, cm *clientMsg) {
 		a.react(c, m, cm)
 	case "video":
 		a.video(c, m, cm)
+	case "stream_start", "stream_stop":
+		a.streamMsg(c, m, cm)
 	default:
 		if a.syncMsg(c, m, cm) {
 			return

@@ -88,6 +88,9 @@ type wireHello struct {
 	Playback  *playback.State `json:"playback"`
 	Queue     []QueueItem     `json:"queue"`
 	Sync      *wireSyncHello  `json:"sync"`
+	Stream    *StreamState    `json:"stream"`
+	WebRTC    wireWebRTC      `json:"webrtc"`
+	Share     []wireShare     `json:"share"`
 }
 
 type wireLine struct {
