@@ -37,15 +37,20 @@ var (
 
 // Store is an open Badger database.
 type Store struct {
-	db  *badger.DB
-	log *slog.Logger
-	dir string
+	db    *badger.DB
+	log   *slog.Logger
+	dir   string
+	space *space // nil for in-memory and read-only stores
 }
 
 // Options tunes Open.
 type Options struct {
 	InMemory bool // for tests that do not need a directory
 	ReadOnly bool
+	// MinFree is the free space kept on the data directory's filesystem
+	// (see DefaultMinFree, used when zero); writes fail with
+	// ErrUnavailable below it. Negative turns the check off.
+	MinFree int64
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -72,6 +77,18 @@ func Open(dir string, log *slog.Logger, o Options) (*Store, error) {
 			return nil, fmt.Errorf("store: creating %s: %w", dir, err)
 		}
 	}
+	var guard *space
+	if !o.InMemory && !o.ReadOnly && o.MinFree >= 0 {
+		guard = &space{dir: dir, minFree: o.MinFree, statfs: statfs}
+		if guard.minFree == 0 {
+			guard.minFree = DefaultMinFree
+		}
+		// Badger's first write to a new log file would crash the process
+		// on a full disk (see DefaultMinFree): refuse to open instead.
+		if err := (&Store{log: log, space: guard}).checkSpace(); err != nil {
+			return nil, fmt.Errorf("store: opening %s: %w", dir, err)
+		}
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") || strings.Contains(err.Error(), "resource temporarily unavailable") {
@@ -79,7 +96,7 @@ func Open(dir string, log *slog.Logger, o Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
 	}
-	s := &Store{db: db, log: log, dir: dir}
+	s := &Store{db: db, log: log, dir: dir, space: guard}
 	if !o.ReadOnly {
 		if err := s.migrate(); err != nil {
 			db.Close()
@@ -136,6 +153,9 @@ func (s *Store) View(fn func(tx *Tx) error) error {
 // process (it is in the OS page cache) but not a power loss; use UpdateSync
 // for writes that must.
 func (s *Store) Update(fn func(tx *Tx) error) error {
+	if err := s.checkSpace(); err != nil {
+		return err
+	}
 	return wrapWrite(s.db.Update(func(t *badger.Txn) error { return fn(&Tx{t: t}) }))
 }
 
