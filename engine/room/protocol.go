@@ -89,8 +89,6 @@ type wireHello struct {
 	Queue     []QueueItem     `json:"queue"`
 	Sync      *wireSyncHello  `json:"sync"`
 	Stream    *StreamState    `json:"stream"`
-	WebRTC    wireWebRTC      `json:"webrtc"`
-	Share     []wireShare     `json:"share"`
 }
 
 type wireLine struct {
