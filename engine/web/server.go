@@ -42,6 +42,8 @@ type Deps struct {
 	Metrics http.Handler
 	// Rooms serves the rooms; nil builds one from Config and Store.
 	Rooms *room.Service
+	// Frames, when set, serves the browser frame relay and stream tokens.
+	Frames *Frames
 }
 
 // Server is the HTTP application.
@@ -59,6 +61,8 @@ type Server struct {
 	loginIP   *limiter
 	loginUser *limiter
 	rooms     *roomWeb
+	frames    *Frames
+	relays    *relaySessions
 
 	closersMu sync.Mutex
 	closers   []func()
@@ -67,7 +71,7 @@ type Server struct {
 // New builds the server and its routes.
 func New(d Deps) (*Server, error) {
 	s := &Server{
-		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret,
+		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret, frames: d.Frames,
 		base:      d.Config.BasePath,
 		loginIP:   newLimiter(d.Config.Limits.LoginPerMinute, time.Minute),
 		loginUser: newLimiter(d.Config.Limits.LoginPerMinute, time.Minute),
@@ -178,6 +182,7 @@ func (s *Server) routes(r fiber.Router) {
 	acct.Post("/delete", s.accountDelete)
 	acct.Post("/invites", s.createInvite)
 	s.roomRoutes(r)
+	s.framesRoutes(r)
 	s.mediaRoutes(r)
 }
 

@@ -1,0 +1,264 @@
+package web
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"watchparty/engine/account"
+	"watchparty/engine/frames"
+	"watchparty/engine/frames/token"
+	"watchparty/engine/frames/wire"
+	"watchparty/engine/room"
+)
+
+// Frames is what the web server needs of frame streaming: the hub the
+// browser relay subscribes to, the token signer, and the TCP listener's
+// address for the room page's Stream panel.
+type Frames struct {
+	Hub      *frames.Hub
+	Tokens   *token.Signer
+	TokenTTL time.Duration
+	// Addr returns the frame listener's address, "" when stream.listen is off.
+	Addr func() string
+}
+
+// relayPing is how often the relay pings a browser.
+const relayPing = 25 * time.Second
+
+// relaySessions are the open relay websockets, closed when the server stops
+// (Fiber's shutdown does not close upgraded connections).
+type relaySessions struct {
+	mu     sync.Mutex
+	quit   map[chan struct{}]struct{}
+	closed bool
+	pool   *room.WriteBufferPool
+}
+
+func (rs *relaySessions) add() (chan struct{}, bool) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.closed {
+		return nil, false
+	}
+	q := make(chan struct{})
+	rs.quit[q] = struct{}{}
+	return q, true
+}
+
+func (rs *relaySessions) remove(q chan struct{}) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if _, ok := rs.quit[q]; ok {
+		delete(rs.quit, q)
+		close(q)
+	}
+}
+
+func (rs *relaySessions) closeAll() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.closed = true
+	for q := range rs.quit {
+		delete(rs.quit, q)
+		close(q)
+	}
+}
+
+// framesRoutes registers the browser relay and the token endpoint.
+func (s *Server) framesRoutes(r fiber.Router) {
+	if s.frames == nil {
+		return
+	}
+	s.relays = &relaySessions{quit: map[chan struct{}]struct{}{}, pool: &room.WriteBufferPool{}}
+	s.OnClose(s.relays.closeAll)
+	r.Get("/r/:code/frames", s.roomCode, s.roomSocketCheck, websocket.New(s.frameRelay, websocket.Config{
+		ReadBufferSize:  512,
+		WriteBufferSize: 64 << 10,
+		WriteBufferPool: s.relays.pool,
+		// Origins stays empty: roomSocketCheck compares Origin with the
+		// Host and base_url before the upgrade.
+	}))
+	r.Post("/r/:code/stream/token", s.roomCode, s.requireUser, s.streamToken)
+}
+
+// streamToken hands a member a frame token: role "viewer" to any member,
+// "publisher" to members who may change the video. The answer carries the
+// frame server's address and the command lines that use the token.
+func (s *Server) streamToken(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	u := s.currentUser(c)
+	if u.Guest && u.GuestRoom != code {
+		return roomError(room.ErrGuestRoom)
+	}
+	ctx := c.UserContext()
+	in, err := s.rooms.svc.Get(ctx, code)
+	if err != nil {
+		return roomError(err)
+	}
+	m, err := s.rooms.svc.Member(ctx, code, u.ID)
+	if err != nil {
+		return roomError(err)
+	}
+	role := c.FormValue("role", string(wire.RoleViewer))
+	switch wire.Role(role) {
+	case wire.RoleViewer:
+	case wire.RolePublisher:
+		if !in.Settings.ChangeVideo.Allows(m.Role) {
+			return fiber.NewError(fiber.StatusForbidden, "You may not stream to this room: its settings reserve changing the video.")
+		}
+	default:
+		return fiber.NewError(fiber.StatusBadRequest, `role must be "viewer" or "publisher"`)
+	}
+	ttl := s.frames.TokenTTL
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	tok := s.frames.Tokens.Issue(code, role, u.ID, ttl)
+	addr := publicFrameAddr(s.frames.Addr(), c.Hostname())
+	out := fiber.Map{"role": role, "room": code, "token": tok, "addr": addr,
+		"expires": time.Now().Add(ttl).UnixMilli()}
+	if addr != "" {
+		if role == string(wire.RolePublisher) {
+			out["command"] = "watchparty publish --server " + addr + " --room " + code + " --token " + tok + " camera:0"
+		} else {
+			out["command"] = "watchparty view --server " + addr + " --room " + code + " --token " + tok + " --out ./frames"
+		}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(out)
+}
+
+// publicFrameAddr is the frame listener's address as a member's computer
+// should dial it: a listener on every interface is reached at the host
+// name the member used for the web page.
+func publicFrameAddr(listen, requestHost string) string {
+	if listen == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return listen
+	}
+	h := requestHost
+	if hh, _, err := net.SplitHostPort(requestHost); err == nil {
+		h = hh
+	}
+	h = strings.Trim(h, "[]")
+	if h == "" {
+		return listen
+	}
+	return net.JoinHostPort(h, port)
+}
+
+// frameRelay sends a room's frames to a browser: each frame is one binary
+// websocket message holding the frame protocol's frame message unchanged
+// (docs/protocol.md, "Frames in the browser"). The handler goroutine writes;
+// a reader goroutine only watches for the browser leaving.
+func (s *Server) frameRelay(conn *websocket.Conn) {
+	u, _ := conn.Locals("user").(*account.User)
+	code, _ := conn.Locals("room").(string)
+	if u == nil || code == "" {
+		_ = conn.Close()
+		return
+	}
+	closeWith := func(status int, text string) {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(status, text), time.Now().Add(time.Second))
+	}
+	ip := conn.IP()
+	if !s.rooms.acquireIP(ip, s.cfg.Limits.ConnsPerIP) {
+		closeWith(websocket.ClosePolicyViolation, "too_many_connections")
+		return
+	}
+	defer s.rooms.releaseIP(ip)
+	quit, ok := s.relays.add()
+	if !ok {
+		closeWith(websocket.CloseGoingAway, "shutdown")
+		return
+	}
+	defer s.relays.remove(quit)
+	nc := conn.NetConn()
+	v, err := s.frames.Hub.Subscribe(code, frames.ViewerOptions{
+		Name: u.ID + "@web",
+		// A stalled browser: wake the writer blocked on it.
+		OnKick: func() { _ = nc.SetWriteDeadline(time.Unix(1, 0)) },
+	})
+	if err != nil {
+		status, text := websocket.CloseTryAgainLater, "full"
+		if errors.Is(err, frames.ErrHubClosed) {
+			status, text = websocket.CloseGoingAway, "shutdown"
+		}
+		closeWith(status, text)
+		return
+	}
+	defer v.Close()
+
+	readDone := make(chan struct{})
+	conn.SetReadLimit(512)
+	go func() {
+		defer close(readDone)
+		for {
+			_ = conn.SetReadDeadline(time.Now().Add(2*relayPing + 10*time.Second))
+			if _, _, err := conn.ReadMessage(); err != nil {
+				v.Close()
+				return
+			}
+		}
+	}()
+	defer func() {
+		// The connection goes back to a pool when this handler returns:
+		// the reader must be gone by then.
+		_ = nc.SetReadDeadline(time.Unix(1, 0))
+		<-readDone
+	}()
+
+	wt := s.frames.Hub.Options().StallTimeout
+	ping := time.NewTicker(relayPing)
+	defer ping.Stop()
+	drain := func() bool {
+		for p := v.Pop(); p != nil; p = v.Pop() {
+			_ = nc.SetWriteDeadline(time.Now().Add(wt))
+			if err := conn.WriteMessage(websocket.BinaryMessage, p.Wire); err != nil {
+				v.Close()
+				return false
+			}
+			v.Wrote(p)
+		}
+		return true
+	}
+	for {
+		select {
+		case <-v.Ready():
+			if !drain() {
+				return
+			}
+		case <-v.Done():
+			switch err := v.Err(); {
+			case errors.Is(err, frames.ErrStreamEnded):
+				if drain() {
+					closeWith(websocket.CloseNormalClosure, "ended")
+				}
+			case errors.Is(err, frames.ErrStalled):
+				closeWith(websocket.CloseTryAgainLater, "stalled")
+			case errors.Is(err, frames.ErrHubClosed):
+				closeWith(websocket.CloseGoingAway, "shutdown")
+			}
+			return
+		case <-ping.C:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wt)); err != nil {
+				return
+			}
+		case <-quit:
+			closeWith(websocket.CloseGoingAway, "shutdown")
+			return
+		}
+	}
+}
