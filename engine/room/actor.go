@@ -182,6 +182,14 @@ func (a *actor) tryStop() bool {
 	a.s.mu.Lock()
 	defer a.s.mu.Unlock()
 	if a.refs > 0 || len(a.inbox) > 0 || a.online > 0 {
+		if a.refs == 0 {
+			// Queued messages from members who have since left: look
+			// again after handling them.
+			select {
+			case a.idle <- struct{}{}:
+			default:
+			}
+		}
 		return false
 	}
 	if a.s.rooms[a.code] == a {
