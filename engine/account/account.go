@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"net/mail"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -116,7 +118,15 @@ type Service struct {
 	// so a burst of log-ins must not take memory without limit; running more
 	// at once than there are CPUs would not be faster anyway.
 	slots chan struct{}
+
+	releaseMu sync.Mutex
+	release   *time.Timer // returns hash memory to the OS once hashing stops
 }
+
+// releaseAfter is how long after the last hash the memory it used is handed
+// back to the OS. Each hash allocates HashMemory KiB; after a burst of
+// log-ins Go's runtime would keep tens of MiB resident for minutes.
+const releaseAfter = 5 * time.Second
 
 // New returns a Service on st.
 func New(st *store.Store, set Settings) *Service {
@@ -205,9 +215,29 @@ func (s *Service) hashWith(password string, salt []byte, t, m uint32, p uint8) [
 	s.slots <- struct{}{}
 	key := argon2.IDKey([]byte(password), salt, t, m, p, 32)
 	<-s.slots
+	s.scheduleRelease()
 	head := fmt.Sprintf("argon2id$%d$%d$%d$", t, m, p)
 	out := append([]byte(head), salt...)
 	return append(out, key...)
+}
+
+// scheduleRelease (re)arms the timer that frees hash memory once no hash
+// has run for releaseAfter.
+func (s *Service) scheduleRelease() {
+	s.releaseMu.Lock()
+	defer s.releaseMu.Unlock()
+	if s.release == nil {
+		s.release = time.AfterFunc(releaseAfter, s.releaseMemory)
+		return
+	}
+	s.release.Reset(releaseAfter)
+}
+
+func (s *Service) releaseMemory() {
+	if len(s.slots) > 0 {
+		return // a hash is running; it re-arms the timer when it ends
+	}
+	debug.FreeOSMemory()
 }
 
 func (s *Service) verify(stored []byte, password string) bool {
