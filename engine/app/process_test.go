@@ -2,8 +2,8 @@ package app_test
 
 import (
 	"bytes"
-	"debug/elf"
 	"context"
+	"debug/elf"
 	"errors"
 	"net/http"
 	"os"
