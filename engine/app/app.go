@@ -21,6 +21,7 @@ import (
 
 	"watchparty/config"
 	"watchparty/engine/account"
+	"watchparty/engine/room"
 	"watchparty/engine/store"
 	"watchparty/engine/web"
 )
@@ -56,6 +57,8 @@ func commands() []command {
 		{"healthcheck", "exit 0 when the running server answers /healthz", runHealthcheck},
 		{"backup", "write a backup of the store to FILE (works while the server runs)", runBackup},
 		{"restore", "load a backup FILE into an empty data directory (server stopped)", runRestore},
+		{"publish", "push a camera, file or URL to a room's frame stream on a server", runPublish},
+		{"view", "receive a room's frame stream: write JPEGs, print stats, or show a window (OpenCV builds)", runView},
 	}
 }
 
@@ -197,6 +200,8 @@ type Server struct {
 	Accounts *account.Service
 	// Addr is the HTTP listener's address once Run has started listening.
 	Addr chan net.Addr
+	// frames streams pictures to rooms (frames.go).
+	frames *frameStreams
 	ops
 }
 
@@ -222,13 +227,21 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		return nil, err
 	}
 	acc := accountService(cfg, st, so)
-	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg)})
+	fr, err := newFrameStreams(cfg, log, secret)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ro := web.RoomOptions(cfg, st, log)
+	ro.Streams = fr
+	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg),
+		Rooms: fr.bind(room.New(ro)), Frames: fr.web()})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	log.Debug("services built", "ms", time.Since(start).Milliseconds())
-	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), ops: o}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, ops: o}, nil
 }
 
 // Run serves until ctx ends, then shuts down within ShutdownTimeout and
@@ -246,6 +259,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Web.Serve(gctx, ln, ShutdownTimeout) })
 	g.Go(func() error { return s.runOps(gctx) })
+	g.Go(func() error { return s.frames.run(gctx) })
 	err = g.Wait()
 	if cerr := s.Store.Close(); cerr != nil && err == nil {
 		err = cerr
