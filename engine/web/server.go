@@ -96,6 +96,11 @@ func New(d Deps) (*Server, error) {
 		// Hand idle connections' buffers back: an upgraded room websocket
 		// would otherwise keep its 8 KiB request reader for its lifetime.
 		ReduceMemoryUsage: true,
+
+		// Strings from the request (form values, params, headers) are
+		// copies: handlers keep some of them (a room's name and settings
+		// live on in its actor), and fasthttp reuses request buffers.
+		Immutable: true,
 	}
 	if len(d.Config.TrustedProxies) > 0 {
 		fcfg.EnableTrustedProxyCheck = true
