@@ -211,8 +211,6 @@ func TestCrashConsistency(t *testing.T) {
 		if err != nil || st != http.StatusSeeOther {
 			t.Fatalf("cycle %d: create room: %d %v", cycle, st, err)
 		}
-		loc, _ := owner.c.Jar, 0
-		_ = loc
 		code := lastRoomCode(t, owner)
 		r := &crashRoom{code: code, names: []string{fmt.Sprintf("room %d", cycle)}, controls: []string{"everyone"}}
 		rooms = append(rooms, r)
