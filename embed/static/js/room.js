@@ -3,6 +3,7 @@
 // put in the page with textContent, never as HTML.
 import { Player } from './player.js';
 import { installSync } from './watch.js';
+import { installStream } from './stream.js';
 
 const root = document.getElementById('room');
 const $ = (id) => document.getElementById(id);
@@ -403,4 +404,5 @@ function sendPresence() {
 document.addEventListener('visibilitychange', sendPresence);
 
 installSync({ send, state, player, root });
+installStream({ send, state, root });
 connect();
