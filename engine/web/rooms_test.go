@@ -257,3 +257,45 @@ func TestGuestJoinsByInvite(t *testing.T) {
 		t.Fatalf("old invite after revoke: %s", resp.Status)
 	}
 }
+
+func TestRoomWebsocketsPerIPLimit(t *testing.T) {
+	srv := apptest.StartServer(t, func(c *config.Config) { c.Limits.ConnsPerIP = 2 })
+	ann := srv.SignUp(t, "Ann")
+	code := createRoom(t, ann.Client, "")
+	origin := "http://" + srv.Addr
+	var open []*websocket.Conn
+	for range 2 {
+		c, _, err := dialRoom(t, srv, ann.Client, code, origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readMsg(t, c, "hello")
+		open = append(open, c)
+	}
+	third, _, err := dialRoom(t, srv, ann.Client, code, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := readMsg(t, third, "error"); m["code"] != "too_many_connections" {
+		t.Fatalf("third connection from one address: %v", m)
+	}
+	// Closing one makes room for another.
+	open[0].Close()
+	for range 200 {
+		c, _, err := dialRoom(t, srv, ann.Client, code, origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, data, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), `"type":"hello"`) {
+			return
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no connection accepted after one was closed")
+}
