@@ -58,11 +58,11 @@ func (s *Server) signup(c *fiber.Ctx) error {
 	in := account.SignUp{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password"), Invite: c.FormValue("invite")}
 	data := fiber.Map{"Title": "Sign up", "Invite": in.Invite, "Values": map[string]string{"email": in.Email, "name": in.Name}}
 	if ok, wait := s.loginIP.allow("ip:" + c.IP()); !ok {
-		s.log.Warn("sign-up rate limited", "ip", c.IP(), "by", "ip")
+		s.refused(c, "sign-up rate limited", "by", "ip")
 		return s.tooMany(c, "signup", data, wait)
 	}
 	if ok, wait := s.loginUser.allow("user:" + strings.ToLower(strings.TrimSpace(in.Email))); !ok {
-		s.log.Warn("sign-up rate limited", "ip", c.IP(), "by", "account")
+		s.refused(c, "sign-up rate limited", "by", "account")
 		return s.tooMany(c, "signup", data, wait)
 	}
 	u, err := s.accounts.Register(c.UserContext(), in)
@@ -116,16 +116,16 @@ func (s *Server) login(c *fiber.Ctx) error {
 	data := fiber.Map{"Title": "Log in", "Next": c.FormValue("next"), "Values": map[string]string{"email": email}}
 	norm := strings.ToLower(strings.TrimSpace(email))
 	if ok, wait := s.loginIP.allow("ip:" + c.IP()); !ok {
-		s.log.Warn("log-in rate limited", "ip", c.IP(), "by", "ip")
+		s.refused(c, "log-in rate limited", "by", "ip")
 		return s.tooMany(c, "login", data, wait)
 	}
 	if ok, wait := s.loginUser.allow("user:" + norm); !ok {
-		s.log.Warn("log-in rate limited", "ip", c.IP(), "by", "account")
+		s.refused(c, "log-in rate limited", "by", "account")
 		return s.tooMany(c, "login", data, wait)
 	}
 	u, tok, err := s.accounts.Login(c.UserContext(), email, c.FormValue("password"))
 	if errors.Is(err, account.ErrBadCredentials) {
-		s.log.Info("log-in failed", "ip", c.IP())
+		s.refused(c, "log-in failed")
 		data["FormError"] = err.Error()
 		c.Status(fiber.StatusUnauthorized)
 		return s.render(c, "login", data)

@@ -394,7 +394,7 @@ func (s *Server) roomSocketCheck(c *fiber.Ctx) error {
 	}
 	origin := c.Get(fiber.HeaderOrigin)
 	if origin == "" || !s.originAllowed(c, origin) {
-		s.log.Warn("room websocket from a foreign origin refused", "origin", origin, "ip", c.IP())
+		s.refused(c, "room websocket from a foreign origin refused", "origin", origin)
 		return fiber.NewError(fiber.StatusForbidden, "This connection came from another site and was refused.")
 	}
 	code := c.Locals("room").(string)

@@ -60,9 +60,11 @@ type Server struct {
 
 	loginIP   *limiter
 	loginUser *limiter
-	rooms     *roomWeb
-	frames    *Frames
-	relays    *relaySessions
+	// refusalLog keeps refused requests from flooding the log (logonce.go).
+	refusalLog refusals
+	rooms      *roomWeb
+	frames     *Frames
+	relays     *relaySessions
 
 	closersMu sync.Mutex
 	closers   []func()
@@ -313,7 +315,7 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 		}
 	}
 	lvl := slog.LevelInfo
-	if strings.HasSuffix(c.Path(), "/healthz") || strings.HasSuffix(c.Path(), "/readyz") || strings.HasSuffix(c.Path(), "/metrics") || strings.Contains(c.Path(), "/static/") {
+	if refused, _ := c.Locals(refusedKey).(bool); refused || strings.HasSuffix(c.Path(), "/healthz") || strings.HasSuffix(c.Path(), "/readyz") || strings.HasSuffix(c.Path(), "/metrics") || strings.Contains(c.Path(), "/static/") {
 		lvl = slog.LevelDebug
 	}
 	s.log.Log(c.UserContext(), lvl, "request", "method", c.Method(), "path", c.Path(), "status", c.Response().StatusCode(),

@@ -119,7 +119,7 @@ func (s *Server) csrfMiddleware(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	if !s.sameOrigin(c) {
-		s.log.Warn("cross-origin request refused", "path", c.Path(), "origin", c.Get(fiber.HeaderOrigin), "ip", c.IP())
+		s.refused(c, "cross-origin request refused", "path", c.Path(), "origin", c.Get(fiber.HeaderOrigin))
 		return fiber.NewError(fiber.StatusForbidden, "This request came from another site and was refused.")
 	}
 	if c.Cookies(csrfCookie) == "" {
@@ -131,7 +131,7 @@ func (s *Server) csrfMiddleware(c *fiber.Ctx) error {
 		got = c.FormValue("csrf")
 	}
 	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		s.log.Warn("csrf token mismatch", "path", c.Path(), "ip", c.IP())
+		s.refused(c, "csrf token mismatch", "path", c.Path())
 		return fiber.NewError(fiber.StatusForbidden, "Your form expired. Reload the page and try again.")
 	}
 	return c.Next()
