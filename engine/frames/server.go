@@ -77,6 +77,8 @@ type Server struct {
 	conns    atomic.Int64
 	accepted atomic.Uint64
 	refused  atomic.Uint64
+	// refusals keeps bad handshakes from flooding the log (logonce.go).
+	refusals refusalLog
 }
 
 // ServerStats are the server's connection counters.
@@ -226,7 +228,9 @@ func refusalText(code string) string {
 func (s *Server) refuse(c net.Conn, err error) {
 	code := refusal(err)
 	s.refused.Add(1)
-	s.log.Info("frame connection refused", "remote", c.RemoteAddr(), "code", code, "err", err)
+	if ok, more := s.refusals.take(c.RemoteAddr()); ok {
+		s.log.Info("frame connection refused", "remote", c.RemoteAddr(), "code", code, "err", err, "not_logged_since", more)
+	}
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	if wire.WriteErr(c, code, refusalText(code)) == nil {
 		linger(c)
