@@ -76,10 +76,12 @@ type actor struct {
 	online  int        // members with at least one connection
 	sync    syncState  // playback, readiness and queue (sync.go, queue.go)
 	stream  streamSlot // frame stream changes from the hub (stream.go)
+	rtc     *rtcLink   // WebRTC signalling and shares (rtc.go); nil when off
 }
 
 func newActor(s *Service, code string) *actor {
-	return &actor{s: s, code: code, inbox: make(chan msg, 64), idle: make(chan struct{}, 1), stream: newStreamSlot()}
+	return &actor{s: s, code: code, inbox: make(chan msg, 64), idle: make(chan struct{}, 1), stream: newStreamSlot(),
+		rtc: newRTCLink(s.opt.RTC, code)}
 }
 
 // post hands m to the actor; false when the service is closing.
@@ -152,6 +154,9 @@ func (a *actor) run() {
 		case <-a.stream.wake:
 			a.streamChanged()
 			a.flush()
+		case <-a.rtcWake():
+			a.rtcState()
+			a.flush()
 		case <-a.idle:
 			wait := a.s.opt.IdleTimeout
 			if a.err != nil {
@@ -167,6 +172,7 @@ func (a *actor) run() {
 			metrics.Members.Sub(float64(a.online))
 			a.flush()
 			a.syncShutdown()
+			a.rtcClose()
 			for _, m := range a.members {
 				for _, c := range m.conns {
 					c.finish(closedMsg(ReasonShutdown, "The server is restarting."), websocket.CloseGoingAway, "server shutting down")
@@ -195,6 +201,7 @@ func (a *actor) tryStop() bool {
 	if a.s.rooms[a.code] == a {
 		delete(a.s.rooms, a.code)
 	}
+	a.rtcClose() // under s.mu: a new actor for this code cannot open it first
 	metrics.Rooms.Dec()
 	return true
 }
@@ -294,6 +301,7 @@ func (a *actor) updateInfo(by string, change func(in *Info) string) error {
 	}
 	a.info = &c
 	a.broadcastRoom()
+	a.rtcRefresh()
 	if line != "" {
 		a.system(line)
 	}
@@ -359,6 +367,7 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 		metrics.Members.Dec()
 	}
 	delete(a.members, target)
+	a.rtcRefresh()
 	a.broadcast(mustJSON(wireRemoved{Type: "member_removed", ID: target}), "")
 	if ban {
 		a.broadcastRoom()
@@ -394,6 +403,7 @@ func (a *actor) setRole(by, target string, role Role) error {
 	}
 	m.Member = mm
 	a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
+	a.rtcRefresh()
 	return nil
 }
 
@@ -414,6 +424,7 @@ func (a *actor) delete(by string) error {
 	a.online = 0
 	a.chat = nil
 	a.err = ErrNotFound
+	a.rtcClose()
 	return nil
 }
 
@@ -475,6 +486,7 @@ func (a *actor) hello(m *memberState, now time.Time) []byte {
 	if chat == nil {
 		chat = []*Line{}
 	}
+	webrtc, share := a.rtcHello()
 	return mustJSON(wireHello{
 		Type: "hello", V: ProtocolVersion,
 		You:     wireYou{ID: m.ID, Name: m.Name, Guest: m.Guest, Role: m.Role},
@@ -486,6 +498,7 @@ func (a *actor) hello(m *memberState, now time.Time) []byte {
 		PingMS:    a.s.opt.PingInterval.Milliseconds(),
 		Playback:  a.helloPlayback(), Queue: a.helloQueue(), Sync: a.syncHello(),
 		Stream: a.streamHello(),
+		WebRTC: webrtc, Share: share,
 	})
 }
 

@@ -278,8 +278,10 @@ func (c *client) writeBatch(batch [][]byte) error {
 
 var errTooLarge = errors.New("message too large")
 
-// readMessage reads the next text message into a buffer from readBufs.
-func readMessage(conn Conn) ([]byte, error) {
+// readMessage reads the next text message into a buffer from readBufs; a
+// message longer than MaxMessageSize and at most max bytes is read into a
+// buffer of its own.
+func readMessage(conn Conn, max int) ([]byte, error) {
 	for {
 		typ, r, err := conn.NextReader()
 		if err != nil {
@@ -292,6 +294,19 @@ func readMessage(conn Conn) ([]byte, error) {
 		buf = buf[:MaxMessageSize+1]
 		n, err := io.ReadFull(r, buf)
 		switch {
+		case err == nil && max > MaxMessageSize:
+			big := make([]byte, max+1)
+			copy(big, buf)
+			readBufs.put(buf)
+			m, err := io.ReadFull(r, big[n:])
+			switch {
+			case err == nil:
+				return nil, errTooLarge
+			case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+				return big[:n+m], nil
+			default:
+				return nil, err
+			}
 		case err == nil:
 			readBufs.put(buf)
 			return nil, errTooLarge

@@ -89,6 +89,8 @@ type wireHello struct {
 	Queue     []QueueItem     `json:"queue"`
 	Sync      *wireSyncHello  `json:"sync"`
 	Stream    *StreamState    `json:"stream"`
+	WebRTC    wireWebRTC      `json:"webrtc"`
+	Share     []wireShare     `json:"share"`
 }
 
 type wireLine struct {

@@ -86,6 +86,8 @@ type Settings struct {
 	ManageQueue Level `json:"manage_queue"`
 	// WaitForAll holds playback until every member is ready.
 	WaitForAll bool `json:"wait_for_all"`
+	// Voice lets every member turn on a microphone (voice chat over WebRTC).
+	Voice bool `json:"voice"`
 }
 
 // DefaultSettings are the settings of a new room.

@@ -54,8 +54,13 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 		extended = time.Now()
 		return conn.SetReadDeadline(extended.Add(readTimeout))
 	})
+	maxRead := MaxMessageSize
+	if s.opt.RTC != nil {
+		maxRead = MaxRTCMessageSize // only rtc messages may use it (below)
+	}
+	var rc rtcConn
 	for {
-		data, err := readMessage(conn)
+		data, err := readMessage(conn, maxRead)
 		if errors.Is(err, errTooLarge) {
 			c.finish(errorMsg(CodeTooLarge, "a message may be at most 8192 bytes; closing the connection", "", 0),
 				websocket.CloseMessageTooBig, ReasonTooLarge)
@@ -74,9 +79,21 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 		if err == nil && !commonType(cm.Type) {
 			cm.Raw = append([]byte(nil), data...)
 		}
+		big := len(data) > MaxMessageSize
 		readBufs.put(data)
+		if big && (err != nil || cm.Type != "rtc") {
+			c.finish(errorMsg(CodeTooLarge, "a message may be at most 8192 bytes; closing the connection", "", 0),
+				websocket.CloseMessageTooBig, ReasonTooLarge)
+			break
+		}
 		if err != nil {
 			c.send(errorMsg(CodeBadMessage, err.Error(), "", 0))
+			continue
+		}
+		if cm.Type == "rtc" {
+			if !s.rtcMessage(a, c, &rc, cm) {
+				break
+			}
 			continue
 		}
 		if cm.Type == "ping" {
@@ -87,6 +104,7 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 			break
 		}
 	}
+	s.rtcGone(a, c, &rc)
 	a.post(msg{op: opLeave, c: c})
 	c.shutdown()
 	return nil

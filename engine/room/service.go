@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"watchparty/engine/metrics"
+	"watchparty/engine/rtc"
 	"watchparty/engine/store"
 )
 
@@ -35,6 +36,7 @@ type Options struct {
 	OutboxMessages int           // messages queued for one member before it is dropped (4096)
 	Sync           SyncOptions   // synchronized playback (sync.go)
 	Streams        Streamer      // frame streams (stream.go); nil: none
+	RTC            *rtc.SFU      // screen, camera and voice sharing (rtc.go); nil: off
 	Now            func() time.Time
 }
 
