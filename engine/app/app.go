@@ -22,6 +22,7 @@ import (
 	"watchparty/config"
 	"watchparty/engine/account"
 	"watchparty/engine/room"
+	"watchparty/engine/rtc"
 	"watchparty/engine/store"
 	"watchparty/engine/web"
 )
@@ -202,6 +203,10 @@ type Server struct {
 	Addr chan net.Addr
 	// frames streams pictures to rooms (frames.go).
 	frames *frameStreams
+	// SFU forwards shared screens, cameras and voice (nil unless
+	// webrtc.enabled); the frame hub can take its data channels through
+	// SFU.OnFrameChannel.
+	SFU *rtc.SFU
 	ops
 }
 
@@ -232,16 +237,25 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		st.Close()
 		return nil, err
 	}
-	ro := web.RoomOptions(cfg, st, log)
-	ro.Streams = fr
-	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg),
-		Rooms: fr.bind(room.New(ro)), Frames: fr.web()})
+	sfu, err := newSFU(cfg, log, so)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	ro := web.RoomOptions(cfg, st, log)
+	ro.RTC = sfu
+	ro.Streams = fr
+	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg),
+		Rooms: fr.bind(room.New(ro)), Frames: fr.web()})
+	if err != nil {
+		if sfu != nil {
+			_ = sfu.Close()
+		}
+		st.Close()
+		return nil, err
+	}
 	log.Debug("services built", "ms", time.Since(start).Milliseconds())
-	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, ops: o}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, SFU: sfu, ops: o}, nil
 }
 
 // Run serves until ctx ends, then shuts down within ShutdownTimeout and
@@ -249,6 +263,9 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.Config.Listen)
 	if err != nil {
+		if s.SFU != nil {
+			_ = s.SFU.Close()
+		}
 		s.Store.Close()
 		return fmt.Errorf("listening on %s: %w", s.Config.Listen, err)
 	}
@@ -260,6 +277,10 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.Web.Serve(gctx, ln, ShutdownTimeout) })
 	g.Go(func() error { return s.runOps(gctx) })
 	g.Go(func() error { return s.frames.run(gctx) })
+	if s.SFU != nil {
+		s.Log.Info(s.SFU.StartupSummary())
+		g.Go(func() error { return s.runSFU(gctx) })
+	}
 	err = g.Wait()
 	if cerr := s.Store.Close(); cerr != nil && err == nil {
 		err = cerr

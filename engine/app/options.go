@@ -6,6 +6,7 @@ type Option func(*serverOptions)
 
 type serverOptions struct {
 	hashTime, hashMemory uint32 // zero: the account package's defaults
+	rtcLoopback          bool   // the SFU's loopback test mode (webrtc.go)
 }
 
 // WithHashCost sets the argon2id cost of new password hashes: passes and
