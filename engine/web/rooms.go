@@ -219,6 +219,7 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 		"WSPath":       s.base + "/r/" + code + "/ws",
 		"YouTubeAPI":   s.cfg.YouTube.IFrameAPIURL,
 		"GuestsServer": s.cfg.Guests.Allowed,
+		"WebRTC":       s.cfg.WebRTC.Enabled,
 		"Banned":       banned,
 		"Levels":       []room.Level{room.LevelEveryone, room.LevelModerators, room.LevelOwner},
 		"Reactions":    room.Reactions,
@@ -334,6 +335,7 @@ func (s *Server) roomSettings(c *fiber.Ctx) error {
 		ChangeVideo:   room.Level(c.FormValue("change_video")),
 		ManageQueue:   room.Level(c.FormValue("manage_queue")),
 		WaitForAll:    on("wait_for_all"),
+		Voice:         on("voice"),
 	}
 	if err := s.rooms.svc.UpdateSettings(c.UserContext(), code, s.currentUser(c).ID, set); err != nil {
 		return roomError(err)
