@@ -197,7 +197,7 @@ func TestContainerRunsNonRootWithReadOnlyRoot(t *testing.T) {
 	env := []string{"WATCHPARTY_DATA_DIR=/data", "WATCHPARTY_LISTEN=" + addr}
 
 	srv := inContainer(t, root, env, "/watchparty", "serve")
-	var logs strings.Builder
+	var logs syncBuffer
 	srv.Stdout, srv.Stderr = &logs, &logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
