@@ -4,6 +4,7 @@
 import { Player } from './player.js';
 import { installSync } from './watch.js';
 import { installStream } from './stream.js';
+import { installShare } from './share.js';
 
 const root = document.getElementById('room');
 const $ = (id) => document.getElementById(id);
@@ -127,6 +128,8 @@ const handlers = {
   room(m) { setRoom(m.room); },
   pong(m) { document.dispatchEvent(new CustomEvent('room:pong', { detail: m })); },
   error(m) {
+    document.dispatchEvent(new CustomEvent('room:error', { detail: m }));
+    if (m.ref && m.ref.startsWith('rtc')) return; // share.js shows these
     const text = m.text || 'Something went wrong.';
     if (m.ref && m.ref.startsWith('v')) $('link-error').textContent = text;
     else $('chat-error').textContent = text;
@@ -405,4 +408,5 @@ document.addEventListener('visibilitychange', sendPresence);
 
 installSync({ send, state, player, root });
 installStream({ send, state, root });
+installShare({ send, state, player, root });
 connect();
