@@ -8,8 +8,8 @@ import (
 	"watchparty/engine/browsertest"
 )
 
-// TestBrowserChatPayloadsAreInert: chat lines, a room name and a guest's
-// display name full of markup reach a real Chromium as text: the text shows,
+// TestBrowserChatPayloadsAreInert: chat lines and a room name full of
+// markup reach a real Chromium as text: the text shows,
 // no element is created, no script runs (no alert, no marker set, no
 // console error).
 func TestBrowserChatPayloadsAreInert(t *testing.T) {
