@@ -105,6 +105,11 @@ func (s *Signer) Verify(tok, room, role string, now time.Time) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: missing signature", ErrBadToken)
 	}
+	// The decoder skips CR and LF even in strict mode: without this check
+	// one token would have many spellings.
+	if strings.ContainsAny(rest, "\r\n") {
+		return "", fmt.Errorf("%w: line breaks", ErrBadToken)
+	}
 	enc := base64.RawURLEncoding.Strict()
 	payload, err := enc.DecodeString(p64)
 	if err != nil {
