@@ -41,6 +41,13 @@ func startProc(t testing.TB, bin, dataDir string, extra ...string) *proc {
 	args := append([]string{"serve", "--listen", addr, "--data_dir", dataDir}, extra...)
 	p := &proc{cmd: exec.Command(bin, args...), base: "http://" + addr, out: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	// The server refuses WATCHPARTY_* variables it does not know; it gets
+	// its settings from the flags only.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WATCHPARTY_") {
+			p.cmd.Env = append(p.cmd.Env, kv)
+		}
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -151,12 +158,12 @@ type crashRoom struct {
 }
 
 // kills is how many times TestCrashConsistency kills the server
-// (WATCHPARTY_KILLS overrides; docs/reliability.md runs 50).
+// (RELIABILITY_KILLS overrides; docs/reliability.md runs 50).
 func kills(t *testing.T) int {
-	if v := os.Getenv("WATCHPARTY_KILLS"); v != "" {
+	if v := os.Getenv("RELIABILITY_KILLS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			t.Fatalf("WATCHPARTY_KILLS=%q: want 1..1000", v)
+			t.Fatalf("RELIABILITY_KILLS=%q: want 1..1000", v)
 		}
 		return n
 	}
