@@ -17,7 +17,7 @@ import (
 )
 
 // runCmd runs a watchparty command line in-process.
-func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func runCmd(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = Run(Env{Args: args, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
