@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -418,5 +419,49 @@ func TestCLIPublishAndView(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("watchparty publish did not end after the stream was stopped")
+	}
+}
+
+// TestDeletingRoomStopsItsStream: a deleted room's stream ends, so its
+// viewers are let go instead of watching a room nobody can join.
+func TestDeletingRoomStopsItsStream(t *testing.T) {
+	srv, addr := startStreamServer(t, nil)
+	ann := srv.SignUp(t, "Ann")
+	code := newRoom(t, ann.Client, "Short-lived")
+	wa := dialRoomSocket(t, srv, ann.Client, code)
+	wa.next("hello", nil)
+	wa.send(map[string]any{"type": "stream_start", "source": "pattern:160x90", "ref": "s"})
+	if m := wa.next("stream", nil); !active(m) {
+		t.Fatalf("stream did not start: %v", m["stream"])
+	}
+	tok := streamToken(t, ann.Client, code, "viewer")["token"].(string)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type result struct {
+		st  frames.ViewStats
+		err error
+	}
+	done := make(chan result, 1)
+	first := make(chan struct{})
+	var once sync.Once
+	go func() {
+		st, err := frames.View(ctx, frames.ViewOptions{Addr: addr, Room: code, Token: tok, MaxFrames: 1 << 30,
+			OnFrame: func(*wire.Frame) error { once.Do(func() { close(first) }); return nil }})
+		done <- result{st, err}
+	}()
+	select {
+	case <-first:
+	case r := <-done:
+		t.Fatalf("the viewer ended before its first frame: %+v %v", r.st, r.err)
+	}
+	if resp, body := ann.Client.PostForm(t, "/r/"+code+"/delete", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %s\n%s", resp.Status, body)
+	}
+	r := <-done
+	if ctx.Err() != nil {
+		t.Fatalf("the viewer was still watching the deleted room's stream after 30 s: %+v", r.st)
+	}
+	if r.st.Frames == 0 {
+		t.Errorf("the viewer's stats count no frame: %+v %v", r.st, r.err)
 	}
 }

@@ -425,6 +425,9 @@ func (a *actor) delete(by string) error {
 	a.chat = nil
 	a.err = ErrNotFound
 	a.rtcClose()
+	if a.s.opt.Streams != nil {
+		a.s.opt.Streams.Stop(a.code)
+	}
 	return nil
 }
 
