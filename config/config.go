@@ -55,6 +55,8 @@ type Config struct {
 		MaxWidth    int
 		JPEGQuality int
 		AllowCamera bool
+		// AllowPrivateURLs lets http(s) stream sources reach non-public addresses.
+		AllowPrivateURLs bool
 	}
 	WebRTC struct {
 		Enabled          bool

@@ -231,6 +231,8 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Stream.JPEGQuality = v.(int) }},
 		{Key: "stream.allow_camera", Kind: Bool, Default: false, Help: "members allowed to change the video may stream the server's cameras (camera:N, OpenCV builds)",
 			set: func(c *Config, v any) { c.Stream.AllowCamera = v.(bool) }},
+		{Key: "stream.allow_private_urls", Kind: Bool, Default: false, Help: "let room streams fetch http(s) sources on loopback, private and link-local addresses (off: members cannot make the server probe its own network)",
+			set: func(c *Config, v any) { c.Stream.AllowPrivateURLs = v.(bool) }},
 
 		{Key: "webrtc.enabled", Kind: Bool, Default: false, Help: "enable screen, tab and camera sharing through the built-in SFU",
 			set: func(c *Config, v any) { c.WebRTC.Enabled = v.(bool) }},

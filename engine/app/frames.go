@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -48,8 +49,10 @@ type frameStreams struct {
 	hub    *frames.Hub
 	tokens *token.Signer
 	lib    *media.Library
-	rooms  atomic.Pointer[room.Service]
-	addr   atomic.Pointer[string] // the TCP listener's address once listening
+	// httpClient fetches http(s) sources (public addresses only, unless allowed).
+	httpClient *http.Client
+	rooms      atomic.Pointer[room.Service]
+	addr       atomic.Pointer[string] // the TCP listener's address once listening
 	// Addr receives the listener's address when stream.listen is set.
 	Addr chan net.Addr
 
@@ -72,7 +75,8 @@ func newFrameStreams(cfg *config.Config, log *slog.Logger, secret []byte) (*fram
 		log.Warn("streaming from the media folder is off", "dir", cfg.Media.Dir, "err", err)
 		lib, _ = media.NewLibrary("")
 	}
-	fs := &frameStreams{cfg: cfg, log: log, tokens: signer, lib: lib, Addr: make(chan net.Addr, 1), reasons: map[string]string{}}
+	fs := &frameStreams{cfg: cfg, log: log, tokens: signer, lib: lib, httpClient: streamHTTPClient(cfg.Stream.AllowPrivateURLs),
+		Addr: make(chan net.Addr, 1), reasons: map[string]string{}}
 	fs.feedCtx, fs.cancelFeed = context.WithCancel(context.Background())
 	fs.hub = frames.NewHub(frames.HubOptions{
 		MaxViewers: cfg.Limits.ViewersPerStream,
@@ -297,6 +301,7 @@ func (fs *frameStreams) open(ctx context.Context, spec string) (source.Source, s
 		}
 		return &fileSource{Source: src, f: f}, "media " + rel, nil
 	case strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://"):
+		opts.HTTPClient = fs.httpClient
 		src, err := source.Open(ctx, spec, opts)
 		if err != nil {
 			return nil, "", err
