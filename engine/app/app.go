@@ -244,6 +244,9 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 	}
 	ro := web.RoomOptions(cfg, st, log)
 	ro.RTC = sfu
+	if sfu != nil {
+		sfu.OnFrameChannel(fr.frameChannel)
+	}
 	ro.Streams = fr
 	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg),
 		Rooms: fr.bind(room.New(ro)), Frames: fr.web()})

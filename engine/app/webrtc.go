@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"watchparty/config"
+	"watchparty/engine/frames"
 	"watchparty/engine/metrics"
 	"watchparty/engine/rtc"
 )
@@ -76,4 +78,43 @@ func feedRTCMetrics(st rtc.Stats, last *rtc.Stats) {
 		metrics.WebRTCBytesOut.Add(float64(st.BytesOut - last.BytesOut))
 	}
 	*last = st
+}
+
+// frameChannel makes a member's "frames" data channel a viewer of its
+// room's frame stream (docs/webrtc.md): every frame the hub queues goes to
+// the sink, which never blocks and keeps only the newest frame while the
+// channel is congested. When a stream ends the channel waits for the next
+// one; it stops when the channel or the hub closes.
+func (fs *frameStreams) frameChannel(sink *rtc.FrameSink) {
+	v, err := fs.hub.Subscribe(sink.Room(), frames.ViewerOptions{Name: "webrtc " + sink.Member()})
+	if err != nil {
+		fs.log.Debug("frames data channel refused", "room", sink.Room(), "member", sink.Member(), "err", err)
+		return
+	}
+	go func() {
+		for {
+			select {
+			case <-sink.Done():
+				v.Close()
+				return
+			case <-v.Ready():
+				for p := v.Pop(); p != nil; p = v.Pop() {
+					sink.SendFrame(p.Payload())
+					v.Wrote(p)
+				}
+			case <-v.Done():
+				for p := v.Pop(); p != nil; p = v.Pop() {
+					sink.SendFrame(p.Payload())
+					v.Wrote(p)
+				}
+				if !errors.Is(v.Err(), frames.ErrStreamEnded) {
+					return // the hub is closing, or the viewer was dropped
+				}
+				// Wait for the room's next stream.
+				if v, err = fs.hub.Subscribe(sink.Room(), frames.ViewerOptions{Name: "webrtc " + sink.Member()}); err != nil {
+					return
+				}
+			}
+		}
+	}()
 }

@@ -358,11 +358,24 @@ func (m *rtcMember) publishVideo() string {
 // from that passes ok, waiting for it.
 func (m *rtcMember) message(t *testing.T, typ string, ok func(map[string]any) bool) map[string]any {
 	t.Helper()
+	return m.messageFrom(t, 0, typ, ok)
+}
+
+// mark is the number of messages received so far, for messageFrom.
+func (m *rtcMember) mark() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.msgs)
+}
+
+// messageFrom is message among the messages received after mark from.
+func (m *rtcMember) messageFrom(t *testing.T, from int, typ string, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
 	var found map[string]any
 	eventually(t, m.name+" receiving a "+typ+" message", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		for _, msg := range m.msgs {
+		for _, msg := range m.msgs[from:] {
 			if msg["type"] == typ && (ok == nil || ok(msg)) {
 				found = msg
 				return true
@@ -601,4 +614,66 @@ func TestRoomWebRTCDisabled(t *testing.T) {
 	}
 	a.send(map[string]any{"type": "rtc", "signal": map[string]any{"type": "offer", "sdp": strings.Repeat("x", 9000)}})
 	a.message(t, "error", func(e map[string]any) bool { return e["code"] == "too_large" })
+}
+
+// TestRoomWebRTCFramesChannel: with WebRTC on, a member's "frames" data
+// channel receives the room's frame stream (JPEG frames chunked as in
+// docs/webrtc.md), including a stream started after a previous one ended.
+func TestRoomWebRTCFramesChannel(t *testing.T) {
+	srv := startRTCServer(t)
+	ann := srv.SignUp(t, "Ann")
+	code := createRoom(t, ann.Client, "Frames")
+	a := newRTCMember(t, srv, ann, code)
+	a.message(t, "hello", nil)
+	a.signal(rtc.Signal{Type: rtc.TypeJoin})
+	eventually(t, "Ann connected", a.connected)
+
+	zero := uint16(0)
+	dc, err := a.pc.CreateDataChannel(rtc.FramesLabel, &webrtc.DataChannelInit{Ordered: new(bool), MaxRetransmits: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		re     rtc.Reassembler
+		frames int
+		bad    int
+	)
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		mu.Lock()
+		defer mu.Unlock()
+		if f, _, ok := re.Push(msg.Data); ok {
+			if len(f) < 4 || f[0] != 0xFF || f[1] != 0xD8 {
+				bad++
+			} else {
+				frames++
+			}
+		}
+	})
+	got := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return frames
+	}
+	eventually(t, "the frames channel open", func() bool { return dc.ReadyState() == webrtc.DataChannelStateOpen })
+
+	for round := 1; round <= 2; round++ {
+		before := got()
+		a.send(map[string]any{"type": "stream_start", "source": "pattern:160x120", "ref": fmt.Sprint("s", round)})
+		eventually(t, fmt.Sprintf("JPEG frames over the data channel (stream %d)", round), func() bool { return got() > before+10 })
+		from := a.mark()
+		a.send(map[string]any{"type": "stream_stop"})
+		a.messageFrom(t, from, "stream", func(m map[string]any) bool {
+			s, _ := m["stream"].(map[string]any)
+			return s["active"] == false && s["reason"] == "stopped"
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if bad > 0 {
+		t.Errorf("%d frames over the data channel were not JPEG", bad)
+	}
+	if st := srv.App.SFU.Stats(); st.FramesSent == 0 {
+		t.Errorf("SFU stats count no frames sent: %+v", st)
+	}
 }
