@@ -48,6 +48,7 @@ type Config struct {
 		SeekThresholdMS        int
 		YouTubeSeekThresholdMS int
 		LeadMS                 int
+		SeekLeadMS             int
 		ReadyTimeout           time.Duration
 	}
 	Stream struct {

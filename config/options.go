@@ -218,8 +218,10 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Sync.SeekThresholdMS = v.(int) }},
 		{Key: "sync.youtube_seek_threshold_ms", Kind: Int, Default: 300, Help: "drift above this is corrected by a seek (YouTube players)", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.YouTubeSeekThresholdMS = v.(int) }},
-		{Key: "sync.lead_ms", Kind: Int, Default: 250, Help: "play and seek commands are scheduled this far ahead so everyone starts together", Check: ms, Allowed: msDesc,
+		{Key: "sync.lead_ms", Kind: Int, Default: 250, Help: "play commands are scheduled this far ahead so everyone starts together", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.LeadMS = v.(int) }},
+		{Key: "sync.seek_lead_ms", Kind: Int, Default: 500, Help: "seeks are scheduled this far ahead: a seek into unbuffered media takes longer than a start", Check: ms, Allowed: msDesc,
+			set: func(c *Config, v any) { c.Sync.SeekLeadMS = v.(int) }},
 		{Key: "sync.ready_timeout", Kind: Duration, Default: 15 * time.Second, Help: "longest a buffering member can hold the room with wait-for-everyone on", Check: timeout, Allowed: timeoutDesc,
 			set: func(c *Config, v any) { c.Sync.ReadyTimeout = v.(time.Duration) }},
 

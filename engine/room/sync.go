@@ -13,9 +13,12 @@ import (
 
 // SyncOptions tune synchronized playback (config keys sync.*).
 type SyncOptions struct {
-	// LeadMS schedules play and seek this far ahead so every member starts
+	// LeadMS schedules play this far ahead so every member starts
 	// together (250).
 	LeadMS int64
+	// SeekLeadMS schedules seeks this far ahead (500): seeking into media
+	// that is not buffered yet takes players longer than starting.
+	SeekLeadMS int64
 	// ReadyTimeout is the longest buffering members can hold a room that
 	// waits for everyone (15 s).
 	ReadyTimeout time.Duration
@@ -36,6 +39,12 @@ func (o SyncOptions) withDefaults() SyncOptions {
 	}
 	if o.LeadMS > playback.MaxLeadMS {
 		o.LeadMS = playback.MaxLeadMS
+	}
+	if o.SeekLeadMS <= 0 {
+		o.SeekLeadMS = 2 * o.LeadMS
+	}
+	if o.SeekLeadMS > playback.MaxLeadMS {
+		o.SeekLeadMS = playback.MaxLeadMS
 	}
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 15 * time.Second
@@ -351,7 +360,7 @@ func (a *actor) control(c *client, m *memberState, cm *clientMsg) {
 			return
 		}
 	case "seek":
-		next, err = playback.Seek(s, cm.T, now, a.sync.opt.LeadMS)
+		next, err = playback.Seek(s, cm.T, now, a.sync.opt.SeekLeadMS)
 	case "rate":
 		next, err = playback.SetRate(s, cm.T, now)
 	}

@@ -252,9 +252,15 @@ func TestSyncPlaybackCommands(t *testing.T) {
 	}
 	r.mod.send(map[string]any{"type": "seek", "t": 30})
 	for _, c := range r.all() {
-		st := state(c.expectOK("playback"))
+		m := c.expectOK("playback")
+		st := state(m)
 		if st["playing"] != true || num(st["position"]) != 30 {
 			t.Fatalf("after seek: %v", st)
+		}
+		// A seek is scheduled the longer seek lead ahead (twice the
+		// play lead by default), so players have time to seek first.
+		if lead := num(st["updatedAt"]) - num(m["time"]); lead < 400 || lead > 500 {
+			t.Fatalf("seek scheduled %v ms ahead, want the 500 ms seek lead", lead)
 		}
 	}
 	r.owner.send(map[string]any{"type": "pause"})

@@ -25,7 +25,7 @@ func RoomOptions(cfg *config.Config, st *store.Store, log *slog.Logger) room.Opt
 		ChatPer10s:     cfg.Limits.ChatPer10s,
 		MembersPerRoom: cfg.Limits.MembersPerRoom,
 		RoomsPerUser:   cfg.Limits.RoomsPerUser,
-		Sync: room.SyncOptions{LeadMS: int64(cfg.Sync.LeadMS), ReadyTimeout: cfg.Sync.ReadyTimeout, DeadZoneMS: cfg.Sync.DeadZoneMS,
+		Sync: room.SyncOptions{LeadMS: int64(cfg.Sync.LeadMS), SeekLeadMS: int64(cfg.Sync.SeekLeadMS), ReadyTimeout: cfg.Sync.ReadyTimeout, DeadZoneMS: cfg.Sync.DeadZoneMS,
 			SeekThresholdMS: cfg.Sync.SeekThresholdMS, YouTubeSeekThresholdMS: cfg.Sync.YouTubeSeekThresholdMS},
 	}
 }
