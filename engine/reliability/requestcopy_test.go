@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"watchparty/engine/apptest"
@@ -27,7 +28,7 @@ func TestRoomKeepsItsNameAndSettings(t *testing.T) {
 	// Other requests overwrite the buffers the values were read from.
 	other := createRoom(t, ann.Client, "other")
 	for i := range 30 {
-		ann.Client.PostForm(t, "/r/"+other+"/rename", url.Values{"name": {fmt.Sprintf("XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX %d", i)}})
+		ann.Client.PostForm(t, "/r/"+other+"/rename", url.Values{"name": {fmt.Sprintf("%s %d", strings.Repeat("overwrite", 4), i)}})
 		ann.Client.PostForm(t, "/r/"+other+"/settings", url.Values{"control": {"everyone"}, "change_video": {"everyone"}, "manage_queue": {"owner"}})
 	}
 	_, hello := mustDial(t, srv.URL, code, ann.Client.Cookie(apptest.SessionCookie))
