@@ -142,20 +142,7 @@ func (s *Server) controlHandler() http.Handler {
 // open it still serves; only online backups are unavailable.
 func (s *Server) serveControl(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("control socket: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		hs.Close()
-	}
-	<-errc
-	return nil
+	return serveUntil(ctx, "control socket", hs, ln)
 }
 
 type countingWriter struct {

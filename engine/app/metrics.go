@@ -26,11 +26,17 @@ func serveMetrics(ctx context.Context, ln net.Listener, h http.Handler) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
+	return serveUntil(ctx, "metrics listener", hs, ln)
+}
+
+// serveUntil runs hs on ln until ctx ends, then shuts it down within
+// ShutdownTimeout (closing what is left after that).
+func serveUntil(ctx context.Context, name string, hs *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("metrics listener: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
