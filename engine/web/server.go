@@ -58,6 +58,7 @@ type Server struct {
 	assetVer string
 	base     string
 
+	proxies   proxies // trusted reverse proxies
 	loginIP   *limiter
 	loginUser *limiter
 	// refusalLog keeps refused requests from flooding the log (logonce.go).
@@ -114,6 +115,10 @@ func New(d Deps) (*Server, error) {
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.log.Error("panic in handler", "path", c.Path(), "panic", fmt.Sprint(e))
 	}}))
+	if len(d.Config.TrustedProxies) > 0 {
+		s.proxies = parseProxies(d.Config.TrustedProxies)
+		s.app.Use(s.forwardedFor)
+	}
 	s.app.Use(s.countRequests)
 	s.app.Use(s.requestLog)
 	s.app.Use(s.securityHeaders)
