@@ -121,6 +121,10 @@ type Service struct {
 
 	releaseMu sync.Mutex
 	release   *time.Timer // returns hash memory to the OS once hashing stops
+
+	// countMu serialises the transactions that change the user count (sign-up
+	// and delete), which would otherwise conflict on it under a burst.
+	countMu sync.Mutex
 }
 
 // releaseAfter is how long after the last hash the memory it used is handed
@@ -339,6 +343,7 @@ func (s *Service) create(ctx context.Context, in SignUp, bypass bool) (*User, er
 	useInvite := !bypass && s.set.Registration == RegistrationInvite
 	now := s.Now().UTC()
 	u := &User{ID: newID("u_"), Email: email, Name: name, Created: now}
+	s.countMu.Lock()
 	err = s.retry(func() error {
 		return s.st.Update(func(tx *store.Tx) error {
 			if ok, err := tx.Has(emailKey(email)); err != nil {
@@ -377,6 +382,7 @@ func (s *Service) create(ctx context.Context, in SignUp, bypass bool) (*User, er
 			return tx.Set(userCountKey, []byte(strconv.Itoa(count+1)))
 		})
 	})
+	s.countMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -739,6 +745,8 @@ func (s *Service) SetAdmin(ctx context.Context, email string, admin bool) error 
 
 // Delete removes a user and all their sessions.
 func (s *Service) Delete(ctx context.Context, userID string) error {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
 	return s.retry(func() error {
 		return s.st.UpdateSync(func(tx *store.Tx) error {
 			rec, err := s.getRecord(tx, userID)

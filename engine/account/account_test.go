@@ -325,7 +325,7 @@ func TestFirstUserIsAdmin(t *testing.T) {
 
 func TestConcurrentSignUpsMakeOneAdmin(t *testing.T) {
 	s, _ := newService(t, fast(account.RegistrationOpen))
-	const n = 16
+	const n = 64
 	users := make([]*account.User, n)
 	errs := make([]error, n)
 	start := make(chan struct{})
