@@ -12,6 +12,10 @@
 //	rooms200   200 rooms of 5 members, every member sending 1 msg/s
 //	rising     one room of 200 members, 5 senders at rising rates
 //	idle1000   1000 idle members in 100 rooms: server memory per connection
+//
+// With -compare socketio it runs fanout500 and rooms200 against our server
+// and then against a minimal socket.io room server (socketio/server.js,
+// node pinned to CPU 0 the same way) and prints both side by side.
 package main
 
 import (
@@ -38,6 +42,8 @@ func main() {
 	duration := flag.Duration("duration", 15*time.Second, "how long the steady scenarios send")
 	step := flag.Duration("step", 5*time.Second, "how long each rate of the rising scenario lasts")
 	pin := flag.Bool("pin", true, "pin the server to CPU 0 and the generator to CPU 1 with taskset")
+	compare := flag.String("compare", "", `"socketio": run fanout500 and rooms200 against our server and a socket.io server in turn and print both`)
+	sioDir := flag.String("socketio-dir", "engine/room/loadtest/socketio", "folder of the socket.io server (npm install runs there if node_modules is missing)")
 	flag.Parse()
 	if *serveMode {
 		if err := serve(); err != nil {
@@ -57,6 +63,22 @@ func main() {
 			}
 			return
 		}
+	}
+	switch *compare {
+	case "":
+	case "socketio":
+		list := []string{"fanout500", "rooms200"}
+		if set := flag.Lookup("scenarios"); set != nil && set.Value.String() != set.DefValue {
+			list = strings.Split(*scenarios, ",")
+		}
+		if err := compareSocketIO(list, *duration, *pin, *sioDir); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "loadtest: -compare takes socketio, not %q\n", *compare)
+		os.Exit(1)
 	}
 	for _, s := range strings.Split(*scenarios, ",") {
 		var err error
@@ -216,11 +238,28 @@ type member struct {
 	recv   atomic.Int64 // chat lines received from load senders
 	frames atomic.Int64 // websocket messages received
 	done   chan struct{}
+	sio    bool       // a socket.io connection (sio.go)
+	wmu    sync.Mutex // serializes writes of a socket.io connection
 }
 
 var dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 4 << 10}
 
-func dial(s *server, code, user, extra string) (*member, error) {
+// target is a room server under load: ours, or the socket.io one.
+type target interface {
+	name() string
+	// setup makes rooms with members each and returns their codes.
+	setup(rooms, members int) ([]string, error)
+	// dial connects user to the room and waits until it is in.
+	dial(code, user, extra string) (*member, error)
+	// send sends load line n of sender id from m.
+	send(m *member, id, n int) error
+}
+
+func (s *server) name() string { return "watchparty" }
+
+func (s *server) send(m *member, id, n int) error { return sendLine(m.conn, nil, id, n, "") }
+
+func (s *server) dial(code, user, extra string) (*member, error) {
 	conn, _, err := dialer.Dial(s.ws+"/load/"+code+"?u="+user+extra, nil)
 	if err != nil {
 		return nil, err
@@ -240,6 +279,10 @@ var textMarker = []byte(`"text":"s`)
 // recording their latency from the send time written into the text.
 func (m *member) receive(h *hist) {
 	defer close(m.done)
+	if m.sio {
+		m.receiveSIO(h)
+		return
+	}
 	buf := make([]byte, 0, 64<<10)
 	for {
 		_, r, err := m.conn.NextReader()
@@ -260,23 +303,28 @@ func (m *member) receive(h *hist) {
 				return
 			}
 		}
-		now := time.Now().UnixNano()
-		m.frames.Add(1)
-		rest := buf
-		for {
-			i := indexOf(rest, textMarker)
-			if i < 0 {
-				break
-			}
-			rest = rest[i+len(textMarker):]
-			// s<sender>:<n>:<unix ns>
-			_, rest = number(rest)
-			_, rest = number(skip(rest))
-			sent, r2 := number(skip(rest))
-			rest = r2
-			h.add(time.Duration(now - sent))
-			m.recv.Add(1)
+		m.count(buf, h)
+	}
+}
+
+// count records the load lines in one received message.
+func (m *member) count(buf []byte, h *hist) {
+	now := time.Now().UnixNano()
+	m.frames.Add(1)
+	rest := buf
+	for {
+		i := indexOf(rest, textMarker)
+		if i < 0 {
+			break
 		}
+		rest = rest[i+len(textMarker):]
+		// s<sender>:<n>:<unix ns>
+		_, rest = number(rest)
+		_, rest = number(skip(rest))
+		sent, r2 := number(skip(rest))
+		rest = r2
+		h.add(time.Duration(now - sent))
+		m.recv.Add(1)
 	}
 }
 
@@ -319,7 +367,9 @@ func sendLine(c *websocket.Conn, mu *sync.Mutex, id, n int, pad string) error {
 
 func closeAll(ms []*member) {
 	for _, m := range ms {
+		m.wmu.Lock()
 		_ = m.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+		m.wmu.Unlock()
 		m.conn.Close()
 	}
 	for _, m := range ms {

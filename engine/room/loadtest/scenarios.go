@@ -10,14 +10,14 @@ import (
 )
 
 // connectRoom connects members r<room>-m0 .. m<n-1> to code.
-func connectRoom(s *server, code string, roomIdx, n int, extra func(j int) string, h *hist) ([]*member, error) {
+func connectRoom(t target, code string, roomIdx, n int, extra func(j int) string, h *hist) ([]*member, error) {
 	var ms []*member
 	for j := range n {
 		q := ""
 		if extra != nil {
 			q = extra(j)
 		}
-		m, err := dial(s, code, fmt.Sprintf("r%d-m%d", roomIdx, j), q)
+		m, err := t.dial(code, fmt.Sprintf("r%d-m%d", roomIdx, j), q)
 		if err != nil {
 			closeAll(ms)
 			return nil, fmt.Errorf("member %d of room %d: %w", j, roomIdx, err)
@@ -28,26 +28,40 @@ func connectRoom(s *server, code string, roomIdx, n int, extra func(j int) strin
 	return ms, nil
 }
 
+// result is what a latency scenario measured.
+type result struct {
+	delivered, want int64
+	p50, p99, max   time.Duration
+	server          string // the server-side figure, if the target has one
+}
+
+func (r result) loss() float64 { return 100 * float64(r.want-r.delivered) / float64(r.want) }
+
 func fanout500(d time.Duration, pin bool) error {
-	const members, rate = 500, 20
 	s, err := startServer(pin)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	codes, err := s.setup(1, members)
+	_, err = fanout500On(s, d)
+	return err
+}
+
+func fanout500On(t target, d time.Duration) (result, error) {
+	const members, rate = 500, 20
+	codes, err := t.setup(1, members)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	h := &hist{}
-	ms, err := connectRoom(s, codes[0], 0, members, func(j int) string {
+	ms, err := connectRoom(t, codes[0], 0, members, func(j int) string {
 		if j == 0 {
 			return "&trace=1&sender=1"
 		}
 		return "&trace=1"
 	}, h)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	settle(ms)
 	h.reset()
@@ -55,51 +69,63 @@ func fanout500(d time.Duration, pin bool) error {
 		m.recv.Store(0)
 	}
 	total := int(d.Seconds() * rate)
-	profile(s, d)
+	if s, ok := t.(*server); ok {
+		profile(s, d)
+	}
 	tick := time.NewTicker(time.Second / rate)
 	start := time.Now()
 	for n := range total {
 		<-tick.C
-		if err := sendLine(ms[0].conn, nil, 0, n, ""); err != nil {
-			return err
+		if err := t.send(ms[0], 0, n); err != nil {
+			closeAll(ms)
+			return result{}, err
 		}
 	}
 	tick.Stop()
 	elapsed := time.Since(start)
 	waitDelivered(ms, func(int) int64 { return int64(total) }, 10*time.Second)
-	got := sum(ms)
-	want := int64(total) * members
-	var tr map[string]any
-	if err := s.get("/trace", &tr); err != nil {
-		return err
+	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.quantile(0.5), p99: h.quantile(0.99), max: h.quantile(1)}
+	if s, ok := t.(*server); ok {
+		var tr map[string]any
+		if err := s.get("/trace", &tr); err != nil {
+			closeAll(ms)
+			return result{}, err
+		}
+		r.server = fmt.Sprintf("p50 %.2f ms  p99 %.2f ms  max %.2f ms (%v lines)", tr["p50_ms"], tr["p99_ms"], tr["max_ms"], tr["lines"])
 	}
 	closeAll(ms)
-	fmt.Printf("fanout500: 1 room x %d members, 1 sender at %d msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%)\n",
-		members, rate, elapsed.Seconds(), total, got, want, 100*float64(want-got)/float64(want))
-	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v\n", h.quantile(0.5), h.quantile(0.99), h.quantile(1))
-	fmt.Printf("  server, read of a line to its last write: p50 %.2f ms  p99 %.2f ms  max %.2f ms (%v lines)\n",
-		tr["p50_ms"], tr["p99_ms"], tr["max_ms"], tr["lines"])
-	return nil
+	fmt.Printf("fanout500 [%s]: 1 room x %d members, 1 sender at %d msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%)\n",
+		t.name(), members, rate, elapsed.Seconds(), total, r.delivered, r.want, r.loss())
+	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v\n", r.p50, r.p99, r.max)
+	if r.server != "" {
+		fmt.Printf("  server, read of a line to its last write: %s\n", r.server)
+	}
+	return r, nil
 }
 
 func rooms200(d time.Duration, pin bool) error {
-	const rooms, members = 200, 5
 	s, err := startServer(pin)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	codes, err := s.setup(rooms, members)
+	_, err = rooms200On(s, d)
+	return err
+}
+
+func rooms200On(t target, d time.Duration) (result, error) {
+	const rooms, members = 200, 5
+	codes, err := t.setup(rooms, members)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	h := &hist{}
 	var all []*member
 	for i, code := range codes {
-		ms, err := connectRoom(s, code, i, members, nil, h)
+		ms, err := connectRoom(t, code, i, members, nil, h)
 		if err != nil {
 			closeAll(all)
-			return err
+			return result{}, err
 		}
 		all = append(all, ms...)
 	}
@@ -115,8 +141,9 @@ func rooms200(d time.Duration, pin bool) error {
 	for sec := range seconds {
 		for i, m := range all {
 			<-tick.C
-			if err := sendLine(m.conn, nil, i, sec, ""); err != nil {
-				return err
+			if err := t.send(m, i, sec); err != nil {
+				closeAll(all)
+				return result{}, err
 			}
 		}
 	}
@@ -124,15 +151,18 @@ func rooms200(d time.Duration, pin bool) error {
 	elapsed := time.Since(start)
 	perMember := int64(seconds * members) // lines each member should see, its own included
 	waitDelivered(all, func(int) int64 { return perMember }, 10*time.Second)
-	got := sum(all)
-	want := perMember * int64(len(all))
-	var mem map[string]any
-	_ = s.get("/mem", &mem)
+	r := result{delivered: sum(all), want: perMember * int64(len(all)), p50: h.quantile(0.5), p99: h.quantile(0.99), max: h.quantile(1)}
+	dropped := any("-")
+	if s, ok := t.(*server); ok {
+		var mem map[string]any
+		_ = s.get("/mem", &mem)
+		dropped = mem["dropped"]
+	}
 	closeAll(all)
-	fmt.Printf("rooms200: %d rooms x %d members, each sending 1 msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%, dropped conns %v)\n",
-		rooms, members, elapsed.Seconds(), seconds*len(all), got, want, 100*float64(want-got)/float64(want), mem["dropped"])
-	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v\n", h.quantile(0.5), h.quantile(0.99), h.quantile(1))
-	return nil
+	fmt.Printf("rooms200 [%s]: %d rooms x %d members, each sending 1 msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%, dropped conns %v)\n",
+		t.name(), rooms, members, elapsed.Seconds(), seconds*len(all), r.delivered, r.want, r.loss(), dropped)
+	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v\n", r.p50, r.p99, r.max)
+	return r, nil
 }
 
 func rising(step time.Duration, pin bool) error {
@@ -178,7 +208,7 @@ func rising(step time.Duration, pin bool) error {
 				for range int(step.Seconds() * ticks) {
 					<-tick.C
 					for range per {
-						if err := sendLine(ms[si].conn, nil, si, next[si], ""); err != nil {
+						if err := s.send(ms[si], si, next[si]); err != nil {
 							errOnce.Do(func() { sendErr = err })
 							return
 						}
