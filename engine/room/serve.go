@@ -47,7 +47,7 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 		return err
 	}
 
-	readTimeout := 2*s.opt.PingInterval + 10*time.Second
+	readTimeout := 2*s.opt.PingInterval + s.opt.readGrace
 	extended := time.Now()
 	_ = conn.SetReadDeadline(extended.Add(readTimeout))
 	conn.SetPongHandler(func(string) error {

@@ -38,6 +38,10 @@ type Options struct {
 	Streams        Streamer      // frame streams (stream.go); nil: none
 	RTC            *rtc.SFU      // screen, camera and voice sharing (rtc.go); nil: off
 	Now            func() time.Time
+
+	// readGrace is how long a connection may stay silent beyond two ping
+	// intervals before the server closes it (10 s); tests shorten it.
+	readGrace time.Duration
 }
 
 // Service manages rooms: their records in the store and their live actors.
@@ -83,6 +87,9 @@ func New(o Options) *Service {
 	}
 	if o.OutboxMessages <= 0 {
 		o.OutboxMessages = 4096
+	}
+	if o.readGrace <= 0 {
+		o.readGrace = 10 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
