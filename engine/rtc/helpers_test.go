@@ -197,6 +197,9 @@ type client struct {
 	// window, when set before the track arrives, counts packets whose
 	// counter is in [window[0], window[1]].
 	window *[2]atomic.Uint32
+	// beforeAnswer, when set, runs after the client has applied its answer
+	// to an offer and before the server gets it.
+	beforeAnswer func(offer Signal)
 
 	mu        sync.Mutex
 	tracks    []*received
@@ -299,6 +302,9 @@ func (c *client) onSignal(msg Signal) {
 		if err := c.pc.SetLocalDescription(answer); err != nil {
 			c.errorf("%s: set answer: %v", c.id, err)
 			return
+		}
+		if c.beforeAnswer != nil {
+			c.beforeAnswer(msg)
 		}
 		if err := c.h.handle(c.id, Signal{Type: TypeAnswer, SDP: answer.SDP}); err != nil && !errors.Is(err, ErrNoPeer) {
 			c.errorf("%s: send answer: %v", c.id, err)
