@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"watchparty/engine/browsertest"
 )
@@ -18,17 +20,28 @@ const tolerance = 100
 
 // waitTogether probes the windows until every one satisfies ok and all are
 // within tolerance of each other and of the room's position, three probes
-// in a row. It gives up (failing the test) after a bounded number of
-// probes.
+// in a row, 20 ms apart. It gives up (failing the test) after a bounded
+// number of probes.
 func waitTogether(t *testing.T, what string, ws []*browsertest.Window, ok func(p Probe) bool) []Probe {
+	t.Helper()
+	return waitWithin(t, what, ws, tolerance, ok)
+}
+
+// waitWithin is waitTogether with a tolerance of tol ms.
+func waitWithin(t *testing.T, what string, ws []*browsertest.Window, tol float64, ok func(p Probe) bool) []Probe {
 	t.Helper()
 	good := 0
 	var last []Probe
-	for range 600 {
+	for i := range 600 {
+		if i > 0 {
+			// A probe takes a millisecond or two: space them so that the
+			// bound is some 15 s, not under one.
+			time.Sleep(20 * time.Millisecond)
+		}
 		last = ProbeAll(t, ws)
-		pass := Spread(last) < tolerance
+		pass := Spread(last) < tol
 		for _, p := range last {
-			if !ok(p) || math.Abs(p.Pos-p.Expected)*1000 > tolerance {
+			if !ok(p) || math.Abs(p.Pos-p.Expected)*1000 > tol {
 				pass = false
 			}
 		}
@@ -40,6 +53,10 @@ func waitTogether(t *testing.T, what string, ws []*browsertest.Window, ok func(p
 		} else {
 			good = 0
 		}
+	}
+	for _, w := range ws {
+		t.Logf("%s: the sync engine's last notes: %s", w.Name(), browsertest.Eval[string](w,
+			`JSON.stringify({log: window.watchpartySync.log.slice(-15), latency: window.watchpartySync.latency, blocked: window.watchpartySync.blocked})`))
 	}
 	t.Fatalf("%s: the players never came together; last readings %+v (spread %.0f ms)", what, last, Spread(last))
 	return nil
@@ -103,9 +120,64 @@ func TestBrowserPlayersFollow(t *testing.T) {
 	browsertest.Eval[bool](b, `(window.watchpartySync.simulateBuffering(false), true)`)
 	waitTogether(t, "after buffering", all, func(p Probe) bool { return playing(p) && !p.Held && p.Pos > held[0].Pos+0.2 })
 
+	// The speed control: C picks 1.5x and every player runs at 1.5x.
+	setRate(t, c, 1.5)
+	ps = waitTogether(t, "rate 1.5", all, func(p Probe) bool { return playing(p) && p.Rate > 1.3 && p.Rate < 1.7 })
+	t.Logf("at 1.5x: %+v", ps)
+	checkRate(t, all, 1.5, tolerance)
+	waitTogether(t, "after 1.5x", all, playing)
+
 	for _, w := range all {
 		if errs := w.Errors(); len(errs) > 0 {
 			t.Errorf("%s logged errors: %q", w.Name(), errs)
 		}
+	}
+}
+
+// setRate picks rate in window w's playback speed select, as its member
+// would.
+func setRate(t *testing.T, w *browsertest.Window, rate float64) {
+	t.Helper()
+	w.WaitJS(`(() => { const b = document.querySelector('.sync-rate'); return b && !b.hidden; })()`)
+	browsertest.Eval[bool](w, fmt.Sprintf(`(() => { const s = document.querySelector('#playback-rate');
+		s.value = %q; s.dispatchEvent(new Event('change', { bubbles: true })); return true; })()`, fmt.Sprint(rate)))
+	w.WaitJS(fmt.Sprintf(`window.watchpartySync.state && window.watchpartySync.state.rate === %v`, rate))
+}
+
+// checkRate reads every player twice, at least 2 s of server time apart,
+// and checks that each one's position advanced rate times the server time
+// in between, within tol ms. Each player's two readings bracket its own
+// interval, so the check holds whatever the time between windows.
+func checkRate(t *testing.T, ws []*browsertest.Window, rate, tol float64) {
+	t.Helper()
+	first := ProbeAll(t, ws)
+	var second []Probe
+	for range 100 {
+		time.Sleep(100 * time.Millisecond)
+		second = ProbeAll(t, ws)
+		done := true
+		for i := range ws {
+			if second[i].T-first[i].T < 2000 {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+	}
+	for i := range ws {
+		a, b := first[i], second[i]
+		dt := b.T - a.T
+		if dt < 2000 || !playing(a) || !playing(b) {
+			t.Fatalf("%s: no two playing readings 2 s apart: %+v %+v", ws[i].Name(), a, b)
+		}
+		adv := (b.Pos - a.Pos) * 1000
+		t.Logf("%s at %gx: %.0f ms of media in %.0f ms of server time", ws[i].Name(), rate, adv, dt)
+		if d := adv - rate*dt; math.Abs(d) > tol {
+			t.Errorf("%s advanced %.0f ms in %.0f ms of server time: %.0f ms off %gx", ws[i].Name(), adv, dt, d, rate)
+		}
+	}
+	if d := Spread(second); d > tol {
+		t.Errorf("at %gx the players are %.0f ms apart", rate, d)
 	}
 }

@@ -159,6 +159,7 @@ export class YouTubeAdapter {
     this.expectPlay = 0;
     this.expectPause = 0;
     this.lastSeekAt = -Infinity;
+    this.playGen = 0; // counts play() and pause() calls, to tell a refusal from a pause
     this.last = null; // {pos, at} of the previous position read
     this.onState = (e) => {
       const st = e && typeof e.data === "number" ? e.data : this.state();
@@ -168,6 +169,7 @@ export class YouTubeAdapter {
         else if (this.wasPaused) this.emit("userplay");
         this.wasPaused = false;
       } else if (st === YT_PAUSED) {
+        this.emit("buffering", false);
         if (this.expectPause > 0) this.expectPause--;
         else if (!this.wasPaused) this.emit("userpause");
         this.wasPaused = true;
@@ -207,18 +209,27 @@ export class YouTubeAdapter {
   seek(t) {
     this.lastSeekAt = localNow();
     this.last = null;
+    const st = this.state();
     this.p.seekTo(Math.max(0, t), true);
+    // seekTo starts an unstarted, cued or ended player; the engine seeks
+    // only a player it wants paused, so it stays paused.
+    if (st !== YT_PLAYING && st !== YT_BUFFERING && st !== YT_PAUSED) {
+      this.expectPause++;
+      this.p.pauseVideo();
+    }
   }
   play() {
     if (this.state() === YT_PLAYING) return Promise.resolve();
     this.expectPlay++;
+    const gen = ++this.playGen;
     this.p.playVideo();
     // The IFrame API has no play() promise: autoplay refusal shows as a
-    // player that stays unstarted or paused.
+    // player that stays unstarted or paused. A player paused since (the
+    // room paused) was not refused.
     return new Promise((resolve, reject) => {
       setTimeout(() => {
         const st = this.state();
-        if (st === YT_PLAYING || st === YT_BUFFERING) resolve();
+        if (gen !== this.playGen || st === YT_PLAYING || st === YT_BUFFERING) resolve();
         else {
           this.expectPlay = 0;
           const err = new Error("playback was not allowed to start");
@@ -229,6 +240,7 @@ export class YouTubeAdapter {
     });
   }
   pause() {
+    this.playGen++;
     if (this.paused()) return;
     this.expectPause++;
     this.p.pauseVideo();
@@ -417,7 +429,25 @@ export class SyncEngine {
         prev.updatedAt === s.updatedAt && rateOf(prev) === rateOf(s)) {
       return; // only the duration changed
     }
+    if (this.rateOnly(prev, s)) return;
     this.apply();
+  }
+
+  /**
+   * A running player whose state changed only in rate (the room rebased the
+   * position at the change) takes the new rate as it plays; the correction
+   * loop removes the little drift the message's travel time made. Anything
+   * else is applied afresh.
+   */
+  rateOnly(prev, s) {
+    const a = this.adapter;
+    if (!prev || !prev.playing || !s.playing || prev.source !== s.source || !this.matches()) return false;
+    if (this.pending || this.startTimer || a.paused() || rateOf(prev) === rateOf(s)) return false;
+    if (Math.abs(positionAt(prev, s.updatedAt) - s.position) > 0.01) return false;
+    this.nudging = false;
+    a.setRate(rateOf(s));
+    this.note("rate", { rate: rateOf(s) });
+    return true;
   }
 
   /** Applies the current state to the player at once. */
@@ -629,7 +659,10 @@ export class SyncEngine {
     const base = rateOf(this.state);
     const mag = Math.abs(drift);
     const seekAt = a.fineRate ? this.cfg.seekThresholdMs : this.cfg.youtubeSeekThresholdMs;
-    if (mag >= seekAt || (a.fineRate && this.reaims > 0 && mag > this.cfg.reaimMs)) {
+    // Right after a start, an error above reaimMs is re-aimed by a jump: a
+    // fine-rate player would take seconds to nudge it away, and a YouTube
+    // player, which cannot nudge, would keep it up to its seek threshold.
+    if (mag >= seekAt || (this.reaims > 0 && mag > this.cfg.reaimMs)) {
       this.reaims = Math.max(0, this.reaims - 1);
       this.jump();
       return;

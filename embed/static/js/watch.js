@@ -103,6 +103,7 @@ export function installSync({ send, state, player, root }) {
     const control = can('control');
     if (player.html) player.html.controls = control;
     muteButton.hidden = control || !player.html;
+    rateBox.hidden = !control || !player.video;
     document.getElementById('link-form')?.toggleAttribute('hidden', !!state.me && !can('change_video') && !can('manage_queue'));
     document.getElementById('watch')?.toggleAttribute('hidden', !!state.me && !can('change_video'));
     queueAdd.hidden = !!state.me && !can('manage_queue');
@@ -118,6 +119,31 @@ export function installSync({ send, state, player, root }) {
   });
   muteButton.textContent = 'Mute';
   status.after(muteButton);
+
+  // ---- playback speed (members who may control playback) ----
+
+  const rates = [0.5, 0.75, 1, 1.25, 1.5, 2];
+  const rateSelect = el('select', {
+    id: 'playback-rate', onchange: () => {
+      const r = Number(rateSelect.value);
+      if (rates.includes(r) && !send({ type: 'rate', t: r })) showRate();
+    },
+  }, ...rates.map((r) => el('option', { value: String(r), text: `${r}×` })));
+  const rateBox = el('p', { class: 'sync-rate', hidden: '' },
+    el('label', { for: 'playback-rate', text: 'Speed ' }), rateSelect);
+  muteButton.after(rateBox);
+  // showRate puts the room's rate in the select (a rate the list lacks, set
+  // by another client, is added as an option).
+  function showRate() {
+    const r = engine.state && engine.state.rate > 0 ? engine.state.rate : 1;
+    if (!rates.includes(r) && ![...rateSelect.options].some((o) => Number(o.value) === r)) {
+      rateSelect.append(el('option', { value: String(r), text: `${r}×` }));
+    }
+    rateSelect.value = String(r);
+  }
+  document.addEventListener('room:hello', showRate);
+  document.addEventListener('room:playback', showRate);
+  player.addEventListener('load', applyControls);
 
   // ---- members: buffering and offset ----
 
