@@ -47,13 +47,17 @@ const samplerJS = `(() => {
   setTimeout(tick, 100);
 })();`
 
-// probeJS reads one sample now, in a fresh task.
+// probeJS reads one sample now, in a fresh task. It reads the <video>, or
+// else a YouTube player straight through the IFrame API.
 const probeJS = `new Promise((resolve) => setTimeout(() => {
   const e = window.watchpartySync;
   const v = document.querySelector('#player video');
+  const yt = !v && e && e.adapter && e.adapter.kind === 'youtube' ? e.adapter.p : null;
   const t = performance.timeOrigin + performance.now();
-  const pos = v ? v.currentTime : -1;
-  resolve({ t: t + (e ? e.clock.offset : 0), pos, paused: !v || v.paused, rate: v ? v.playbackRate : 1,
+  const pos = v ? v.currentTime : yt ? yt.getCurrentTime() : -1;
+  const paused = v ? v.paused : yt ? yt.getPlayerState() !== 1 : true;
+  const rate = v ? v.playbackRate : yt ? yt.getPlaybackRate() : 1;
+  resolve({ t: t + (e ? e.clock.offset : 0), pos, paused, rate,
     playing: !!(e && e.state && e.state.playing), held: !!(e && e.held), version: e && e.state ? e.state.version : 0,
     expected: e && e.state ? e.expected(t + e.clock.offset) : 0 });
 }, 0))`
