@@ -95,8 +95,36 @@ export function installShare({ send, state, player, root }) {
 
   // ---- the peer connection ----
 
+  // The frames data channel (docs/webrtc.md) rides on this connection;
+  // stream.js takes it through the rtc:frames event (channel null when it
+  // is gone) and falls back to its websocket relay without it.
+  let framesChannel = null;
+  const announceFrames = (channel) => {
+    document.dispatchEvent(new CustomEvent('rtc:frames', { detail: { channel } }));
+  };
+
+  function openFrames(my) {
+    if (framesChannel || !pc) return;
+    const dc = pc.createDataChannel('frames', { ordered: false, maxRetransmits: 0 });
+    dc.binaryType = 'arraybuffer';
+    framesChannel = dc;
+    dc.onopen = () => { if (my === gen && framesChannel === dc) announceFrames(dc); };
+    dc.onclose = () => {
+      if (framesChannel !== dc) return;
+      framesChannel = null;
+      announceFrames(null);
+    };
+  }
+
   function closePeer() {
     gen++;
+    if (framesChannel) {
+      const dc = framesChannel;
+      framesChannel = null;
+      dc.onopen = null;
+      dc.onclose = null;
+      announceFrames(null);
+    }
     if (pc) {
       pc.onicecandidate = null;
       pc.onconnectionstatechange = null;
@@ -127,7 +155,10 @@ export function installShare({ send, state, player, root }) {
     pc.onconnectionstatechange = () => {
       if (my !== gen) return;
       root.dataset.rtc = pc.connectionState;
-      if (pc.connectionState === 'connected') rejoins = 0;
+      if (pc.connectionState === 'connected') {
+        rejoins = 0;
+        openFrames(my);
+      }
     };
     pc.ontrack = () => { if (my === gen) mapTracks(); };
     rtc({ type: 'join' });

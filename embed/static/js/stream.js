@@ -1,15 +1,23 @@
 // stream.js shows a room's frame stream (docs/frames.md): while the room
-// streams, the player gives way to a canvas fed by the relay websocket
-// /r/CODE/frames, and members who may change the video get a Stream panel to
-// start or stop a stream and to publish from their own computer.
+// streams, the player gives way to a canvas, and members who may change the
+// video get a Stream panel to start or stop a stream and to publish from
+// their own computer.
 //
-// Each relay message is one frame protocol frame message (docs/protocol.md,
-// "Frames in the browser"); a frame that arrives while the previous one is
-// still being decoded is dropped, so the picture stays current.
+// With WebRTC on, the canvas is fed by the "frames" data channel that
+// share.js opens on the page's RTCPeerConnection (docs/webrtc.md: chunked
+// JPEG frames, unordered, no retransmits). Without WebRTC, or when the
+// channel is not open within CHANNEL_WAIT_MS, the frames come from the relay
+// websocket /r/CODE/frames instead: each relay message is one frame protocol
+// frame message (docs/protocol.md, "Frames in the browser"). Either way a
+// frame that arrives while the previous one is still being decoded is
+// dropped, so the picture stays current.
 // User text goes into the page with textContent only.
 
 const levels = { everyone: ['owner', 'moderator', 'member'], moderators: ['owner', 'moderator'], owner: ['owner'] };
 const HEADER = 26; // length(4) type(1) seq(8) captured(8) width(2) height(2) codec(1)
+const CHUNK_HEADER = 8; // data channel: seq(4) index(2) count(2)
+const CHANNEL_WAIT_MS = 4000;
+const transports = { channel: 'data channel', relay: 'websocket' };
 
 export function installStream({ send, state, root }) {
   const $ = (id) => document.getElementById(id);
@@ -30,13 +38,23 @@ export function installStream({ send, state, root }) {
   document.head.append(css);
 
   // Counters, exposed for people debugging a stream and for the browser tests.
-  const stats = { frames: 0, dropped: 0, fps: 0, width: 0, height: 0, latencyMs: NaN, lastSeq: 0, active: false };
+  // transport says where the last frame came from; relayOpens counts the
+  // relay websockets this page opened.
+  const stats = {
+    frames: 0, dropped: 0, fps: 0, width: 0, height: 0, latencyMs: NaN, lastSeq: 0, active: false,
+    transport: '', relayOpens: 0,
+  };
   window.watchpartyStream = stats;
 
   let current = { active: false };
   let ws = null;
   let attempt = 0;
   let retry = 0;
+  let rtcOn = false; // the server runs WebRTC: wait for the data channel first
+  let waited = false; // the channel did not open in time: the relay may run
+  let fallback = 0;
+  let dc = null; // the open frames data channel
+  let chunks = null; // the frame being put together from the channel
   let decoding = false;
   let windowFrames = 0;
   let windowStart = performance.now();
@@ -53,21 +71,81 @@ export function installStream({ send, state, root }) {
     return clock && clock.synced ? clock.serverNow() : Date.now();
   }
 
+  // ---- which transport ----
+
+  // route picks the transport for the current state: the data channel when
+  // it is open, else the relay (after CHANNEL_WAIT_MS when WebRTC is on).
+  function route() {
+    if (!current.active || dc) {
+      clearTimeout(fallback);
+      fallback = 0;
+      disconnect();
+      return;
+    }
+    if (ws) return;
+    if (rtcOn && !waited) {
+      if (!fallback) {
+        fallback = setTimeout(() => {
+          fallback = 0;
+          waited = true;
+          route();
+        }, CHANNEL_WAIT_MS);
+      }
+      return;
+    }
+    connect();
+  }
+
+  function onChannel(e) {
+    const channel = e.detail && e.detail.channel;
+    if (dc === channel) return;
+    if (dc) dc.removeEventListener('message', onChunk);
+    dc = channel && channel.readyState === 'open' ? channel : null;
+    chunks = null;
+    if (dc) dc.addEventListener('message', onChunk);
+    route();
+  }
+
+  // onChunk puts frames together from the channel's chunks (docs/webrtc.md):
+  // only the newest frame is kept, chunks of older frames are ignored.
+  function onChunk(ev) {
+    const buf = ev.data;
+    if (!(buf instanceof ArrayBuffer) || buf.byteLength <= CHUNK_HEADER || !current.active) return;
+    const v = new DataView(buf);
+    const seq = v.getUint32(0);
+    const idx = v.getUint16(4);
+    const count = v.getUint16(6);
+    if (count === 0 || idx >= count) return;
+    if (chunks && seq !== chunks.seq && ((seq - chunks.seq) | 0) < 0) return;
+    if (!chunks || chunks.seq !== seq) {
+      if (chunks && !chunks.done) stats.dropped++;
+      chunks = { seq, count, got: 0, done: false, parts: new Array(count) };
+    }
+    if (chunks.done || chunks.count !== count || chunks.parts[idx]) return;
+    chunks.parts[idx] = new Uint8Array(buf, CHUNK_HEADER);
+    if (++chunks.got < chunks.count) return;
+    chunks.done = true;
+    const blob = new Blob(chunks.parts, { type: 'image/jpeg' });
+    chunks.parts = null;
+    draw(blob, { seq, capturedMs: 0, width: 0, height: 0 }, transports.channel);
+  }
+
   // ---- the relay ----
 
   function connect() {
     clearTimeout(retry);
-    if (!current.active || ws) return;
+    if (!current.active || ws || dc) return;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const sock = new WebSocket(`${proto}//${location.host}${base}/r/${encodeURIComponent(code)}/frames`);
     sock.binaryType = 'arraybuffer';
     ws = sock;
+    stats.relayOpens++;
     sock.onopen = () => { attempt = 0; };
     sock.onmessage = (ev) => onFrame(ev.data);
     sock.onclose = () => {
       if (ws !== sock) return;
       ws = null;
-      if (!current.active) return;
+      if (!current.active || dc) return;
       // The stream may still be on (a restart, a stall): try again.
       const delay = Math.min(5000, 250 * 2 ** attempt++);
       retry = setTimeout(connect, delay);
@@ -85,27 +163,34 @@ export function installStream({ send, state, root }) {
     if (!(buf instanceof ArrayBuffer) || buf.byteLength <= HEADER) return;
     const dv = new DataView(buf);
     if (dv.getUint8(4) !== 1 || dv.getUint8(25) !== 1) return; // a JPEG frame
+    draw(new Blob([new Uint8Array(buf, HEADER)], { type: 'image/jpeg' }), {
+      seq: Number(dv.getBigUint64(5)),
+      capturedMs: Number(dv.getBigInt64(13)) / 1000,
+      width: dv.getUint16(21),
+      height: dv.getUint16(23),
+    }, transports.relay);
+  }
+
+  // draw decodes one JPEG onto the canvas; meta fields may be 0 (unknown).
+  function draw(blob, { seq, capturedMs, width, height }, via) {
     if (decoding) {
       stats.dropped++;
       return;
     }
-    const seq = Number(dv.getBigUint64(5));
-    const capturedMs = Number(dv.getBigInt64(13)) / 1000;
-    const width = dv.getUint16(21);
-    const height = dv.getUint16(23);
     decoding = true;
-    createImageBitmap(new Blob([new Uint8Array(buf, HEADER)], { type: 'image/jpeg' })).then((bmp) => {
+    createImageBitmap(blob).then((bmp) => {
       if (canvas.width !== bmp.width || canvas.height !== bmp.height) {
         canvas.width = bmp.width;
         canvas.height = bmp.height;
       }
       ctx2d.drawImage(bmp, 0, 0);
+      stats.width = width || bmp.width;
+      stats.height = height || bmp.height;
       bmp.close();
       stats.frames++;
       stats.lastSeq = seq;
-      stats.width = width;
-      stats.height = height;
-      if (capturedMs > 0) stats.latencyMs = serverNow() - capturedMs;
+      stats.latencyMs = capturedMs > 0 ? serverNow() - capturedMs : NaN;
+      stats.transport = via;
       windowFrames++;
     }).catch(() => {
       stats.dropped++;
@@ -124,6 +209,7 @@ export function installStream({ send, state, root }) {
     if (stats.width) parts.push(`${stats.width}×${stats.height}`);
     if (Number.isFinite(stats.latencyMs)) parts.push(`latency ${Math.max(0, Math.round(stats.latencyMs))} ms`);
     if (stats.dropped) parts.push(`${stats.dropped} skipped`);
+    if (stats.transport) parts.push(`via ${stats.transport}`);
     statsLine.textContent = parts.join(' · ');
   }, 1000);
 
@@ -142,13 +228,14 @@ export function installStream({ send, state, root }) {
         stats.frames = 0;
         stats.dropped = 0;
         stats.lastSeq = 0;
+        stats.transport = '';
+        chunks = null;
         statsLine.textContent = 'Waiting for the first frame…';
       }
-      connect();
     } else {
       about.textContent = '';
-      disconnect();
     }
+    route();
     controls();
   }
 
@@ -159,7 +246,12 @@ export function installStream({ send, state, root }) {
     $('stream-stop').hidden = !mayStop();
   }
 
-  document.addEventListener('room:hello', (e) => apply(e.detail.stream));
+  document.addEventListener('room:hello', (e) => {
+    rtcOn = !!(e.detail.webrtc && e.detail.webrtc.enabled);
+    waited = false;
+    apply(e.detail.stream);
+  });
+  document.addEventListener('rtc:frames', onChannel);
   document.addEventListener('room:stream', (e) => {
     $('stream-error').textContent = '';
     apply(e.detail.stream);
