@@ -249,6 +249,15 @@ func TestGlare(t *testing.T) {
 
 	bob.onSignal(serverOffer)
 	waitFor(t, waitLong, "bob connected", bob.connected)
+	// The server's side may see the connection up a little later.
+	r, err := h.sfu.room(h.code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, waitLong, "the server's peer of bob connected", func() bool {
+		p := r.peer("bob")
+		return p != nil && p.connected.Load()
+	})
 	mine, err = bob.pc.CreateOffer(nil)
 	if err != nil {
 		t.Fatal(err)
