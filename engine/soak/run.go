@@ -40,6 +40,7 @@ type options struct {
 	perIP        int
 	pin          bool
 	slowloris    int
+	slowlorisWS  int
 	serverArgs   string
 	keep         bool
 }
@@ -57,6 +58,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.perIP, "per-ip", 32, "connections per loopback source address (below limits.conns_per_ip)")
 	fs.BoolVar(&o.pin, "pin", false, "run the server under taskset -c 0")
 	fs.IntVar(&o.slowloris, "slowloris", 0, "instead of the load: hold this many HTTP connections with unfinished headers and report the server memory they take")
+	fs.IntVar(&o.slowlorisWS, "slowloris-ws", 0, "instead of the load: hold this many room websockets (guests in -rooms rooms) that upgrade and then say nothing, and report the server memory they take")
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra arguments for `watchparty serve`, space-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data directory and the server log")
 	if err := fs.Parse(args); err != nil {
@@ -71,8 +73,8 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("-duration must be above 0 and at most 2h")
 	case o.interval < time.Second, o.chatEvery < 100*time.Millisecond, o.controlEvery < 100*time.Millisecond:
 		return nil, errors.New("-interval must be at least 1s, -chat-every and -control-every at least 100ms")
-	case o.perIP < 1, o.slowloris < 0 || o.slowloris > 20000:
-		return nil, errors.New("-per-ip must be at least 1 and -slowloris at most 20000")
+	case o.perIP < 1, o.slowloris < 0 || o.slowloris > 20000, o.slowlorisWS < 0 || o.slowlorisWS > 20000:
+		return nil, errors.New("-per-ip must be at least 1 and -slowloris and -slowloris-ws at most 20000")
 	}
 	return o, nil
 }
@@ -89,6 +91,9 @@ func run(args []string, out io.Writer) error {
 	defer srv.stop(out)
 	if o.slowloris > 0 {
 		return slowloris(srv, o, out)
+	}
+	if o.slowlorisWS > 0 {
+		return slowlorisWS(srv, o, out)
 	}
 	return soak(srv, o, out)
 }
@@ -604,31 +609,40 @@ func soak(srv *server, o *options, out io.Writer) error {
 	return nil
 }
 
-func setupRoom(srv *server, owner *browser, i int, o *options, connIdx *int, st *stats) (*room, error) {
+// createRoom makes room i as the owner, open to guests, and returns its
+// code and invite token.
+func createRoom(owner *browser, i int) (code, token string, err error) {
 	resp, body, err := owner.post("/", "/rooms", url.Values{"name": {fmt.Sprintf("soak %d", i)}}, "")
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "/r/") {
-		return nil, fmt.Errorf("create: %s %s", resp.Status, body)
+		return "", "", fmt.Errorf("create: %s %s", resp.Status, body)
 	}
-	code := loc[strings.LastIndex(loc, "/r/")+3:]
+	code = loc[strings.LastIndex(loc, "/r/")+3:]
 	page := "/r/" + code
 	resp, body, err = owner.post(page, page+"/settings", url.Values{"guests_allowed": {"1"}, "control": {"everyone"},
 		"change_video": {"everyone"}, "manage_queue": {"everyone"}}, "application/json")
 	if err != nil || resp.StatusCode != 200 {
-		return nil, fmt.Errorf("settings: %v %s", err, body)
+		return "", "", fmt.Errorf("settings: %v %s", err, body)
 	}
 	resp, body, err = owner.post(page, page+"/invite", url.Values{}, "application/json")
 	if err != nil || resp.StatusCode != 200 {
-		return nil, fmt.Errorf("invite: %v %s", err, body)
+		return "", "", fmt.Errorf("invite: %v %s", err, body)
 	}
 	var inv struct{ Invite string }
 	if err := json.Unmarshal([]byte(body), &inv); err != nil || !strings.Contains(inv.Invite, "/i/") {
-		return nil, fmt.Errorf("invite answer %q", body)
+		return "", "", fmt.Errorf("invite answer %q", body)
 	}
-	token := inv.Invite[strings.LastIndex(inv.Invite, "/i/")+3:]
+	return code, inv.Invite[strings.LastIndex(inv.Invite, "/i/")+3:], nil
+}
+
+func setupRoom(srv *server, owner *browser, i int, o *options, connIdx *int, st *stats) (*room, error) {
+	code, token, err := createRoom(owner, i)
+	if err != nil {
+		return nil, err
+	}
 	r := &room{idx: i, code: code}
 	n := o.members / o.rooms
 	if i < o.members%o.rooms {
