@@ -144,7 +144,7 @@ func (c Config) newAPI(mux ice.UDPMux) (*webrtc.API, error) {
 		return nil, fmt.Errorf("register codecs: %w", err)
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+	if err := registerInterceptors(me, reg); err != nil {
 		return nil, fmt.Errorf("register interceptors: %w", err)
 	}
 	se := webrtc.SettingEngine{}
@@ -169,6 +169,31 @@ func (c Config) newAPI(mux ice.UDPMux) (*webrtc.API, error) {
 		}
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}
+
+// registerInterceptors is webrtc.RegisterDefaultInterceptors (NACK, RTCP
+// reports, stats, transport-wide congestion control) without the simulcast
+// RTP header extensions (mid, rtp-stream-id, repaired-rtp-stream-id).
+//
+// The SFU does not take simulcast, and with those extensions pion treats
+// media on an SSRC that no description declares yet as a simulcast probe: a
+// publisher that starts sending on a new slot before the server has applied
+// its answer loses the first packets to that probe (it reads up to 11
+// packets looking for a RID, then gives up and unbinds the SSRC's
+// interceptors). Without them pion keeps such a stream untouched until the
+// answer declares its SSRC, and the receiver then reads it from the first
+// packet.
+func registerInterceptors(me *webrtc.MediaEngine, reg *interceptor.Registry) error {
+	if err := webrtc.ConfigureNack(me, reg); err != nil {
+		return err
+	}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return err
+	}
+	if err := webrtc.ConfigureStatsInterceptor(reg); err != nil {
+		return err
+	}
+	return webrtc.ConfigureTWCCSender(me, reg)
 }
 
 // summary describes how peers reach the server; see SFU.StartupSummary.

@@ -21,7 +21,11 @@ func dump(h *harness) string {
 	for id, p := range r.peers {
 		out += fmt.Sprintf("server %s: conn=%s sig=%s offering=%v dirty=%v subs=%d\n", id, p.pc.ConnectionState(), p.pc.SignalingState(), p.offering, p.dirty, len(p.subs))
 		for _, sl := range p.slots {
-			out += fmt.Sprintf("   slot mid=%s src=%s reserved=%v running=%v pub=%v\n", sl.tr.Mid(), sl.source, sl.reserved.Load(), sl.running, sl.pub != nil)
+			var pk uint64
+			if sl.pub != nil {
+				pk = sl.pub.packets.Load()
+			}
+			out += fmt.Sprintf("   slot mid=%s src=%s reserved=%v running=%v pub=%v packets=%d\n", sl.tr.Mid(), sl.source, sl.reserved.Load(), sl.running, sl.pub != nil, pk)
 		}
 	}
 	r.mu.Unlock()

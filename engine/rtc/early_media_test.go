@@ -1,6 +1,7 @@
 package rtc
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -30,15 +31,32 @@ func serverBytesIn(tb testing.TB, h *harness, member string) uint64 {
 
 // TestMediaBeforeAnswer: a publisher starts sending on its new slot as soon
 // as it has applied its answer, and the server takes that media in before
-// the answer. The track must still be forwarded. (The sequence numbers of
-// the early packets run up to the wrap, so the writer's, from 1, follow
-// them.)
+// the answer. The track is forwarded and no packet is lost, whether it is the
+// first media of the connection or media already flows on it (the case where
+// pion, with the simulcast header extensions registered, probes the unknown
+// SSRC and swallows its first packets). The early packets' sequence numbers
+// run up to the wrap, so the writer's, from 1, follow them.
 func TestMediaBeforeAnswer(t *testing.T) {
+	t.Run("first media", func(t *testing.T) { testMediaBeforeAnswer(t, false) })
+	t.Run("while receiving", func(t *testing.T) { testMediaBeforeAnswer(t, true) })
+}
+
+func testMediaBeforeAnswer(t *testing.T, receiving bool) {
 	h := newHarness(t, testConfig())
 	h.allow("ann")
+	h.allow("bob")
 	bob := h.join("bob")
 	ann := h.join("ann")
 	waitFor(t, waitLong, "ann connected", func() bool { return ann.connected() && bob.connected() })
+	if receiving {
+		// Ann receives Bob's camera first, so media already flows on her
+		// connection (SRTP is up on both ends) when she starts sending.
+		bob.publishVideo(5*time.Millisecond, 300)
+		waitFor(t, waitLong, "ann receiving bob's camera", func() bool {
+			tr := ann.trackFrom("bob", SourceCamera)
+			return tr != nil && tr.packets.Load() >= 10
+		})
+	}
 
 	const early = 40
 	sentEarly := make(chan int, 1)
@@ -68,8 +86,9 @@ func TestMediaBeforeAnswer(t *testing.T) {
 	if err := h.handle("ann", Signal{Type: TypePublish, Tracks: []TrackInfo{{Kind: "video", Source: SourceCamera}}}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
+	var n int
 	select {
-	case n := <-sentEarly:
+	case n = <-sentEarly:
 		t.Logf("%d packets written before the answer", n)
 	case <-time.After(waitLong):
 		t.Fatal("the publish offer never reached ann")
@@ -77,9 +96,33 @@ func TestMediaBeforeAnswer(t *testing.T) {
 	if after := serverBytesIn(t, h, "ann"); after == 0 {
 		t.Fatal("no media reached the server before the answer")
 	}
-	ann.startWriter(5*time.Millisecond, 500, 0)
+	const more = 100
+	ann.startWriter(2*time.Millisecond, 500, more)
 	waitFor(t, waitLong, "bob receiving ann's camera", func() bool {
 		tr := bob.trackFrom("ann", SourceCamera)
 		return tr != nil && tr.packets.Load() >= 20
 	})
+	// Every packet ann wrote, the early ones included, reaches the
+	// forwarder.
+	want := uint64(n + more)
+	waitFor(t, waitLong, fmt.Sprintf("the server reading all %d packets of ann's camera", want), func() bool {
+		return publishedPackets(h, "ann", SourceCamera) == want
+	})
+}
+
+// publishedPackets is how many RTP packets the server read from a
+// member's publication of source.
+func publishedPackets(h *harness, member, source string) uint64 {
+	r, err := h.sfu.room(h.code)
+	if err != nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, pub := range r.pubs {
+		if pub.owner.member == member && pub.source == source {
+			return pub.packets.Load()
+		}
+	}
+	return 0
 }

@@ -44,6 +44,8 @@ type publication struct {
 
 	subscribers atomic.Int64
 	lastPLI     atomic.Int64
+	// packets counts the RTP packets read from the publisher.
+	packets atomic.Uint64
 }
 
 // subscription is a publication sent to one member.
@@ -126,6 +128,7 @@ func (p *peer) forward(sl *slot, remote *webrtc.TrackRemote) {
 		pkt.Header.Extensions = nil
 		stat.packetsIn.Add(1)
 		stat.bytesIn.Add(uint64(n))
+		pub.packets.Add(1)
 		if err := pub.local.WriteRTP(&pkt); err != nil {
 			stat.packetsDropped.Add(1)
 			continue
