@@ -109,7 +109,7 @@ func TestBrowserYouTubePlayersFollow(t *testing.T) {
 	setRate(t, b, 1.5)
 	ps = within("rate 1.5", all, func(p Probe) bool { return playing(p) && p.Rate == 1.5 })
 	t.Logf("at 1.5x: %+v (spread %.0f ms)", ps, Spread(ps))
-	checkRate(t, all, 1.5, ytTolerance)
+	checkRate(t, all, 1.5, ytTolerance, ytTolerance)
 	for _, w := range all {
 		if n := browsertest.Eval[int](w, `window.watchpartySync.log.filter((x) => x.what === 'jump').length`); n > 6 {
 			t.Errorf("%s jumped %d times in the session: the loop fights the player", w.Name(), n)
