@@ -94,6 +94,7 @@ func streamToken(t *testing.T, c *apptest.Client, code, role string) map[string]
 type roomSocket struct {
 	t    *testing.T
 	conn *websocket.Conn
+	buf  []map[string]any // messages of a frame not read yet: frames batch several
 }
 
 func dialRoomSocket(t *testing.T, srv *apptest.Server, c *apptest.Client, code string) *roomSocket {
@@ -130,19 +131,24 @@ func (r *roomSocket) send(m map[string]any) {
 func (r *roomSocket) next(typ string, match func(map[string]any) bool) map[string]any {
 	r.t.Helper()
 	for range 2000 {
-		_ = r.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-		_, data, err := r.conn.ReadMessage()
-		if err != nil {
-			r.t.Fatalf("waiting for %s: %v", typ, err)
+		if len(r.buf) == 0 {
+			_ = r.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			_, data, err := r.conn.ReadMessage()
+			if err != nil {
+				r.t.Fatalf("waiting for %s: %v", typ, err)
+			}
+			for _, part := range strings.Split(string(data), "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(part), &m); err != nil {
+					r.t.Fatalf("bad message %q: %v", part, err)
+				}
+				r.buf = append(r.buf, m)
+			}
 		}
-		for _, part := range strings.Split(string(data), "\n") {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(part), &m); err != nil {
-				r.t.Fatalf("bad message %q: %v", part, err)
-			}
-			if m["type"] == typ && (match == nil || match(m)) {
-				return m
-			}
+		m := r.buf[0]
+		r.buf = r.buf[1:]
+		if m["type"] == typ && (match == nil || match(m)) {
+			return m
 		}
 	}
 	r.t.Fatalf("no %s message", typ)

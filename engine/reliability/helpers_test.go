@@ -3,6 +3,7 @@ package reliability
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -78,6 +79,9 @@ func (l *lockedBuffer) String() string {
 type wsConn struct {
 	*websocket.Conn
 	t testing.TB
+	// buf holds the messages of a frame that next and nextMatching have not
+	// returned yet: the server batches several messages into one frame.
+	buf []map[string]any
 }
 
 // dialRoom opens the room websocket with the session cookie and a
@@ -142,33 +146,24 @@ func (c *wsConn) messages(timeout time.Duration) ([]map[string]any, error) {
 // next returns the next message of type typ, skipping others (bounded).
 func (c *wsConn) next(typ string) map[string]any {
 	c.t.Helper()
-	for range 500 {
-		ms, err := c.messages(10 * time.Second)
-		if err != nil {
-			c.t.Fatalf("waiting for %q: %v", typ, err)
-		}
-		for _, m := range ms {
-			if m["type"] == typ {
-				return m
-			}
-		}
-	}
-	c.t.Fatalf("no %q message among 500", typ)
-	return nil
+	return c.nextMatching(fmt.Sprintf("%q", typ), func(m map[string]any) bool { return m["type"] == typ })
 }
 
 // nextMatching returns the next message for which ok is true (bounded).
 func (c *wsConn) nextMatching(what string, ok func(m map[string]any) bool) map[string]any {
 	c.t.Helper()
 	for range 500 {
-		ms, err := c.messages(10 * time.Second)
-		if err != nil {
-			c.t.Fatalf("waiting for %s: %v", what, err)
-		}
-		for _, m := range ms {
-			if ok(m) {
-				return m
+		if len(c.buf) == 0 {
+			ms, err := c.messages(10 * time.Second)
+			if err != nil {
+				c.t.Fatalf("waiting for %s: %v", what, err)
 			}
+			c.buf = ms
+		}
+		m := c.buf[0]
+		c.buf = c.buf[1:]
+		if ok(m) {
+			return m
 		}
 	}
 	c.t.Fatalf("no %s among 500 messages", what)

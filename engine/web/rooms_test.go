@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,22 +56,39 @@ func dialRoom(t *testing.T, srv *apptest.Server, c *apptest.Client, code, origin
 	return conn, resp, err
 }
 
+// unread keeps the messages of a frame that came after the one readMsg
+// returned: the server batches several messages into one frame.
+var unread = struct {
+	sync.Mutex
+	m map[*websocket.Conn][]map[string]any
+}{m: map[*websocket.Conn][]map[string]any{}}
+
 func readMsg(t *testing.T, conn *websocket.Conn, typ string) map[string]any {
 	t.Helper()
 	for range 1000 {
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", typ, err)
+		unread.Lock()
+		queue := unread.m[conn]
+		unread.Unlock()
+		if len(queue) == 0 {
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", typ, err)
+			}
+			for _, part := range strings.Split(string(data), "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(part), &m); err != nil {
+					t.Fatalf("bad frame %q: %v", data, err)
+				}
+				queue = append(queue, m)
+			}
 		}
-		for _, part := range strings.Split(string(data), "\n") {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(part), &m); err != nil {
-				t.Fatalf("bad frame %q: %v", data, err)
-			}
-			if m["type"] == typ {
-				return m
-			}
+		m := queue[0]
+		unread.Lock()
+		unread.m[conn] = queue[1:]
+		unread.Unlock()
+		if m["type"] == typ {
+			return m
 		}
 	}
 	t.Fatalf("no %s message", typ)
