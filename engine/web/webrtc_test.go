@@ -92,9 +92,7 @@ type rtcMember struct {
 
 	// publishing
 	track   *webrtc.TrackLocalStaticRTP
-	live    atomic.Bool // the server applied the answer with my slot
 	left    atomic.Bool // sent leave: late offers may meet a closed peer
-	pings   map[float64]bool
 	plis    atomic.Int64
 	sent    atomic.Int64
 	wantKey atomic.Bool
@@ -117,7 +115,7 @@ func newRTCMember(t *testing.T, srv *apptest.Server, u *apptest.User, code strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &rtcMember{t: t, name: u.Name, ws: ws, pc: pc, done: make(chan struct{}), tracks: map[string]*gotTrack{}, pings: map[float64]bool{}}
+	m := &rtcMember{t: t, name: u.Name, ws: ws, pc: pc, done: make(chan struct{}), tracks: map[string]*gotTrack{}}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return
@@ -188,9 +186,6 @@ func (m *rtcMember) read() {
 				continue
 			}
 			m.mu.Lock()
-			if t, ok := all["t"].(float64); ok && env.Type == "pong" && m.pings[t] {
-				m.live.Store(true)
-			}
 			m.msgs = append(m.msgs, all)
 			if env.Type == "error" {
 				m.errs = append(m.errs, all)
@@ -231,15 +226,6 @@ func (m *rtcMember) onSignal(s rtc.Signal) {
 			return
 		}
 		m.signal(rtc.Signal{Type: rtc.TypeAnswer, SDP: answer.SDP})
-		if len(s.Publish) > 0 && !m.live.Load() {
-			// As the room page does: send media only once the pong to this
-			// ping says the server has applied the answer.
-			m.mu.Lock()
-			t := -float64(len(m.pings) + 1)
-			m.pings[t] = true
-			m.mu.Unlock()
-			m.send(map[string]any{"type": "ping", "t": t})
-		}
 		m.mu.Lock()
 		m.answered = true
 		cands := m.cands
@@ -336,9 +322,6 @@ func (m *rtcMember) publishVideo() string {
 			case <-m.done:
 				return
 			case <-tick.C:
-			}
-			if !m.live.Load() {
-				continue
 			}
 			payload[0] = 0
 			if i == 1 || m.wantKey.Swap(false) {

@@ -63,9 +63,7 @@ export function installShare({ send, state, player, root }) {
   let answered = false;
   let rejoins = 0;
   let refSeq = 0;
-  let pingSeq = 0;
-  const acks = new Map(); // ping t -> mids waiting for the server to apply an answer
-  const confirmed = new Set(); // mids the server knows I send on
+  const mine = new Set(); // mids the server gave me as sending slots
   const publishes = new Map(); // ref -> sources, until the server accepts
   const debug = { frames: 0, firstFrameAt: 0, sharedAt: 0, joins: 0 };
   window.watchpartyShare = debug; // for the browser tests
@@ -137,8 +135,7 @@ export function installShare({ send, state, player, root }) {
     pendingCands = [];
     answered = false;
     publishes.clear();
-    acks.clear();
-    confirmed.clear();
+    mine.clear();
   }
 
   function startPeer() {
@@ -186,36 +183,23 @@ export function installShare({ send, state, player, root }) {
         tracks = sig.tracks || [];
         await pc.setRemoteDescription({ type: 'offer', sdp: sig.sdp });
         if (my !== gen) return;
-        // Put each shared track on the slot the server gave its source. A
-        // slot new to the server stays silent until it has applied this
-        // answer (see the ping below): media that arrives before the answer
-        // cannot be matched to its slot and would be lost.
-        const waiting = [];
+        // Put each shared track on the slot the server gave its source.
+        // Media may start before the server has applied the answer: it
+        // keeps it until the answer names the SSRC (docs/webrtc.md).
         for (const slot of sig.publish || []) {
           const tr = transceiver(slot.mid);
           const l = local.get(slot.source);
           if (!tr || !l) continue;
+          mine.add(slot.mid);
           bound.set(slot.mid, slot.source);
           if (tr.direction !== 'sendonly' && tr.direction !== 'sendrecv') tr.direction = 'sendonly';
-          if (confirmed.has(slot.mid)) {
-            if (tr.sender.track !== l.track) await tr.sender.replaceTrack(l.track);
-          } else {
-            if (tr.sender.track) await tr.sender.replaceTrack(null);
-            waiting.push(slot.mid);
-          }
+          if (tr.sender.track !== l.track) await tr.sender.replaceTrack(l.track);
         }
         const slots = new Set((sig.publish || []).map((p) => p.source));
         for (const [ref, sources] of [...publishes]) if (sources.every((s) => slots.has(s))) publishes.delete(ref);
         await pc.setLocalDescription(await pc.createAnswer());
         if (my !== gen) return;
         rtc({ type: 'answer', sdp: pc.localDescription.sdp });
-        if (waiting.length) {
-          // The server handles a connection's messages in order: the pong
-          // to this ping means the answer is applied.
-          const t = -(++pingSeq);
-          acks.set(t, waiting);
-          send({ type: 'ping', t });
-        }
         if (!answered) {
           answered = true;
           for (const c of pendingCands) rtc({ type: 'candidate', candidate: c });
@@ -254,7 +238,7 @@ export function installShare({ send, state, player, root }) {
   // A slot I used before and freed: the server reuses it for the next
   // publish of the same kind, so the track goes there at once.
   function freeSlot(kind) {
-    return pc.getTransceivers().find((t) => t.mid && confirmed.has(t.mid) && !bound.has(t.mid)
+    return pc.getTransceivers().find((t) => t.mid && mine.has(t.mid) && !bound.has(t.mid)
       && t.receiver.track && t.receiver.track.kind === kind && !t.sender.track);
   }
 
@@ -532,21 +516,6 @@ export function installShare({ send, state, player, root }) {
     render();
   });
   document.addEventListener('room:rtc', (e) => { if (e.detail.signal) onSignal(e.detail.signal); });
-  document.addEventListener('room:pong', (e) => {
-    const mids = acks.get(e.detail.t);
-    if (!mids) return;
-    acks.delete(e.detail.t);
-    const my = gen;
-    chain = chain.then(async () => {
-      if (my !== gen || !pc) return;
-      for (const mid of mids) {
-        confirmed.add(mid);
-        const l = local.get(bound.get(mid));
-        const tr = transceiver(mid);
-        if (l && tr && tr.sender.track !== l.track) await tr.sender.replaceTrack(l.track);
-      }
-    }).catch((err) => setStatus(String(err)));
-  });
   document.addEventListener('room:share', (e) => {
     share = e.detail.share || [];
     render();
