@@ -57,6 +57,8 @@ func TestBrowserStreamCanvas(t *testing.T) {
 			t.Errorf("%s: the canvas does not show the pattern: %+v", w.Name(), p)
 		}
 		w.WaitJS(`/fps/.test(document.getElementById("stream-stats").textContent) && document.getElementById("stream-stats").textContent.includes("320×240")`)
+		// WebRTC is off here: the frames come over the relay websocket.
+		w.WaitJS(`document.getElementById("stream-stats").textContent.includes("via websocket") && window.watchpartyStream.relayOpens > 0`)
 	}
 	// Bob did not start it and is no moderator: no stop button for him.
 	if browsertest.Eval[bool](wb, `!document.getElementById("stream-stop").hidden`) {
