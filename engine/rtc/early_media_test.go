@@ -60,7 +60,7 @@ func testMediaBeforeAnswer(t *testing.T, receiving bool) {
 
 	const early = 40
 	sentEarly := make(chan int, 1)
-	ann.beforeAnswer = func(offer Signal) {
+	writeEarly := func(offer Signal) {
 		if len(offer.Publish) == 0 {
 			return
 		}
@@ -82,6 +82,7 @@ func testMediaBeforeAnswer(t *testing.T, receiving bool) {
 		}
 		sentEarly <- n
 	}
+	ann.beforeAnswer.Store(&writeEarly)
 	ann.addVideo()
 	if err := h.handle("ann", Signal{Type: TypePublish, Tracks: []TrackInfo{{Kind: "video", Source: SourceCamera}}}); err != nil {
 		t.Fatalf("publish: %v", err)

@@ -199,7 +199,7 @@ type client struct {
 	window *[2]atomic.Uint32
 	// beforeAnswer, when set, runs after the client has applied its answer
 	// to an offer and before the server gets it.
-	beforeAnswer func(offer Signal)
+	beforeAnswer atomic.Pointer[func(offer Signal)]
 
 	mu        sync.Mutex
 	tracks    []*received
@@ -303,8 +303,8 @@ func (c *client) onSignal(msg Signal) {
 			c.errorf("%s: set answer: %v", c.id, err)
 			return
 		}
-		if c.beforeAnswer != nil {
-			c.beforeAnswer(msg)
+		if f := c.beforeAnswer.Load(); f != nil {
+			(*f)(msg)
 		}
 		if err := c.h.handle(c.id, Signal{Type: TypeAnswer, SDP: answer.SDP}); err != nil && !errors.Is(err, ErrNoPeer) {
 			c.errorf("%s: send answer: %v", c.id, err)
