@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/latency"
 )
 
 type options struct {
@@ -336,9 +338,9 @@ type member struct {
 }
 
 type stats struct {
-	chatLat, ctlLat     *hist
-	interval            atomic.Pointer[hist]
-	intervalCtl         atomic.Pointer[hist]
+	chatLat, ctlLat     *latency.Histogram
+	interval            atomic.Pointer[latency.Histogram]
+	intervalCtl         atomic.Pointer[latency.Histogram]
 	sent, delivered     atomic.Int64
 	ctlSent, ctlRecv    atomic.Int64
 	drops, sendFailures atomic.Int64
@@ -404,8 +406,8 @@ func (m *member) receive(st *stats) {
 				st.ctlRecv.Add(1)
 				if at := m.room.ctlAt.Load(); at > 0 {
 					d := time.Duration(now - at)
-					st.ctlLat.add(d)
-					st.intervalCtl.Load().add(d)
+					st.ctlLat.Add(d)
+					st.intervalCtl.Load().Add(d)
 				}
 			default:
 				i := bytes.Index(part, chatMark)
@@ -423,8 +425,8 @@ func (m *member) receive(st *stats) {
 				}
 				ns, _ := strconv.ParseInt(f[2][:end], 10, 64)
 				d := time.Duration(now - ns)
-				st.chatLat.add(d)
-				st.interval.Load().add(d)
+				st.chatLat.Add(d)
+				st.interval.Load().Add(d)
 				st.delivered.Add(1)
 				if f[0] == m.name {
 					m.room.acked.Add(1)
@@ -500,9 +502,9 @@ func soak(srv *server, o *options, out io.Writer) error {
 	baseG, baseRSS := srv.goroutines(), srv.rss()
 	fmt.Fprintf(out, "baseline: rss %.1f MiB, goroutines %d\n", mib(baseRSS), baseG)
 
-	st := &stats{chatLat: &hist{}, ctlLat: &hist{}, errors: map[string]int{}}
-	st.interval.Store(&hist{})
-	st.intervalCtl.Store(&hist{})
+	st := &stats{chatLat: &latency.Histogram{}, ctlLat: &latency.Histogram{}, errors: map[string]int{}}
+	st.interval.Store(&latency.Histogram{})
+	st.intervalCtl.Store(&latency.Histogram{})
 	setupStart := time.Now()
 	rooms := make([]*room, o.rooms)
 	connIdx := 0
@@ -536,8 +538,8 @@ func soak(srv *server, o *options, out io.Writer) error {
 		case <-tick.C:
 		}
 		el := time.Since(start)
-		h := st.interval.Swap(&hist{})
-		hc := st.intervalCtl.Swap(&hist{})
+		h := st.interval.Swap(&latency.Histogram{})
+		hc := st.intervalCtl.Swap(&latency.Histogram{})
 		sent, delivered := st.sent.Load(), st.delivered.Load()
 		secs := o.interval.Seconds()
 		rss, g := srv.rss(), srv.goroutines()
@@ -546,7 +548,7 @@ func soak(srv *server, o *options, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "t=%5.0fs sent %6.0f/s delivered %7.0f/s chat p50 %6s p99 %6s max %6s | control p99 %6s | errors %s drops %d | rss %6.1f MiB goroutines %d\n",
 			el.Seconds(), float64(sent-lastSent)/secs, float64(delivered-lastDelivered)/secs,
-			ms(h.quantile(0.5)), ms(h.quantile(0.99)), ms(h.quantile(1)), ms(hc.quantile(0.99)),
+			ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), ms(h.Quantile(1)), ms(hc.Quantile(0.99)),
 			st.errorText(), st.drops.Load(), mib(rss), g)
 		lastSent, lastDelivered = sent, delivered
 	}
@@ -587,9 +589,9 @@ func soak(srv *server, o *options, out io.Writer) error {
 	fmt.Fprintf(out, "  chat: %d sent, %d acknowledged, %d delivered of %d expected (loss %d = %.4f%%)\n",
 		sent, acked, got, exp, exp-got, 100*float64(exp-got)/float64(max(exp, 1)))
 	fmt.Fprintf(out, "  chat latency (send to receive, all members): p50 %s p99 %s p99.9 %s max %s\n",
-		ms(st.chatLat.quantile(0.5)), ms(st.chatLat.quantile(0.99)), ms(st.chatLat.quantile(0.999)), ms(st.chatLat.quantile(1)))
+		ms(st.chatLat.Quantile(0.5)), ms(st.chatLat.Quantile(0.99)), ms(st.chatLat.Quantile(0.999)), ms(st.chatLat.Quantile(1)))
 	fmt.Fprintf(out, "  control: %d play/pause sent, %d playback messages received; latency p50 %s p99 %s\n",
-		st.ctlSent.Load(), st.ctlRecv.Load(), ms(st.ctlLat.quantile(0.5)), ms(st.ctlLat.quantile(0.99)))
+		st.ctlSent.Load(), st.ctlRecv.Load(), ms(st.ctlLat.Quantile(0.5)), ms(st.ctlLat.Quantile(0.99)))
 	fmt.Fprintf(out, "  errors %s, drops %d, send failures %d\n", st.errorText(), st.drops.Load(), st.sendFailures.Load())
 	if len(rssAfterWarmup) > 0 {
 		lo, hi := rssAfterWarmup[0], rssAfterWarmup[0]

@@ -24,7 +24,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,6 +33,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/latency"
 )
 
 func main() {
@@ -177,61 +178,6 @@ func (s *server) setup(rooms, members int) ([]string, error) {
 
 // ---- clients ----
 
-// hist is a latency histogram shared by all receivers: 10 µs buckets up to
-// 1 s, then 1 ms buckets up to 60 s.
-type hist struct {
-	fine   [100000]atomic.Int64
-	coarse [60000]atomic.Int64
-	n      atomic.Int64
-}
-
-func (h *hist) add(d time.Duration) {
-	us := d.Microseconds()
-	switch {
-	case us < 0:
-		h.fine[0].Add(1)
-	case us < 1_000_000:
-		h.fine[us/10].Add(1)
-	default:
-		ms := us / 1000
-		if ms >= 60000 {
-			ms = 59999
-		}
-		h.coarse[ms].Add(1)
-	}
-	h.n.Add(1)
-}
-
-func (h *hist) quantile(q float64) time.Duration {
-	total := h.n.Load()
-	if total == 0 {
-		return 0
-	}
-	want := int64(math.Ceil(q * float64(total)))
-	var seen int64
-	for i := range h.fine {
-		if seen += h.fine[i].Load(); seen >= want {
-			return time.Duration(i*10+10) * time.Microsecond
-		}
-	}
-	for i := range h.coarse {
-		if seen += h.coarse[i].Load(); seen >= want {
-			return time.Duration(i+1) * time.Millisecond
-		}
-	}
-	return time.Minute
-}
-
-func (h *hist) reset() {
-	for i := range h.fine {
-		h.fine[i].Store(0)
-	}
-	for i := range h.coarse {
-		h.coarse[i].Store(0)
-	}
-	h.n.Store(0)
-}
-
 // member is one connected load client.
 type member struct {
 	conn   *websocket.Conn
@@ -277,7 +223,7 @@ var textMarker = []byte(`"text":"s`)
 
 // receive reads frames until the connection closes, counting load lines and
 // recording their latency from the send time written into the text.
-func (m *member) receive(h *hist) {
+func (m *member) receive(h *latency.Histogram) {
 	defer close(m.done)
 	if m.sio {
 		m.receiveSIO(h)
@@ -308,7 +254,7 @@ func (m *member) receive(h *hist) {
 }
 
 // count records the load lines in one received message.
-func (m *member) count(buf []byte, h *hist) {
+func (m *member) count(buf []byte, h *latency.Histogram) {
 	now := time.Now().UnixNano()
 	m.frames.Add(1)
 	rest := buf
@@ -323,7 +269,7 @@ func (m *member) count(buf []byte, h *hist) {
 		_, rest = number(skip(rest))
 		sent, r2 := number(skip(rest))
 		rest = r2
-		h.add(time.Duration(now - sent))
+		h.Add(time.Duration(now - sent))
 		m.recv.Add(1)
 	}
 }

@@ -7,10 +7,12 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"watchparty/engine/latency"
 )
 
 // connectRoom connects members r<room>-m0 .. m<n-1> to code.
-func connectRoom(t target, code string, roomIdx, n int, extra func(j int) string, h *hist) ([]*member, error) {
+func connectRoom(t target, code string, roomIdx, n int, extra func(j int) string, h *latency.Histogram) ([]*member, error) {
 	var ms []*member
 	for j := range n {
 		q := ""
@@ -53,7 +55,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	h := &hist{}
+	h := &latency.Histogram{}
 	ms, err := connectRoom(t, codes[0], 0, members, func(j int) string {
 		if j == 0 {
 			return "&trace=1&sender=1"
@@ -64,7 +66,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 		return result{}, err
 	}
 	settle(ms)
-	h.reset()
+	h.Reset()
 	for _, m := range ms {
 		m.recv.Store(0)
 	}
@@ -84,7 +86,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	tick.Stop()
 	elapsed := time.Since(start)
 	waitDelivered(ms, func(int) int64 { return int64(total) }, 10*time.Second)
-	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.quantile(0.5), p99: h.quantile(0.99), max: h.quantile(1)}
+	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1)}
 	if s, ok := t.(*server); ok {
 		var tr map[string]any
 		if err := s.get("/trace", &tr); err != nil {
@@ -119,7 +121,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	h := &hist{}
+	h := &latency.Histogram{}
 	var all []*member
 	for i, code := range codes {
 		ms, err := connectRoom(t, code, i, members, nil, h)
@@ -130,7 +132,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 		all = append(all, ms...)
 	}
 	settle(all)
-	h.reset()
+	h.Reset()
 	for _, m := range all {
 		m.recv.Store(0)
 	}
@@ -151,7 +153,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	elapsed := time.Since(start)
 	perMember := int64(seconds * members) // lines each member should see, its own included
 	waitDelivered(all, func(int) int64 { return perMember }, 10*time.Second)
-	r := result{delivered: sum(all), want: perMember * int64(len(all)), p50: h.quantile(0.5), p99: h.quantile(0.99), max: h.quantile(1)}
+	r := result{delivered: sum(all), want: perMember * int64(len(all)), p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1)}
 	dropped := any("-")
 	if s, ok := t.(*server); ok {
 		var mem map[string]any
@@ -176,7 +178,7 @@ func rising(step time.Duration, pin bool) error {
 	if err != nil {
 		return err
 	}
-	h := &hist{}
+	h := &latency.Histogram{}
 	ms, err := connectRoom(s, codes[0], 0, members, nil, h)
 	if err != nil {
 		return err
@@ -187,7 +189,7 @@ func rising(step time.Duration, pin bool) error {
 	fmt.Printf("  %-14s %-16s %-16s %-10s %-10s %-8s\n", "lines/s", "delivered/s", "target/s", "p50", "p99", "loss")
 	next := make([]int, senders) // next line number per sender
 	for _, perSender := range []int{100, 250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 10000} {
-		h.reset()
+		h.Reset()
 		for _, m := range ms {
 			m.recv.Store(0)
 		}
@@ -232,8 +234,8 @@ func rising(step time.Duration, pin bool) error {
 		want := lines * members
 		rate := float64(got) / elapsed.Seconds()
 		fmt.Printf("  %-14d %-16.0f %-16d %-10v %-10v %.3f%%\n", perSender*senders, rate, perSender*senders*members,
-			h.quantile(0.5).Round(10*time.Microsecond), h.quantile(0.99).Round(10*time.Microsecond), 100*float64(want-got)/float64(want))
-		if h.quantile(0.99) > 500*time.Millisecond || got < want {
+			h.Quantile(0.5).Round(10*time.Microsecond), h.Quantile(0.99).Round(10*time.Microsecond), 100*float64(want-got)/float64(want))
+		if h.Quantile(0.99) > 500*time.Millisecond || got < want {
 			break
 		}
 	}
@@ -276,7 +278,7 @@ func idle1000(pin bool) error {
 	if err != nil {
 		return err
 	}
-	h := &hist{}
+	h := &latency.Histogram{}
 	// Warm up: connect and close once, so that lazily made pools and
 	// caches are not counted per connection.
 	warm, err := connectRoom(s, codes[0], 0, members, nil, h)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/latency"
 )
 
 // The socket.io comparison: a minimal socket.io room server (socketio/server.js)
@@ -166,7 +168,7 @@ func (s *nodeServer) send(m *member, id, n int) error {
 
 // receiveSIO reads packets until the connection closes, answering pings
 // and counting chat events ({"user":...,"text":"s<sender>:<n>:<unix ns>",...}).
-func (m *member) receiveSIO(h *hist) {
+func (m *member) receiveSIO(h *latency.Histogram) {
 	for {
 		_, b, err := m.conn.ReadMessage()
 		if err != nil {
