@@ -41,16 +41,7 @@ func slowloris(srv *server, o *options, out io.Writer) error {
 	opened := time.Now()
 	time.Sleep(2 * time.Second)
 	heldRSS, heldG := srv.rss(), srv.goroutines()
-	c := &http.Client{Timeout: 5 * time.Second}
-	okHealth := 0
-	for range 20 {
-		if resp, err := c.Get(srv.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				okHealth++
-			}
-		}
-	}
+	okHealth := healthyOf20(srv)
 	delta := heldRSS - baseRSS
 	fmt.Fprintf(out, "  held: rss %.1f MiB (+%.1f MiB, %.1f KiB per connection), goroutines %d (+%d); /healthz answered %d of 20 meanwhile\n",
 		mib(heldRSS), mib(delta), float64(delta)/1024/float64(o.slowloris), heldG, heldG-baseG, okHealth)
@@ -180,16 +171,7 @@ func slowlorisWS(srv *server, o *options, out io.Writer) error {
 	}()
 	opened := time.Now()
 	heldRSS, heldG := steadyRSS(srv), srv.goroutines()
-	c := &http.Client{Timeout: 5 * time.Second}
-	okHealth := 0
-	for range 20 {
-		if resp, err := c.Get(srv.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				okHealth++
-			}
-		}
-	}
+	okHealth := healthyOf20(srv)
 	delta := heldRSS - baseRSS
 	fmt.Fprintf(out, "  held: rss %.1f MiB (+%.1f MiB, %.1f KiB per connection), goroutines %d (+%d); /healthz answered %d of 20 meanwhile\n",
 		mib(heldRSS), mib(delta), float64(delta)/1024/float64(len(conns)), heldG, heldG-baseG, okHealth)
@@ -249,4 +231,20 @@ func steadyRSS(srv *server) int64 {
 		prev = r
 	}
 	return prev
+}
+
+// healthyOf20 asks the server's /healthz 20 times and counts the answers
+// that were 200: whether it keeps serving while connections are held.
+func healthyOf20(srv *server) int {
+	c := &http.Client{Timeout: 5 * time.Second}
+	ok := 0
+	for range 20 {
+		if resp, err := c.Get(srv.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				ok++
+			}
+		}
+	}
+	return ok
 }
