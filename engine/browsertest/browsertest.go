@@ -37,7 +37,9 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -86,8 +88,34 @@ func Chromium() (string, error) {
 type Option func(*settings)
 
 type settings struct {
-	name  string
-	flags map[string]any
+	name      string
+	flags     map[string]any
+	roomHooks bool
+}
+
+// WithRoomHooks makes the window expose the room page's parts to the test
+// as window.watchpartySync (the sync engine), window.watchpartyStream (the
+// frame stream's counters) and window.watchpartyShare (the share counters),
+// from the page's room module (embed/static/js/room/app.js), once each room
+// page has loaded. The page itself puts nothing on window.
+func WithRoomHooks() Option { return func(s *settings) { s.roomHooks = true } }
+
+// roomHooks runs in every new document of a window made WithRoomHooks.
+const roomHooks = `addEventListener("load", () => {
+  if (!document.getElementById("room")) return;
+  const base = (document.querySelector('meta[name="base"]') || {}).content || "";
+  import(base + "/static/js/room/app.js").then((m) => {
+    window.watchpartySync = m.room.sync;
+    window.watchpartyStream = m.room.stream;
+    window.watchpartyShare = m.room.share;
+  });
+});`
+
+func (w *Window) addRoomHooks() {
+	w.Do("add the room hooks", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: roomHooks})
+		return err
+	}))
 }
 
 // WithName names the window in log lines and screenshot files (default
@@ -178,6 +206,9 @@ func New(t testing.TB, opts ...Option) *Window {
 	}
 	if err := chromedp.Listen(ctx, w.onEvent); err != nil {
 		t.Logf("browsertest: %s: no console events: %v", w.name, err)
+	}
+	if set.roomHooks {
+		w.addRoomHooks()
 	}
 
 	t.Cleanup(func() {
@@ -615,4 +646,89 @@ func killProfileProcesses(dir string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// NewTab opens another person in the same Chromium: a new tab in a new
+// browser context (its own cookies and storage), cheaper than a second
+// browser. It closes when the test ends; the window it came from must
+// outlive it. Options other than WithName are ignored (the flags are the
+// browser's); set a tab's size with EmulateViewport.
+func (w *Window) NewTab(t testing.TB, opts ...Option) *Window {
+	t.Helper()
+	set := settings{flags: map[string]any{}}
+	for _, o := range opts {
+		o(&set)
+	}
+	if set.name == "" {
+		windowSeq.Lock()
+		if windowSeq.n == nil {
+			windowSeq.n = map[string]int{}
+		}
+		windowSeq.n[t.Name()]++
+		set.name = "tab" + strconv.Itoa(windowSeq.n[t.Name()])
+		windowSeq.Unlock()
+	}
+	ctx, cancel := chromedp.NewContext(w.ctx, chromedp.WithNewBrowserContext())
+	tab := &Window{t: t, name: set.name, ctx: ctx, dir: w.dir, Timeout: w.Timeout}
+	// As in New: the first run ties the tab to its context, so it gets none
+	// with a deadline.
+	opened := make(chan error, 1)
+	go func() { opened <- chromedp.Do(ctx) }()
+	var err error
+	select {
+	case err = <-opened:
+	case <-time.After(30 * time.Second):
+		err = errors.New("no tab within 30s")
+	}
+	if err != nil {
+		cancel()
+		t.Fatalf("browsertest: opening a tab: %v", err)
+	}
+	if err := chromedp.Listen(ctx, tab.onEvent); err != nil {
+		t.Logf("browsertest: %s: no console events: %v", tab.name, err)
+	}
+	if set.roomHooks {
+		tab.addRoomHooks()
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			tab.screenshot("at-failure")
+		}
+		tab.mu.Lock()
+		tab.closed = true
+		tab.mu.Unlock()
+		cancel()
+	})
+	return tab
+}
+
+// EmulateViewport makes the page see a viewport of width x height CSS
+// pixels (a phone: mobile true, with touch and a device scale of 3).
+func (w *Window) EmulateViewport(width, height int, mobile bool) {
+	w.t.Helper()
+	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
+	if mobile {
+		opts = []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch}
+		if width > height {
+			opts = append(opts, chromedp.EmulateLandscape)
+		} else {
+			opts = append(opts, chromedp.EmulatePortrait)
+		}
+	}
+	w.Do("emulate a viewport", chromedp.EmulateViewport(int64(width), int64(height), opts...))
+}
+
+// EmulateColorScheme makes the page see prefers-color-scheme: dark (or light).
+func (w *Window) EmulateColorScheme(dark bool) {
+	w.t.Helper()
+	scheme := "light"
+	if dark {
+		scheme = "dark"
+	}
+	w.Do("emulate "+scheme+" colours", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	}))
 }
