@@ -5,7 +5,12 @@ GO ?= go
 # Packages holding code behind the gocv build tag.
 GOCV_PKGS := ./engine/frames/... ./engine/app/...
 
-.PHONY: build build-gocv run test test-go test-gocv deps lint fmt fuzz
+.PHONY: build build-gocv run test test-go test-gocv deps lint lint-js js-deps fmt fmt-js fuzz
+
+# The JavaScript tools (eslint, prettier, axe-core for the browser tests),
+# pinned in tools/js/package-lock.json.
+JS := tools/js/node_modules/.bin
+JS_FLAGS := --config tools/js/.prettierrc.json --ignore-path tools/js/.prettierignore
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o watchparty .
@@ -21,19 +26,29 @@ deps:
 
 # test installs what is missing (chromium, ffmpeg, OpenCV) and runs every
 # test: the default build, the browser tests and the OpenCV-tagged ones.
-test: deps
+test: deps lint-js
 	$(GO) vet ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
 	$(GO) test -count=1 -timeout 12m ./...
 	$(GO) test -count=1 -timeout 10m -tags gocv $(GOCV_PKGS)
 
-lint:
+lint: lint-js
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
 
-fmt:
+fmt: fmt-js
 	gofmt -w $$(git ls-files '*.go')
+
+js-deps:
+	@test -x $(JS)/eslint || npm ci --prefix tools/js --no-audit --no-fund --loglevel=error
+
+lint-js: js-deps
+	$(JS)/eslint --config tools/js/eslint.config.mjs --max-warnings 0 embed/static/js
+	$(JS)/prettier $(JS_FLAGS) --check embed/static/js
+
+fmt-js: js-deps
+	$(JS)/prettier $(JS_FLAGS) --write embed/static/js
 
 # fuzz runs every fuzz target for FUZZTIME each.
 FUZZTIME ?= 30s
