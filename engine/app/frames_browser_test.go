@@ -21,7 +21,7 @@ func TestBrowserStreamCanvas(t *testing.T) {
 		t.Fatalf("join: %s\n%s", resp.Status, body)
 	}
 	open := func(u *apptest.User) *browsertest.Window {
-		w := browsertest.New(t, browsertest.WithName(u.Name))
+		w := browsertest.New(t, browsertest.WithName(u.Name), browsertest.WithRoomHooks())
 		w.SetCookie(srv.URL+"/", apptest.SessionCookie, u.Client.Cookie(apptest.SessionCookie))
 		w.Navigate(srv.URL + "/r/" + code)
 		w.WaitJS(`document.querySelector("#conn-state").dataset.state === "open"`)
@@ -29,8 +29,7 @@ func TestBrowserStreamCanvas(t *testing.T) {
 	}
 	wa, wb := open(ann), open(bob)
 
-	wa.WaitVisible("#stream-panel > summary")
-	wa.Click("#stream-panel > summary")
+	wa.Click("#tab-stream")
 	wa.Fill("#stream-source", "pattern:320x240")
 	wa.Click("#stream-start")
 

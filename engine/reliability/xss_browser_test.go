@@ -38,7 +38,7 @@ func TestBrowserChatPayloadsAreInert(t *testing.T) {
 	for _, text := range payloads {
 		w.WaitJS(`[...document.querySelectorAll("#chat-log .line .text")].some(e => e.textContent === ` + jsString(text) + `)`)
 	}
-	for _, sel := range []string{"#chat-log script", "#chat-log img", "#chat-log svg", "#chat-log iframe", "#chat-log a[href^=javascript]", "#chat-log b.injected", "img[src=x]"} {
+	for _, sel := range []string{"#chat-log script", "#chat-log img", "#chat-log .text svg", "#chat-log .who svg", "#chat-log iframe", "#chat-log a[href^=javascript]", "#chat-log b.injected", "img[src=x]"} {
 		if browsertest.Eval[bool](w, `document.querySelector(`+jsString(sel)+`) !== null`) {
 			t.Fatalf("a payload created an element: %s", sel)
 		}

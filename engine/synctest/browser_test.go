@@ -141,7 +141,7 @@ func TestBrowserPlayersFollow(t *testing.T) {
 // would.
 func setRate(t *testing.T, w *browsertest.Window, rate float64) {
 	t.Helper()
-	w.WaitJS(`(() => { const b = document.querySelector('.sync-rate'); return b && !b.hidden; })()`)
+	w.WaitJS(`(() => { const s = document.querySelector('#playback-rate'); return s && !s.disabled; })()`)
 	browsertest.Eval[bool](w, fmt.Sprintf(`(() => { const s = document.querySelector('#playback-rate');
 		s.value = %q; s.dispatchEvent(new Event('change', { bubbles: true })); return true; })()`, fmt.Sprint(rate)))
 	w.WaitJS(fmt.Sprintf(`window.watchpartySync.state && window.watchpartySync.state.rate === %v`, rate))

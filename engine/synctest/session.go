@@ -127,7 +127,7 @@ func (s *Session) Join(t testing.TB, i int) *browsertest.Window {
 // Window starts member i's browser window, logged in, on no page yet.
 func (s *Session) Window(t testing.TB, i int) *browsertest.Window {
 	t.Helper()
-	w := browsertest.New(t, browsertest.WithName(fmt.Sprintf("viewer%d", i+1)), browsertest.WithWindowSize(800, 600))
+	w := browsertest.New(t, browsertest.WithName(fmt.Sprintf("viewer%d", i+1)), browsertest.WithWindowSize(800, 600), browsertest.WithRoomHooks())
 	w.Timeout = 30 * time.Second
 	w.SetCookie(s.Srv.URL, apptest.SessionCookie, s.Users[i].Client.Cookie(apptest.SessionCookie))
 	w.Do("install the sampler", addScript(samplerJS))

@@ -122,8 +122,8 @@ func TestBrowserYouTubePlayersFollow(t *testing.T) {
 	if resp.StatusCode >= 400 {
 		t.Fatalf("settings: %s %s", resp.Status, body)
 	}
-	b.WaitJS(`document.querySelector('.sync-rate').hidden`)
-	a.WaitJS(`!document.querySelector('.sync-rate').hidden`)
+	b.WaitJS(`document.querySelector('#playback-rate').disabled`)
+	a.WaitJS(`!document.querySelector('#playback-rate').disabled`)
 
 	for _, w := range all {
 		if errs := w.Errors(); len(errs) > 0 {

@@ -53,6 +53,7 @@ func (s *Server) roomRoutes(r fiber.Router) {
 	s.OnClose(s.rooms.svc.Close)
 	r.Post("/rooms", s.requireAccount, s.createRoom)
 	r.Post("/rooms/join", s.requireAccount, s.joinByCode)
+	r.Get("/join", s.joinPage)
 	r.Get("/i/:token", s.invitePage)
 	r.Post("/i/:token", s.inviteJoin)
 	rr := r.Group("/r/:code", s.roomCode)
@@ -125,6 +126,9 @@ func (s *Server) requireUser(c *fiber.Ctx) error {
 
 // roomError turns a room error into a response a user can read.
 func roomError(err error) error {
+	if r := refusalFor(err); r != nil {
+		return r
+	}
 	status := 0
 	switch {
 	case errors.Is(err, room.ErrNotFound), errors.Is(err, room.ErrInvite), errors.Is(err, room.ErrInvalidTarget):
@@ -186,7 +190,12 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 	code := c.Locals("room").(string)
 	u := s.currentUser(c)
 	if u == nil {
-		return c.Redirect(s.base+"/login?next="+url.QueryEscape(s.base+"/r/"+code), fiber.StatusSeeOther)
+		// Someone with only the code: say what the room is and how to get in.
+		in, err := s.rooms.svc.Get(c.UserContext(), code)
+		if err != nil {
+			return roomError(err)
+		}
+		return s.render(c, "room_join", fiber.Map{"Title": in.Title(), "Room": in, "Next": s.base + "/r/" + code})
 	}
 	if u.Guest && u.GuestRoom != code {
 		return roomError(room.ErrGuestRoom)
@@ -197,11 +206,11 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 		return roomError(err)
 	}
 	if _, err := s.rooms.svc.Member(ctx, code, u.ID); errors.Is(err, room.ErrNotMember) {
-		data := fiber.Map{"Title": "Join " + in.Title(), "Room": in}
+		data := fiber.Map{"Title": in.Title(), "Room": in}
 		if _, banned := in.Banned[u.ID]; banned {
-			data["Refused"] = room.ErrBanned.Error()
+			data["Reason"] = "banned"
 		} else if in.Locked {
-			data["Refused"] = room.ErrLocked.Error()
+			data["Reason"] = "locked"
 		}
 		return s.render(c, "room_join", data)
 	} else if err != nil {
@@ -257,7 +266,7 @@ func (s *Server) invitePage(c *fiber.Ctx) error {
 		return c.Redirect(s.base+"/r/"+code, fiber.StatusSeeOther)
 	}
 	return s.render(c, "room_join", fiber.Map{
-		"Title": "Join " + in.Title(), "Room": in, "Invite": token,
+		"Title": in.Title(), "Room": in, "Invite": token,
 		"GuestOK": s.cfg.Guests.Allowed && in.Settings.GuestsAllowed && !in.Locked,
 		"Next":    s.base + "/i/" + token,
 	})
@@ -287,7 +296,7 @@ func (s *Server) inviteJoin(c *fiber.Ctx) error {
 		if errors.As(err, &fe) {
 			c.Status(fiber.StatusUnprocessableEntity)
 			return s.render(c, "room_join", fiber.Map{
-				"Title": "Join " + in.Title(), "Room": in, "Invite": token, "GuestOK": true,
+				"Title": in.Title(), "Room": in, "Invite": token, "GuestOK": true,
 				"Next": s.base + "/i/" + token, "Errors": map[string]string{"name": fe.Err.Error()},
 				"Values": map[string]string{"name": c.FormValue("name")},
 			})

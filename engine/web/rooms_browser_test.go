@@ -141,8 +141,10 @@ func TestBrowserRoomChatAndSharedPlayer(t *testing.T) {
 	wb.WaitJS(`document.querySelector("#player").dataset.kind === "file"`)
 	wb.WaitJS(`[...document.querySelectorAll("#chat-log .system")].some(e => e.textContent.includes("Ann shared a video"))`)
 
-	// YouTube through the configured IFrame API script.
-	wa.Fill("#link", "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=1m5s&list=PL123")
+	// YouTube through the configured IFrame API script, from the Queue tab
+	// (the player's own link box is for an empty room).
+	wa.Click("#tab-queue")
+	wa.Fill("#queue-link", "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=1m5s&list=PL123")
 	wa.Press("\r")
 	wb.WaitJS(`(() => { const d = document.querySelector("#player .yt-standin"); return d !== null && d.dataset.videoId === "dQw4w9WgXcQ" && d.dataset.start === "65"; })()`)
 	wb.WaitJS(`document.querySelector("#player").dataset.ready === "1" && document.querySelector("#player video") === null`)

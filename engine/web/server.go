@@ -25,6 +25,7 @@ import (
 
 	"watchparty/config"
 	assets "watchparty/embed"
+	"watchparty/embed/i18n"
 	"watchparty/engine/account"
 	"watchparty/engine/room"
 	"watchparty/engine/store"
@@ -220,6 +221,8 @@ func (s *Server) loadTemplates() error {
 	s.assetVer = hex.EncodeToString(h.Sum(nil))[:12]
 	funcs := template.FuncMap{
 		"asset": func(name string) string { return s.base + "/static/" + name + "?v=" + s.assetVer },
+		// tr translates a key with {name} placeholders: {{tr .T "key" "name" value}}.
+		"tr": func(c i18n.Catalogue, key string, pairs ...any) string { return c.Format(key, pairs...) },
 	}
 	names, err := fs.Glob(assets.Templates, "templates/*.html")
 	if err != nil {
@@ -248,7 +251,8 @@ func (s *Server) loadTemplates() error {
 }
 
 // render writes a page. data gets the common fields: User, CSRF, Base,
-// Registration, Title (if unset), Errors and Values (if unset).
+// Registration, Lang, T (the strings of the page's language), Languages,
+// Title (if unset), Errors and Values (if unset).
 func (s *Server) render(c *fiber.Ctx, page string, data fiber.Map) error {
 	t, ok := s.pages[page]
 	if !ok {
@@ -261,13 +265,21 @@ func (s *Server) render(c *fiber.Ctx, page string, data fiber.Map) error {
 	data["CSRF"] = s.csrfToken(c)
 	data["Base"] = s.base
 	data["Registration"] = s.accounts.Settings().Registration
+	data["Lang"] = s.lang(c)
+	T := s.catalogue(c)
+	data["T"] = T
+	data["Languages"] = i18n.Languages()
 	for _, k := range []string{"Errors", "Values"} {
 		if _, ok := data[k]; !ok {
 			data[k] = map[string]string{}
 		}
 	}
 	if f := c.Cookies(flashCookie); f != "" && data["Flash"] == nil {
-		data["Flash"] = flashText(f)
+		if text := T.T("flash_" + f); text != "flash_"+f {
+			data["Flash"] = text
+		} else {
+			data["Flash"] = flashText(f)
+		}
 		s.clearCookie(c, flashCookie)
 	}
 	var b strings.Builder
@@ -281,6 +293,11 @@ func (s *Server) render(c *fiber.Ctx, page string, data fiber.Map) error {
 // errorHandler renders every error as a page (or JSON for API paths) and
 // never shows internal error text: only the status and a fixed message.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	wantsJSON := strings.Contains(c.Get(fiber.HeaderAccept), "application/json") || strings.HasPrefix(c.Path(), s.base+"/api/")
+	var rf *pageRefusal
+	if errors.As(err, &rf) {
+		return s.refusalPage(c, rf, wantsJSON)
+	}
 	code := fiber.StatusInternalServerError
 	msg := "Something went wrong on the server. Please try again."
 	var fe *fiber.Error
@@ -297,11 +314,12 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if code >= 500 {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", code, "err", err)
 	}
-	heading := map[int]string{400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Not allowed", 413: "Too large", 429: "Too many requests", 503: "Unavailable"}[code]
-	if heading == "" {
-		heading = "Error"
+	T := s.catalogue(c)
+	heading := T.T(fmt.Sprintf("err_title_%d", code))
+	if strings.HasPrefix(heading, "err_title_") {
+		heading = T.T("err_title_500")
 	}
-	if strings.Contains(c.Get(fiber.HeaderAccept), "application/json") || strings.HasPrefix(c.Path(), s.base+"/api/") {
+	if wantsJSON {
 		return c.Status(code).JSON(fiber.Map{"error": msg, "status": code})
 	}
 	c.Status(code)

@@ -85,7 +85,10 @@ func (s *Server) currentUser(c *fiber.Ctx) *account.User {
 // requireAccount lets only signed-in account holders (not guests) through.
 func (s *Server) requireAccount(c *fiber.Ctx) error {
 	u := s.currentUser(c)
-	if u == nil || u.Guest {
+	if u != nil && u.Guest {
+		return refuse(fiber.StatusForbidden, "guest_create", errors.New("guests have no account"))
+	}
+	if u == nil {
 		return c.Redirect(s.base+"/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 	}
 	return c.Next()

@@ -40,8 +40,8 @@ func TestBrowserShareCamera(t *testing.T) {
 		t.Fatalf("bob joins: %s", resp.Status)
 	}
 
-	wa := browsertest.New(t, browsertest.WithName("ann"))
-	wb := browsertest.New(t, browsertest.WithName("bob"))
+	wa := browsertest.New(t, browsertest.WithName("ann"), browsertest.WithRoomHooks())
+	wb := browsertest.New(t, browsertest.WithName("bob"), browsertest.WithRoomHooks())
 	for _, x := range []struct {
 		w *browsertest.Window
 		u *apptest.User
@@ -56,6 +56,7 @@ func TestBrowserShareCamera(t *testing.T) {
 		// The page joins the SFU at once, to receive what others share.
 		x.w.WaitJS(`document.querySelector("#room").dataset.rtc === "connected"`)
 	}
+	wa.Click("#tab-stream")
 	wa.WaitVisible("#share-camera")
 	if browsertest.Eval[bool](wb, `document.querySelector("#share-view").hidden !== true`) {
 		t.Fatal("Bob's page shows a share before anyone shares")

@@ -30,7 +30,7 @@ type canvasSample struct{ Width, Height, Colors int }
 // (window.__sockets) and waits until the page is on the SFU.
 func openStreamWindow(t *testing.T, srv *apptest.Server, u *apptest.User, code string, script string) *browsertest.Window {
 	t.Helper()
-	w := browsertest.New(t, browsertest.WithName(u.Name))
+	w := browsertest.New(t, browsertest.WithName(u.Name), browsertest.WithRoomHooks())
 	w.SetCookie(srv.URL+"/", "wp_session", u.Client.Cookie("wp_session"))
 	for _, src := range []string{recordSockets, script} {
 		if src == "" {
@@ -60,8 +60,7 @@ func streamRoom(t *testing.T) (*apptest.Server, *apptest.User, *apptest.User, st
 }
 
 func startPatternStream(w *browsertest.Window) {
-	w.WaitVisible("#stream-panel > summary")
-	w.Click("#stream-panel > summary")
+	w.Click("#tab-stream")
 	w.Fill("#stream-source", "pattern:320x240")
 	w.Click("#stream-start")
 }

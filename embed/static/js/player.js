@@ -1,7 +1,12 @@
 // player.js shows the room's video: YouTube through the IFrame Player API
 // (its script URL comes from the server's configuration), direct files in an
-// HTML5 <video>. It knows nothing about the websocket; room.js tells it what
-// to load, and the sync loop drives it through play/pause/seek/rate.
+// HTML5 <video>. It knows nothing about the websocket; the room tells it what
+// to load, and the sync engine drives it through play/pause/seek/rate. Both
+// kinds run without their own controls: the room's control bar
+// (room/controls.js) is the same for every source, and the local settings a
+// member keeps (volume, mute, captions) are applied here.
+
+import { t } from "./i18n.js";
 
 let ytLoading = null;
 
@@ -12,15 +17,15 @@ export function loadYouTubeAPI(src) {
     ytLoading = new Promise((resolve, reject) => {
       const prev = window.onYouTubeIframeAPIReady;
       window.onYouTubeIframeAPIReady = () => {
-        if (typeof prev === 'function') prev();
+        if (typeof prev === "function") prev();
         resolve(window.YT);
       };
-      const s = document.createElement('script');
+      const s = document.createElement("script");
       s.src = src;
       s.async = true;
       s.onerror = () => {
         ytLoading = null;
-        reject(new Error('The YouTube player could not be loaded.'));
+        reject(new Error(t("player_yt_load_failed")));
       };
       document.head.appendChild(s);
     });
@@ -34,49 +39,55 @@ export class Player extends EventTarget {
     this.el = el;
     this.api = youtubeAPI;
     this.video = null; // what is loaded: {kind, url, id, start, title}
-    this.key = '';
+    this.key = "";
     this.html = null; // the <video> element
     this.yt = null; // the YT.Player
     this.gen = 0;
+    this.volume = 1;
+    this.muted = false;
+    this.track = -1; // the chosen subtitle track (-1: off)
   }
 
   // load switches to video (null shows the empty state). Loading what is
   // already loaded does nothing.
   load(video) {
-    const key = video ? `${video.kind} ${video.url}` : '';
+    const key = video ? `${video.kind} ${video.url}` : "";
     if (key === this.key) return;
     this.key = key;
     this.destroy();
     this.video = video;
-    this.el.dataset.kind = video ? video.kind : '';
-    this.el.dataset.src = video ? video.url : '';
+    this.el.dataset.kind = video ? video.kind : "";
+    this.el.dataset.src = video ? video.url : "";
     delete this.el.dataset.ready;
     if (!video) {
-      const p = document.createElement('p');
-      p.className = 'player-empty';
-      p.textContent = 'Nobody has shared a video yet. Paste a link below.';
-      this.el.replaceChildren(p);
-    } else if (video.kind === 'youtube') {
+      this.el.replaceChildren();
+    } else if (video.kind === "youtube") {
       this.loadYouTube(video);
     } else {
       this.loadFile(video);
     }
-    this.dispatchEvent(new CustomEvent('load', { detail: video }));
+    this.dispatchEvent(new CustomEvent("load", { detail: video }));
   }
 
   loadFile(v) {
-    const el = document.createElement('video');
-    el.controls = true;
+    const el = document.createElement("video");
+    el.controls = false;
     el.playsInline = true;
-    el.preload = 'auto';
+    el.volume = this.volume;
+    el.muted = this.muted;
+    el.preload = "auto";
     el.src = this.fileURL ? this.fileURL(v) : v.url;
-    if (v.title) el.setAttribute('aria-label', v.title);
-    el.addEventListener('loadedmetadata', () => {
-      if (v.start) el.currentTime = v.start;
-      this.el.dataset.ready = '1';
-      this.dispatchEvent(new Event('ready'));
-    }, { once: true });
-    el.addEventListener('error', () => this.failed('This video could not be played (is the link right, and the format supported?).'));
+    if (v.title) el.setAttribute("aria-label", v.title);
+    el.addEventListener(
+      "loadedmetadata",
+      () => {
+        if (v.start) el.currentTime = v.start;
+        this.el.dataset.ready = "1";
+        this.dispatchEvent(new Event("ready"));
+      },
+      { once: true },
+    );
+    el.addEventListener("error", () => this.failed(t("player_failed")));
     this.el.replaceChildren(el);
     this.html = el;
   }
@@ -91,34 +102,44 @@ export class Player extends EventTarget {
       return;
     }
     if (gen !== this.gen) return;
-    const holder = document.createElement('div');
+    const holder = document.createElement("div");
     this.el.replaceChildren(holder);
     this.yt = new YT.Player(holder, {
       videoId: v.id,
-      width: '100%',
-      height: '100%',
-      playerVars: { start: Math.floor(v.start || 0), autoplay: 0, playsinline: 1, rel: 0 },
+      width: "100%",
+      height: "100%",
+      playerVars: {
+        start: Math.floor(v.start || 0),
+        autoplay: 0,
+        playsinline: 1,
+        rel: 0,
+        controls: 0,
+        disablekb: 1,
+        fs: 0,
+        iv_load_policy: 3,
+      },
       events: {
         onReady: () => {
           if (gen !== this.gen) return;
-          this.el.dataset.ready = '1';
-          this.dispatchEvent(new Event('ready'));
+          this.applyVolume();
+          this.el.dataset.ready = "1";
+          this.dispatchEvent(new Event("ready"));
         },
-        onError: () => this.failed('YouTube could not play this video.'),
+        onError: () => this.failed(t("player_yt_failed")),
       },
     });
   }
 
   failed(text) {
-    this.dispatchEvent(new CustomEvent('failed', { detail: text }));
+    this.dispatchEvent(new CustomEvent("failed", { detail: text }));
   }
 
   destroy() {
     this.gen++;
-    if (this.yt && typeof this.yt.destroy === 'function') this.yt.destroy();
+    if (this.yt && typeof this.yt.destroy === "function") this.yt.destroy();
     if (this.html) {
       this.html.pause();
-      this.html.removeAttribute('src');
+      this.html.removeAttribute("src");
       this.html.load();
     }
     this.yt = null;
@@ -151,5 +172,86 @@ export class Player extends EventTarget {
   setRate(rate) {
     if (this.html) this.html.playbackRate = rate;
     else if (this.yt && this.yt.setPlaybackRate) this.yt.setPlaybackRate(rate);
+  }
+
+  // Local settings: every member keeps their own.
+
+  setVolume(v) {
+    this.volume = Math.min(1, Math.max(0, v));
+    if (this.volume > 0) this.muted = false;
+    this.applyVolume();
+  }
+
+  setMuted(m) {
+    this.muted = !!m;
+    this.applyVolume();
+  }
+
+  applyVolume() {
+    if (this.html) {
+      this.html.volume = this.volume;
+      this.html.muted = this.muted;
+    } else if (this.yt && this.yt.setVolume) {
+      this.yt.setVolume(Math.round(this.volume * 100));
+      if (this.muted) this.yt.mute?.();
+      else this.yt.unMute?.();
+    }
+  }
+
+  duration() {
+    if (this.html) return Number.isFinite(this.html.duration) ? this.html.duration : 0;
+    if (this.yt && this.yt.getDuration) return Number(this.yt.getDuration()) || 0;
+    return 0;
+  }
+
+  // bufferedEnd is how far the media is loaded from the current position.
+  bufferedEnd() {
+    if (this.html) {
+      const b = this.html.buffered;
+      const now = this.html.currentTime;
+      for (let i = 0; i < b.length; i++) if (b.start(i) <= now + 0.5 && b.end(i) >= now) return b.end(i);
+      return 0;
+    }
+    if (this.yt && this.yt.getVideoLoadedFraction) return this.yt.getVideoLoadedFraction() * this.duration();
+    return 0;
+  }
+
+  // Subtitles (HTML5 video only): tracks() lists them, addTracks adds
+  // sidecar files, showTrack picks one for this member (-1 for none).
+  tracks() {
+    if (!this.html) return [];
+    return [...this.html.textTracks].map((tr, i) => ({
+      index: i,
+      label: tr.label || tr.language || `#${i + 1}`,
+      lang: tr.language,
+    }));
+  }
+
+  addTracks(list) {
+    const video = this.html;
+    if (!video) return;
+    for (const s of list) {
+      const track = document.createElement("track");
+      track.kind = "subtitles";
+      track.src = s.url;
+      track.label = s.label;
+      if (s.lang) track.srclang = s.lang;
+      video.append(track);
+    }
+    this.dispatchEvent(new Event("tracks"));
+  }
+
+  showTrack(index) {
+    this.track = index;
+    if (!this.html) return;
+    [...this.html.textTracks].forEach((tr, i) => {
+      tr.mode = i === index ? "showing" : "disabled";
+    });
+  }
+
+  pip() {
+    if (!this.html || !document.pictureInPictureEnabled) return Promise.resolve();
+    if (document.pictureInPictureElement) return document.exitPictureInPicture();
+    return this.html.requestPictureInPicture();
   }
 }

@@ -6,47 +6,51 @@
 // installShare once; everything else arrives as room:* events. User text
 // goes into the page with textContent only.
 
-const levels = { everyone: ['owner', 'moderator', 'member'], moderators: ['owner', 'moderator'], owner: ['owner'] };
+import { t } from "./i18n.js";
+
+const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner", "moderator"], owner: ["owner"] };
 const allows = (level, role) => (levels[level] || levels.everyone).includes(role);
 
 function el(tag, props = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
-    if (k === 'text') e.textContent = v;
-    else if (k === 'class') e.className = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    if (k === "text") e.textContent = v;
+    else if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v);
   }
   e.append(...children);
   return e;
 }
 
-const sourceWords = { screen: 'a screen', camera: 'a camera' };
-
-export function installShare({ send, state, player, root }) {
-  const base = root.dataset.base || '';
-  const box = document.getElementById('player');
-
-  const css = document.createElement('link');
-  css.rel = 'stylesheet';
-  css.href = `${base}/static/css/share.css`;
-  document.head.append(css);
+export function installShare({ send, state, player, root, on, emit, store, connected }) {
+  const box = document.getElementById("player");
 
   // ---- page ----
-  const video = el('video', { id: 'share-video', autoplay: '', playsinline: '' });
+  const video = el("video", { id: "share-video", autoplay: "", playsinline: "" });
   video.muted = true; // sound comes through the audio elements
-  const label = el('p', { id: 'share-label', class: 'share-label' });
-  const view = el('div', { id: 'share-view', class: 'share-view', hidden: '' }, video, label);
-  const btn = (id, text, onclick) => el('button', { id, type: 'button', text, onclick });
-  const bScreen = btn('share-screen', 'Share screen', () => guard(shareScreen));
-  const bCamera = btn('share-camera', 'Share camera', () => guard(shareCamera));
-  const bStop = btn('share-stop', 'Stop sharing', () => guard(stopShare));
-  const bVoice = btn('share-voice', 'Voice', () => guard(toggleVoice));
-  const bMute = btn('share-mute', 'Mute', () => toggleMute());
-  const status = el('span', { id: 'share-status', class: 'share-status muted', role: 'status', 'aria-live': 'polite' });
-  const bar = el('div', { id: 'share-bar', class: 'share-bar', hidden: '' }, bScreen, bCamera, bStop, bVoice, bMute, status);
-  const sounds = el('div', { class: 'share-sounds', hidden: '' });
-  box.after(view, bar, sounds);
+  const label = el("p", { id: "share-label", class: "share-label" });
+  const view = el("div", { id: "share-view", class: "share-view", hidden: "" }, video, label);
+  const btn = (id, text, onclick) => el("button", { id, type: "button", text, onclick });
+  const bScreen = btn("share-screen", t("share_screen"), () => guard(shareScreen));
+  const bCamera = btn("share-camera", t("share_camera"), () => guard(shareCamera));
+  const bStop = btn("share-stop", t("share_stop"), () => guard(stopShare));
+  const bVoice = btn("share-voice", t("voice"), () => guard(toggleVoice));
+  const bMute = btn("share-mute", t("mic_mute"), () => toggleMute());
+  const status = el("span", { id: "share-status", class: "share-status muted", role: "status", "aria-live": "polite" });
+  const bar = el(
+    "div",
+    { id: "share-bar", class: "share-bar", hidden: "" },
+    bScreen,
+    bCamera,
+    bStop,
+    bVoice,
+    bMute,
+    status,
+  );
+  const sounds = el("div", { class: "share-sounds", hidden: "" });
+  document.getElementById("screen").append(view);
+  document.getElementById("share-slot").append(bar, sounds);
 
   // ---- state ----
   let cfg = { enabled: false };
@@ -66,14 +70,15 @@ export function installShare({ send, state, player, root }) {
   const mine = new Set(); // mids the server gave me as sending slots
   const publishes = new Map(); // ref -> sources, until the server accepts
   const debug = { frames: 0, firstFrameAt: 0, sharedAt: 0, joins: 0 };
-  window.watchpartyShare = debug; // for the browser tests
 
   const rtc = (signal) => {
     const ref = `rtc${++refSeq}`;
-    send({ type: 'rtc', ref, signal });
+    send({ type: "rtc", ref, signal });
     return ref;
   };
-  const setStatus = (text) => { status.textContent = text; };
+  const setStatus = (text) => {
+    status.textContent = text;
+  };
   const me = () => (state.me && state.members.get(state.me.id)) || state.me;
   const rights = () => {
     const m = me();
@@ -86,7 +91,11 @@ export function installShare({ send, state, player, root }) {
     try {
       await fn();
     } catch (err) {
-      setStatus(err && err.name === 'NotAllowedError' ? 'Permission denied.' : `Could not share: ${err && err.message ? err.message : err}`);
+      setStatus(
+        err && err.name === "NotAllowedError"
+          ? t("share_denied")
+          : t("share_failed", { error: err && err.message ? err.message : err }),
+      );
     }
     render();
   }
@@ -97,16 +106,16 @@ export function installShare({ send, state, player, root }) {
   // stream.js takes it through the rtc:frames event (channel null when it
   // is gone) and falls back to its websocket relay without it.
   let framesChannel = null;
-  const announceFrames = (channel) => {
-    document.dispatchEvent(new CustomEvent('rtc:frames', { detail: { channel } }));
-  };
+  const announceFrames = (channel) => emit("rtc:frames", { channel });
 
   function openFrames(my) {
     if (framesChannel || !pc) return;
-    const dc = pc.createDataChannel('frames', { ordered: false, maxRetransmits: 0 });
-    dc.binaryType = 'arraybuffer';
+    const dc = pc.createDataChannel("frames", { ordered: false, maxRetransmits: 0 });
+    dc.binaryType = "arraybuffer";
     framesChannel = dc;
-    dc.onopen = () => { if (my === gen && framesChannel === dc) announceFrames(dc); };
+    dc.onopen = () => {
+      if (my === gen && framesChannel === dc) announceFrames(dc);
+    };
     dc.onclose = () => {
       if (framesChannel !== dc) return;
       framesChannel = null;
@@ -146,19 +155,21 @@ export function installShare({ send, state, player, root }) {
     pc.onicecandidate = (e) => {
       if (my !== gen) return;
       const c = e.candidate ? e.candidate.toJSON() : null;
-      if (answered) rtc({ type: 'candidate', candidate: c });
+      if (answered) rtc({ type: "candidate", candidate: c });
       else pendingCands.push(c);
     };
     pc.onconnectionstatechange = () => {
       if (my !== gen) return;
       root.dataset.rtc = pc.connectionState;
-      if (pc.connectionState === 'connected') {
+      if (pc.connectionState === "connected") {
         rejoins = 0;
         openFrames(my);
       }
     };
-    pc.ontrack = () => { if (my === gen) mapTracks(); };
-    rtc({ type: 'join' });
+    pc.ontrack = () => {
+      if (my === gen) mapTracks();
+    };
+    rtc({ type: "join" });
     // After a reconnect, share again what was being shared.
     if (local.size) {
       publish([...local.entries()].map(([source, l]) => ({ source, ...l }))).catch((err) => setStatus(String(err)));
@@ -171,17 +182,19 @@ export function installShare({ send, state, player, root }) {
 
   function onSignal(sig) {
     const my = gen;
-    chain = chain.then(() => handleSignal(sig, my)).catch((err) => {
-      if (my === gen) setStatus(`WebRTC: ${err && err.message ? err.message : err}`);
-    });
+    chain = chain
+      .then(() => handleSignal(sig, my))
+      .catch((err) => {
+        if (my === gen) setStatus(`WebRTC: ${err && err.message ? err.message : err}`);
+      });
   }
 
   async function handleSignal(sig, my) {
     if (my !== gen || !pc) return;
     switch (sig.type) {
-      case 'offer': {
+      case "offer": {
         tracks = sig.tracks || [];
-        await pc.setRemoteDescription({ type: 'offer', sdp: sig.sdp });
+        await pc.setRemoteDescription({ type: "offer", sdp: sig.sdp });
         if (my !== gen) return;
         // Put each shared track on the slot the server gave its source.
         // Media may start before the server has applied the answer: it
@@ -192,42 +205,44 @@ export function installShare({ send, state, player, root }) {
           if (!tr || !l) continue;
           mine.add(slot.mid);
           bound.set(slot.mid, slot.source);
-          if (tr.direction !== 'sendonly' && tr.direction !== 'sendrecv') tr.direction = 'sendonly';
+          if (tr.direction !== "sendonly" && tr.direction !== "sendrecv") tr.direction = "sendonly";
           if (tr.sender.track !== l.track) await tr.sender.replaceTrack(l.track);
         }
         const slots = new Set((sig.publish || []).map((p) => p.source));
         for (const [ref, sources] of [...publishes]) if (sources.every((s) => slots.has(s))) publishes.delete(ref);
         await pc.setLocalDescription(await pc.createAnswer());
         if (my !== gen) return;
-        rtc({ type: 'answer', sdp: pc.localDescription.sdp });
+        rtc({ type: "answer", sdp: pc.localDescription.sdp });
         if (!answered) {
           answered = true;
-          for (const c of pendingCands) rtc({ type: 'candidate', candidate: c });
+          for (const c of pendingCands) rtc({ type: "candidate", candidate: c });
           pendingCands = [];
         }
         mapTracks();
         break;
       }
-      case 'answer':
-        await pc.setRemoteDescription({ type: 'answer', sdp: sig.sdp });
+      case "answer":
+        await pc.setRemoteDescription({ type: "answer", sdp: sig.sdp });
         break;
-      case 'error':
-        setStatus(sig.message || 'WebRTC error');
+      case "error":
+        setStatus(sig.message || "WebRTC error");
         break;
-      case 'closed':
+      case "closed":
         closePeer();
-        if (sig.code === 'replaced') {
+        if (sig.code === "replaced") {
           stopAll();
-          setStatus('Sharing moved to another window of yours. Reload this page to use it here.');
+          setStatus(t("share_replaced"));
           render();
           return;
         }
-        if (rejoins < 5 && state.ws) {
+        if (rejoins < 5 && connected()) {
           const delay = 500 * 2 ** rejoins++;
-          setStatus('The media connection dropped; reconnecting…');
-          setTimeout(() => { if (!pc && cfg.enabled && state.ws) startPeer(); }, delay);
+          setStatus(t("share_reconnecting"));
+          setTimeout(() => {
+            if (!pc && cfg.enabled && connected()) startPeer();
+          }, delay);
         } else {
-          setStatus('The media connection failed.');
+          setStatus(t("share_failed_conn"));
         }
         break;
     }
@@ -238,32 +253,44 @@ export function installShare({ send, state, player, root }) {
   // A slot I used before and freed: the server reuses it for the next
   // publish of the same kind, so the track goes there at once.
   function freeSlot(kind) {
-    return pc.getTransceivers().find((t) => t.mid && mine.has(t.mid) && !bound.has(t.mid)
-      && t.receiver.track && t.receiver.track.kind === kind && !t.sender.track);
+    return pc
+      .getTransceivers()
+      .find(
+        (t) =>
+          t.mid &&
+          mine.has(t.mid) &&
+          !bound.has(t.mid) &&
+          t.receiver.track &&
+          t.receiver.track.kind === kind &&
+          !t.sender.track,
+      );
   }
 
   async function publish(list) {
-    if (!pc) throw new Error('not connected');
+    if (!pc) throw new Error("not connected");
     for (const x of list) {
       local.set(x.source, { track: x.track, stream: x.stream });
       const tr = freeSlot(x.track.kind);
       if (tr) {
         bound.set(tr.mid, x.source);
         await tr.sender.replaceTrack(x.track);
-        if (tr.direction !== 'sendonly' && tr.direction !== 'sendrecv') tr.direction = 'sendonly';
+        if (tr.direction !== "sendonly" && tr.direction !== "sendrecv") tr.direction = "sendonly";
       } else {
         pc.addTrack(x.track, x.stream);
       }
     }
-    const ref = rtc({ type: 'publish', tracks: list.map((x) => ({ kind: x.track.kind, source: x.source })) });
-    publishes.set(ref, list.map((x) => x.source));
+    const ref = rtc({ type: "publish", tracks: list.map((x) => ({ kind: x.track.kind, source: x.source })) });
+    publishes.set(
+      ref,
+      list.map((x) => x.source),
+    );
   }
 
   // drop stops sending these sources; tell says whether the server must hear it.
   async function drop(sources, tell) {
     const gone = sources.filter((s) => local.has(s));
     if (!gone.length) return;
-    if (tell && pc) rtc({ type: 'unpublish', tracks: gone.map((source) => ({ source })) });
+    if (tell && pc) rtc({ type: "unpublish", tracks: gone.map((source) => ({ source })) });
     for (const s of gone) {
       const l = local.get(s);
       local.delete(s);
@@ -292,55 +319,55 @@ export function installShare({ send, state, player, root }) {
 
   async function shareScreen() {
     const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: true });
-    await startShare('screen', stream, { video: 'screen', audio: 'screen_audio' });
+    await startShare("screen", stream, { video: "screen", audio: "screen_audio" });
   }
 
   async function shareCamera() {
-    const withMic = !local.has('microphone');
+    const withMic = !local.has("microphone");
     const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: withMic });
-    await startShare('camera', stream, { video: 'camera', audio: 'microphone' });
-    micByShare = withMic && local.has('microphone');
+    await startShare("camera", stream, { video: "camera", audio: "microphone" });
+    micByShare = withMic && local.has("microphone");
   }
 
   async function startShare(kind, stream, sources) {
     if (mode) await stopShare();
     if (!pc) {
       for (const t of stream.getTracks()) t.stop();
-      throw new Error('not connected');
+      throw new Error("not connected");
     }
     mode = kind;
     debug.sharedAt = Date.now();
     const list = stream.getTracks().map((track) => ({ source: sources[track.kind], track, stream }));
     for (const x of list) {
       // The browser's own "Stop sharing" ends the track.
-      x.track.onended = () => guard(() => (x.track.kind === 'video' ? stopShare() : drop([x.source], true)));
+      x.track.onended = () => guard(() => (x.track.kind === "video" ? stopShare() : drop([x.source], true)));
     }
     await publish(list);
-    setStatus('');
+    setStatus("");
   }
 
   async function stopShare() {
-    const sources = mode === 'screen' ? ['screen', 'screen_audio'] : ['camera'];
-    if (mode === 'camera' && micByShare) sources.push('microphone');
+    const sources = mode === "screen" ? ["screen", "screen_audio"] : ["camera"];
+    if (mode === "camera" && micByShare) sources.push("microphone");
     mode = null;
     micByShare = false;
     await drop(sources, true);
   }
 
   async function toggleVoice() {
-    if (local.has('microphone')) {
+    if (local.has("microphone")) {
       micByShare = false;
-      await drop(['microphone'], true);
+      await drop(["microphone"], true);
       return;
     }
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     const track = stream.getAudioTracks()[0];
-    track.onended = () => guard(() => drop(['microphone'], true));
-    await publish([{ source: 'microphone', track, stream }]);
+    track.onended = () => guard(() => drop(["microphone"], true));
+    await publish([{ source: "microphone", track, stream }]);
   }
 
   function toggleMute() {
-    const l = local.get('microphone');
+    const l = local.get("microphone");
     if (!l) return;
     l.track.enabled = !l.track.enabled;
     render();
@@ -362,8 +389,8 @@ export function installShare({ send, state, player, root }) {
   // The video to show: a screen before a camera, another member's before mine.
   function shown() {
     const mine = state.me?.id;
-    const videos = share.filter((s) => s.kind === 'video');
-    const rank = (s) => (s.source === 'screen' ? 0 : 2) + (s.member === mine ? 1 : 0);
+    const videos = share.filter((s) => s.kind === "video");
+    const rank = (s) => (s.source === "screen" ? 0 : 2) + (s.member === mine ? 1 : 0);
     videos.sort((a, b) => rank(a) - rank(b));
     return videos[0] || null;
   }
@@ -378,25 +405,27 @@ export function installShare({ send, state, player, root }) {
     bScreen.hidden = !r.video || !!mode || !navigator.mediaDevices?.getDisplayMedia;
     bCamera.hidden = !r.video || !!mode;
     bStop.hidden = !mode;
-    bVoice.hidden = !(r.voice && r.mic) && !local.has('microphone');
-    bVoice.textContent = local.has('microphone') ? 'Voice off' : 'Voice';
-    bVoice.setAttribute('aria-pressed', String(local.has('microphone')));
-    const mic = local.get('microphone');
+    bVoice.hidden = !(r.voice && r.mic) && !local.has("microphone");
+    bVoice.textContent = local.has("microphone") ? t("voice_off") : t("voice");
+    bVoice.setAttribute("aria-pressed", String(local.has("microphone")));
+    const mic = local.get("microphone");
     bMute.hidden = !mic;
-    bMute.textContent = mic && !mic.track.enabled ? 'Unmute' : 'Mute';
-    bMute.setAttribute('aria-pressed', String(!!mic && !mic.track.enabled));
+    bMute.textContent = mic && !mic.track.enabled ? t("mic_unmute") : t("mic_mute");
+    bMute.setAttribute("aria-pressed", String(!!mic && !mic.track.enabled));
 
     const s = on ? shown() : null;
     let track = null;
     if (s && s.member === state.me?.id) track = local.get(s.source)?.track || null;
     else if (s) track = remote.get(s.id) || null;
     if (s) {
-      const who = s.member === state.me?.id ? 'You are' : `${s.name || 'Someone'} is`;
-      label.textContent = `${who} sharing ${sourceWords[s.source] || 'video'}`;
+      label.textContent =
+        s.member === state.me?.id
+          ? t(`share_you_${s.source === "camera" ? "camera" : "screen"}`)
+          : t(`share_other_${s.source === "camera" ? "camera" : "screen"}`, { name: s.name || t("someone") });
       view.hidden = false;
       view.dataset.source = s.source;
       view.dataset.member = s.member;
-      box.style.display = 'none';
+      box.style.display = "none";
       if (player.html && playerMuted === null) {
         playerMuted = player.html.muted;
         player.html.muted = true;
@@ -405,7 +434,7 @@ export function installShare({ send, state, player, root }) {
       view.hidden = true;
       delete view.dataset.source;
       delete view.dataset.member;
-      box.style.display = '';
+      box.style.display = "";
       if (playerMuted !== null && player.html) player.html.muted = playerMuted;
       playerMuted = null;
     }
@@ -419,7 +448,7 @@ export function installShare({ send, state, player, root }) {
     const want = new Map();
     if (on) {
       for (const p of share) {
-        if (p.kind !== 'audio' || p.member === state.me?.id) continue;
+        if (p.kind !== "audio" || p.member === state.me?.id) continue;
         const t = remote.get(p.id);
         if (t) want.set(p.id, { t, member: p.member });
       }
@@ -434,7 +463,7 @@ export function installShare({ send, state, player, root }) {
     for (const [id, { t, member }] of want) {
       let a = sounds.querySelector(`audio[data-id="${CSS.escape(id)}"]`);
       if (!a) {
-        a = el('audio', { autoplay: '', 'data-id': id });
+        a = el("audio", { autoplay: "", "data-id": id });
         sounds.append(a);
       }
       if (!a.srcObject || a.srcObject.getAudioTracks()[0] !== t) {
@@ -443,8 +472,8 @@ export function installShare({ send, state, player, root }) {
         meter(id, member, t);
       }
     }
-    if (mic) meter('local', state.me?.id, mic.track);
-    else unmeter('local');
+    if (mic) meter("local", state.me?.id, mic.track);
+    else unmeter("local");
   }
 
   // Frames of the shown video, for the status of the page and the tests.
@@ -453,7 +482,7 @@ export function installShare({ send, state, player, root }) {
     if (!debug.firstFrameAt) debug.firstFrameAt = Date.now();
     video.requestVideoFrameCallback(countFrame);
   };
-  if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) video.requestVideoFrameCallback(countFrame);
+  if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) video.requestVideoFrameCallback(countFrame);
 
   // ---- speaking indicator ----
 
@@ -488,24 +517,23 @@ export function installShare({ send, state, player, root }) {
   }
 
   function tickMeters() {
-    if (actx && actx.state === 'suspended') actx.resume().catch(() => {});
+    if (actx && actx.state === "suspended") actx.resume().catch(() => {});
     const speaking = new Set();
     for (const m of meters.values()) {
-      if (!m.track.enabled || m.track.readyState !== 'live') continue;
+      if (!m.track.enabled || m.track.readyState !== "live") continue;
       m.analyser.getFloatTimeDomainData(m.buf);
       let sum = 0;
       for (const v of m.buf) sum += v * v;
       if (Math.sqrt(sum / m.buf.length) > 0.02) speaking.add(m.member);
     }
-    for (const li of document.querySelectorAll('#members li[data-id]')) {
-      li.classList.toggle('speaking', speaking.has(li.dataset.id));
+    for (const li of document.querySelectorAll("#members li[data-id]")) {
+      li.classList.toggle("speaking", speaking.has(li.dataset.id));
     }
   }
 
   // ---- room events ----
 
-  document.addEventListener('room:hello', (e) => {
-    const h = e.detail;
+  on("hello", (h) => {
     cfg = h.webrtc || { enabled: false };
     share = h.share || [];
     if (cfg.enabled) startPeer();
@@ -515,30 +543,36 @@ export function installShare({ send, state, player, root }) {
     }
     render();
   });
-  document.addEventListener('room:rtc', (e) => { if (e.detail.signal) onSignal(e.detail.signal); });
-  document.addEventListener('room:share', (e) => {
-    share = e.detail.share || [];
+  on("rtc", (m) => {
+    if (m.signal) onSignal(m.signal);
+  });
+  on("share", (m) => {
+    share = m.share || [];
     render();
   });
-  document.addEventListener('room:error', (e) => {
-    const m = e.detail;
-    if (!m.ref || !m.ref.startsWith('rtc')) return;
-    setStatus(m.text || 'WebRTC error');
+  on("error", (m) => {
+    if (!m.ref || !m.ref.startsWith("rtc")) return;
+    setStatus(m.text || t("error_generic"));
     const sources = publishes.get(m.ref);
     if (sources) {
       publishes.delete(m.ref);
-      if (sources.includes(mode === 'screen' ? 'screen' : 'camera')) {
+      if (sources.includes(mode === "screen" ? "screen" : "camera")) {
         mode = null;
         micByShare = false;
       }
       guard(() => drop(sources, false));
     }
   });
-  // Roles and settings show in the member list: follow its changes.
-  new MutationObserver(() => {
+  // Roles and settings change what this member may share.
+  let seen = -1;
+  store.view((st) => {
+    const rev = (st.rev.room || 0) + (st.rev.members || 0);
+    if (rev === seen) return;
+    seen = rev;
     const r = rights();
     if (mode && !r.video) guard(stopShare);
-    else if (local.has('microphone') && !r.mic && !micByShare) guard(() => drop(['microphone'], true));
+    else if (local.has("microphone") && !r.mic && !micByShare) guard(() => drop(["microphone"], true));
     else render();
-  }).observe(document.getElementById('members'), { childList: true });
+  });
+  return debug;
 }

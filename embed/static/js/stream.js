@@ -13,38 +13,43 @@
 // dropped, so the picture stays current.
 // User text goes into the page with textContent only.
 
-const levels = { everyone: ['owner', 'moderator', 'member'], moderators: ['owner', 'moderator'], owner: ['owner'] };
+import { t } from "./i18n.js";
+
+const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner", "moderator"], owner: ["owner"] };
 const HEADER = 26; // length(4) type(1) seq(8) captured(8) width(2) height(2) codec(1)
 const CHUNK_HEADER = 8; // data channel: seq(4) index(2) count(2)
 const CHANNEL_WAIT_MS = 4000;
-const transports = { channel: 'data channel', relay: 'websocket' };
+const transports = { channel: "data channel", relay: "websocket" };
 
-export function installStream({ send, state, root }) {
+export function installStream({ send, state, root, on, store, sync }) {
   const $ = (id) => document.getElementById(id);
-  const base = root.dataset.base || '';
+  const base = root.dataset.base || "";
   const code = root.dataset.code;
   const csrf = document.querySelector('meta[name="csrf"]').content;
-  const view = $('stream-view');
-  const canvas = $('stream-canvas');
-  const statsLine = $('stream-stats');
-  const panel = $('stream-panel');
-  const player = $('player');
+  const view = $("stream-view");
+  const canvas = $("stream-canvas");
+  const statsLine = $("stream-stats");
+  const panel = $("stream-panel");
+  const player = $("player");
   if (!view || !canvas || !panel) return;
-  const ctx2d = canvas.getContext('2d');
+  const ctx2d = canvas.getContext("2d");
 
-  const css = document.createElement('link');
-  css.rel = 'stylesheet';
-  css.href = `${base}/static/css/stream.css`;
-  document.head.append(css);
-
-  // Counters, exposed for people debugging a stream and for the browser tests.
+  // Counters, for people debugging a stream and for the browser tests (the
+  // room module hands them out as room.stream).
   // transport says where the last frame came from; relayOpens counts the
   // relay websockets this page opened.
   const stats = {
-    frames: 0, dropped: 0, fps: 0, width: 0, height: 0, latencyMs: NaN, lastSeq: 0, active: false,
-    transport: '', relayOpens: 0,
+    frames: 0,
+    dropped: 0,
+    fps: 0,
+    width: 0,
+    height: 0,
+    latencyMs: NaN,
+    lastSeq: 0,
+    active: false,
+    transport: "",
+    relayOpens: 0,
   };
-  window.watchpartyStream = stats;
 
   let current = { active: false };
   let ws = null;
@@ -63,11 +68,15 @@ export function installStream({ send, state, root }) {
     const lvl = state.room?.settings?.change_video;
     return !!(state.me && (levels[lvl] || levels.everyone).includes(state.me.role));
   };
-  const mayStop = () => !!(state.me && current.active &&
-    (current.by === state.me.id || state.me.role === 'owner' || state.me.role === 'moderator'));
+  const mayStop = () =>
+    !!(
+      state.me &&
+      current.active &&
+      (current.by === state.me.id || state.me.role === "owner" || state.me.role === "moderator")
+    );
 
   function serverNow() {
-    const clock = window.watchpartySync?.clock;
+    const clock = sync && sync.clock;
     return clock && clock.synced ? clock.serverNow() : Date.now();
   }
 
@@ -96,13 +105,13 @@ export function installStream({ send, state, root }) {
     connect();
   }
 
-  function onChannel(e) {
-    const channel = e.detail && e.detail.channel;
+  function onChannel(m) {
+    const channel = m && m.channel;
     if (dc === channel) return;
-    if (dc) dc.removeEventListener('message', onChunk);
-    dc = channel && channel.readyState === 'open' ? channel : null;
+    if (dc) dc.removeEventListener("message", onChunk);
+    dc = channel && channel.readyState === "open" ? channel : null;
     chunks = null;
-    if (dc) dc.addEventListener('message', onChunk);
+    if (dc) dc.addEventListener("message", onChunk);
     route();
   }
 
@@ -125,7 +134,7 @@ export function installStream({ send, state, root }) {
     chunks.parts[idx] = new Uint8Array(buf, CHUNK_HEADER);
     if (++chunks.got < chunks.count) return;
     chunks.done = true;
-    const blob = new Blob(chunks.parts, { type: 'image/jpeg' });
+    const blob = new Blob(chunks.parts, { type: "image/jpeg" });
     chunks.parts = null;
     draw(blob, { seq, capturedMs: 0, width: 0, height: 0 }, transports.channel);
   }
@@ -135,12 +144,14 @@ export function installStream({ send, state, root }) {
   function connect() {
     clearTimeout(retry);
     if (!current.active || ws || dc) return;
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const sock = new WebSocket(`${proto}//${location.host}${base}/r/${encodeURIComponent(code)}/frames`);
-    sock.binaryType = 'arraybuffer';
+    sock.binaryType = "arraybuffer";
     ws = sock;
     stats.relayOpens++;
-    sock.onopen = () => { attempt = 0; };
+    sock.onopen = () => {
+      attempt = 0;
+    };
     sock.onmessage = (ev) => onFrame(ev.data);
     sock.onclose = () => {
       if (ws !== sock) return;
@@ -163,12 +174,16 @@ export function installStream({ send, state, root }) {
     if (!(buf instanceof ArrayBuffer) || buf.byteLength <= HEADER) return;
     const dv = new DataView(buf);
     if (dv.getUint8(4) !== 1 || dv.getUint8(25) !== 1) return; // a JPEG frame
-    draw(new Blob([new Uint8Array(buf, HEADER)], { type: 'image/jpeg' }), {
-      seq: Number(dv.getBigUint64(5)),
-      capturedMs: Number(dv.getBigInt64(13)) / 1000,
-      width: dv.getUint16(21),
-      height: dv.getUint16(23),
-    }, transports.relay);
+    draw(
+      new Blob([new Uint8Array(buf, HEADER)], { type: "image/jpeg" }),
+      {
+        seq: Number(dv.getBigUint64(5)),
+        capturedMs: Number(dv.getBigInt64(13)) / 1000,
+        width: dv.getUint16(21),
+        height: dv.getUint16(23),
+      },
+      transports.relay,
+    );
   }
 
   // draw decodes one JPEG onto the canvas; meta fields may be 0 (unknown).
@@ -178,25 +193,28 @@ export function installStream({ send, state, root }) {
       return;
     }
     decoding = true;
-    createImageBitmap(blob).then((bmp) => {
-      if (canvas.width !== bmp.width || canvas.height !== bmp.height) {
-        canvas.width = bmp.width;
-        canvas.height = bmp.height;
-      }
-      ctx2d.drawImage(bmp, 0, 0);
-      stats.width = width || bmp.width;
-      stats.height = height || bmp.height;
-      bmp.close();
-      stats.frames++;
-      stats.lastSeq = seq;
-      stats.latencyMs = capturedMs > 0 ? serverNow() - capturedMs : NaN;
-      stats.transport = via;
-      windowFrames++;
-    }).catch(() => {
-      stats.dropped++;
-    }).finally(() => {
-      decoding = false;
-    });
+    createImageBitmap(blob)
+      .then((bmp) => {
+        if (canvas.width !== bmp.width || canvas.height !== bmp.height) {
+          canvas.width = bmp.width;
+          canvas.height = bmp.height;
+        }
+        ctx2d.drawImage(bmp, 0, 0);
+        stats.width = width || bmp.width;
+        stats.height = height || bmp.height;
+        bmp.close();
+        stats.frames++;
+        stats.lastSeq = seq;
+        stats.latencyMs = capturedMs > 0 ? serverNow() - capturedMs : NaN;
+        stats.transport = via;
+        windowFrames++;
+      })
+      .catch(() => {
+        stats.dropped++;
+      })
+      .finally(() => {
+        decoding = false;
+      });
   }
 
   setInterval(() => {
@@ -210,7 +228,7 @@ export function installStream({ send, state, root }) {
     if (Number.isFinite(stats.latencyMs)) parts.push(`latency ${Math.max(0, Math.round(stats.latencyMs))} ms`);
     if (stats.dropped) parts.push(`${stats.dropped} skipped`);
     if (stats.transport) parts.push(`via ${stats.transport}`);
-    statsLine.textContent = parts.join(' · ');
+    statsLine.textContent = parts.join(" · ");
   }, 1000);
 
   // ---- room state ----
@@ -221,19 +239,19 @@ export function installStream({ send, state, root }) {
     stats.active = !!current.active;
     view.hidden = !current.active;
     player.hidden = !!current.active;
-    const about = $('stream-about');
+    const about = $("stream-about");
     if (current.active) {
-      about.textContent = `${current.publisher || 'Someone'} is streaming ${current.source || ''}`;
+      about.textContent = t("stream_about", { name: current.publisher || t("someone"), source: current.source || "" });
       if (!was) {
         stats.frames = 0;
         stats.dropped = 0;
         stats.lastSeq = 0;
-        stats.transport = '';
+        stats.transport = "";
         chunks = null;
-        statsLine.textContent = 'Waiting for the first frame…';
+        statsLine.textContent = t("stream_waiting");
       }
     } else {
-      about.textContent = '';
+      about.textContent = "";
     }
     route();
     controls();
@@ -241,73 +259,81 @@ export function installStream({ send, state, root }) {
 
   function controls() {
     panel.hidden = !can() && !mayStop();
-    $('stream-form').hidden = !can() || current.active;
-    $('stream-publish').hidden = !can();
-    $('stream-stop').hidden = !mayStop();
+    $("stream-none").hidden = !panel.hidden || current.active;
+    $("stream-form").hidden = !can() || current.active;
+    $("stream-publish").hidden = !can();
+    $("stream-stop").hidden = !mayStop();
   }
 
-  document.addEventListener('room:hello', (e) => {
-    rtcOn = !!(e.detail.webrtc && e.detail.webrtc.enabled);
+  on("hello", (m) => {
+    rtcOn = !!(m.webrtc && m.webrtc.enabled);
     waited = false;
-    apply(e.detail.stream);
+    apply(m.stream);
   });
-  document.addEventListener('rtc:frames', onChannel);
-  document.addEventListener('room:stream', (e) => {
-    $('stream-error').textContent = '';
-    apply(e.detail.stream);
+  on("rtc:frames", onChannel);
+  on("stream", (m) => {
+    $("stream-error").textContent = "";
+    apply(m.stream);
+    store.update("player");
   });
-  document.addEventListener('room:error', (e) => {
-    const m = e.detail;
-    if (m.ref && m.ref.startsWith('stream')) $('stream-error').textContent = m.text || 'That did not work.';
+  on("error", (m) => {
+    if (m.ref && m.ref.startsWith("stream")) $("stream-error").textContent = m.text || t("error_generic");
   });
-  // Settings and roles arrive through room.js, which then renders the
-  // member list: check again what this member may do.
-  new MutationObserver(controls).observe($('members'), { childList: true });
+  // Settings and roles change what this member may do.
+  let seen = -1;
+  store.view((s) => {
+    const r = (s.rev.room || 0) + (s.rev.members || 0);
+    if (r !== seen) {
+      seen = r;
+      controls();
+    }
+  });
 
   // ---- the panel ----
 
   let refSeq = 0;
-  $('stream-form').addEventListener('submit', (e) => {
+  $("stream-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    const source = $('stream-source').value.trim();
+    const source = $("stream-source").value.trim();
     if (!source) return;
-    if (!send({ type: 'stream_start', source, ref: `stream${++refSeq}` })) {
-      $('stream-error').textContent = 'Not connected; try again in a moment.';
+    if (!send({ type: "stream_start", source, ref: `stream${++refSeq}` })) {
+      $("stream-error").textContent = t("not_connected");
       return;
     }
-    $('stream-error').textContent = '';
+    $("stream-error").textContent = "";
   });
-  $('stream-stop').addEventListener('click', () => {
-    send({ type: 'stream_stop', ref: `stream${++refSeq}` });
+  $("stream-stop").addEventListener("click", () => {
+    send({ type: "stream_stop", ref: `stream${++refSeq}` });
   });
-  $('stream-token').addEventListener('click', async () => {
-    const out = $('stream-token-out');
+  $("stream-token").addEventListener("click", async () => {
+    const out = $("stream-token-out");
     try {
       const res = await fetch(`${base}/r/${encodeURIComponent(code)}/stream/token`, {
-        method: 'POST',
-        headers: { 'X-CSRF-Token': csrf, Accept: 'application/json' },
-        body: new URLSearchParams({ role: 'publisher' }),
+        method: "POST",
+        headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
+        body: new URLSearchParams({ role: "publisher" }),
       });
       const body = await res.json();
-      if (!res.ok) throw new Error(body.error || 'The server refused.');
+      if (!res.ok) throw new Error(body.error || t("error_generic"));
       if (!body.addr) {
-        out.textContent = 'This server does not accept publishers: its stream.listen option is off.';
+        out.textContent = t("stream_no_listen");
         return;
       }
       const expires = new Date(body.expires).toLocaleTimeString();
-      const cmd = document.createElement('code');
-      cmd.className = 'break';
-      cmd.id = 'stream-command';
+      const cmd = document.createElement("code");
+      cmd.className = "break";
+      cmd.id = "stream-command";
       cmd.textContent = body.command;
-      const copy = document.createElement('button');
-      copy.type = 'button';
-      copy.textContent = 'Copy command';
-      copy.onclick = () => navigator.clipboard?.writeText(body.command);
-      const p1 = document.createElement('p');
-      p1.textContent = `Frame server ${body.addr}, token valid until ${expires}. Run this on your computer (replace camera:0 with a file or a URL if you like):`;
+      const copy = document.createElement("button");
+      copy.type = "button";
+      copy.textContent = t("copy_command");
+      copy.addEventListener("click", () => navigator.clipboard?.writeText(body.command));
+      const p1 = document.createElement("p");
+      p1.textContent = t("stream_command_text", { addr: body.addr, expires });
       out.replaceChildren(p1, cmd, copy);
     } catch (err) {
       out.textContent = String(err.message || err);
     }
   });
+  return stats;
 }

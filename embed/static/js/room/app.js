@@ -1,0 +1,425 @@
+// app.js runs the room page. It owns the room's one state store (store.js):
+// messages from the websocket (net.js) change the state, and the views render
+// from it (one render path). Playback goes through the sync engine (sync.js),
+// which steers the player (player.js) onto the room's shared position.
+//
+// Views: layout.js (tabs, drawer, theatre, fullscreen, phone layouts),
+// controls.js (the control bar and keyboard shortcuts), chat.js, people.js,
+// queue.js, library.js, invite.js, settings.js; stream.js and share.js show
+// frame streams and WebRTC shares.
+
+import { t } from "../i18n.js";
+import { Player } from "../player.js";
+import { SyncEngine, HTML5Adapter, YouTubeAdapter, positionAt } from "../sync.js";
+import { installStream } from "../stream.js";
+import { installShare } from "../share.js";
+import { createStore } from "./store.js";
+import { connectRoom } from "./net.js";
+import { clock } from "./dom.js";
+import { installLayout } from "./layout.js";
+import { installControls } from "./controls.js";
+import { installChat } from "./chat.js";
+import { installPeople } from "./people.js";
+import { installQueue } from "./queue.js";
+import { installLibrary } from "./library.js";
+import { installInvite } from "./invite.js";
+import { installSettings } from "./settings.js";
+import { installOverlays } from "./overlays.js";
+
+const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner", "moderator"], owner: ["owner"] };
+
+/**
+ * The room's parts, for people debugging in the console and for the browser
+ * tests, which import this module: { store, sync, player, stream, share }.
+ */
+export const room = {};
+
+const root = document.getElementById("room");
+if (root) start(root);
+
+function start(root) {
+  const base = root.dataset.base || "";
+  const code = root.dataset.code;
+  const csrf = document.querySelector('meta[name="csrf"]')?.content || "";
+
+  const store = createStore({
+    conn: "connecting",
+    connDelay: 0,
+    me: null,
+    room: null,
+    members: new Map(),
+    reactions: [],
+    feed: [], // chat lines and activity lines, in order
+    seqs: new Set(), // chat seqs in the feed
+    typing: new Map(), // user id -> expiry timer
+    video: null,
+    prevVideo: null,
+    queue: [],
+    syncMembers: {},
+    hold: null, // {waiting: [ids]} while the room waits for someone
+    syncStatus: {},
+    notice: null, // {text, revert}: the player could not load the video
+    ended: null, // {title, text}: kicked, room deleted, left elsewhere
+    invite: root.dataset.invite || "",
+    ui: { tab: "chat", drawer: false, theatre: false, fullscreen: false, landscape: false, unread: 0, activity: true },
+    rev: {},
+  });
+  const state = store.state;
+  room.store = store;
+
+  const listeners = new Map();
+  /** Subscribes to a server message type (stream.js and share.js use it). */
+  const on = (type, fn) => {
+    if (!listeners.has(type)) listeners.set(type, []);
+    listeners.get(type).push(fn);
+  };
+
+  const net = connectRoom({
+    path: root.dataset.ws,
+    onMessage: handle,
+    onState(s, arg) {
+      store.update("conn", () => {
+        if (s === "ended" && !state.ended)
+          state.ended = endedFor(arg === 4004 ? "deleted" : arg === 4000 ? "removed" : "kicked");
+        state.conn = s;
+        state.connDelay = s === "closed" ? arg : 0;
+      });
+      if (s === "closed") sync.disconnected();
+      if (s === "ended") stopPlayback();
+    },
+  });
+  const send = (m) => net.send(m);
+
+  const can = (what) =>
+    !!(state.me && state.room && (levels[state.room.settings?.[what]] || levels.everyone).includes(state.me.role));
+  const levelOf = (what) => state.room?.settings?.[what] || "everyone";
+
+  // ---- player and sync ----
+
+  const player = new Player(document.getElementById("player"), { youtubeAPI: root.dataset.yt });
+  player.fileURL = (v) => {
+    if (v.kind !== "library") return v.url;
+    const rel = v.path || v.url.replace(/^media:/i, "");
+    return `${base}/r/${encodeURIComponent(code)}/media/file/${rel.split("/").map(encodeURIComponent).join("/")}`;
+  };
+  const sync = new SyncEngine({
+    send,
+    canControl: () => can("control"),
+    container: document.getElementById("player"),
+    onNotice: (text) => toast(text),
+    onStatus: (st) => store.update("player", () => (state.syncStatus = st)),
+  });
+  room.sync = sync;
+  room.player = player;
+
+  player.addEventListener("load", () => {
+    sync.detach();
+    store.update("player", () => (state.notice = null));
+  });
+  player.addEventListener("ready", () => {
+    const v = player.video;
+    if (!v) return;
+    if (player.html) sync.attach(new HTML5Adapter(player.html), v.url);
+    else if (player.yt) sync.attach(new YouTubeAdapter(player.yt), v.url);
+    store.update("player");
+  });
+  player.addEventListener("failed", (e) => {
+    store.update("player", () => {
+      state.notice = { text: e.detail || t("player_failed"), revert: state.prevVideo };
+    });
+  });
+  player.addEventListener("tracks", () => store.update("player"));
+
+  function stopPlayback() {
+    sync.detach();
+    player.load(null);
+  }
+
+  // ---- messages ----
+
+  const handlers = {
+    hello(m) {
+      net.opened();
+      store.update(["conn", "room", "members", "chat", "queue", "player"], () => {
+        state.conn = "open";
+        state.me = m.you;
+        state.room = m.room;
+        state.reactions = m.reactions || [];
+        state.members = new Map(m.members.map((x) => [x.id, x]));
+        for (const line of m.chat || []) addLine(line, true);
+        state.queue = m.queue || [];
+        state.syncMembers = m.sync?.members || {};
+        state.hold = m.sync?.held ? { waiting: m.sync.waiting || [] } : null;
+        if (m.room?.invite) state.invite = inviteURL(m.room.invite);
+        setVideo(m.video || null);
+      });
+      sync.waiting = m.sync?.waiting || [];
+      sync.hello(m);
+      send({ type: "presence", state: document.visibilityState === "hidden" ? "away" : "online" });
+    },
+    chat(m) {
+      store.update("chat", () => {
+        addLine(m);
+        if (m.user) stopTyping(m.user);
+      });
+      if (m.ref && m.user === state.me?.id) store.update("chat", () => (state.chatError = ""));
+    },
+    member(m) {
+      store.update("members", () => state.members.set(m.member.id, m.member));
+      if (m.member.id === state.me?.id)
+        store.update(["room", "members"], () => (state.me = { ...state.me, role: m.member.role }));
+    },
+    member_removed(m) {
+      store.update("members", () => state.members.delete(m.id));
+    },
+    typing(m) {
+      store.update("chat", () => (m.on ? startTyping(m.user) : stopTyping(m.user)));
+    },
+    react(m) {
+      const line = state.feed.find((x) => x.seq === m.seq);
+      if (!line) return;
+      store.update("chat", () => {
+        const r = { ...(line.reactions || {}) };
+        const users = (r[m.emoji] || []).filter((u) => u !== m.user);
+        if (m.on) users.push(m.user);
+        if (users.length) r[m.emoji] = users;
+        else delete r[m.emoji];
+        line.reactions = r;
+        line.rev = (line.rev || 0) + 1;
+      });
+    },
+    video(m) {
+      store.update(["player", "chat"], () => setVideo(m.video));
+    },
+    room(m) {
+      store.update("room", () => {
+        state.room = m.room;
+        if (m.room.invite) state.invite = inviteURL(m.room.invite);
+      });
+    },
+    pong(m) {
+      sync.handle(m);
+    },
+    playback(m) {
+      activityFor(sync.state, m);
+      sync.waiting = m.waiting || [];
+      store.update("player", () => (state.hold = m.held ? { waiting: m.waiting || [] } : null));
+      sync.handle(m);
+      store.update("player");
+    },
+    queue(m) {
+      store.update("queue", () => (state.queue = m.items || []));
+    },
+    sync_members(m) {
+      store.update("members", () => (state.syncMembers = m.members || {}));
+    },
+    error(m) {
+      const text = m.text || t("error_generic");
+      if (m.ref && (m.ref.startsWith("rtc") || m.ref.startsWith("stream"))) return; // share.js and stream.js show these
+      if (m.ref && m.ref.startsWith("v")) store.update("queue", () => (state.linkError = text));
+      else if (m.ref && m.ref.startsWith("c")) {
+        store.update("chat", () => {
+          // The line was refused: take it out of the log and give its text back.
+          const i = state.feed.findIndex((x) => x.pending && x.ref === m.ref);
+          if (i >= 0) state.restoreText = state.feed.splice(i, 1)[0].text;
+          state.chatError = text;
+        });
+      } else toast(text);
+    },
+    closed(m) {
+      if (m.code === "kicked" || m.code === "deleted" || m.code === "removed") {
+        net.end();
+        store.update("conn", () => {
+          state.ended = endedFor(m.code);
+          state.conn = "ended";
+        });
+        stopPlayback();
+      }
+    },
+  };
+
+  function handle(m) {
+    const h = handlers[m.type];
+    if (h) h(m);
+    for (const fn of listeners.get(m.type) || []) fn(m);
+  }
+
+  function endedFor(code) {
+    return { code, title: t(`ended_${code}_title`), text: t(`ended_${code}_text`) };
+  }
+
+  function inviteURL(token) {
+    return `${location.origin}${base}/i/${token}`;
+  }
+
+  // addLine puts a chat line in the feed once, in sequence order.
+  function addLine(line, fromHello) {
+    if (line.ref && line.user === state.me?.id) {
+      const i = state.feed.findIndex((x) => x.pending && x.ref === line.ref);
+      if (i >= 0) state.feed.splice(i, 1);
+    }
+    if (state.seqs.has(line.seq)) return;
+    state.seqs.add(line.seq);
+    const entry = { ...line, kind: line.system ? "system" : "chat", fromHello: !!fromHello };
+    delete entry.type;
+    delete entry.ref;
+    const last = lastSeq();
+    if (line.seq > last) state.feed.push(entry);
+    else {
+      const i = state.feed.findIndex((x) => x.seq > line.seq);
+      state.feed.splice(i < 0 ? state.feed.length : i, 0, entry);
+    }
+    if (!fromHello && !line.system && line.user !== state.me?.id) state.newLines = (state.newLines || 0) + 1;
+    while (state.feed.length > 600) {
+      const old = state.feed.shift();
+      if (old.seq) state.seqs.delete(old.seq);
+    }
+  }
+
+  function lastSeq() {
+    for (let i = state.feed.length - 1; i >= 0; i--) if (state.feed[i].seq) return state.feed[i].seq;
+    return 0;
+  }
+
+  let activitySeq = 0;
+  function activity(text, what) {
+    state.feed.push({ kind: "activity", id: `a${++activitySeq}`, text, what, time: Date.now() });
+  }
+
+  function nameOf(id) {
+    return state.members.get(id)?.name || t("someone");
+  }
+
+  // activityFor adds the lines "Bob paused at 12:04", "Ann skipped to 40:10".
+  function activityFor(prev, m) {
+    const next = m.state;
+    if (!prev || !next || !m.by || prev.source !== next.source) return;
+    const who = nameOf(m.by);
+    const at = positionAt(next, next.updatedAt);
+    const before = positionAt(prev, next.updatedAt);
+    store.update("chat", () => {
+      if (Math.abs(at - before) > 2) activity(t("act_seek", { name: who, time: clock(at) }), "seek");
+      else if (prev.playing && !next.playing) activity(t("act_pause", { name: who, time: clock(at) }), "pause");
+      else if (!prev.playing && next.playing) activity(t("act_play", { name: who, time: clock(at) }), "play");
+      else if ((prev.rate || 1) !== (next.rate || 1))
+        activity(t("act_rate", { name: who, rate: `${next.rate || 1}×` }), "rate");
+    });
+    if (m.held && (m.waiting || []).length) toast(t("hold_toast", { names: (m.waiting || []).map(nameOf).join(", ") }));
+  }
+
+  function setVideo(v) {
+    const cur = state.video;
+    if ((cur?.url || "") !== (v?.url || "")) {
+      if (cur) state.prevVideo = cur;
+      state.video = v;
+      state.notice = null;
+      state.linkError = "";
+    }
+    player.load(v);
+  }
+
+  const typingTimers = new Map();
+  function startTyping(user) {
+    clearTimeout(typingTimers.get(user));
+    typingTimers.set(
+      user,
+      setTimeout(() => store.update("chat", () => stopTyping(user)), 5000),
+    );
+    state.typing.set(user, true);
+  }
+  function stopTyping(user) {
+    clearTimeout(typingTimers.get(user));
+    typingTimers.delete(user);
+    state.typing.delete(user);
+  }
+
+  // ---- helpers for the views ----
+
+  /** POSTs a room form with the CSRF header; resolves to the JSON answer or throws its error text. */
+  async function post(action, fields) {
+    const res = await fetch(`${base}/r/${encodeURIComponent(code)}/${action}`, {
+      method: "POST",
+      headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
+      body: new URLSearchParams(fields || {}),
+    });
+    let body;
+    try {
+      body = await res.json();
+    } catch {
+      body = {};
+    }
+    if (!res.ok) throw new Error(body.error || t("error_generic"));
+    return body;
+  }
+
+  const toasts = document.getElementById("toasts");
+  /** Shows a short message over the room for a few seconds. */
+  function toast(text) {
+    if (!text) return;
+    const last = toasts.lastElementChild;
+    if (last && last.textContent === text) return;
+    const d = document.createElement("div");
+    d.className = "toast";
+    d.textContent = text;
+    toasts.append(d);
+    while (toasts.children.length > 3) toasts.firstElementChild.remove();
+    setTimeout(() => d.remove(), 4000);
+  }
+
+  const confirmBox = document.getElementById("confirm-dialog");
+  /** Asks a yes/no question in the page's dialog; resolves to true for yes. */
+  function confirmAction(title, text, ok) {
+    document.getElementById("confirm-title").textContent = title;
+    document.getElementById("confirm-text").textContent = text;
+    document.getElementById("confirm-ok").textContent = ok;
+    confirmBox.returnValue = "";
+    confirmBox.showModal();
+    return new Promise((resolve) => {
+      confirmBox.addEventListener("close", () => resolve(confirmBox.returnValue === "ok"), { once: true });
+    });
+  }
+
+  const emit = (type, m) => {
+    for (const fn of listeners.get(type) || []) fn(m);
+  };
+  const connected = () => net.connected();
+  const ctx = {
+    root,
+    store,
+    state,
+    send,
+    on,
+    emit,
+    connected,
+    can,
+    levelOf,
+    post,
+    toast,
+    confirmAction,
+    player,
+    sync,
+    base,
+    code,
+    csrf,
+    nameOf,
+  };
+
+  installLayout(ctx);
+  installControls(ctx);
+  installChat(ctx);
+  installPeople(ctx);
+  installQueue(ctx);
+  installLibrary(ctx);
+  installInvite(ctx);
+  installSettings(ctx);
+  installOverlays(ctx);
+  room.stream = installStream(ctx);
+  room.share = installShare(ctx);
+
+  document.addEventListener("visibilitychange", () => {
+    send({ type: "presence", state: document.visibilityState === "hidden" ? "away" : "online" });
+    store.update("ui");
+  });
+
+  net.start();
+}

@@ -1,0 +1,69 @@
+// net.js: the room websocket (docs/protocol.md). It reconnects with
+// exponential back-off and jitter, splits the server's batched frames into
+// messages and hands each to onMessage. It stops for good when the server
+// says the member was removed or the room deleted.
+
+export function connectRoom({ path, onMessage, onState }) {
+  let ws = null;
+  let attempt = 0;
+  let ended = false;
+  let timer = 0;
+
+  function open() {
+    if (ended) return;
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const sock = new WebSocket(`${proto}//${location.host}${path}`);
+    ws = sock;
+    onState(attempt ? "reconnecting" : "connecting");
+    sock.onmessage = (ev) => {
+      for (const part of String(ev.data).split("\n")) {
+        if (!part) continue;
+        let m;
+        try {
+          m = JSON.parse(part);
+        } catch {
+          continue;
+        }
+        if (m && typeof m.type === "string") onMessage(m);
+      }
+    };
+    sock.onclose = (ev) => {
+      if (ws !== sock) return;
+      ws = null;
+      if (ended || ev.code === 4000 || ev.code === 4001 || ev.code === 4004) {
+        ended = true;
+        onState("ended", ev.code);
+        return;
+      }
+      const cap = Math.min(30000, 500 * 2 ** attempt);
+      const delay = 250 + Math.random() * cap;
+      attempt++;
+      onState("closed", delay);
+      timer = setTimeout(open, delay);
+    };
+  }
+
+  return {
+    start: open,
+    /** Sends a message; false when not connected. */
+    send(m) {
+      if (ws && ws.readyState === WebSocket.OPEN) {
+        ws.send(JSON.stringify(m));
+        return true;
+      }
+      return false;
+    },
+    /** The server said hello: the connection is good, reset the back-off. */
+    opened() {
+      attempt = 0;
+    },
+    /** Stops for good (kicked, room deleted). */
+    end() {
+      ended = true;
+      clearTimeout(timer);
+      if (ws) ws.close(1000);
+      ws = null;
+    },
+    connected: () => !!ws && ws.readyState === WebSocket.OPEN,
+  };
+}
