@@ -189,7 +189,7 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Session.TTL = v.(time.Duration) }},
 		{Key: "session.secure_cookie", Kind: Bool, Default: false, Help: "always mark the session cookie Secure (it is Secure anyway when served over TLS)",
 			set: func(c *Config, v any) { c.Session.SecureCookie = v.(bool) }},
-		{Key: "guests.allowed", Kind: Bool, Default: true, Help: "allow rooms to let guests in by invite link (each room opts in)",
+		{Key: "guests.allowed", Kind: Bool, Default: true, Help: "allow rooms to let guests in by invite link (on in a new room; its owner may turn it off)",
 			set: func(c *Config, v any) { c.Guests.Allowed = v.(bool) }},
 		{Key: "guests.ttl", Kind: Duration, Default: 12 * time.Hour, Help: "how long a guest session lasts", Check: guestTTL, Allowed: guestTTLDesc,
 			set: func(c *Config, v any) { c.Guests.TTL = v.(time.Duration) }},

@@ -64,7 +64,16 @@ func TestRoomLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Guests: off by default, then only by the room they were invited to.
+	// Guests: on by default (invite links just work); the owner may turn
+	// them off; and only by the room they were invited to.
+	if !in.Settings.GuestsAllowed {
+		t.Fatal("a new room does not let guests in by its invite link")
+	}
+	off := DefaultSettings()
+	off.GuestsAllowed = false
+	if err := svc.UpdateSettings(ctx, in.Code, ann.ID, off); err != nil {
+		t.Fatal(err)
+	}
 	guest := User{ID: "guest-1", Name: "Gus", Guest: true}
 	if _, err := svc.Join(ctx, in.Code, guest, in.Code); !errors.Is(err, ErrGuestsOff) {
 		t.Fatalf("guest joined a room without guests: %v", err)

@@ -90,9 +90,11 @@ type Settings struct {
 	Voice bool `json:"voice"`
 }
 
-// DefaultSettings are the settings of a new room.
+// DefaultSettings are the settings of a new room: an invite link lets
+// people without an account in (the server's guests.allowed still decides
+// whether guests exist at all).
 func DefaultSettings() Settings {
-	return Settings{Control: LevelEveryone, ChangeVideo: LevelEveryone, ManageQueue: LevelEveryone}
+	return Settings{GuestsAllowed: true, Control: LevelEveryone, ChangeVideo: LevelEveryone, ManageQueue: LevelEveryone}
 }
 
 func (s *Settings) fix() {

@@ -192,7 +192,6 @@ func (s *Service) Create(ctx context.Context, u User, name string) (*Info, error
 	}
 	now := s.opt.Now()
 	in := &Info{Name: name, Owner: u.ID, OwnerName: u.Name, Created: now.UTC(), Invite: newToken(), Settings: DefaultSettings()}
-	in.Settings.GuestsAllowed = false
 	err = s.st.Update(func(tx *store.Tx) error {
 		owned := 0
 		if err := tx.Iterate(userRoomPrefix(u.ID), false, func(_, v []byte) error {

@@ -229,9 +229,17 @@ func TestGuestJoinsByInvite(t *testing.T) {
 	}
 	invite := "/i/" + m[1]
 
+	// A new room lets guests in; the owner turns that off here.
 	guest := srv.Client(t)
-	resp, body := guest.Get(t, invite)
-	if resp.StatusCode != 200 || strings.Contains(body, "Join as a guest") {
+	if _, body := guest.Get(t, invite); !strings.Contains(body, `id="guest-name"`) {
+		t.Fatal("a new room's invite page has no guest form")
+	}
+	resp, _ := ann.Client.PostForm(t, "/r/"+code+"/settings", url.Values{"guests_allowed": {"0"}, "control": {"everyone"}, "change_video": {"everyone"}, "manage_queue": {"everyone"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("settings: %s", resp.Status)
+	}
+	resp, body = guest.Get(t, invite)
+	if resp.StatusCode != 200 || strings.Contains(body, `id="guest-name"`) {
 		t.Fatalf("invite page with guests off: %s", resp.Status)
 	}
 	resp, _ = guest.PostForm(t, invite, url.Values{"name": {"Gus"}})
@@ -242,7 +250,7 @@ func TestGuestJoinsByInvite(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("settings: %s", resp.Status)
 	}
-	if _, body := guest.Get(t, invite); !strings.Contains(body, "Join as a guest") {
+	if _, body := guest.Get(t, invite); !strings.Contains(body, `id="guest-name"`) {
 		t.Fatal("no guest form on the invite page")
 	}
 	resp, _ = guest.PostForm(t, invite, url.Values{"name": {"Gus"}})
