@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/gofiber/fiber/v2/middleware/etag"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/recover"
@@ -121,6 +122,12 @@ func New(d Deps) (*Server, error) {
 		s.app.Use(s.forwardedFor)
 	}
 	s.app.Use(s.countRequests)
+	// Pages and static files go out compressed when the browser takes it;
+	// media (byte ranges), websockets and metrics are left alone.
+	s.app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed, Next: func(c *fiber.Ctx) bool {
+		p := c.Path()
+		return strings.Contains(p, "/media/file/") || strings.HasSuffix(p, "/ws") || strings.HasSuffix(p, "/frames") || strings.HasSuffix(p, "/metrics")
+	}}))
 	s.app.Use(s.requestLog)
 	s.app.Use(s.securityHeaders)
 	r := s.app.Group(s.base)
@@ -219,7 +226,17 @@ func (s *Server) loadTemplates() error {
 		return nil
 	})
 	s.assetVer = hex.EncodeToString(h.Sum(nil))[:12]
+	// The room page preloads every module its entry imports, so the browser
+	// fetches them at once instead of one level of imports after another.
+	var modules []string
+	_ = fs.WalkDir(assets.Static, "static/js", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".js") && !strings.Contains(p, "/vendor/") && p != "static/js/room.js" {
+			modules = append(modules, s.base+"/"+p)
+		}
+		return err
+	})
 	funcs := template.FuncMap{
+		"modules": func() []string { return modules },
 		"asset": func(name string) string { return s.base + "/static/" + name + "?v=" + s.assetVer },
 		// tr translates a key with {name} placeholders: {{tr .T "key" "name" value}}.
 		"tr": func(c i18n.Catalogue, key string, pairs ...any) string { return c.Format(key, pairs...) },

@@ -416,6 +416,15 @@ function start(root) {
   room.stream = installStream(ctx);
   room.share = installShare(ctx);
 
+  // The moment the room first shows its state and takes input, for the
+  // figures (docs/room-ui.md): a standard performance mark.
+  let interactive = false;
+  store.view((s) => {
+    if (interactive || s.conn !== "open") return;
+    interactive = true;
+    performance.mark("room:interactive");
+  });
+
   document.addEventListener("visibilitychange", () => {
     send({ type: "presence", state: document.visibilityState === "hidden" ? "away" : "online" });
     store.update("ui");
