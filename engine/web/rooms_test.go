@@ -20,7 +20,7 @@ import (
 var codeInPath = regexp.MustCompile(`/r/([A-Z0-9]{10})$`)
 
 // createRoom posts the home page's form and returns the new room's code.
-func createRoom(t *testing.T, c *apptest.Client, name string) string {
+func createRoom(t testing.TB, c *apptest.Client, name string) string {
 	t.Helper()
 	resp, _ := c.PostForm(t, "/rooms", url.Values{"name": {name}})
 	if resp.StatusCode != http.StatusSeeOther {

@@ -1,0 +1,86 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"watchparty/engine/apptest"
+	"watchparty/engine/browsertest"
+)
+
+// TestBrowserRoomScreens looks at every page in both themes and compares it
+// with its baseline in docs/screens (the README shows the room's): home,
+// invite, refusal, and the room on a laptop (1366x800), a phone (390x844)
+// and a phone held sideways (844x390). axe-core checks each of them.
+func TestBrowserRoomScreens(t *testing.T) {
+	rig := newUIRig(t, nil)
+	axe := axeSource(t)
+	ann := rig.srv.SignUp(t, "Ann Lee")
+	bob := rig.srv.SignUp(t, "Bob")
+	code := createRoom(t, ann.Client, "Friday film")
+	if resp, _ := bob.Client.PostForm(t, "/rooms/join", url.Values{"code": {code}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("bob joins: %s", resp.Status)
+	}
+	_, page := ann.Client.Get(t, "/r/"+code)
+	invite := regexp.MustCompile(`/i/[A-Za-z0-9_-]+`).FindString(page)
+
+	// The room: a library video with subtitles, a few chat lines.
+	wa := rig.person(t, "ann", ann, 1366, 800)
+	enterRoom(wa, rig.srv.URL, code)
+	wa.Click("#tab-queue")
+	wa.Fill("#queue-link", "media:Big Clip.webm")
+	wa.Click("#queue-watch")
+	wa.WaitJS(`document.querySelector("#player video") !== null && document.querySelector("#player").dataset.ready === "1"`)
+	wa.Click("#tab-chat")
+	for _, line := range []string{"Popcorn is ready 🍿", "Starting in a minute", "@Bob are you here?"} {
+		wa.Fill("#chat-input", line)
+		wa.Press("\r")
+	}
+	wb := rig.person(t, "bob", bob, 1366, 800)
+	enterRoom(wb, rig.srv.URL, code)
+	wb.Fill("#chat-input", "Here! Can't wait.")
+	wb.Press("\r")
+	wa.WaitJS(`[...document.querySelectorAll("#chat-log .line .text")].some(e => e.textContent.includes("Can't wait"))`)
+
+	visitor := rig.person(t, "visitor", nil, 1366, 800)
+	phone := rig.person(t, "phone", bob, 390, 844)
+	enterRoom(phone, rig.srv.URL, code)
+	side := rig.person(t, "side", bob, 844, 390)
+	enterRoom(side, rig.srv.URL, code)
+
+	for _, dark := range []bool{false, true} {
+		theme := "light"
+		if dark {
+			theme = "dark"
+		}
+		for _, w := range []*browsertest.Window{wa, visitor, phone, side} {
+			w.EmulateColorScheme(dark)
+		}
+		check := func(w *browsertest.Window, name string) {
+			t.Helper()
+			w.WaitJS(`document.fonts.status === "loaded"`)
+			compareScreen(t, name+"-"+theme, shot(t, w, name+"-"+theme), 0.06)
+			axeCheck(t, w, axe, name+" ("+theme+")")
+		}
+		check(wa, "room-desktop")
+		check(phone, "room-phone")
+		check(side, "room-landscape")
+		visitor.Navigate(rig.srv.URL + "/")
+		check(visitor, "home")
+		visitor.Navigate(rig.srv.URL + invite)
+		check(visitor, "invite")
+		visitor.Navigate(rig.srv.URL + "/join?code=nope")
+		check(visitor, "refusal")
+	}
+	for _, w := range []*browsertest.Window{wa, wb, phone, side, visitor} {
+		for _, e := range w.Errors() {
+			if !strings.Contains(e, "favicon") {
+				t.Errorf("%s: browser error: %s", w.Name(), e)
+			}
+		}
+	}
+	_ = apptest.SessionCookie
+}
