@@ -111,6 +111,26 @@ const roomHooks = `addEventListener("load", () => {
   });
 });`
 
+// listen logs the page's console and adds the room hooks when asked.
+func (w *Window) listen(set settings) {
+	if err := chromedp.Listen(w.ctx, w.onEvent); err != nil {
+		w.t.Logf("browsertest: %s: no console events: %v", w.name, err)
+	}
+	if set.roomHooks {
+		w.addRoomHooks()
+	}
+}
+
+// finish takes the failure screenshot and stops logging, before closing.
+func (w *Window) finish() {
+	if w.t.Failed() {
+		w.screenshot("at-failure")
+	}
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+}
+
 func (w *Window) addRoomHooks() {
 	w.Do("add the room hooks", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: roomHooks})
@@ -154,6 +174,30 @@ var windowSeq struct {
 	n map[string]int
 }
 
+// firstRun makes the first run of a context, which ties the browser or tab
+// to that context: it gets no deadline, and the caller waits at most d.
+func firstRun(ctx context.Context, d time.Duration, what string) error {
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("%s within %s", what, d)
+	}
+}
+
+// nextName numbers the windows and tabs of a test: window1, tab2, ...
+func nextName(t testing.TB, prefix string) string {
+	windowSeq.Lock()
+	defer windowSeq.Unlock()
+	if windowSeq.n == nil {
+		windowSeq.n = map[string]int{}
+	}
+	windowSeq.n[t.Name()]++
+	return prefix + strconv.Itoa(windowSeq.n[t.Name()])
+}
+
 // New starts a Chromium window for t and closes it when the test ends.
 func New(t testing.TB, opts ...Option) *Window {
 	t.Helper()
@@ -169,13 +213,7 @@ func New(t testing.TB, opts ...Option) *Window {
 		o(&set)
 	}
 	if set.name == "" {
-		windowSeq.Lock()
-		if windowSeq.n == nil {
-			windowSeq.n = map[string]int{}
-		}
-		windowSeq.n[t.Name()]++
-		set.name = "window" + strconv.Itoa(windowSeq.n[t.Name()])
-		windowSeq.Unlock()
+		set.name = nextName(t, "window")
 	}
 	dir := filepath.Join(t.TempDir(), "chromium-profile")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -191,33 +229,17 @@ func New(t testing.TB, opts ...Option) *Window {
 
 	// Start the browser with a context that has no deadline: the first Run
 	// ties the browser's life to its context.
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(ctx) }()
-	select {
-	case err = <-started:
-	case <-time.After(60 * time.Second):
-		err = errors.New("Chromium did not start within 60s")
-	}
+	err = firstRun(ctx, 60*time.Second, "Chromium did not start")
 	if err != nil {
 		cancelTab()
 		cancelAlloc()
 		killProfileProcesses(dir)
 		t.Fatalf("browsertest: starting Chromium (%s): %v", path, err)
 	}
-	if err := chromedp.Listen(ctx, w.onEvent); err != nil {
-		t.Logf("browsertest: %s: no console events: %v", w.name, err)
-	}
-	if set.roomHooks {
-		w.addRoomHooks()
-	}
+	w.listen(set)
 
 	t.Cleanup(func() {
-		if t.Failed() {
-			w.screenshot("at-failure")
-		}
-		w.mu.Lock()
-		w.closed = true
-		w.mu.Unlock()
+		w.finish()
 		closed := make(chan struct{})
 		go func() {
 			defer close(closed)
@@ -660,43 +682,18 @@ func (w *Window) NewTab(t testing.TB, opts ...Option) *Window {
 		o(&set)
 	}
 	if set.name == "" {
-		windowSeq.Lock()
-		if windowSeq.n == nil {
-			windowSeq.n = map[string]int{}
-		}
-		windowSeq.n[t.Name()]++
-		set.name = "tab" + strconv.Itoa(windowSeq.n[t.Name()])
-		windowSeq.Unlock()
+		set.name = nextName(t, "tab")
 	}
 	ctx, cancel := chromedp.NewContext(w.ctx, chromedp.WithNewBrowserContext())
 	tab := &Window{t: t, name: set.name, ctx: ctx, dir: w.dir, Timeout: w.Timeout}
-	// As in New: the first run ties the tab to its context, so it gets none
-	// with a deadline.
-	opened := make(chan error, 1)
-	go func() { opened <- chromedp.Do(ctx) }()
-	var err error
-	select {
-	case err = <-opened:
-	case <-time.After(30 * time.Second):
-		err = errors.New("no tab within 30s")
-	}
-	if err != nil {
+	// As in New: the first run ties the tab to its context.
+	if err := firstRun(ctx, 30*time.Second, "no tab"); err != nil {
 		cancel()
 		t.Fatalf("browsertest: opening a tab: %v", err)
 	}
-	if err := chromedp.Listen(ctx, tab.onEvent); err != nil {
-		t.Logf("browsertest: %s: no console events: %v", tab.name, err)
-	}
-	if set.roomHooks {
-		tab.addRoomHooks()
-	}
+	tab.listen(set)
 	t.Cleanup(func() {
-		if t.Failed() {
-			tab.screenshot("at-failure")
-		}
-		tab.mu.Lock()
-		tab.closed = true
-		tab.mu.Unlock()
+		tab.finish()
 		cancel()
 	})
 	return tab

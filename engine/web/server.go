@@ -237,7 +237,7 @@ func (s *Server) loadTemplates() error {
 	})
 	funcs := template.FuncMap{
 		"modules": func() []string { return modules },
-		"asset": func(name string) string { return s.base + "/static/" + name + "?v=" + s.assetVer },
+		"asset":   func(name string) string { return s.base + "/static/" + name + "?v=" + s.assetVer },
 		// tr translates a key with {name} placeholders: {{tr .T "key" "name" value}}.
 		"tr": func(c i18n.Catalogue, key string, pairs ...any) string { return c.Format(key, pairs...) },
 	}

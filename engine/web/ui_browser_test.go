@@ -1,13 +1,10 @@
 package web_test
 
 import (
-	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
-	"watchparty/engine/apptest"
 	"watchparty/engine/browsertest"
 )
 
@@ -18,23 +15,14 @@ import (
 func TestBrowserRoomScreens(t *testing.T) {
 	rig := newUIRig(t, nil)
 	axe := axeSource(t)
-	ann := rig.srv.SignUp(t, "Ann Lee")
-	bob := rig.srv.SignUp(t, "Bob")
-	code := createRoom(t, ann.Client, "Friday film")
-	if resp, _ := bob.Client.PostForm(t, "/rooms/join", url.Values{"code": {code}}); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("bob joins: %s", resp.Status)
-	}
+	ann, bob, code := rig.ownerAndMember(t, "Friday film")
 	_, page := ann.Client.Get(t, "/r/"+code)
 	invite := regexp.MustCompile(`/i/[A-Za-z0-9_-]+`).FindString(page)
 
 	// The room: a library video with subtitles, a few chat lines.
 	wa := rig.person(t, "ann", ann, 1366, 800)
 	enterRoom(wa, rig.srv.URL, code)
-	wa.Click("#tab-queue")
-	wa.Fill("#queue-link", "media:Big Clip.webm")
-	wa.Click("#queue-watch")
-	wa.WaitJS(`document.querySelector("#player video") !== null && document.querySelector("#player").dataset.ready === "1"`)
-	wa.Click("#tab-chat")
+	playLibraryClip(wa)
 	for _, line := range []string{"Popcorn is ready 🍿", "Starting in a minute", "@Bob are you here?"} {
 		wa.Fill("#chat-input", line)
 		wa.Press("\r")
@@ -62,7 +50,7 @@ func TestBrowserRoomScreens(t *testing.T) {
 		check := func(w *browsertest.Window, name string) {
 			t.Helper()
 			w.WaitJS(`document.fonts.status === "loaded"`)
-			compareScreen(t, name+"-"+theme, shot(t, w, name+"-"+theme), 0.06)
+			compareScreen(t, name+"-"+theme, shot(t, w, name+"-"+theme), 0.02)
 			axeCheck(t, w, axe, name+" ("+theme+")")
 		}
 		check(wa, "room-desktop")
@@ -82,5 +70,4 @@ func TestBrowserRoomScreens(t *testing.T) {
 			}
 		}
 	}
-	_ = apptest.SessionCookie
 }

@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,20 +27,11 @@ const drawerShown = `document.querySelector("#room").dataset.drawer === "open" &
 func TestBrowserRoomJourney(t *testing.T) {
 	rig := newUIRig(t, nil)
 	axe := axeSource(t)
-	ann := rig.srv.SignUp(t, "Ann")
-	bob := rig.srv.SignUp(t, "Bob")
-	code := createRoom(t, ann.Client, "Journey")
-	if resp, _ := bob.Client.PostForm(t, "/rooms/join", url.Values{"code": {code}}); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("bob joins: %s", resp.Status)
-	}
+	ann, bob, code := rig.ownerAndMember(t, "Journey")
 
 	wa := rig.person(t, "ann", ann, 1366, 800)
 	enterRoom(wa, rig.srv.URL, code)
-	wa.Click("#tab-queue")
-	wa.Fill("#queue-link", "media:Big Clip.webm")
-	wa.Click("#queue-watch")
-	wa.WaitJS(`document.querySelector("#player").dataset.ready === "1"`)
-	wa.Click("#tab-chat")
+	playLibraryClip(wa)
 
 	// ---- the invite journey, no account, on a phone ----
 	wa.Click("#invite-open")

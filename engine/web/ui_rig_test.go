@@ -3,11 +3,11 @@ package web_test
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,6 +67,28 @@ func (r *uiRig) person(t testing.TB, name string, u *apptest.User, w, h int) *br
 		tab.SetCookie(r.srv.URL+"/", apptest.SessionCookie, u.Client.Cookie(apptest.SessionCookie))
 	}
 	return tab
+}
+
+// ownerAndMember signs up Ann, who creates the room, and Bob, who joins it.
+func (r *uiRig) ownerAndMember(t testing.TB, room string) (ann, bob *apptest.User, code string) {
+	t.Helper()
+	ann = r.srv.SignUp(t, "Ann")
+	bob = r.srv.SignUp(t, "Bob")
+	code = createRoom(t, ann.Client, room)
+	if resp, _ := bob.Client.PostForm(t, "/rooms/join", url.Values{"code": {code}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("bob joins: %s", resp.Status)
+	}
+	return ann, bob, code
+}
+
+// playLibraryClip makes w's room watch the library clip from the Queue tab
+// and goes back to the chat.
+func playLibraryClip(w *browsertest.Window) {
+	w.Click("#tab-queue")
+	w.Fill("#queue-link", "media:Big Clip.webm")
+	w.Click("#queue-watch")
+	w.WaitJS(`document.querySelector("#player").dataset.ready === "1"`)
+	w.Click("#tab-chat")
 }
 
 // enterRoom opens the room page and waits for its hello.
@@ -191,7 +213,9 @@ func compareScreen(t *testing.T, name string, img *image.RGBA, tolerance float64
 			total++
 		}
 	}
-	if frac := float64(diff) / float64(total); frac > tolerance {
+	frac := float64(diff) / float64(total)
+	t.Logf("screen %s: %.2f%% of pixels differ from the baseline", name, 100*frac)
+	if frac > tolerance {
 		got := filepath.Join(t.TempDir(), name+".png")
 		var buf bytes.Buffer
 		_ = png.Encode(&buf, img)
@@ -243,16 +267,6 @@ func axeCheck(t *testing.T, w *browsertest.Window, axe, what string) {
 		t.Errorf("axe, %s: %s (%s): %s at %s", what, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, " | "))
 	}
 }
-
-// statusOf fetches a page without a browser.
-func statusOf(t *testing.T, c *apptest.Client, path string) (int, string) {
-	t.Helper()
-	resp, body := c.Get(t, path)
-	return resp.StatusCode, body
-}
-
-var _ = http.StatusOK
-var _ = fmt.Sprint
 
 // chromedpEval runs JavaScript for its effect.
 func chromedpEval(js string) chromedp.Action[chromedp.Void] {
