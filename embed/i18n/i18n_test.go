@@ -75,7 +75,9 @@ func TestEveryUsedKeyExists(t *testing.T) {
 	for _, k := range []string{"ended_kicked_title", "ended_deleted_text", "ended_removed_title", "reason_control_owner", "reason_video_moderators",
 		"reason_queue_everyone", "presence_away", "sync_ok", "sync_catching", "sync_off", "sync_buffering", "role_owner", "role_moderator",
 		"level_everyone", "level_moderators", "level_owner", "refuse_not_found_title", "refuse_bad_code_text", "refuse_guest_create_title",
-		"share_you_camera", "share_other_screen", "unread_one", "unread_other", "make_moderator_of", "make_member_of", "err_title_404", "flash_signedup"} {
+		"share_you_camera", "share_other_screen", "unread_one", "unread_other", "make_moderator_of", "make_member_of", "err_title_404", "flash_signedup",
+		"sys_joined", "sys_left", "sys_left_room", "sys_removed", "sys_video", "sys_next_video", "sys_up_next", "sys_share_screen", "sys_share_camera",
+		"sys_share_stopped", "sys_stream_started", "sys_stream_ended", "sys_stream_stopped", "sys_locked", "sys_unlocked"} {
 		uses[k] = "(run time)"
 	}
 	if len(uses) < 100 {

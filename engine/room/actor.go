@@ -10,6 +10,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"watchparty/embed/i18n"
 	"watchparty/engine/metrics"
 	"watchparty/engine/store"
 )
@@ -283,7 +284,7 @@ func (m *memberState) wire() wireMember {
 }
 
 // updateInfo changes the room record (owner only), persists it, tells every
-// member and writes an optional system line.
+// member and writes an optional system line (change returns its key, see system, or "").
 func (a *actor) updateInfo(by string, change func(in *Info) string) error {
 	if err := a.requireOwner(by); err != nil {
 		return err
@@ -355,9 +356,9 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 		return err
 	}
 	a.info = &c
-	reason, text, line := ReasonRemoved, "You left this room.", m.Name+" left the room."
+	reason, text, line := ReasonRemoved, "You left this room.", "left_room"
 	if ban {
-		reason, text, line = ReasonKicked, "The owner removed you from this room.", m.Name+" was removed from the room."
+		reason, text, line = ReasonKicked, "The owner removed you from this room.", "removed"
 	}
 	for _, cl := range m.conns {
 		cl.finish(closedMsg(reason, text), 4000+closeCodeOffset(reason), reason)
@@ -372,7 +373,7 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 	if ban {
 		a.broadcastRoom()
 	}
-	a.system(line)
+	a.system(line, "name", m.Name)
 	return nil
 }
 
@@ -465,7 +466,7 @@ func (a *actor) connect(c *client) error {
 	if after := m.presence(); after != before {
 		a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
 		if before == PresenceOffline {
-			a.system(m.Name + " joined.")
+			a.system("joined", "name", m.Name)
 		}
 	}
 	return nil
@@ -533,7 +534,7 @@ func (a *actor) disconnect(c *client) {
 	if after := m.presence(); after != before {
 		a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
 		if after == PresenceOffline {
-			a.system(m.Name + " left.")
+			a.system("left", "name", m.Name)
 		}
 	}
 }
@@ -664,8 +665,48 @@ func isBlank(s string) bool {
 }
 
 // system adds a system line.
-func (a *actor) system(text string) {
-	a.addLine(&Line{System: true, Text: text, Time: a.now().UnixMilli()}, "", nil)
+// system adds a system line.
+// The system lines' keys (Line.Key), with their English text; {name}
+// placeholders are filled from the line's Args.
+var systemLines = map[string]string{
+	"joined":         "{name} joined.",
+	"left":           "{name} left.",
+	"left_room":      "{name} left the room.",
+	"removed":        "{name} was removed from the room.",
+	"video":          "{name} shared a video: {what}",
+	"next_video":     "{name} played the next video: {what}",
+	"up_next":        "Up next: {what}",
+	"share_screen":   "{name} is sharing a screen.",
+	"share_camera":   "{name} is sharing a camera.",
+	"share_stopped":  "{name} stopped sharing.",
+	"stream_started": "{name} started a stream: {source}",
+	"stream_ended":   "The stream ended.",
+	"stream_stopped": "The stream was stopped.",
+	"locked":         "The room is locked: no new members can join.",
+	"unlocked":       "The room is open to new members again.",
+}
+
+// system adds a system line: key names its kind (its English text is
+// "sys_"+key in the string catalogues, embed/i18n, which pages use to show
+// it in their own language) and pairs are its values, name then value.
+func (a *actor) system(key string, pairs ...string) {
+	var args map[string]string
+	if len(pairs) > 1 {
+		args = make(map[string]string, len(pairs)/2)
+		for i := 0; i+1 < len(pairs); i += 2 {
+			args[pairs[i]] = pairs[i+1]
+		}
+	}
+	text := i18n.Get(i18n.Default).Format("sys_"+key, stringsToAny(pairs)...)
+	a.addLine(&Line{System: true, Text: text, Key: key, Args: args, Time: a.now().UnixMilli()}, "", nil)
+}
+
+func stringsToAny(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
 }
 
 // addLine numbers a line and queues it; flush persists and sends it.
@@ -829,5 +870,5 @@ func (a *actor) video(c *client, m *memberState, cm *clientMsg) {
 	if v.Title != "" {
 		what = v.Title
 	}
-	a.system(m.Name + " shared a video: " + what)
+	a.system("video", "name", m.Name, "what", what)
 }

@@ -127,8 +127,8 @@ func (a *actor) advance(by *memberState, byMember bool) {
 		what = v.Title
 	}
 	if byMember && by != nil {
-		a.system(by.Name + " played the next video: " + what)
+		a.system("next_video", "name", by.Name, "what", what)
 	} else {
-		a.system("Up next: " + what)
+		a.system("up_next", "what", what)
 	}
 }

@@ -164,6 +164,10 @@ type Line struct {
 	Text      string              `json:"text"`
 	Time      int64               `json:"time"` // unix ms
 	Reactions map[string][]string `json:"reactions,omitempty"`
+	// Key names a system line's kind and Args its values, so that pages
+	// can show it in their own language (Text is the English).
+	Key  string            `json:"key,omitempty"`
+	Args map[string]string `json:"args,omitempty"`
 }
 
 // Summary is a room as listed on the home page.

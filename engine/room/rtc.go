@@ -305,11 +305,11 @@ func (a *actor) rtcState() {
 		switch {
 		case now == was:
 		case now == rtc.SourceScreen:
-			a.system(m.Name + " is sharing a screen.")
+			a.system("share_screen", "name", m.Name)
 		case now == rtc.SourceCamera:
-			a.system(m.Name + " is sharing a camera.")
+			a.system("share_camera", "name", m.Name)
 		case now == "":
-			a.system(m.Name + " stopped sharing.")
+			a.system("share_stopped", "name", m.Name)
 		}
 	}
 }

@@ -341,9 +341,9 @@ func (s *Service) SetLocked(ctx context.Context, code, by string, locked bool) e
 			}
 			in.Locked = locked
 			if locked {
-				return "The room is locked: no new members can join."
+				return "locked"
 			}
-			return "The room is open to new members again."
+			return "unlocked"
 		})
 	})
 }

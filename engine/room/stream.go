@@ -107,11 +107,11 @@ func (a *actor) streamChanged() {
 		who = "Someone"
 	}
 	if st.Active {
-		a.system(who + " started a stream: " + st.Source)
+		a.system("stream_started", "name", who, "source", st.Source)
 	} else if st.Reason == StreamEnded || st.Reason == StreamFailed {
-		a.system("The stream ended.")
+		a.system("stream_ended")
 	} else if st.Reason == StreamStopped {
-		a.system("The stream was stopped.")
+		a.system("stream_stopped")
 	}
 }
 

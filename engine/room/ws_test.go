@@ -136,8 +136,13 @@ func TestHelloAndFanOutInOrder(t *testing.T) {
 		if v["url"] != "https://example.org/clip.webm" || v["kind"] != "file" || v["by"] != cat.ID {
 			t.Fatalf("video: %v", v)
 		}
-		if m := cl.expect("chat"); m["system"] != true || !strings.Contains(m["text"].(string), "Cat shared a video") {
+		m := cl.expect("chat")
+		if m["system"] != true || !strings.Contains(m["text"].(string), "Cat shared a video") {
 			t.Fatalf("video system line: %v", m)
+		}
+		// Pages translate system lines from their key and values.
+		if args, _ := m["args"].(map[string]any); m["key"] != "video" || args["name"] != "Cat" || args["what"] == "" {
+			t.Fatalf("video system line's key and args: %v", m)
 		}
 	}
 	// Clock pings are answered with the server time.
