@@ -25,6 +25,11 @@ export function t(key, vars) {
   return s;
 }
 
+/** Whether the catalogue has key. */
+export function has(key) {
+  return Object.hasOwn(catalogue, key);
+}
+
 /** Chooses between the "_one" and "_other" forms of key for n. */
 export function plural(key, n, vars = {}) {
   const form = new Intl.PluralRules(lang).select(n) === "one" ? "one" : "other";

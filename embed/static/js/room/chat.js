@@ -7,7 +7,7 @@
 // picker and @mention completion; your own line shows at once and is
 // confirmed when the server echoes it.
 
-import { t } from "../i18n.js";
+import { t, has } from "../i18n.js";
 import { el, icon, avatar, colourOf, typingInto } from "./dom.js";
 import { watcher } from "./store.js";
 
@@ -141,7 +141,11 @@ export function installChat(ctx) {
     }
     const when = new Date(x.time || Date.now());
     const time = el("time", { datetime: when.toISOString(), text: timeFmt.format(when) });
-    if (x.kind === "system") return el("li", { class: "system", "data-seq": x.seq, text: x.text }, " ", time);
+    if (x.kind === "system") {
+      // The server names the line's kind (key) so that it reads in the page's language.
+      const text = x.key && has(`sys_${x.key}`) ? t(`sys_${x.key}`, x.args || {}) : x.text;
+      return el("li", { class: "system", "data-seq": x.seq, text }, " ", time);
+    }
     const cont = prev && prev.kind === "chat" && prev.user === x.user && x.time - prev.time < GROUP_MS;
     const colour = colourOf(x.user || x.name);
     const li = el(
