@@ -109,6 +109,16 @@ func TestBrowserRoomJourney(t *testing.T) {
 	wb.Click("#fullscreen")
 	wb.WaitJS(`document.fullscreenElement === null && !document.querySelector("#room").hasAttribute("data-immersive")`)
 
+	// ---- theatre: the player fills the window, the chat is a drawer ----
+	wb.Do("leave the composer", chromedpEval(`document.activeElement.blur()`))
+	wb.Press("t")
+	wb.WaitJS(`document.querySelector("#room").hasAttribute("data-immersive") && document.querySelector("#theatre").getAttribute("aria-pressed") === "true"`)
+	if r := rectOf(wb, "#screen"); r[2] < 1300 {
+		t.Errorf("in theatre mode the player is %d px wide in a 1366 px window", r[2])
+	}
+	wb.Press("t")
+	wb.WaitJS(`!document.querySelector("#room").hasAttribute("data-immersive")`)
+
 	// ---- settings over fetch: no reload, no leave/join lines ----
 	lines := func(w *browsertest.Window) string {
 		return browsertest.Eval[string](w, `[...document.querySelectorAll("#chat-log .system")].map(e => e.textContent).join("|")`)
@@ -132,6 +142,39 @@ func TestBrowserRoomJourney(t *testing.T) {
 			t.Errorf("settings changes posted %q lines: before %q, after %q", s, before, after)
 		}
 	}
+
+	// ---- unread lines while another tab is open ----
+	wb.Click("#tab-people")
+	wa.Fill("#chat-input", "@Bob look at this")
+	wa.Press("\r")
+	wb.WaitJS(`document.querySelector("#tab-chat [data-unread]").textContent === "1" && document.title.startsWith("(1) ")`)
+	wb.Click("#tab-chat")
+	wb.WaitJS(`document.querySelector("#tab-chat [data-unread]").hidden && !document.title.startsWith("(")`)
+	if !browsertest.Eval[bool](wb, `[...document.querySelectorAll("#chat-log .line.mention .text")].some(e => e.textContent === "@Bob look at this")`) {
+		t.Error("a line mentioning Bob is not highlighted on his screen")
+	}
+	// The emoji picker and @name completion.
+	wb.Click("#emoji-open")
+	wb.Click(`#emoji-picker button[aria-label="🍿"]`)
+	wb.Do("type a mention", chromedpKeys(" @An"))
+	wb.WaitVisible(`#mentions li[aria-selected="true"]`)
+	wb.Press("\t")
+	wb.WaitJS(`document.querySelector("#chat-input").value === "🍿 @Ann "`)
+	wb.Press("\r")
+	wa.WaitJS(`[...document.querySelectorAll("#chat-log .line.mention .text")].some(e => e.textContent.trim() === "🍿 @Ann")`)
+
+	// ---- a link that does not load: everyone is told, and it can be undone ----
+	wa.Click("#tab-queue")
+	wa.Fill("#queue-link", rig.srv.URL+"/no/such/video.mp4")
+	wa.Press("\r")
+	for _, w := range []*browsertest.Window{wa, wb} {
+		w.WaitJS(`!document.querySelector("#player-notice").hidden && !document.querySelector("#revert").hidden`)
+	}
+	wb.Click("#revert")
+	for _, w := range []*browsertest.Window{wa, wb} {
+		w.WaitJS(`document.querySelector("#player-notice").hidden && document.querySelector("#player").dataset.kind === "library" && document.querySelector("#player").dataset.ready === "1"`)
+	}
+	wa.Click("#tab-chat")
 
 	// ---- a member without playback rights ----
 	reason := browsertest.Eval[string](wb, `document.querySelector("#play").title`)
@@ -168,6 +211,7 @@ func TestBrowserRoomJourney(t *testing.T) {
 
 	// ---- the keyboard alone ----
 	focusWalk(t, wb)
+	wb.Do("leave the composer", chromedpEval(`document.activeElement.blur()`))
 	wb.Press("/")
 	wb.WaitJS(`document.activeElement === document.querySelector("#chat-input")`)
 	wb.Do("type a line", chromedpKeys("by keyboard\r"))
