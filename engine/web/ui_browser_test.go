@@ -34,6 +34,7 @@ func TestBrowserRoomScreens(t *testing.T) {
 	wa.WaitJS(`[...document.querySelectorAll("#chat-log .line .text")].some(e => e.textContent.includes("Can't wait"))`)
 
 	visitor := rig.person(t, "visitor", nil, 1366, 800)
+	owner := rig.person(t, "owner", ann, 390, 844)
 	phone := rig.person(t, "phone", bob, 390, 844)
 	enterRoom(phone, rig.srv.URL, code)
 	side := rig.person(t, "side", bob, 844, 390)
@@ -44,7 +45,7 @@ func TestBrowserRoomScreens(t *testing.T) {
 		if dark {
 			theme = "dark"
 		}
-		for _, w := range []*browsertest.Window{wa, visitor, phone, side} {
+		for _, w := range []*browsertest.Window{wa, visitor, phone, side, owner} {
 			w.EmulateColorScheme(dark)
 		}
 		check := func(w *browsertest.Window, name string) {
@@ -58,12 +59,14 @@ func TestBrowserRoomScreens(t *testing.T) {
 		check(side, "room-landscape")
 		visitor.Navigate(rig.srv.URL + "/")
 		check(visitor, "home")
+		owner.Navigate(rig.srv.URL + "/")
+		check(owner, "home-phone-owner")
 		visitor.Navigate(rig.srv.URL + invite)
 		check(visitor, "invite")
 		visitor.Navigate(rig.srv.URL + "/join?code=nope")
 		check(visitor, "refusal")
 	}
-	for _, w := range []*browsertest.Window{wa, wb, phone, side, visitor} {
+	for _, w := range []*browsertest.Window{wa, wb, phone, side, visitor, owner} {
 		for _, e := range w.Errors() {
 			if !strings.Contains(e, "favicon") {
 				t.Errorf("%s: browser error: %s", w.Name(), e)
