@@ -61,6 +61,14 @@ func TestBrowserRoomScreens(t *testing.T) {
 		check(visitor, "home")
 		owner.Navigate(rig.srv.URL + "/")
 		check(owner, "home-phone-owner")
+		// The account pages: axe only.
+		for _, p := range []struct {
+			w    *browsertest.Window
+			path string
+		}{{visitor, "/login"}, {visitor, "/signup"}, {owner, "/account"}, {visitor, "/?lang=de"}, {visitor, "/?lang=en"}} {
+			p.w.Navigate(rig.srv.URL + p.path)
+			axeCheck(t, p.w, axe, p.path+" ("+theme+")")
+		}
 		visitor.Navigate(rig.srv.URL + invite)
 		check(visitor, "invite")
 		visitor.Navigate(rig.srv.URL + "/join?code=nope")
