@@ -107,9 +107,13 @@ func New(d Deps) (*Server, error) {
 		// live on in its actor), and fasthttp reuses request buffers.
 		Immutable: true,
 	}
+	// Forwarded headers (X-Forwarded-For, -Proto, -Host) count only when
+	// they come from a configured proxy. Fiber trusts them from anyone
+	// unless the proxy check is on, so it is always on: with no trusted
+	// proxies, nobody's forwarded headers are believed.
+	fcfg.EnableTrustedProxyCheck = true
+	fcfg.TrustedProxies = d.Config.TrustedProxies
 	if len(d.Config.TrustedProxies) > 0 {
-		fcfg.EnableTrustedProxyCheck = true
-		fcfg.TrustedProxies = d.Config.TrustedProxies
 		fcfg.ProxyHeader = fiber.HeaderXForwardedFor
 		fcfg.EnableIPValidation = true
 	}
