@@ -57,12 +57,8 @@ func (s *Server) tooMany(c *fiber.Ctx, page string, data fiber.Map, wait time.Du
 func (s *Server) signup(c *fiber.Ctx) error {
 	in := account.SignUp{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password"), Invite: c.FormValue("invite")}
 	data := fiber.Map{"Title": "Sign up", "Invite": in.Invite, "Values": map[string]string{"email": in.Email, "name": in.Name}}
-	if ok, wait := s.loginIP.allow("ip:" + c.IP()); !ok {
-		s.refused(c, "sign-up rate limited", "by", "ip")
-		return s.tooMany(c, "signup", data, wait)
-	}
-	if ok, wait := s.loginUser.allow("user:" + strings.ToLower(strings.TrimSpace(in.Email))); !ok {
-		s.refused(c, "sign-up rate limited", "by", "account")
+	if ok, wait, by := s.logins.check(c.IP(), s.loginAttempt(c, in.Email)); !ok {
+		s.refused(c, "sign-up rate limited", "by", by)
 		return s.tooMany(c, "signup", data, wait)
 	}
 	u, err := s.accounts.Register(c.UserContext(), in)
@@ -114,17 +110,14 @@ func (s *Server) safeNext(next string) string {
 func (s *Server) login(c *fiber.Ctx) error {
 	email := c.FormValue("email")
 	data := fiber.Map{"Title": "Log in", "Next": c.FormValue("next"), "Values": map[string]string{"email": email}}
-	norm := strings.ToLower(strings.TrimSpace(email))
-	if ok, wait := s.loginIP.allow("ip:" + c.IP()); !ok {
-		s.refused(c, "log-in rate limited", "by", "ip")
-		return s.tooMany(c, "login", data, wait)
-	}
-	if ok, wait := s.loginUser.allow("user:" + norm); !ok {
-		s.refused(c, "log-in rate limited", "by", "account")
+	at := s.loginAttempt(c, email)
+	if ok, wait, by := s.logins.check(c.IP(), at); !ok {
+		s.refused(c, "log-in rate limited", "by", by)
 		return s.tooMany(c, "login", data, wait)
 	}
 	u, tok, err := s.accounts.Login(c.UserContext(), email, c.FormValue("password"))
 	if errors.Is(err, account.ErrBadCredentials) {
+		s.logins.failed(at)
 		s.refused(c, "log-in failed")
 		data["FormError"] = err.Error()
 		c.Status(fiber.StatusUnauthorized)
@@ -136,6 +129,8 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if old := c.Cookies(sessionCookie); old != "" {
 		_ = s.accounts.Logout(c.UserContext(), old)
 	}
+	s.logins.succeeded(at)
+	s.rememberDevice(c, email)
 	s.log.Info("logged in", "user", u.ID)
 	s.setSessionCookie(c, tok, s.cfg.Session.TTL)
 	return c.Redirect(s.safeNext(c.FormValue("next")), fiber.StatusSeeOther)
@@ -199,12 +194,16 @@ func (s *Server) accountName(c *fiber.Ctx) error {
 
 func (s *Server) accountPassword(c *fiber.Ctx) error {
 	u := s.currentUser(c)
-	if ok, wait := s.loginUser.allow("user:" + u.Email); !ok {
+	at := s.loginAttempt(c, u.Email)
+	if ok, wait, _ := s.logins.check(c.IP(), at); !ok {
 		data, _ := s.accountData(c, fiber.Map{})
 		return s.tooMany(c, "account", data, wait)
 	}
 	tok, _ := c.Locals("session").(string)
 	if err := s.accounts.ChangePassword(c.UserContext(), u.ID, c.FormValue("current"), c.FormValue("password"), tok); err != nil {
+		if errors.Is(err, account.ErrWrongPassword) {
+			s.logins.failed(at)
+		}
 		return s.formFailed(c, err, nil)
 	}
 	s.flash(c, "password")
@@ -213,11 +212,15 @@ func (s *Server) accountPassword(c *fiber.Ctx) error {
 
 func (s *Server) accountDelete(c *fiber.Ctx) error {
 	u := s.currentUser(c)
-	if ok, wait := s.loginUser.allow("user:" + u.Email); !ok {
+	at := s.loginAttempt(c, u.Email)
+	if ok, wait, _ := s.logins.check(c.IP(), at); !ok {
 		data, _ := s.accountData(c, fiber.Map{})
 		return s.tooMany(c, "account", data, wait)
 	}
 	if err := s.accounts.DeleteWithPassword(c.UserContext(), u.ID, c.FormValue("delete_password")); err != nil {
+		if errors.Is(err, account.ErrWrongPassword) {
+			s.logins.failed(at)
+		}
 		if errors.Is(err, account.ErrLastAdmin) {
 			err = &account.FieldError{Field: "delete_password", Err: err}
 		}

@@ -1,10 +1,15 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+
+	"watchparty/config"
+	"watchparty/engine/apptest"
 )
 
 // TestForwardedHeadersIgnoredWithoutTrustedProxies: with trusted_proxies
@@ -38,5 +43,58 @@ func TestForwardedHeadersIgnoredWithoutTrustedProxies(t *testing.T) {
 		if strings.HasPrefix(sc, "wp_session=") && strings.Contains(strings.ToLower(sc), "secure") {
 			t.Fatalf("a forged X-Forwarded-Proto made the session cookie Secure: %s", sc)
 		}
+	}
+}
+
+// TestLoginNoLockOutFromAnotherAddress: failures from one address for an
+// account back off that (account, address) only: the account holder
+// logging in from elsewhere is not refused, and the back-off grows.
+func TestLoginNoLockOutFromAnotherAddress(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Limits.LoginPerMinute = 100
+		c.TrustedProxies = []string{"127.0.0.1"}
+	}, nil)
+	ts.signUp(t, "ann@example.org", "Ann", "password-ann")
+	attacker := ts.client(t)
+	atok := attacker.CSRF(t)
+	try := func(c *apptest.Client, tok, ip, password string) *http.Response {
+		resp, _ := post(t, c, "/login", url.Values{"csrf": {tok}, "email": {"ann@example.org"}, "password": {password}},
+			http.Header{"X-Forwarded-For": {ip}})
+		return resp
+	}
+	var waits []int
+	for i := range 40 {
+		resp := try(attacker, atok, "198.51.100.7", "guess"+strconv.Itoa(i))
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+		case http.StatusTooManyRequests:
+			ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			waits = append(waits, ra)
+		default:
+			t.Fatalf("guess %d: %s", i, resp.Status)
+		}
+	}
+	if len(waits) < 30 {
+		t.Fatalf("only %d of 40 rapid guesses from one address were refused (5 are free, then a back-off)", len(waits))
+	}
+	// The right password from the attacker's address waits too.
+	if resp := try(attacker, atok, "198.51.100.7", "password-ann"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("right password from the guessing address: %s, want 429", resp.Status)
+	}
+	// Ann, from her own address and a browser that never logged in, is not
+	// locked out.
+	ann := ts.client(t)
+	if resp := try(ann, ann.CSRF(t), "192.0.2.10", "password-ann"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Ann from another address during the attack: %s, want a log-in", resp.Status)
+	}
+	// An IPv6 attacker cannot escape by changing the low 64 bits.
+	v6 := 0
+	for i := range 30 {
+		if resp := try(attacker, atok, fmt.Sprintf("2001:db8:7:7::%x", i+1), "guess"); resp.StatusCode == http.StatusTooManyRequests {
+			v6++
+		}
+	}
+	if v6 < 20 {
+		t.Fatalf("guesses from one IPv6 /64 with changing addresses: only %d of 30 refused", v6)
 	}
 }

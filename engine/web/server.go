@@ -60,9 +60,8 @@ type Server struct {
 	assetVer string
 	base     string
 
-	proxies   proxies // trusted reverse proxies
-	loginIP   *limiter
-	loginUser *limiter
+	proxies proxies // trusted reverse proxies
+	logins  *loginGuard
 	// refusalLog keeps refused requests from flooding the log (logonce.go).
 	refusalLog refusals
 	rooms      *roomWeb
@@ -77,9 +76,8 @@ type Server struct {
 func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret, frames: d.Frames,
-		base:      d.Config.BasePath,
-		loginIP:   newLimiter(d.Config.Limits.LoginPerMinute, time.Minute),
-		loginUser: newLimiter(d.Config.Limits.LoginPerMinute, time.Minute),
+		base:   d.Config.BasePath,
+		logins: newLoginGuard(d.Config.Limits.LoginPerMinute),
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -291,18 +291,41 @@ func TestLoginRateLimit(t *testing.T) {
 			t.Errorf("log-in from another IP: %s", resp.Status)
 		}
 	})
-	t.Run("per account", func(t *testing.T) {
-		for i := range limit {
+	t.Run("per account from many addresses", func(t *testing.T) {
+		// Guessing spread over many addresses is bounded per account
+		// (10 times the per-address limit a minute) ...
+		victim := ts.signUp(t, "victim@example.org", "Victim", "password-victim")
+		vtok := victim.CSRF(t)
+		if resp, body := post(t, victim, "/login", url.Values{"csrf": {vtok}, "email": {"victim@example.org"}, "password": {"password-victim"}},
+			http.Header{"X-Forwarded-For": {"192.0.2.200"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the victim's own log-in: %s\n%s", resp.Status, body)
+		}
+		tried := 0
+		for i := range 10 * limit {
+			// The sign-up and log-in above took their share of the bucket.
 			resp, _ := attempt("203.0.113."+strconv.Itoa(i+1), "victim@example.org", "guess"+strconv.Itoa(i))
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("attempt %d: %s, want 401", i+1, resp.Status)
+			switch resp.StatusCode {
+			case http.StatusUnauthorized:
+				tried++
+			case http.StatusTooManyRequests:
+			default:
+				t.Fatalf("attempt %d: %s", i+1, resp.Status)
 			}
 		}
-		// A fresh IP, the same account (in another spelling): limited.
+		if tried < 10*limit-2 {
+			t.Fatalf("only %d guesses from distinct addresses were tried before the per-account limit, want %d", tried, 10*limit-2)
+		}
+		// A fresh address, the same account (in another spelling): limited.
 		check429(attempt("203.0.113.99", " VICTIM@example.org", "guess"))
-		// Another account from a fresh IP is not.
+		// Another account from a fresh address is not.
 		if resp, _ := attempt("203.0.113.100", "other@example.org", "guess"); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("another account: %s, want 401", resp.Status)
+		}
+		// ... but the account holder is not locked out: a browser that
+		// logged in to the account before gets through.
+		if resp, body := post(t, victim, "/login", url.Values{"csrf": {vtok}, "email": {"victim@example.org"}, "password": {"password-victim"}},
+			http.Header{"X-Forwarded-For": {"192.0.2.201"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the victim's known browser during the attack: %s, want a log-in\n%s", resp.Status, body)
 		}
 	})
 	t.Run("sign-up per IP", func(t *testing.T) {
