@@ -323,8 +323,13 @@ func (s *Service) create(ctx context.Context, in SignUp, bypass bool) (*User, er
 		case RegistrationClosed:
 			return nil, ErrRegistrationClosed
 		case RegistrationInvite:
+			// The invite is checked before anything else, so that without
+			// one nothing is learnt about which emails have accounts.
 			if in.Invite == "" {
 				return nil, ErrInviteRequired
+			}
+			if err := s.CheckInvite(ctx, in.Invite); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -346,11 +351,6 @@ func (s *Service) create(ctx context.Context, in SignUp, bypass bool) (*User, er
 	s.countMu.Lock()
 	err = s.retry(func() error {
 		return s.st.Update(func(tx *store.Tx) error {
-			if ok, err := tx.Has(emailKey(email)); err != nil {
-				return err
-			} else if ok {
-				return &FieldError{"email", ErrEmailTaken}
-			}
 			if useInvite {
 				ik := inviteKey(tokenHash(in.Invite))
 				v, err := tx.Get(ik)
@@ -366,6 +366,11 @@ func (s *Service) create(ctx context.Context, in SignUp, bypass bool) (*User, er
 				if err := tx.Delete(ik); err != nil {
 					return err
 				}
+			}
+			if ok, err := tx.Has(emailKey(email)); err != nil {
+				return err
+			} else if ok {
+				return &FieldError{"email", ErrEmailTaken}
 			}
 			count, err := userCount(tx)
 			if err != nil {

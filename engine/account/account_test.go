@@ -386,6 +386,17 @@ func TestInviteOnly(t *testing.T) {
 	if err := signUp("a@example.org", "made-up-token"); !errors.Is(err, account.ErrInviteInvalid) {
 		t.Errorf("bad invite: %v, want ErrInviteInvalid", err)
 	}
+	// Without a valid invite nothing tells whether an email has an account:
+	// the invite is checked first, whatever else is wrong.
+	for _, in := range []account.SignUp{
+		{Email: "owner@example.org", Name: "X", Password: "password1", Invite: "made-up-token"},
+		{Email: "OWNER@example.org", Name: "", Password: "x", Invite: "made-up-token"},
+		{Email: "not an email", Name: "X", Password: "password1", Invite: "made-up-token"},
+	} {
+		if _, err := s.Register(ctx, in); !errors.Is(err, account.ErrInviteInvalid) {
+			t.Errorf("sign-up as %q with a bad invite: %v, want ErrInviteInvalid", in.Email, err)
+		}
+	}
 
 	inv, err := s.CreateInvite(ctx, admin.ID, 24*time.Hour)
 	if err != nil || inv.Token == "" {
