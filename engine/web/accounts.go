@@ -126,7 +126,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if old := c.Cookies(sessionCookie); old != "" {
+	if old := s.cookie(c, sessionCookie); old != "" {
 		_ = s.accounts.Logout(c.UserContext(), old)
 	}
 	s.logins.succeeded(at)
@@ -137,7 +137,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {
-	if tok := c.Cookies(sessionCookie); tok != "" {
+	if tok := s.cookie(c, sessionCookie); tok != "" {
 		if err := s.accounts.Logout(c.UserContext(), tok); err != nil {
 			return err
 		}

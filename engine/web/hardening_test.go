@@ -98,3 +98,53 @@ func TestLoginNoLockOutFromAnotherAddress(t *testing.T) {
 		t.Fatalf("guesses from one IPv6 /64 with changing addresses: only %d of 30 refused", v6)
 	}
 }
+
+// TestCSRFBoundToSession: a CSRF token together with its cookie, taken
+// from one session (an attacker's own), is refused in another session
+// (the victim's), even if the attacker manages to plant the cookie.
+func TestCSRFBoundToSession(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	attacker := ts.signUp(t, "eve@example.org", "Eve", "password-eve")
+	eveToken := attacker.CSRF(t)
+	eveCookie := attacker.Cookie("wp_csrf")
+	victim := ts.signUp(t, "ann@example.org", "Ann", "password-ann")
+	u, _ := url.Parse(ts.URL + "/")
+	victim.Jar.SetCookies(u, []*http.Cookie{{Name: "wp_csrf", Value: eveCookie, Path: "/"}})
+	resp, _ := post(t, victim, "/account/name", url.Values{"csrf": {eveToken}, "name": {"Pwned"}}, nil)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("another session's token and cookie: %s, want 403", resp.Status)
+	}
+	// The victim's own token still works.
+	if resp, _ := post(t, victim, "/account/name", url.Values{"csrf": {victim.CSRF(t)}, "name": {"Ann B"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("own token: %s", resp.Status)
+	}
+}
+
+// TestHostPrefixCookies: with Secure cookies and no base path, every cookie
+// uses the __Host- prefix (Secure, Path=/, no Domain).
+func TestHostPrefixCookies(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Session.SecureCookie = true }, nil)
+	resp, _ := get(t, ts.client(t), "/login", nil)
+	var names []string
+	for _, sc := range resp.Header.Values("Set-Cookie") {
+		ck, err := http.ParseSetCookie(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, ck.Name)
+		if !strings.HasPrefix(ck.Name, "__Host-") || !ck.Secure || ck.Path != "/" || ck.Domain != "" {
+			t.Errorf("cookie %q: want a __Host- cookie (Secure, Path=/, no Domain): %s", ck.Name, sc)
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("the log-in page set no cookie (expected the CSRF cookie)")
+	}
+	// With a base path the prefix is not allowed: plain names.
+	ts2 := newTestServer(t, func(c *config.Config) { c.Session.SecureCookie = true; c.BasePath = "/watch" }, nil)
+	resp, _ = get(t, ts2.client(t), "/login", nil)
+	for _, sc := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(sc, "__Host-") {
+			t.Errorf("a __Host- cookie under a base path: %s", sc)
+		}
+	}
+}

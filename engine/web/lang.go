@@ -20,10 +20,10 @@ func (s *Server) lang(c *fiber.Ctx) string {
 	if v, ok := c.Locals("lang").(string); ok {
 		return v
 	}
-	choice := c.Cookies(langCookie)
+	choice := s.cookie(c, langCookie)
 	if q := c.Query("lang"); i18n.Supported(q) {
 		choice = q
-		if c.Cookies(langCookie) != q {
+		if s.cookie(c, langCookie) != q {
 			s.setCookie(c, langCookie, q, 365*24*time.Hour)
 		}
 	}

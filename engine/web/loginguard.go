@@ -94,7 +94,7 @@ func (s *Server) deviceMAC(email, id string) string {
 // knownDevice returns the device id when this browser logged in to the
 // account with this email before.
 func (s *Server) knownDevice(c *fiber.Ctx, email string) (string, bool) {
-	v := c.Cookies(deviceCookie)
+	v := s.cookie(c, deviceCookie)
 	if len(v) > 200 {
 		return "", false
 	}
@@ -118,7 +118,7 @@ func (s *Server) rememberDevice(c *fiber.Ctx, email string) {
 	_, _ = rand.Read(b)
 	id := base64.RawURLEncoding.EncodeToString(b)
 	v := id + "." + s.deviceMAC(email, id)
-	if old := c.Cookies(deviceCookie); old != "" && len(old) <= 200 {
+	if old := s.cookie(c, deviceCookie); old != "" && len(old) <= 200 {
 		if first, _, _ := strings.Cut(old, "~"); strings.Count(first, ".") == 1 {
 			v += "~" + first
 		}

@@ -293,7 +293,7 @@ func (s *Server) render(c *fiber.Ctx, page string, data fiber.Map) error {
 			data[k] = map[string]string{}
 		}
 	}
-	if f := c.Cookies(flashCookie); f != "" && data["Flash"] == nil {
+	if f := s.cookie(c, flashCookie); f != "" && data["Flash"] == nil {
 		if text := T.T("flash_" + f); text != "flash_"+f {
 			data["Flash"] = text
 		} else {

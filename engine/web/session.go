@@ -33,9 +33,24 @@ func (s *Server) secure(c *fiber.Ctx) bool {
 	return s.cfg.Session.SecureCookie || c.Protocol() == "https"
 }
 
+// cookieName is the name a cookie goes by on this request: with the
+// __Host- prefix when the cookies are Secure and cover the whole host, so
+// that no other site on a sibling subdomain and no plain-http page can set
+// or overwrite them (a browser accepts a __Host- cookie only with Secure,
+// Path=/ and no Domain).
+func (s *Server) cookieName(c *fiber.Ctx, name string) string {
+	if s.base == "" && s.secure(c) {
+		return "__Host-" + name
+	}
+	return name
+}
+
+// cookie reads one of the server's cookies.
+func (s *Server) cookie(c *fiber.Ctx, name string) string { return c.Cookies(s.cookieName(c, name)) }
+
 func (s *Server) setCookie(c *fiber.Ctx, name, value string, ttl time.Duration) {
 	ck := &fiber.Cookie{
-		Name: name, Value: value, Path: s.cookiePath(), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
+		Name: s.cookieName(c, name), Value: value, Path: s.cookiePath(), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
 		Secure: s.secure(c),
 	}
 	if ttl > 0 {
@@ -46,7 +61,7 @@ func (s *Server) setCookie(c *fiber.Ctx, name, value string, ttl time.Duration) 
 }
 
 func (s *Server) clearCookie(c *fiber.Ctx, name string) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: s.cookiePath(), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
+	c.Cookie(&fiber.Cookie{Name: s.cookieName(c, name), Value: "", Path: s.cookiePath(), HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
 		Secure: s.secure(c), MaxAge: -1, Expires: time.Unix(1, 0)})
 }
 
@@ -57,7 +72,7 @@ func (s *Server) setSessionCookie(c *fiber.Ctx, token string, ttl time.Duration)
 
 // sessionMiddleware resolves the session cookie into the request's user.
 func (s *Server) sessionMiddleware(c *fiber.Ctx) error {
-	tok := c.Cookies(sessionCookie)
+	tok := s.cookie(c, sessionCookie)
 	if tok == "" {
 		return c.Next()
 	}
@@ -94,21 +109,28 @@ func (s *Server) requireAccount(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// csrfToken returns the CSRF token for this browser: an HMAC of a random
-// per-browser cookie, so a token cannot be forged without the server secret.
+// csrfToken returns the CSRF token for this browser and session: an HMAC of
+// a random per-browser cookie and of the session, so a token cannot be
+// forged without the server secret, and a token (with its cookie) obtained
+// in one session is worth nothing in another.
 func (s *Server) csrfToken(c *fiber.Ctx) string {
 	if t, ok := c.Locals("csrf").(string); ok {
 		return t
 	}
-	id := c.Cookies(csrfCookie)
+	id := s.cookie(c, csrfCookie)
 	if len(id) < 16 || len(id) > 64 {
 		b := make([]byte, 18)
 		_, _ = rand.Read(b)
 		id = base64.RawURLEncoding.EncodeToString(b)
 		s.setCookie(c, csrfCookie, id, 365*24*time.Hour)
 	}
+	session, _ := c.Locals("session").(string)
 	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte("csrf:" + id))
+	m.Write([]byte("csrf:" + id + ":"))
+	if session != "" {
+		sum := sha256.Sum256([]byte(session))
+		m.Write(sum[:])
+	}
 	t := base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 	c.Locals("csrf", t)
 	return t
@@ -125,7 +147,7 @@ func (s *Server) csrfMiddleware(c *fiber.Ctx) error {
 		s.refused(c, "cross-origin request refused", "path", c.Path(), "origin", c.Get(fiber.HeaderOrigin))
 		return fiber.NewError(fiber.StatusForbidden, "This request came from another site and was refused.")
 	}
-	if c.Cookies(csrfCookie) == "" {
+	if s.cookie(c, csrfCookie) == "" {
 		return fiber.NewError(fiber.StatusForbidden, "Your form expired or cookies are off. Reload the page and try again.")
 	}
 	want := s.csrfToken(c)

@@ -292,6 +292,7 @@ func TestLoginRateLimit(t *testing.T) {
 		}
 	})
 	t.Run("per account from many addresses", func(t *testing.T) {
+		tok = c.CSRF(t) // the log-in above started a new session
 		// Guessing spread over many addresses is bounded per account
 		// (10 times the per-address limit a minute) ...
 		victim := ts.signUp(t, "victim@example.org", "Victim", "password-victim")
@@ -323,12 +324,14 @@ func TestLoginRateLimit(t *testing.T) {
 		}
 		// ... but the account holder is not locked out: a browser that
 		// logged in to the account before gets through.
+		vtok = victim.CSRF(t)
 		if resp, body := post(t, victim, "/login", url.Values{"csrf": {vtok}, "email": {"victim@example.org"}, "password": {"password-victim"}},
 			http.Header{"X-Forwarded-For": {"192.0.2.201"}}); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("the victim's known browser during the attack: %s, want a log-in\n%s", resp.Status, body)
 		}
 	})
 	t.Run("sign-up per IP", func(t *testing.T) {
+		tok = c.CSRF(t)
 		for i := range limit {
 			resp, _ := post(t, c, "/signup", url.Values{"csrf": {tok}, "email": {"s" + strconv.Itoa(i) + "@example.org"}, "name": {"S"}, "password": {"short"}},
 				http.Header{"X-Forwarded-For": {"192.0.2.7"}})
@@ -447,14 +450,23 @@ func TestSessionCookie(t *testing.T) {
 				c.TrustedProxies = []string{"127.0.0.1"}
 			}, nil)
 			c := ts.client(t)
-			tok := c.CSRF(t)
-			resp, _ := post(t, c, "/signup", url.Values{"csrf": {tok}, "email": {"ann@example.org"}, "name": {"Ann"}, "password": {"password-ann"}}, tc.header)
+			// The form is loaded as the browser would: over the same scheme.
+			_, page := get(t, c, "/", tc.header)
+			tok := regexp.MustCompile(`<meta name="csrf" content="([^"]*)">`).FindStringSubmatch(page)
+			if tok == nil {
+				t.Fatal("no CSRF token on the start page")
+			}
+			resp, _ := post(t, c, "/signup", url.Values{"csrf": {tok[1]}, "email": {"ann@example.org"}, "name": {"Ann"}, "password": {"password-ann"}}, tc.header)
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("sign-up: %s", resp.Status)
 			}
+			name := apptest.SessionCookie
+			if tc.wantSecure {
+				name = "__Host-" + name // Secure cookies on the whole host carry the prefix
+			}
 			var session *http.Cookie
 			for _, ck := range resp.Cookies() {
-				if ck.Name == apptest.SessionCookie {
+				if ck.Name == name {
 					session = ck
 				}
 			}
