@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,5 +147,38 @@ func TestHostPrefixCookies(t *testing.T) {
 		if strings.HasPrefix(sc, "__Host-") {
 			t.Errorf("a __Host- cookie under a base path: %s", sc)
 		}
+	}
+}
+
+// TestInviteLinkGetDoesNotJoin: opening an invite link (a GET another site
+// can trigger) only shows the room with a Join button; the POST joins.
+func TestInviteLinkGetDoesNotJoin(t *testing.T) {
+	srv := apptest.StartServer(t, nil)
+	ann := srv.SignUp(t, "Ann")
+	code := createRoom(t, ann.Client, "Movie night")
+	_, body := ann.Client.Get(t, "/r/"+code)
+	m := regexp.MustCompile(`/i/([A-Za-z0-9_-]+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no invite link on the owner's room page")
+	}
+	bob := srv.SignUp(t, "Bob")
+	resp, body := bob.Client.Get(t, "/i/"+m[1])
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `action="/r/`+code+`/join"`) {
+		t.Fatalf("invite link for a signed-in non-member: %s, want the page with a Join form", resp.Status)
+	}
+	if _, body := bob.Client.Get(t, "/r/"+code); !strings.Contains(body, `action="/r/`+code+`/join"`) {
+		t.Fatal("opening the invite link made Bob a member")
+	}
+	resp, _ = bob.Client.PostForm(t, "/r/"+code+"/join", nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("join: %s", resp.Status)
+	}
+	if _, body := bob.Client.Get(t, "/r/"+code); strings.Contains(body, `action="/r/`+code+`/join"`) {
+		t.Fatal("after the POST Bob is still no member")
+	}
+	// A member opening the link goes straight to the room.
+	resp, _ = bob.Client.Get(t, "/i/"+m[1])
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "/r/"+code) {
+		t.Fatalf("invite link for a member: %s %s", resp.Status, resp.Header.Get("Location"))
 	}
 }

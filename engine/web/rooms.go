@@ -245,8 +245,9 @@ func (s *Server) roomJoin(c *fiber.Ctx) error {
 	return s.done(c, code, nil)
 }
 
-// invitePage opens an invite link: members and account holders go to the
-// room; others may log in, sign up, or join as a guest when allowed.
+// invitePage opens an invite link: members go to the room, account holders
+// confirm that they want to join, others may log in, sign up, or join as a
+// guest when allowed.
 func (s *Server) invitePage(c *fiber.Ctx) error {
 	token := c.Params("token")
 	ctx := c.UserContext()
@@ -260,10 +261,13 @@ func (s *Server) invitePage(c *fiber.Ctx) error {
 	}
 	u := s.currentUser(c)
 	if u != nil && (!u.Guest || u.GuestRoom == code) {
-		if _, err := s.rooms.svc.Join(ctx, code, roomUser(u), u.GuestRoom); err != nil {
-			return roomError(err)
+		if _, err := s.rooms.svc.Member(ctx, code, u.ID); err == nil {
+			return c.Redirect(s.base+"/r/"+code, fiber.StatusSeeOther)
 		}
-		return c.Redirect(s.base+"/r/"+code, fiber.StatusSeeOther)
+		// Joining changes who is in the room, so it takes the form's POST:
+		// a link opened by another site (an image, a redirect) must not
+		// make anyone a member.
+		return s.render(c, "room_join", fiber.Map{"Title": in.Title(), "Room": in, "Invite": token, "Next": s.base + "/i/" + token})
 	}
 	return s.render(c, "room_join", fiber.Map{
 		"Title": in.Title(), "Room": in, "Invite": token,
