@@ -111,13 +111,23 @@ const roomHooks = `addEventListener("load", () => {
   });
 });`
 
-// listen logs the page's console and adds the room hooks when asked.
+// cspWatch runs in every new document: a Content-Security-Policy violation
+// becomes a console error, so that Errors() reports it and every test that
+// checks Errors() also checks that its pages work under the server's policy.
+const cspWatch = `document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("Content-Security-Policy violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline code") +
+    " at " + e.sourceFile + ":" + e.lineNumber);
+});`
+
+// listen logs the page's console, reports CSP violations as errors and adds
+// the room hooks when asked.
 func (w *Window) listen(set settings) {
 	if err := chromedp.Listen(w.ctx, w.onEvent); err != nil {
 		w.t.Logf("browsertest: %s: no console events: %v", w.name, err)
 	}
+	w.onNewDocument("watch for CSP violations", cspWatch)
 	if set.roomHooks {
-		w.addRoomHooks()
+		w.onNewDocument("add the room hooks", roomHooks)
 	}
 }
 
@@ -131,9 +141,10 @@ func (w *Window) finish() {
 	w.mu.Unlock()
 }
 
-func (w *Window) addRoomHooks() {
-	w.Do("add the room hooks", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: roomHooks})
+// onNewDocument runs script at the start of every document the window loads.
+func (w *Window) onNewDocument(what, script string) {
+	w.Do(what, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script})
 		return err
 	}))
 }

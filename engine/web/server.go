@@ -61,6 +61,7 @@ type Server struct {
 	base     string
 
 	proxies proxies // trusted reverse proxies
+	csp     string  // Content-Security-Policy of every response (csp.go)
 	logins  *loginGuard
 	// refusalLog keeps refused requests from flooding the log (logonce.go).
 	refusalLog refusals
@@ -85,6 +86,7 @@ func New(d Deps) (*Server, error) {
 	if err := s.loadTemplates(); err != nil {
 		return nil, err
 	}
+	s.csp = contentSecurityPolicy(d.Config)
 	s.rooms = newRoomWeb(s, d.Rooms)
 	fcfg := fiber.Config{
 		DisableStartupMessage: true,
@@ -366,8 +368,15 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 }
 
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("Referrer-Policy", "same-origin")
-	c.Set("X-Frame-Options", "SAMEORIGIN")
+	h := &c.Response().Header
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", s.csp)
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=(), usb=()")
+	if c.Protocol() == "https" {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	return c.Next()
 }
