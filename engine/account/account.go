@@ -566,6 +566,45 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	})
 }
 
+// LogoutEveryone revokes every session, of accounts and guests alike, and
+// returns how many there were.
+func (s *Service) LogoutEveryone(ctx context.Context) (int, error) {
+	var keys [][]byte
+	err := s.st.View(func(tx *store.Tx) error {
+		for _, prefix := range []string{"session/", "usersession/"} {
+			if err := tx.Iterate([]byte(prefix), false, func(k, _ []byte) error {
+				keys = append(keys, append([]byte(nil), k...))
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), 1000)]
+		keys = keys[len(batch):]
+		if err := s.st.UpdateSync(func(tx *store.Tx) error {
+			for _, k := range batch {
+				if string(k[:len("session/")]) == "session/" {
+					n++
+				}
+				if err := tx.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // revokeSessions deletes every session of a user except keep (a token hash).
 func revokeSessions(tx *store.Tx, userID, keepHash string) error {
 	var hashes []string

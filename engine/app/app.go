@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"watchparty/config"
 	"watchparty/engine/account"
@@ -58,6 +58,7 @@ func commands() []command {
 		{"healthcheck", "exit 0 when the running server answers /healthz", runHealthcheck},
 		{"backup", "write a backup of the store to FILE (works while the server runs)", runBackup},
 		{"restore", "load a backup FILE into an empty data directory (server stopped)", runRestore},
+		{"secret", "rotate the server's secret key (server stopped): secret rotate [--logout-everyone]", runSecret},
 		{"publish", "push a camera, file or URL to a room's frame stream on a server", runPublish},
 		{"view", "receive a room's frame stream: write JPEGs, print stats, or show a window (OpenCV builds)", runView},
 	}
@@ -74,6 +75,9 @@ func Run(e Env) int {
 		usage(e.Stdout)
 		return 0
 	}
+	// Everything watchparty writes (the store, backups, the control
+	// socket) is for the server's user only.
+	unix.Umask(0o077)
 	for _, c := range commands() {
 		if c.name != name {
 			continue
@@ -141,28 +145,6 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
 func accountService(cfg *config.Config, st *store.Store, o serverOptions) *account.Service {
 	return account.New(st, account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL,
 		HashTime: o.hashTime, HashMemory: o.hashMemory})
-}
-
-// serverSecret returns the server's random secret key, created on first use.
-func serverSecret(st *store.Store) ([]byte, error) {
-	key := []byte("meta/secret")
-	var out []byte
-	err := st.UpdateSync(func(tx *store.Tx) error {
-		v, err := tx.Get(key)
-		if err == nil && len(v) == 32 {
-			out = v
-			return nil
-		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		out = make([]byte, 32)
-		if _, err := rand.Read(out); err != nil {
-			return err
-		}
-		return tx.Set(key, out)
-	})
-	return out, err
 }
 
 func runServe(ctx context.Context, e Env, args []string) error {

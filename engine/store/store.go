@@ -73,7 +73,7 @@ func Open(dir string, log *slog.Logger, o Options) (*Store, error) {
 	if o.InMemory {
 		opts = opts.WithInMemory(true).WithDir("").WithValueDir("")
 	} else if !o.ReadOnly {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: creating %s: %w", dir, err)
 		}
 	}
@@ -97,6 +97,9 @@ func Open(dir string, log *slog.Logger, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", dir, err)
 	}
 	s := &Store{db: db, log: log, dir: dir, space: guard}
+	if !o.InMemory && !o.ReadOnly {
+		keepPrivate(dir, log)
+	}
 	if !o.ReadOnly {
 		if err := s.migrate(); err != nil {
 			db.Close()
