@@ -40,6 +40,13 @@ type Config struct {
 		MembersPerRoom   int
 		RoomsPerUser     int
 		ViewersPerStream int
+		// CommandsPer10s: playback and queue commands per connection.
+		CommandsPer10s          int
+		GuestsPerRoom           int
+		GuestJoinsPerMinute     int
+		RoomGuestJoinsPerMinute int
+		QueueLength             int
+		LinkBytes               int
 	}
 	YouTube struct{ IFrameAPIURL string }
 	Media   struct{ Dir string }

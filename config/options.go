@@ -161,6 +161,8 @@ func buildOptions() []Option {
 	guestTTL, guestTTLDesc := durRange(5*time.Minute, 7*24*time.Hour)
 	perMin, perMinDesc := intRange(1, 10000)
 	count, countDesc := intRange(1, 1000000)
+	queueLen, queueLenDesc := intRange(1, 1000)
+	linkBytes, linkBytesDesc := intRange(256, 6000)
 	ms, msDesc := intRange(1, 60000)
 	width, widthDesc := intRange(16, 7680)
 	quality, qualityDesc := intRange(1, 100)
@@ -206,6 +208,18 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Limits.RoomsPerUser = v.(int) }},
 		{Key: "limits.viewers_per_stream", Kind: Int, Default: 256, Help: "frame viewers per room stream", Check: count, Allowed: countDesc,
 			set: func(c *Config, v any) { c.Limits.ViewersPerStream = v.(int) }},
+		{Key: "limits.commands_per_10s", Kind: Int, Default: 20, Help: "playback and queue commands one connection may send per 10 seconds", Check: perMin, Allowed: perMinDesc,
+			set: func(c *Config, v any) { c.Limits.CommandsPer10s = v.(int) }},
+		{Key: "limits.guests_per_room", Kind: Int, Default: 100, Help: "guest members one room may have at once (guests leave the room when their session ends)", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.Limits.GuestsPerRoom = v.(int) }},
+		{Key: "limits.guest_joins_per_minute", Kind: Int, Default: 10, Help: "guests one client address (IPv6: /64) may create per minute by invite links", Check: perMin, Allowed: perMinDesc,
+			set: func(c *Config, v any) { c.Limits.GuestJoinsPerMinute = v.(int) }},
+		{Key: "limits.room_guest_joins_per_minute", Kind: Int, Default: 30, Help: "guests one room may take in per minute, from all addresses", Check: perMin, Allowed: perMinDesc,
+			set: func(c *Config, v any) { c.Limits.RoomGuestJoinsPerMinute = v.(int) }},
+		{Key: "limits.queue_length", Kind: Int, Default: 200, Help: "videos a room's up-next queue may hold", Check: queueLen, Allowed: queueLenDesc,
+			set: func(c *Config, v any) { c.Limits.QueueLength = v.(int) }},
+		{Key: "limits.link_bytes", Kind: Int, Default: 2048, Help: "longest video link (bytes) a member may share or queue", Check: linkBytes, Allowed: linkBytesDesc,
+			set: func(c *Config, v any) { c.Limits.LinkBytes = v.(int) }},
 
 		{Key: "youtube.iframe_api_url", Kind: String, Default: "https://www.youtube.com/iframe_api", Help: "URL of the YouTube IFrame Player API script", Check: reqURL, Allowed: reqURLDesc,
 			set: func(c *Config, v any) { c.YouTube.IFrameAPIURL = v.(string) }},

@@ -9,8 +9,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // AddrKey is the bucket a client address counts against: an IPv4 address
@@ -44,7 +42,7 @@ const DefaultMaxKeys = 100_000
 // the cost of letting some of the flood's keys start afresh.
 type Keyed struct {
 	mu      sync.Mutex
-	limit   rate.Limit
+	rate    float64 // events per second
 	burst   int
 	window  time.Duration
 	maxKeys int
@@ -55,7 +53,7 @@ type Keyed struct {
 }
 
 type entry struct {
-	lim  *rate.Limiter
+	b    Bucket
 	last time.Time
 }
 
@@ -64,7 +62,7 @@ type entry struct {
 func NewKeyed(n int, window time.Duration) *Keyed {
 	k := &Keyed{burst: n, window: window, maxKeys: DefaultMaxKeys, m: map[string]*entry{}, Now: time.Now}
 	if n > 0 {
-		k.limit = rate.Limit(float64(n) / window.Seconds())
+		k.rate = float64(n) / window.Seconds()
 	}
 	return k
 }
@@ -88,16 +86,11 @@ func (k *Keyed) Allow(key string) (bool, time.Duration) {
 	k.sweep(now)
 	e := k.m[key]
 	if e == nil {
-		e = &entry{lim: rate.NewLimiter(k.limit, k.burst)}
+		e = &entry{}
 		k.m[key] = e
 	}
 	e.last = now
-	r := e.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
+	return e.b.Take(now, k.burst, k.rate)
 }
 
 // Len is the number of keys remembered.

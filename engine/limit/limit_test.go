@@ -121,3 +121,40 @@ func TestBackoff(t *testing.T) {
 		t.Fatalf("after Reset: wait %v", w)
 	}
 }
+
+func TestBucket(t *testing.T) {
+	c := newClock()
+	var b Bucket
+	ok := 0
+	for range 10 {
+		if a, _ := b.Take(c.now(), 4, 2); a {
+			ok++
+		}
+	}
+	if ok != 4 {
+		t.Fatalf("a new bucket of 4 let %d of 10 through", ok)
+	}
+	if a, wait := b.Take(c.now(), 4, 2); a || wait != 500*time.Millisecond {
+		t.Fatalf("empty bucket at 2/s: ok=%v wait=%v, want a wait of 500ms", a, wait)
+	}
+	c.add(time.Second)
+	ok = 0
+	for range 5 {
+		if a, _ := b.Take(c.now(), 4, 2); a {
+			ok++
+		}
+	}
+	if ok != 2 {
+		t.Fatalf("after 1 s at 2/s, %d taken, want 2", ok)
+	}
+	c.add(time.Hour)
+	ok = 0
+	for range 10 {
+		if a, _ := b.Take(c.now(), 4, 2); a {
+			ok++
+		}
+	}
+	if ok != 4 {
+		t.Fatalf("a refill never exceeds the burst: %d taken, want 4", ok)
+	}
+}

@@ -231,10 +231,11 @@ func TestHostileInput(t *testing.T) {
 				t.Fatalf("%q answered %v", b, m)
 			}
 		}
-		// Invalid UTF-8 is refused or made valid; it never reaches others raw.
+		// Invalid UTF-8 is refused, with the message's ref; it never reaches
+		// anyone (docs/protocol.md).
 		_ = bws.WriteMessage(websocket.TextMessage, []byte("{\"type\":\"chat\",\"text\":\"a\xff\xfeb\",\"ref\":\"utf8\"}"))
-		if m := bws.nextMatching("the answer to invalid UTF-8", func(m map[string]any) bool { return m["ref"] == "utf8" }); m["type"] == "chat" && m["text"] != "a\ufffd\ufffdb" {
-			t.Fatalf("invalid UTF-8 came back as %q", m["text"])
+		if m := bws.nextMatching("the answer to invalid UTF-8", func(m map[string]any) bool { return m["ref"] == "utf8" }); m["type"] != "error" || m["code"] != "bad_message" {
+			t.Fatalf("invalid UTF-8 answered %v, want a bad_message error", m)
 		}
 		bws.send(map[string]any{"type": "ping", "t": 1})
 		bws.next("pong") // still connected

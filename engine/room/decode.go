@@ -70,12 +70,20 @@ func decodeClientMessage(data []byte, m *clientMsg) error {
 type decoder struct {
 	b []byte
 	i int
+	// badText is set when a string is not valid Unicode (invalid UTF-8 or
+	// a lone surrogate escape): such messages are refused, not repaired.
+	badText bool
 }
+
+var errBadText = errors.New("malformed message: text must be valid Unicode (UTF-8)")
 
 func (d *decoder) end(m *clientMsg) error {
 	d.ws()
 	if d.i != len(d.b) {
 		return errSyntax
+	}
+	if d.badText {
+		return errBadText
 	}
 	if m.Type == "" {
 		return errors.New("malformed message: the type field is missing")
@@ -241,8 +249,8 @@ func (d *decoder) typeName() (string, bool) {
 	return d.str()
 }
 
-// str decodes a JSON string at d.i. Invalid UTF-8 becomes U+FFFD, as in
-// encoding/json.
+// str decodes a JSON string at d.i. Invalid UTF-8 and lone surrogates set
+// d.badText (and become U+FFFD, as in encoding/json).
 func (d *decoder) str() (string, bool) {
 	if !d.eat('"') {
 		return "", false
@@ -307,6 +315,7 @@ func (d *decoder) str() (string, bool) {
 						j += 6
 					} else {
 						r = utf8.RuneError
+						d.badText = true
 					}
 				}
 				out = utf8.AppendRune(out, r)
@@ -321,6 +330,7 @@ func (d *decoder) str() (string, bool) {
 			r, size := utf8.DecodeRune(d.b[j:])
 			if r == utf8.RuneError && size == 1 {
 				out = utf8.AppendRune(out, utf8.RuneError)
+				d.badText = true
 			} else {
 				out = append(out, d.b[j:j+size]...)
 			}

@@ -33,6 +33,7 @@ const (
 	ReasonTooLarge = "too_large"
 	ReasonShutdown = "shutdown"
 	ReasonRemoved  = "removed"
+	ReasonFlood    = "flood"
 )
 
 // Presence of a member.

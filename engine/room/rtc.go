@@ -38,12 +38,6 @@ const MaxRTCMessageSize = 64 << 10
 // rtcTimeout bounds one call into the SFU.
 const rtcTimeout = 10 * time.Second
 
-// rtcBurst and rtcPerSecond limit a connection's signalling messages.
-const (
-	rtcBurst     = 60
-	rtcPerSecond = 20
-)
-
 // rtcLink joins one room to the SFU. mu guards peers and pending, which the
 // readers and the SFU's goroutines use; the other fields belong to the actor.
 type rtcLink struct {
@@ -71,8 +65,6 @@ type rtcPeer struct {
 // rtcConn is what a connection's reader keeps about its signalling.
 type rtcConn struct {
 	joined bool
-	tokens float64
-	filled time.Time
 }
 
 type wireShare struct {
@@ -353,21 +345,6 @@ func (s *Service) rtcMessage(a *actor, c *client, rc *rtcConn, cm *clientMsg) bo
 		c.send(errorMsg(CodeWebRTCDisabled, "screen and camera sharing (WebRTC) is not enabled on this server", cm.Ref, 0))
 		return true
 	}
-	now := time.Now()
-	if rc.filled.IsZero() {
-		rc.tokens, rc.filled = rtcBurst, now
-	}
-	rc.tokens += now.Sub(rc.filled).Seconds() * rtcPerSecond
-	if rc.tokens > rtcBurst {
-		rc.tokens = rtcBurst
-	}
-	rc.filled = now
-	if rc.tokens < 1 {
-		c.send(errorMsg(CodeRateLimited, "too many signalling messages; slow down", cm.Ref, 1000/rtcPerSecond))
-		return true
-	}
-	rc.tokens--
-
 	var in rtcIn
 	if err := json.Unmarshal(cm.Raw, &in); err != nil || in.Signal == nil {
 		c.send(errorMsg(rtc.CodeBadSignal, "an rtc message needs a signal object", cm.Ref, 0))

@@ -3,6 +3,7 @@ package room
 import (
 	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
 
@@ -59,6 +60,8 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 		maxRead = MaxRTCMessageSize // only rtc messages may use it (below)
 	}
 	var rc rtcConn
+	var budget connBudget
+read:
 	for {
 		data, err := readMessage(conn, maxRead)
 		if errors.Is(err, errTooLarge) {
@@ -76,6 +79,9 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 		metrics.MessagesIn.Inc()
 		cm := new(clientMsg)
 		err = decodeClientMessage(data, cm)
+		if err == nil && !utf8.Valid(data) {
+			err = errBadText // in a field the decoder skips
+		}
 		if err == nil && !commonType(cm.Type) {
 			cm.Raw = append([]byte(nil), data...)
 		}
@@ -87,8 +93,20 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 			break
 		}
 		if err != nil {
-			c.send(errorMsg(CodeBadMessage, err.Error(), "", 0))
+			c.send(errorMsg(CodeBadMessage, err.Error(), cm.Ref, 0))
 			continue
+		}
+		cl := classOf(cm.Type)
+		switch v, wait := budget.check(time.Now(), cl, s.budget(cl)); v {
+		case answerLimited:
+			c.send(errorMsg(CodeRateLimited, "slow down: too many messages of this kind; try again in a moment", cm.Ref, wait.Milliseconds()+1))
+			continue
+		case drop:
+			continue
+		case flood:
+			s.log.Info("closed a connection that kept sending after being told to slow down", "user", u.ID, "room", code)
+			c.finish(closedMsg(ReasonFlood, "Too many messages: this connection was closed."), websocket.ClosePolicyViolation, ReasonFlood)
+			break read
 		}
 		if cm.Type == "rtc" {
 			if !s.rtcMessage(a, c, &rc, cm) {

@@ -27,6 +27,10 @@ type Options struct {
 	// GuestsAllowed is the server-wide switch; each room also opts in.
 	GuestsAllowed  bool
 	ChatPer10s     int           // chat lines a member may send per 10 s (20)
+	CommandsPer10s int           // playback and queue commands per connection per 10 s (20)
+	GuestsPerRoom  int           // guest members one room may have (100)
+	QueueLength    int           // videos in a room's queue (200)
+	LinkBytes      int           // longest link a member may share or queue (2048)
 	MembersPerRoom int           // members connected at once (500)
 	RoomsPerUser   int           // rooms one user may own (50)
 	IdleTimeout    time.Duration // an empty room's actor lives this long (30 s)
@@ -66,6 +70,15 @@ func New(o Options) *Service {
 	}
 	if o.ChatPer10s <= 0 {
 		o.ChatPer10s = 20
+	}
+	if o.GuestsPerRoom <= 0 {
+		o.GuestsPerRoom = 100
+	}
+	if o.QueueLength <= 0 {
+		o.QueueLength = 200
+	}
+	if o.LinkBytes <= 0 {
+		o.LinkBytes = 2048
 	}
 	if o.MembersPerRoom <= 0 {
 		o.MembersPerRoom = 500

@@ -1,0 +1,147 @@
+package room
+
+import (
+	"time"
+
+	"watchparty/engine/limit"
+)
+
+// Every client message is counted against a per-connection budget for its
+// class before it reaches the room (Serve, on the connection's reader), so
+// no message type can make the room, its store or its other members work
+// faster than this table allows. Chat lines, reactions and video changes
+// are also counted per member in the room (ChatPer10s, shared by all of a
+// member's connections), as they are stored and sent to everyone.
+
+// msgClass groups the client message types that share a budget.
+type msgClass uint8
+
+const (
+	classChat     msgClass = iota // chat, react, video
+	classTyping                   // typing
+	classPresence                 // presence
+	classControl                  // play, pause, seek, rate, queue_next
+	classQueue                    // queue_add, queue_remove, queue_move, queue_clear
+	classReport                   // buffering, drift, duration, ended
+	classStream                   // stream_start, stream_stop
+	classRTC                      // rtc signalling
+	classPing                     // ping (clock synchronisation)
+	classPage                     // members, history (pages of the room's lists)
+	classOther                    // unknown types (answered unknown_type)
+	numClasses
+)
+
+// classBudget is a class's burst and refill rate per connection, and
+// whether a refused message is answered (rate_limited) or dropped quietly
+// (messages a page sends on its own and that the next one supersedes).
+type classBudget struct {
+	burst     int
+	perSecond float64
+	quiet     bool
+}
+
+// budgets is the one table of per-connection message budgets. The chat
+// class is scaled from limits.chat_per_10s and the control and queue
+// classes from limits.commands_per_10s (see Service.budget).
+var budgets = [numClasses]classBudget{
+	classChat:     {burst: 20, perSecond: 2},
+	classTyping:   {burst: 5, perSecond: 1, quiet: true},
+	classPresence: {burst: 5, perSecond: 1, quiet: true},
+	classControl:  {burst: 20, perSecond: 2},
+	classQueue:    {burst: 20, perSecond: 2},
+	classReport:   {burst: 30, perSecond: 5, quiet: true},
+	classStream:   {burst: 10, perSecond: 0.5},
+	classRTC:      {burst: 60, perSecond: 20},
+	classPing:     {burst: 16, perSecond: 2, quiet: true},
+	classPage:     {burst: 10, perSecond: 1},
+	classOther:    {burst: 10, perSecond: 1},
+}
+
+// classOf is the class of a client message type.
+func classOf(typ string) msgClass {
+	switch typ {
+	case "chat", "react", "video":
+		return classChat
+	case "typing":
+		return classTyping
+	case "presence":
+		return classPresence
+	case "play", "pause", "seek", "rate", "queue_next":
+		return classControl
+	case "queue_add", "queue_remove", "queue_move", "queue_clear":
+		return classQueue
+	case "buffering", "drift", "duration", "ended":
+		return classReport
+	case "stream_start", "stream_stop":
+		return classStream
+	case "rtc":
+		return classRTC
+	case "ping":
+		return classPing
+	case "members", "history":
+		return classPage
+	}
+	return classOther
+}
+
+// floodLimit is how many refused messages a connection may send within
+// floodWindow before it is closed: a client that keeps sending after being
+// told to slow down is not a person.
+const (
+	floodLimit  = 200
+	floodWindow = 10 * time.Second
+)
+
+// connBudget is a connection's buckets, kept by its reader goroutine.
+type connBudget struct {
+	b       [numClasses]limit.Bucket
+	refused int
+	since   time.Time
+}
+
+// verdict of a message against its connection's budget.
+type verdict uint8
+
+const (
+	admit         verdict = iota
+	answerLimited         // answer rate_limited
+	drop                  // drop quietly
+	flood                 // close the connection
+)
+
+// check takes a message of class cl from the budget.
+func (cb *connBudget) check(now time.Time, cl msgClass, b classBudget) (verdict, time.Duration) {
+	ok, wait := cb.b[cl].Take(now, b.burst, b.perSecond)
+	if ok {
+		return admit, 0
+	}
+	if now.Sub(cb.since) > floodWindow {
+		cb.refused, cb.since = 0, now
+	}
+	cb.refused++
+	if cb.refused > floodLimit {
+		return flood, wait
+	}
+	if b.quiet {
+		return drop, wait
+	}
+	return answerLimited, wait
+}
+
+// budget is class cl's budget on this service.
+func (s *Service) budget(cl msgClass) classBudget {
+	b := budgets[cl]
+	switch cl {
+	case classChat:
+		// The member's own bucket (ChatPer10s per 10 s) is the real limit;
+		// a connection may burst to it.
+		b.burst = max(b.burst, s.opt.ChatPer10s)
+		b.perSecond = max(b.perSecond, float64(s.opt.ChatPer10s)/10)
+	case classControl, classQueue:
+		if s.opt.CommandsPer10s > 0 {
+			b.burst = s.opt.CommandsPer10s
+			b.perSecond = float64(s.opt.CommandsPer10s) / 10
+		}
+	}
+	return b
+}

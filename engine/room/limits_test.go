@@ -1,0 +1,139 @@
+package room
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/fasthttp/websocket"
+)
+
+// TestEveryMessageTypeIsLimited: each class of client message has a budget
+// per connection. A member flooding queue_move (which used to skip every
+// limit and re-send the whole queue each time) gets rate_limited answers,
+// and the other members receive only what the budget lets through.
+func TestEveryMessageTypeIsLimited(t *testing.T) {
+	svc, _ := newService(t, Options{CommandsPer10s: 10})
+	in := mustCreate(t, svc, ann, "")
+	mustJoin(t, svc, in.Code, bob)
+	base := serveRooms(t, svc)
+	a := dial(t, base, in.Code, ann)
+	a.expect("hello")
+	b := dial(t, base, in.Code, bob)
+	b.expect("hello")
+	for i := range 3 {
+		a.send(map[string]any{"type": "queue_add", "url": fmt.Sprintf("https://youtu.be/v%d", i)})
+	}
+	const flood = 100
+	for i := range flood {
+		a.send(map[string]any{"type": "queue_move", "seq": 1 + i%3, "t": i % 2, "ref": fmt.Sprint(i)})
+	}
+	a.send(map[string]any{"type": "chat", "text": "still here", "ref": "last"})
+	limited := 0
+	for {
+		m, err := a.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m["type"] == "error" && m["code"] == CodeRateLimited {
+			limited++
+		}
+		if m["type"] == "chat" && m["ref"] == "last" {
+			break
+		}
+	}
+	// A budget of 10 per 10 s: 3 adds and 7 moves pass at once, give or
+	// take the refill while the flood is read.
+	if limited < flood-15 {
+		t.Fatalf("only %d of %d rapid queue moves were refused (budget 10 per 10 s)", limited, flood)
+	}
+	// Bob got few queue updates, and the chat line after the flood.
+	updates := 0
+	for {
+		m, err := b.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m["type"] == "queue" || m["type"] == "queue_change" {
+			updates++
+		}
+		if m["type"] == "chat" && m["text"] == "still here" {
+			break
+		}
+	}
+	if updates > 15 {
+		t.Fatalf("the other member received %d queue updates from a flood of %d moves", updates, flood)
+	}
+}
+
+// TestFloodingConnectionClosed: a connection that keeps sending after
+// being told to slow down is closed; nobody else is disturbed.
+func TestFloodingConnectionClosed(t *testing.T) {
+	svc, _ := newService(t, Options{})
+	in := mustCreate(t, svc, ann, "")
+	mustJoin(t, svc, in.Code, bob)
+	base := serveRooms(t, svc)
+	a := dial(t, base, in.Code, ann)
+	a.expect("hello")
+	b := dial(t, base, in.Code, bob)
+	b.expect("hello")
+	// Pings are dropped quietly past their budget: no answers pile up.
+	for range floodLimit + 50 {
+		if err := b.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","t":1}`)); err != nil {
+			break // closed: expected
+		}
+	}
+	closed := false
+	for range 1000 {
+		m, err := b.next()
+		if err != nil {
+			closed = true
+			break
+		}
+		if m["type"] == "closed" && m["code"] != ReasonFlood {
+			t.Fatalf("closed for %v, want %s", m["code"], ReasonFlood)
+		}
+	}
+	if !closed {
+		t.Fatal("a connection sending far past its budget was not closed")
+	}
+	a.send(map[string]any{"type": "chat", "text": "fine here"})
+	if m := a.expectChat(); m["text"] != "fine here" {
+		t.Fatalf("the other member's chat: %v", m)
+	}
+}
+
+// TestInvalidUTF8Refused: text that is not valid UTF-8 (raw bytes or a
+// lone surrogate escape) is refused with bad_message and stored nowhere,
+// as docs/protocol.md says.
+func TestInvalidUTF8Refused(t *testing.T) {
+	svc, _ := newService(t, Options{})
+	in := mustCreate(t, svc, ann, "")
+	base := serveRooms(t, svc)
+	a := dial(t, base, in.Code, ann)
+	a.expect("hello")
+	for _, raw := range []string{
+		"{\"type\":\"chat\",\"text\":\"bad \xff\xfe bytes\",\"ref\":\"x\"}",
+		`{"type":"chat","text":"lone \ud800 surrogate","ref":"y"}`,
+	} {
+		if err := a.conn.WriteMessage(websocket.TextMessage, []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		m := a.expect("error")
+		if m["code"] != CodeBadMessage {
+			t.Fatalf("%q: %v, want bad_message", raw, m)
+		}
+	}
+	a.send(map[string]any{"type": "chat", "text": "ok ✓"})
+	if m := a.expectChat(); m["text"] != "ok ✓" {
+		t.Fatalf("valid text after the refusals: %v", m)
+	}
+	hist, err := svc.History(t.Context(), in.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range hist {
+		if !l.System && l.Text != "ok ✓" {
+			t.Fatalf("a refused line was stored: %q", l.Text)
+		}
+	}
+}
