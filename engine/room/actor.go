@@ -847,7 +847,7 @@ func (a *actor) video(c *client, m *memberState, cm *clientMsg) {
 		c.send(errorMsg(CodeForbidden, "you may not change the video in this room", cm.Ref, 0))
 		return
 	}
-	v, err := a.s.opt.ParseLink(cm.URL)
+	v, err := a.parseLink(cm.URL)
 	if err != nil {
 		c.send(errorMsg(CodeBadLink, err.Error(), cm.Ref, 0))
 		return

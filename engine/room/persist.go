@@ -17,6 +17,8 @@ import (
 //	userroom/<userID>/<code>    userRoom (for the home page)
 //	roominvite/<token>          code
 //	chat/<code>/<seq>           Line, seq as 16 zero-padded digits; the last 200 are kept
+//	roomsync/<code>             syncRecord (playback state)
+//	roomqueue/<code>/...        the up-next queue (queue.go)
 
 func roomKey(code string) []byte             { return store.Key("room", code) }
 func memberKey(code, uid string) []byte      { return store.Key("roommember", code, uid) }
@@ -119,6 +121,9 @@ func deleteRoomKeys(tx *store.Tx, in *Info) error {
 	if err := tx.Iterate(chatPrefix(in.Code), false, collect); err != nil {
 		return err
 	}
+	if err := tx.Iterate(queuePrefix(in.Code), false, collect); err != nil {
+		return err
+	}
 	keys = append(keys, roomKey(in.Code), inviteKey(in.Invite), userRoomKey(in.Owner, in.Code), syncKey(in.Code))
 	for _, k := range keys {
 		if err := tx.Delete(k); err != nil {
@@ -129,3 +134,5 @@ func deleteRoomKeys(tx *store.Tx, in *Info) error {
 }
 
 func seqString(seq uint64) string { return strconv.FormatUint(seq, 10) }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

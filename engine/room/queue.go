@@ -2,12 +2,10 @@ package room
 
 import (
 	"fmt"
+	"strconv"
 
 	"watchparty/engine/store"
 )
-
-// MaxQueue is the longest up-next list a room keeps.
-const MaxQueue = 200
 
 // QueueItem is a video waiting in a room's up-next list.
 type QueueItem struct {
@@ -15,10 +13,40 @@ type QueueItem struct {
 	Video Video  `json:"video"`
 }
 
+// The queue is stored one key per item plus its order, so that a change
+// writes what changed (an item, or the order of ids), not the whole queue:
+//
+//	roomqueue/<code>/order       queueOrder
+//	roomqueue/<code>/item/<id>   Video
+type queueOrder struct {
+	Seq uint64   `json:"seq"` // the last id handed out
+	IDs []uint64 `json:"ids"`
+}
+
+func queuePrefix(code string) []byte { return store.Key("roomqueue", code, "") }
+func queueOrderKey(code string) []byte {
+	return store.Key("roomqueue", code, "order")
+}
+func queueItemKey(code string, id uint64) []byte {
+	return store.Key("roomqueue", code, "item", strconv.FormatUint(id, 10))
+}
+
+// wireQueue is the whole queue (hello carries it too).
 type wireQueue struct {
 	Type  string      `json:"type"`
 	Items []QueueItem `json:"items"`
 	Ref   string      `json:"ref,omitempty"`
+}
+
+// wireQueueChange is one change of the queue: the item added (for "add")
+// and the order of ids after the change. Members keep the items they know
+// and put them in this order.
+type wireQueueChange struct {
+	Type string     `json:"type"`
+	Op   string     `json:"op"` // add, remove, move, clear, next
+	Item *QueueItem `json:"item,omitempty"`
+	IDs  []uint64   `json:"ids"`
+	Ref  string     `json:"ref,omitempty"`
 }
 
 // helloQueue is hello's "queue" (never null).
@@ -29,9 +57,77 @@ func (a *actor) helloQueue() []QueueItem {
 	return a.sync.queue
 }
 
-func (a *actor) broadcastQueue(ref string) {
-	a.saveSync()
-	a.broadcast(mustJSON(wireQueue{Type: "queue", Items: a.helloQueue(), Ref: ref}), "")
+func (a *actor) queueIDs() []uint64 {
+	ids := make([]uint64, len(a.sync.queue))
+	for i, it := range a.sync.queue {
+		ids[i] = it.ID
+	}
+	return ids
+}
+
+// loadQueue reads the queue's keys; legacy is the queue of a record written
+// before items had keys of their own (written out at the next change).
+func (a *actor) loadQueue(tx *store.Tx, legacy []QueueItem, legacySeq uint64) error {
+	var order queueOrder
+	if err := getJSON(tx, queueOrderKey(a.code), &order); err != nil {
+		if !isNotFound(err) {
+			return err
+		}
+		a.sync.queue, a.sync.queueSeq = legacy, legacySeq
+		a.sync.queueLegacy = len(legacy) > 0
+		return nil
+	}
+	a.sync.queueSeq = order.Seq
+	a.sync.queue = make([]QueueItem, 0, len(order.IDs))
+	for _, id := range order.IDs {
+		var v Video
+		if err := getJSON(tx, queueItemKey(a.code, id), &v); err != nil {
+			if isNotFound(err) {
+				continue
+			}
+			return err
+		}
+		a.sync.queue = append(a.sync.queue, QueueItem{ID: id, Video: v})
+	}
+	return nil
+}
+
+// saveQueue writes the order and the given items, and deletes the removed
+// ones, in tx.
+func (a *actor) saveQueue(tx *store.Tx, put []QueueItem, removed []uint64) error {
+	if a.sync.queueLegacy {
+		put = a.sync.queue // the first change writes out every item
+		a.sync.queueLegacy = false
+	}
+	for _, it := range put {
+		if err := setJSON(tx, queueItemKey(a.code, it.ID), it.Video); err != nil {
+			return err
+		}
+	}
+	for _, id := range removed {
+		if err := tx.Delete(queueItemKey(a.code, id)); err != nil {
+			return err
+		}
+	}
+	return setJSON(tx, queueOrderKey(a.code), queueOrder{Seq: a.sync.queueSeq, IDs: a.queueIDs()})
+}
+
+// changeQueue makes next the queue, stores the change and tells everyone.
+// The queue is replaced, never modified in place, since sent hellos share it.
+func (a *actor) changeQueue(next []QueueItem, op string, added *QueueItem, removed []uint64, ref string) error {
+	prev, prevLegacy := a.sync.queue, a.sync.queueLegacy
+	a.sync.queue = next
+	var put []QueueItem
+	if added != nil {
+		put = []QueueItem{*added}
+	}
+	if err := a.s.st.Update(func(tx *store.Tx) error { return a.saveQueue(tx, put, removed) }); err != nil {
+		a.sync.queue, a.sync.queueLegacy = prev, prevLegacy
+		a.s.log.Error("saving the queue", "room", a.code, "err", err)
+		return err
+	}
+	a.broadcast(mustJSON(wireQueueChange{Type: "queue_change", Op: op, Item: added, IDs: a.queueIDs(), Ref: ref}), "")
+	return nil
 }
 
 func (a *actor) queueIndex(id uint64) int {
@@ -44,27 +140,28 @@ func (a *actor) queueIndex(id uint64) int {
 }
 
 // queueMsg handles queue_add {url}, queue_remove {seq: id},
-// queue_move {seq: id, t: new index} and queue_clear. The queue is replaced,
-// never modified in place, since sent hellos share it.
+// queue_move {seq: id, t: new index} and queue_clear.
 func (a *actor) queueMsg(c *client, m *memberState, cm *clientMsg) {
 	q := a.sync.queue
+	var err error
 	switch cm.Type {
 	case "queue_add":
-		if len(q) >= MaxQueue {
-			c.send(errorMsg(CodeBadCommand, fmt.Sprintf("the queue holds at most %d videos", MaxQueue), cm.Ref, 0))
+		if len(q) >= a.s.opt.QueueLength {
+			c.send(errorMsg(CodeBadCommand, fmt.Sprintf("the queue holds at most %d videos", a.s.opt.QueueLength), cm.Ref, 0))
 			return
 		}
-		v, err := a.s.opt.ParseLink(cm.URL)
-		if err != nil {
-			c.send(errorMsg(CodeBadLink, err.Error(), cm.Ref, 0))
+		v, perr := a.parseLink(cm.URL)
+		if perr != nil {
+			c.send(errorMsg(CodeBadLink, perr.Error(), cm.Ref, 0))
 			return
 		}
 		v.By = m.ID
 		v.At = a.now().UnixMilli()
 		a.sync.queueSeq++
+		it := QueueItem{ID: a.sync.queueSeq, Video: v}
 		next := make([]QueueItem, 0, len(q)+1)
-		next = append(append(next, q...), QueueItem{ID: a.sync.queueSeq, Video: v})
-		a.sync.queue = next
+		next = append(append(next, q...), it)
+		err = a.changeQueue(next, "add", &it, nil, cm.Ref)
 	case "queue_remove":
 		i := a.queueIndex(cm.Seq)
 		if i < 0 {
@@ -72,7 +169,8 @@ func (a *actor) queueMsg(c *client, m *memberState, cm *clientMsg) {
 			return
 		}
 		next := make([]QueueItem, 0, len(q)-1)
-		a.sync.queue = append(append(next, q[:i]...), q[i+1:]...)
+		next = append(append(next, q[:i]...), q[i+1:]...)
+		err = a.changeQueue(next, "remove", nil, []uint64{cm.Seq}, cm.Ref)
 	case "queue_move":
 		i := a.queueIndex(cm.Seq)
 		if i < 0 {
@@ -84,14 +182,32 @@ func (a *actor) queueMsg(c *client, m *memberState, cm *clientMsg) {
 			return
 		}
 		j := int(cm.T)
+		if i == j {
+			c.send(mustJSON(wireQueueChange{Type: "queue_change", Op: "move", IDs: a.queueIDs(), Ref: cm.Ref}))
+			return
+		}
 		next := make([]QueueItem, 0, len(q))
 		next = append(append(next, q[:i]...), q[i+1:]...)
 		next = append(next[:j], append([]QueueItem{q[i]}, next[j:]...)...)
-		a.sync.queue = next
+		err = a.changeQueue(next, "move", nil, nil, cm.Ref)
 	case "queue_clear":
-		a.sync.queue = nil
+		removed := make([]uint64, len(q))
+		for i, it := range q {
+			removed[i] = it.ID
+		}
+		err = a.changeQueue(nil, "clear", nil, removed, cm.Ref)
 	}
-	a.broadcastQueue(cm.Ref)
+	if err != nil {
+		c.send(errorMsg(CodeUnavailable, "the server could not save the queue; try again", cm.Ref, 0))
+	}
+}
+
+// parseLink checks a shared or queued link: its size, then its form.
+func (a *actor) parseLink(raw string) (Video, error) {
+	if len(raw) > a.s.opt.LinkBytes {
+		return Video{}, fmt.Errorf("the link is too long: at most %d bytes", a.s.opt.LinkBytes)
+	}
+	return a.s.opt.ParseLink(raw)
 }
 
 // advance plays the first queued video: by a member ("play next") or
@@ -101,12 +217,20 @@ func (a *actor) advance(by *memberState, byMember bool) {
 		return
 	}
 	it := a.sync.queue[0]
-	a.sync.queue = append([]QueueItem(nil), a.sync.queue[1:]...)
 	v := it.Video
 	v.At = a.now().UnixMilli()
 	in := *a.info
 	in.Video = &v
-	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, roomKey(a.code), &in) }); err != nil {
+	rest := append([]QueueItem(nil), a.sync.queue[1:]...)
+	prev := a.sync.queue
+	a.sync.queue = rest
+	if err := a.s.st.Update(func(tx *store.Tx) error {
+		if err := setJSON(tx, roomKey(a.code), &in); err != nil {
+			return err
+		}
+		return a.saveQueue(tx, nil, []uint64{it.ID})
+	}); err != nil {
+		a.sync.queue = prev
 		a.s.log.Error("saving the next video", "room", a.code, "err", err)
 		return
 	}
@@ -121,7 +245,7 @@ func (a *actor) advance(by *memberState, byMember bool) {
 		a.sync.want = true
 	}
 	a.syncVideo(&v, uid)
-	a.broadcastQueue("")
+	a.broadcast(mustJSON(wireQueueChange{Type: "queue_change", Op: "next", IDs: a.queueIDs()}), "")
 	what := v.URL
 	if v.Title != "" {
 		what = v.Title

@@ -93,6 +93,8 @@ type syncState struct {
 
 	queue    []QueueItem
 	queueSeq uint64
+	// queueLegacy: the queue was read from an old record and has no keys yet.
+	queueLegacy bool
 
 	endedVersion uint64 // version an end was handled for
 
@@ -104,11 +106,13 @@ type syncState struct {
 	wakeAt time.Time
 }
 
-// syncRecord is the persisted form, at roomsync/<code>.
+// syncRecord is the persisted form, at roomsync/<code>. Queue and QueueSeq
+// are only read, from records written before the queue had keys of its own
+// (queue.go).
 type syncRecord struct {
 	State    playback.State `json:"state"`
 	Queue    []QueueItem    `json:"queue,omitempty"`
-	QueueSeq uint64         `json:"queue_seq"`
+	QueueSeq uint64         `json:"queue_seq,omitempty"`
 	SavedAt  int64          `json:"saved_at"` // unix ms of the write
 }
 
@@ -134,8 +138,9 @@ func (a *actor) loadSync(tx *store.Tx) error {
 		rec.State = playback.State{Version: rec.State.Version}
 	}
 	a.sync.state = rec.State
-	a.sync.queue = rec.Queue
-	a.sync.queueSeq = rec.QueueSeq
+	if err := a.loadQueue(tx, rec.Queue, rec.QueueSeq); err != nil {
+		return err
+	}
 	if a.sync.state.Playing {
 		saved := rec.SavedAt
 		if saved < a.sync.state.UpdatedAt {
@@ -166,8 +171,16 @@ func (a *actor) syncFromVideo() {
 // saveSync persists the playback record.
 func (a *actor) saveSync() {
 	now := a.now()
-	rec := syncRecord{State: a.sync.state, Queue: a.sync.queue, QueueSeq: a.sync.queueSeq, SavedAt: now.UnixMilli()}
-	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, syncKey(a.code), &rec) }); err != nil {
+	rec := syncRecord{State: a.sync.state, SavedAt: now.UnixMilli()}
+	if err := a.s.st.Update(func(tx *store.Tx) error {
+		if a.sync.queueLegacy {
+			// A record of an older version held the queue: move it out.
+			if err := a.saveQueue(tx, nil, nil); err != nil {
+				return err
+			}
+		}
+		return setJSON(tx, syncKey(a.code), &rec)
+	}); err != nil {
 		a.s.log.Error("saving playback", "room", a.code, "err", err)
 		return
 	}

@@ -117,9 +117,17 @@ func num(v any) float64 {
 	return f
 }
 
+// queueIDs is the order of the queue after a queue_change (its ids), or in
+// a whole queue (its items).
 func queueIDs(m map[string]any) []uint64 {
+	var ids []uint64
+	if list, ok := m["ids"].([]any); ok {
+		for _, id := range list {
+			ids = append(ids, uint64(num(id)))
+		}
+		return ids
+	}
 	items, _ := m["items"].([]any)
-	ids := make([]uint64, 0, len(items))
 	for _, it := range items {
 		ids = append(ids, uint64(num(it.(map[string]any)["id"])))
 	}
@@ -144,7 +152,7 @@ func TestSyncHelloCarriesPlaybackQueueAndTime(t *testing.T) {
 	}
 	r.share(t, "https://x.test/a.webm")
 	r.owner.send(map[string]any{"type": "queue_add", "url": "https://x.test/b.webm"})
-	r.owner.expectOK("queue")
+	r.owner.expectOK("queue_change")
 
 	late := dial(t, r.base, r.code, syncPeer)
 	h := late.expect("hello")
@@ -173,14 +181,14 @@ func TestSyncControlPermissions(t *testing.T) {
 		{"pause", func(s *Settings) { s.Control = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "pause"} }, "playback"},
 		{"queue_add", func(s *Settings) { s.ManageQueue = LevelModerators }, func([]uint64) map[string]any {
 			return map[string]any{"type": "queue_add", "url": "https://x.test/c.webm"}
-		}, "queue"},
+		}, "queue_change"},
 		{"queue_remove", func(s *Settings) { s.ManageQueue = LevelModerators }, func(q []uint64) map[string]any {
 			return map[string]any{"type": "queue_remove", "seq": q[0]}
-		}, "queue"},
+		}, "queue_change"},
 		{"queue_move", func(s *Settings) { s.ManageQueue = LevelModerators }, func(q []uint64) map[string]any {
 			return map[string]any{"type": "queue_move", "seq": q[1], "t": 0}
-		}, "queue"},
-		{"queue_clear", func(s *Settings) { s.ManageQueue = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "queue_clear"} }, "queue"},
+		}, "queue_change"},
+		{"queue_clear", func(s *Settings) { s.ManageQueue = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "queue_clear"} }, "queue_change"},
 		{"queue_next", func(s *Settings) { s.ChangeVideo = LevelModerators }, func([]uint64) map[string]any { return map[string]any{"type": "queue_next"} }, "video"},
 		{"video", func(s *Settings) { s.ChangeVideo = LevelModerators }, func([]uint64) map[string]any {
 			return map[string]any{"type": "video", "url": "https://x.test/d.webm"}
@@ -194,7 +202,7 @@ func TestSyncControlPermissions(t *testing.T) {
 			var q []uint64
 			for _, u := range []string{"https://x.test/b.webm", "https://x.test/c.webm"} {
 				r.owner.send(map[string]any{"type": "queue_add", "url": u})
-				q = queueIDs(r.owner.expectOK("queue"))
+				q = queueIDs(r.owner.expectOK("queue_change"))
 			}
 			if tt.name == "pause" {
 				r.owner.send(map[string]any{"type": "play"})
@@ -296,12 +304,12 @@ func TestSyncQueue(t *testing.T) {
 	for _, u := range []string{"a", "b", "c"} {
 		r.pe.send(map[string]any{"type": "queue_add", "url": "https://x.test/" + u + ".webm"})
 		for _, c := range r.all() {
-			ids = queueIDs(c.expectOK("queue"))
+			ids = queueIDs(c.expectOK("queue_change"))
 		}
 	}
 	a, b, c := ids[0], ids[1], ids[2]
 	r.pe.send(map[string]any{"type": "queue_move", "seq": c, "t": 0})
-	if got := queueIDs(r.owner.expectOK("queue")); fmt.Sprint(got) != fmt.Sprint([]uint64{c, a, b}) {
+	if got := queueIDs(r.owner.expectOK("queue_change")); fmt.Sprint(got) != fmt.Sprint([]uint64{c, a, b}) {
 		t.Fatalf("after move: %v", got)
 	}
 	r.pe.send(map[string]any{"type": "queue_move", "seq": c, "t": 3, "ref": "far"})
@@ -309,7 +317,7 @@ func TestSyncQueue(t *testing.T) {
 		t.Fatalf("move out of range: %v", e)
 	}
 	r.pe.send(map[string]any{"type": "queue_remove", "seq": a})
-	if got := queueIDs(r.owner.expectOK("queue")); fmt.Sprint(got) != fmt.Sprint([]uint64{c, b}) {
+	if got := queueIDs(r.owner.expectOK("queue_change")); fmt.Sprint(got) != fmt.Sprint([]uint64{c, b}) {
 		t.Fatalf("after remove: %v", got)
 	}
 	r.pe.send(map[string]any{"type": "queue_remove", "seq": a, "ref": "gone"})
@@ -326,7 +334,7 @@ func TestSyncQueue(t *testing.T) {
 		if st := state(cl.expectOK("playback")); st["source"] != "https://x.test/c.webm" || st["playing"] != false {
 			t.Fatalf("next playback: %v", st)
 		}
-		if got := queueIDs(cl.expectOK("queue")); fmt.Sprint(got) != fmt.Sprint([]uint64{b}) {
+		if got := queueIDs(cl.expectOK("queue_change")); fmt.Sprint(got) != fmt.Sprint([]uint64{b}) {
 			t.Fatalf("queue after next: %v", got)
 		}
 	}
@@ -360,7 +368,7 @@ func TestSyncQueue(t *testing.T) {
 				t.Fatalf("advanced to %v", v)
 			}
 		}
-		if m["type"] == "queue" && len(queueIDs(m)) != 0 {
+		if m["type"] == "queue_change" && len(queueIDs(m)) != 0 {
 			t.Fatalf("queue after advance: %v", m)
 		}
 		if m["type"] == "playback" && m["by"] == syncMod.ID {
@@ -379,7 +387,7 @@ func TestSyncEndedGuards(t *testing.T) {
 	r := newSyncRoom(t, Options{})
 	r.share(t, "https://x.test/a.webm")
 	r.owner.send(map[string]any{"type": "queue_add", "url": "https://x.test/b.webm"})
-	r.owner.expectOK("queue")
+	r.owner.expectOK("queue_change")
 	r.owner.send(map[string]any{"type": "play"})
 	st := state(r.owner.expectOK("playback"))
 	r.pe.send(map[string]any{"type": "duration", "t": 3600, "seq": st["version"]})
@@ -477,7 +485,7 @@ func TestSyncStateAfterRestart(t *testing.T) {
 	r := openSyncRoom(t, svc1, "")
 	r.share(t, "https://x.test/a.webm")
 	r.owner.send(map[string]any{"type": "queue_add", "url": "https://x.test/b.webm"})
-	r.owner.expectOK("queue")
+	r.owner.expectOK("queue_change")
 	r.owner.send(map[string]any{"type": "seek", "t": 42})
 	r.owner.expectOK("playback")
 	r.owner.send(map[string]any{"type": "play"})

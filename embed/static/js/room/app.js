@@ -210,6 +210,14 @@ function start(root) {
     queue(m) {
       store.update("queue", () => (state.queue = m.items || []));
     },
+    queue_change(m) {
+      // One change: the added item, if any, and the order of ids after it.
+      store.update("queue", () => {
+        const known = new Map(state.queue.map((it) => [it.id, it]));
+        if (m.item) known.set(m.item.id, m.item);
+        state.queue = (m.ids || []).map((id) => known.get(id)).filter(Boolean);
+      });
+    },
     sync_members(m) {
       store.update("members", () => (state.syncMembers = m.members || {}));
     },
