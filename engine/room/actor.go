@@ -128,6 +128,7 @@ func (a *actor) run() {
 	defer a.s.actors.Done()
 	defer a.syncStop()
 	a.load()
+	a.expireGuests()
 	ticker := time.NewTicker(a.s.opt.PingInterval)
 	defer ticker.Stop()
 	idle := time.NewTimer(time.Hour)
@@ -149,6 +150,8 @@ func (a *actor) run() {
 			a.flush()
 		case <-ticker.C:
 			a.pingAll()
+			a.expireGuests()
+			a.flush()
 		case <-a.syncWake():
 			a.syncTimer()
 			a.flush()
@@ -262,6 +265,17 @@ func (a *actor) join(u User, guestRoom string) error {
 		return ErrLocked
 	}
 	m := Member{ID: u.ID, Name: u.Name, Guest: u.Guest, Role: RoleMember, Joined: now.UTC()}
+	if u.Guest {
+		m.AddrHash = addrHash(u.Addr)
+		if b, ok := a.info.GuestBans[m.AddrHash]; ok && m.AddrHash != "" && now.UnixMilli() < b.Until {
+			return ErrBanned
+		}
+		a.expireGuests()
+		if a.guests() >= a.s.opt.GuestsPerRoom {
+			return ErrTooManyGuests
+		}
+		m.Expires = now.Add(a.s.opt.GuestTTL).UTC()
+	}
 	if err := a.s.st.Update(func(tx *store.Tx) error {
 		if err := setJSON(tx, memberKey(a.code, u.ID), m); err != nil {
 			return err
@@ -309,13 +323,37 @@ func (a *actor) updateInfo(by string, change func(in *Info) string) error {
 	return nil
 }
 
-func (a *actor) roomView() wireRoom {
-	return wireRoom{Code: a.code, Display: FormatCode(a.code), Name: a.info.Name, Owner: a.info.Owner,
-		Locked: a.info.Locked, Invite: a.info.Invite, Settings: a.info.Settings}
+func (a *actor) mayInvite(m *Member) bool { return a.info.MayInvite(m) }
+
+// roomView is the room as member m sees it.
+func (a *actor) roomView(m *Member) wireRoom {
+	r := wireRoom{Code: a.code, Display: FormatCode(a.code), Name: a.info.Name, Owner: a.info.Owner,
+		Locked: a.info.Locked, Settings: a.info.Settings}
+	if a.mayInvite(m) {
+		r.Invite = a.info.Invite
+	}
+	return r
 }
 
+// broadcastRoom sends the room to everyone: with the invite link to those
+// who may see it, without to the others (each frame marshalled once).
 func (a *actor) broadcastRoom() {
-	a.broadcast(mustJSON(wireRoomMsg{Type: "room", Room: a.roomView()}), "")
+	var frames [2][]byte
+	for _, m := range a.members {
+		if len(m.conns) == 0 {
+			continue
+		}
+		i := 0
+		if a.mayInvite(&m.Member) {
+			i = 1
+		}
+		if frames[i] == nil {
+			frames[i] = mustJSON(wireRoomMsg{Type: "room", Room: a.roomView(&m.Member)})
+		}
+		for _, c := range m.conns {
+			c.send(frames[i])
+		}
+	}
 }
 
 // removeMember ends target's membership: by the owner (kick, with a ban)
@@ -340,6 +378,19 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 			c.Banned[k] = v
 		}
 		c.Banned[target] = m.Name
+		if m.Guest && m.AddrHash != "" {
+			// A guest comes back with a fresh browser as a new guest: the
+			// address it joined from is kept out for a day too.
+			now := a.now().UnixMilli()
+			bans := make(map[string]GuestBan, len(a.info.GuestBans)+1)
+			for k, b := range a.info.GuestBans {
+				if b.Until > now {
+					bans[k] = b
+				}
+			}
+			bans[m.AddrHash] = GuestBan{ID: target, Until: a.now().Add(GuestBanFor).UnixMilli()}
+			c.GuestBans = bans
+		}
 	}
 	if err := a.s.st.Update(func(tx *store.Tx) error {
 		if err := tx.Delete(memberKey(a.code, target)); err != nil {
@@ -473,29 +524,18 @@ func (a *actor) connect(c *client) error {
 }
 
 func (a *actor) hello(m *memberState, now time.Time) []byte {
-	members := make([]wireMember, 0, len(a.members))
-	for _, x := range a.members {
-		members = append(members, x.wire())
+	members := a.memberList()
+	total := len(members)
+	if len(members) > HelloMembers {
+		members = members[:HelloMembers]
 	}
-	sort.Slice(members, func(i, j int) bool {
-		if (members[i].Role == RoleOwner) != (members[j].Role == RoleOwner) {
-			return members[i].Role == RoleOwner
-		}
-		if members[i].Name != members[j].Name {
-			return members[i].Name < members[j].Name
-		}
-		return members[i].ID < members[j].ID
-	})
-	chat := a.history()
-	if chat == nil {
-		chat = []*Line{}
-	}
+	chat, more := a.historyPage(0)
 	webrtc, share := a.rtcHello()
 	return mustJSON(wireHello{
 		Type: "hello", V: ProtocolVersion,
 		You:     wireYou{ID: m.ID, Name: m.Name, Guest: m.Guest, Role: m.Role},
-		Room:    a.roomView(),
-		Members: members, Chat: chat, Video: a.info.Video,
+		Room:    a.roomView(&m.Member),
+		Members: members, MembersTotal: total, Chat: chat, HistoryMore: more, Video: a.info.Video,
 		Time:      now.UnixMilli(),
 		Limits:    wireLimits{ChatChars: MaxChatRunes, MessageBytes: MaxMessageSize, ChatPer10s: a.s.opt.ChatPer10s},
 		Reactions: Reactions,
@@ -601,6 +641,11 @@ func (a *actor) client(c *client, cm *clientMsg) {
 		a.video(c, m, cm)
 	case "stream_start", "stream_stop":
 		a.streamMsg(c, m, cm)
+	case "members":
+		a.membersPage(c, cm)
+	case "history":
+		lines, more := a.historyPage(cm.Seq)
+		c.send(mustJSON(wireHistory{Type: "history", Lines: lines, More: more, Ref: cm.Ref}))
 	default:
 		if a.syncMsg(c, m, cm) {
 			return

@@ -75,23 +75,28 @@ type wireLimits struct {
 }
 
 type wireHello struct {
-	Type      string          `json:"type"`
-	V         int             `json:"v"`
-	You       wireYou         `json:"you"`
-	Room      wireRoom        `json:"room"`
-	Members   []wireMember    `json:"members"`
-	Chat      []*Line         `json:"chat"`
-	Video     *Video          `json:"video"`
-	Time      int64           `json:"time"`
-	Limits    wireLimits      `json:"limits"`
-	Reactions []string        `json:"reactions"`
-	PingMS    int64           `json:"ping_ms"`
-	Playback  *playback.State `json:"playback"`
-	Queue     []QueueItem     `json:"queue"`
-	Sync      *wireSyncHello  `json:"sync"`
-	Stream    *StreamState    `json:"stream"`
-	WebRTC    wireWebRTC      `json:"webrtc"`
-	Share     []wireShare     `json:"share"`
+	Type    string       `json:"type"`
+	V       int          `json:"v"`
+	You     wireYou      `json:"you"`
+	Room    wireRoom     `json:"room"`
+	Members []wireMember `json:"members"`
+	// MembersTotal counts every member; Members holds the first
+	// HelloMembers of them (owner, then online, then by name).
+	MembersTotal int     `json:"members_total"`
+	Chat         []*Line `json:"chat"`
+	// HistoryMore: older kept lines can be fetched with "history".
+	HistoryMore bool            `json:"history_more"`
+	Video       *Video          `json:"video"`
+	Time        int64           `json:"time"`
+	Limits      wireLimits      `json:"limits"`
+	Reactions   []string        `json:"reactions"`
+	PingMS      int64           `json:"ping_ms"`
+	Playback    *playback.State `json:"playback"`
+	Queue       []QueueItem     `json:"queue"`
+	Sync        *wireSyncHello  `json:"sync"`
+	Stream      *StreamState    `json:"stream"`
+	WebRTC      wireWebRTC      `json:"webrtc"`
+	Share       []wireShare     `json:"share"`
 }
 
 type wireLine struct {

@@ -29,6 +29,7 @@ var (
 	ErrGuestRoom     = errors.New("a guest can only be in the room they were invited to")
 	ErrClosed        = errors.New("the room service is shutting down")
 	ErrInvalidTarget = errors.New("no such member in this room")
+	ErrTooManyGuests = errors.New("this room has as many guests as it may take; ask its owner to let you in another way")
 )
 
 // User is who acts on a room: an account or a guest.
@@ -36,6 +37,9 @@ type User struct {
 	ID    string
 	Name  string
 	Guest bool
+	// Addr is the client address a guest joins from (its limit.AddrKey):
+	// removing a guest keeps that address from coming back as a new guest.
+	Addr string
 }
 
 // Role is a member's standing in a room.
@@ -88,13 +92,15 @@ type Settings struct {
 	WaitForAll bool `json:"wait_for_all"`
 	// Voice lets every member turn on a microphone (voice chat over WebRTC).
 	Voice bool `json:"voice"`
+	// Invite: who sees the invite link and may pass it on. Guests never do.
+	Invite Level `json:"invite"`
 }
 
 // DefaultSettings are the settings of a new room: an invite link lets
 // people without an account in (the server's guests.allowed still decides
 // whether guests exist at all).
 func DefaultSettings() Settings {
-	return Settings{GuestsAllowed: true, Control: LevelEveryone, ChangeVideo: LevelEveryone, ManageQueue: LevelEveryone}
+	return Settings{GuestsAllowed: true, Control: LevelEveryone, ChangeVideo: LevelEveryone, ManageQueue: LevelEveryone, Invite: LevelEveryone}
 }
 
 func (s *Settings) fix() {
@@ -106,6 +112,9 @@ func (s *Settings) fix() {
 	}
 	if !s.ManageQueue.valid() {
 		s.ManageQueue = LevelEveryone
+	}
+	if !s.Invite.valid() {
+		s.Invite = LevelEveryone
 	}
 }
 
@@ -132,10 +141,25 @@ type Info struct {
 	Settings  Settings          `json:"settings"`
 	Video     *Video            `json:"video,omitempty"`
 	Banned    map[string]string `json:"banned,omitempty"` // user id -> name at the time
+	// GuestBans keeps removed guests' addresses from joining as new guests
+	// for a day: address hash -> the ban.
+	GuestBans map[string]GuestBan `json:"guest_bans,omitempty"`
+}
+
+// GuestBan is a removed guest's address, banned until a time.
+type GuestBan struct {
+	ID    string `json:"id"`    // the removed guest
+	Until int64  `json:"until"` // unix ms
 }
 
 // DisplayCode is the code grouped for reading.
 func (i *Info) DisplayCode() string { return FormatCode(i.Code) }
+
+// MayInvite reports whether member m sees the invite link: a guest never
+// does (a removed guest must not come back with it, and a link passed on by
+// a guest is out of the owner's hands), others as the room's invite setting
+// says.
+func (i *Info) MayInvite(m *Member) bool { return !m.Guest && i.Settings.Invite.Allows(m.Role) }
 
 // Title is the room's name, or its code when unnamed.
 func (i *Info) Title() string {
@@ -152,6 +176,11 @@ type Member struct {
 	Guest  bool      `json:"guest,omitempty"`
 	Role   Role      `json:"role"`
 	Joined time.Time `json:"joined"`
+	// Expires ends a guest's membership with the guest's session: a guest
+	// cannot come back once the session is gone.
+	Expires time.Time `json:"expires,omitzero"`
+	// AddrHash is a hash of the address a guest joined from.
+	AddrHash string `json:"addr,omitempty"`
 }
 
 // Line is one chat line: a member's message or a system line.

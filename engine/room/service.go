@@ -29,6 +29,7 @@ type Options struct {
 	ChatPer10s     int           // chat lines a member may send per 10 s (20)
 	CommandsPer10s int           // playback and queue commands per connection per 10 s (20)
 	GuestsPerRoom  int           // guest members one room may have (100)
+	GuestTTL       time.Duration // a guest's membership ends with its session (12 h)
 	QueueLength    int           // videos in a room's queue (200)
 	LinkBytes      int           // longest link a member may share or queue (2048)
 	MembersPerRoom int           // members connected at once (500)
@@ -73,6 +74,9 @@ func New(o Options) *Service {
 	}
 	if o.GuestsPerRoom <= 0 {
 		o.GuestsPerRoom = 100
+	}
+	if o.GuestTTL <= 0 {
+		o.GuestTTL = 12 * time.Hour
 	}
 	if o.QueueLength <= 0 {
 		o.QueueLength = 200
@@ -409,6 +413,15 @@ func (s *Service) Unban(ctx context.Context, code, by, target string) error {
 		return a.updateInfo(by, func(in *Info) string {
 			if in.Banned != nil {
 				delete(in.Banned, target)
+			}
+			if len(in.GuestBans) > 0 {
+				bans := make(map[string]GuestBan, len(in.GuestBans))
+				for k, b := range in.GuestBans {
+					if b.ID != target {
+						bans[k] = b
+					}
+				}
+				in.GuestBans = bans
 			}
 			return ""
 		})

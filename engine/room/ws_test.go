@@ -173,11 +173,29 @@ func TestHistoryOnRejoinAndRestart(t *testing.T) {
 	a.send(map[string]any{"type": "video", "url": "https://youtu.be/dQw4w9WgXcQ"})
 	a.expect("video")
 
-	check := func(h map[string]any) {
+	check := func(c *wsClient) {
 		t.Helper()
+		h := c.expect("hello")
 		chat := h["chat"].([]any)
-		if len(chat) != HistoryLines {
-			t.Fatalf("history has %d lines, want %d", len(chat), HistoryLines)
+		if len(chat) != HelloLines || h["history_more"] != true {
+			t.Fatalf("hello has %d lines (more: %v), want the newest %d and more", len(chat), h["history_more"], HelloLines)
+		}
+		// Older pages, down to the oldest kept line.
+		for more := true; more; {
+			first := chat[0].(map[string]any)["seq"].(float64)
+			c.send(map[string]any{"type": "history", "seq": first, "ref": "h"})
+			p := c.expect("history")
+			older := p["lines"].([]any)
+			if len(older) == 0 || older[len(older)-1].(map[string]any)["seq"].(float64) != first-1 {
+				t.Fatalf("history page before %v: %d lines", first, len(older))
+			}
+			chat = append(older, chat...)
+			more = p["more"] == true
+		}
+		// The member's own "joined" line, after its hello, pushed the oldest
+		// of the kept lines out.
+		if len(chat) != HistoryLines-1 {
+			t.Fatalf("history has %d lines, want %d", len(chat), HistoryLines-1)
 		}
 		var texts []string
 		for _, l := range chat {
@@ -197,7 +215,7 @@ func TestHistoryOnRejoinAndRestart(t *testing.T) {
 		}
 	}
 	b := dial(t, base, in.Code, bob)
-	check(b.expect("hello"))
+	check(b)
 
 	// Restart the service on the same directory.
 	a.conn.Close()
@@ -212,7 +230,7 @@ func TestHistoryOnRejoinAndRestart(t *testing.T) {
 	defer svc2.Close()
 	base2 := serveRooms(t, svc2)
 	b2 := dial(t, base2, in.Code, bob)
-	check(b2.expect("hello"))
+	check(b2)
 	// Sequence numbers continue after the restart.
 	b2.send(map[string]any{"type": "chat", "text": "after"})
 	if seq := b2.expectChat()["seq"].(float64); seq <= lastSeq+1 {

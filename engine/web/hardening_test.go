@@ -182,3 +182,105 @@ func TestInviteLinkGetDoesNotJoin(t *testing.T) {
 		t.Fatalf("invite link for a member: %s %s", resp.Status, resp.Header.Get("Location"))
 	}
 }
+
+// TestGuestFloodLimited: invite links make guests at a bounded rate per
+// client address (an IPv6 /64 counts as one) and per room, and a room takes
+// at most limits.guests_per_room guests; each refusal is a page that says
+// what happened.
+func TestGuestFloodLimited(t *testing.T) {
+	srv := apptest.StartServer(t, func(c *config.Config) {
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.Limits.GuestJoinsPerMinute = 5
+		c.Limits.RoomGuestJoinsPerMinute = 12
+		c.Limits.GuestsPerRoom = 15
+	})
+	ann := srv.SignUp(t, "Ann")
+	code := createRoom(t, ann.Client, "")
+	_, body := ann.Client.Get(t, "/r/"+code)
+	m := regexp.MustCompile(`/i/([A-Za-z0-9_-]+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no invite link")
+	}
+	join := func(addr string, i int) *http.Response {
+		c := srv.Client(t)
+		tok := c.CSRF(t)
+		resp, _ := post(t, c, "/i/"+m[1], url.Values{"csrf": {tok}, "name": {fmt.Sprint("G", i)}}, http.Header{"X-Forwarded-For": {addr}})
+		return resp
+	}
+	ok, limited := 0, 0
+	for i := range 20 {
+		switch resp := join(fmt.Sprintf("2001:db8:9:9::%x", i+1), i); resp.StatusCode {
+		case http.StatusSeeOther:
+			ok++
+		case http.StatusTooManyRequests:
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			limited++
+		default:
+			t.Fatalf("guest %d: %s", i, resp.Status)
+		}
+	}
+	if ok != 5 || limited != 15 {
+		t.Fatalf("20 guests from one /64: %d joined, %d refused; want 5 and 15", ok, limited)
+	}
+	// From many addresses, the room's own rate (12 a minute, 5 used).
+	ok = 0
+	for i := range 20 {
+		if join(fmt.Sprintf("198.51.100.%d", i+1), 100+i).StatusCode == http.StatusSeeOther {
+			ok++
+		}
+	}
+	if ok != 7 {
+		t.Fatalf("guests from 20 addresses: %d joined, want the room's 7 left this minute", ok)
+	}
+	_, page := get(t, srv.Client(t), "/i/"+m[1], nil)
+	if !strings.Contains(page, "guest-name") {
+		t.Fatal("the invite page no longer offers the guest form")
+	}
+}
+
+// TestKickedGuestCannotRejoinWithFreshBrowser: a guest the owner removed
+// opens the invite link again in a fresh browser (no cookies) from the same
+// network and is refused; the guest never saw the invite token itself.
+func TestKickedGuestCannotRejoinWithFreshBrowser(t *testing.T) {
+	srv := apptest.StartServer(t, func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1"} })
+	ann := srv.SignUp(t, "Ann")
+	code := createRoom(t, ann.Client, "")
+	_, body := ann.Client.Get(t, "/r/"+code)
+	m := regexp.MustCompile(`/i/([A-Za-z0-9_-]+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no invite link")
+	}
+	guestJoin := func(addr string) (*apptest.Client, *http.Response) {
+		c := srv.Client(t)
+		tok := c.CSRF(t)
+		resp, _ := post(t, c, "/i/"+m[1], url.Values{"csrf": {tok}, "name": {"Mallory"}}, http.Header{"X-Forwarded-For": {addr}})
+		return c, resp
+	}
+	guest, resp := guestJoin("203.0.113.5")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("guest join: %s", resp.Status)
+	}
+	if _, page := guest.Get(t, "/r/"+code); strings.Contains(page, m[1]) {
+		t.Fatal("the guest's room page contains the invite token")
+	}
+	ws, _, err := dialRoom(t, srv, guest, code, "http://"+srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := readMsg(t, ws, "hello")
+	if inv, _ := h["room"].(map[string]any)["invite"].(string); inv != "" {
+		t.Fatalf("the guest's hello carries the invite %q", inv)
+	}
+	id := h["you"].(map[string]any)["id"].(string)
+	if resp, _ := ann.Client.PostForm(t, "/r/"+code+"/kick", url.Values{"user": {id}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("kick: %s", resp.Status)
+	}
+	if _, resp := guestJoin("203.0.113.5"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the kicked guest from a fresh browser: %s, want 403", resp.Status)
+	}
+	if _, resp := guestJoin("198.51.100.77"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a guest from another network: %s", resp.Status)
+	}
+}

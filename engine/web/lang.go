@@ -64,6 +64,7 @@ var refusalReasons = []struct {
 	{room.ErrGuestsOff, fiber.StatusForbidden, "guests_off"},
 	{room.ErrGuestRoom, fiber.StatusForbidden, "guest_room"},
 	{room.ErrRoomFull, fiber.StatusConflict, "full"},
+	{room.ErrTooManyGuests, fiber.StatusConflict, "too_many_guests"},
 	{room.ErrTooManyRooms, fiber.StatusConflict, "too_many"},
 }
 
@@ -100,7 +101,7 @@ func (s *Server) refusalPage(c *fiber.Ctx, r *pageRefusal, wantsJSON bool) error
 		data["Icon"] = "search"
 	case "locked", "banned":
 		data["Icon"] = "lock"
-	case "guests_off", "guest_create", "guest_room":
+	case "guests_off", "guest_create", "guest_room", "too_many_guests":
 		data["Icon"] = "people"
 		if u != nil && u.Guest && u.GuestRoom != "" {
 			actions = append(actions, pageAction{Href: s.base + "/r/" + u.GuestRoom, Label: T.T("your_room")})

@@ -3,15 +3,19 @@ package web
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
 	"watchparty/config"
 	"watchparty/engine/account"
+	"watchparty/engine/limit"
 	"watchparty/engine/room"
 	"watchparty/engine/store"
 )
@@ -25,6 +29,7 @@ func RoomOptions(cfg *config.Config, st *store.Store, log *slog.Logger) room.Opt
 		ChatPer10s:     cfg.Limits.ChatPer10s,
 		CommandsPer10s: cfg.Limits.CommandsPer10s,
 		GuestsPerRoom:  cfg.Limits.GuestsPerRoom,
+		GuestTTL:       cfg.Guests.TTL,
 		QueueLength:    cfg.Limits.QueueLength,
 		LinkBytes:      cfg.Limits.LinkBytes,
 		MembersPerRoom: cfg.Limits.MembersPerRoom,
@@ -40,13 +45,19 @@ type roomWeb struct {
 	pool *room.WriteBufferPool
 	mu   sync.Mutex
 	ips  map[string]int // open room websockets per client IP
+
+	// Guests made by invite links, per client address and per room.
+	guestsByAddr, guestsByRoom *limit.Keyed
 }
 
 func newRoomWeb(s *Server, svc *room.Service) *roomWeb {
 	if svc == nil {
 		svc = room.New(RoomOptions(s.cfg, s.store, s.log))
 	}
-	return &roomWeb{svc: svc, pool: &room.WriteBufferPool{}, ips: map[string]int{}}
+	return &roomWeb{svc: svc, pool: &room.WriteBufferPool{}, ips: map[string]int{},
+		guestsByAddr: limit.NewKeyed(s.cfg.Limits.GuestJoinsPerMinute, time.Minute),
+		guestsByRoom: limit.NewKeyed(s.cfg.Limits.RoomGuestJoinsPerMinute, time.Minute),
+	}
 }
 
 // roomRoutes registers the room pages and the room websocket.
@@ -209,7 +220,8 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 	if err != nil {
 		return roomError(err)
 	}
-	if _, err := s.rooms.svc.Member(ctx, code, u.ID); errors.Is(err, room.ErrNotMember) {
+	member, err := s.rooms.svc.Member(ctx, code, u.ID)
+	if errors.Is(err, room.ErrNotMember) {
 		data := fiber.Map{"Title": in.Title(), "Room": in}
 		if _, banned := in.Banned[u.ID]; banned {
 			data["Reason"] = "banned"
@@ -220,6 +232,10 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
+	inviteURL := ""
+	if in.MayInvite(member) {
+		inviteURL = s.absURL(c, "/i/"+in.Invite)
+	}
 	var banned []fiber.Map
 	for id, name := range in.Banned {
 		banned = append(banned, fiber.Map{"ID": id, "Name": name})
@@ -228,7 +244,7 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 		"Title":        in.Title(),
 		"Room":         in,
 		"IsOwner":      in.Owner == u.ID,
-		"InviteURL":    s.absURL(c, "/i/"+in.Invite),
+		"InviteURL":    inviteURL,
 		"WSPath":       s.base + "/r/" + code + "/ws",
 		"YouTubeAPI":   s.cfg.YouTube.IFrameAPIURL,
 		"GuestsServer": s.cfg.Guests.Allowed,
@@ -298,6 +314,16 @@ func (s *Server) inviteJoin(c *fiber.Ctx) error {
 	if in.Locked {
 		return roomError(room.ErrLocked)
 	}
+	for _, l := range []struct {
+		lim *limit.Keyed
+		key string
+	}{{s.rooms.guestsByAddr, limit.AddrKey(c.IP())}, {s.rooms.guestsByRoom, code}} {
+		if ok, wait := l.lim.Allow(l.key); !ok {
+			s.refused(c, "guest join rate limited", "room", code)
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			return refuse(fiber.StatusTooManyRequests, "slow_down", errors.New("too many guests at once"))
+		}
+	}
 	tok, g, err := s.accounts.NewGuestSession(ctx, c.FormValue("name"), code)
 	if err != nil {
 		var fe *account.FieldError
@@ -311,7 +337,9 @@ func (s *Server) inviteJoin(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	if _, err := s.rooms.svc.Join(ctx, code, roomUser(g), code); err != nil {
+	gu := roomUser(g)
+	gu.Addr = limit.AddrKey(c.IP())
+	if _, err := s.rooms.svc.Join(ctx, code, gu, code); err != nil {
 		return roomError(err)
 	}
 	s.setSessionCookie(c, tok, s.cfg.Guests.TTL)
@@ -351,6 +379,7 @@ func (s *Server) roomSettings(c *fiber.Ctx) error {
 		Control:       room.Level(c.FormValue("control")),
 		ChangeVideo:   room.Level(c.FormValue("change_video")),
 		ManageQueue:   room.Level(c.FormValue("manage_queue")),
+		Invite:        room.Level(c.FormValue("invite")),
 		WaitForAll:    on("wait_for_all"),
 		Voice:         on("voice"),
 	}

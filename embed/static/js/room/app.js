@@ -55,6 +55,8 @@ function start(root) {
     video: null,
     prevVideo: null,
     queue: [],
+    membersTotal: 0, // every member; state.members may hold only the first pages
+    historyMore: false, // older chat lines can be fetched
     syncMembers: {},
     hold: null, // {waiting: [ids]} while the room waits for someone
     syncStatus: {},
@@ -146,11 +148,13 @@ function start(root) {
         state.room = m.room;
         state.reactions = m.reactions || [];
         state.members = new Map(m.members.map((x) => [x.id, x]));
+        state.membersTotal = m.members_total || m.members.length;
+        state.historyMore = !!m.history_more;
         for (const line of m.chat || []) addLine(line, true);
         state.queue = m.queue || [];
         state.syncMembers = m.sync?.members || {};
         state.hold = m.sync?.held ? { waiting: m.sync.waiting || [] } : null;
-        if (m.room?.invite) state.invite = inviteURL(m.room.invite);
+        state.invite = m.room?.invite ? inviteURL(m.room.invite) : "";
         setVideo(m.video || null);
       });
       sync.waiting = m.sync?.waiting || [];
@@ -165,12 +169,31 @@ function start(root) {
       if (m.ref && m.user === state.me?.id) store.update("chat", () => (state.chatError = ""));
     },
     member(m) {
-      store.update("members", () => state.members.set(m.member.id, m.member));
+      store.update("members", () => {
+        if (!state.members.has(m.member.id)) state.membersTotal++;
+        state.members.set(m.member.id, m.member);
+      });
       if (m.member.id === state.me?.id)
         store.update(["room", "members"], () => (state.me = { ...state.me, role: m.member.role }));
     },
     member_removed(m) {
-      store.update("members", () => state.members.delete(m.id));
+      store.update("members", () => {
+        if (state.members.delete(m.id)) state.membersTotal--;
+      });
+    },
+    members(m) {
+      // A page of the member list (the People pane asked for it).
+      store.update("members", () => {
+        for (const x of m.members || []) state.members.set(x.id, x);
+        state.membersTotal = m.total;
+      });
+    },
+    history(m) {
+      // Older chat lines (the chat pane asked for them).
+      store.update("chat", () => {
+        for (const line of m.lines || []) addLine(line, true);
+        state.historyMore = !!m.more;
+      });
     },
     typing(m) {
       store.update("chat", () => (m.on ? startTyping(m.user) : stopTyping(m.user)));
@@ -194,7 +217,7 @@ function start(root) {
     room(m) {
       store.update("room", () => {
         state.room = m.room;
-        if (m.room.invite) state.invite = inviteURL(m.room.invite);
+        state.invite = m.room.invite ? inviteURL(m.room.invite) : "";
       });
     },
     pong(m) {

@@ -31,6 +31,11 @@ export function installChat(ctx) {
   const picker = $("emoji-picker");
   const emojiOpen = $("emoji-open");
   const mentionList = $("mentions");
+  const earlier = $("chat-more");
+  earlier.addEventListener("click", () => {
+    const first = state.feed.find((x) => x.seq);
+    if (first) send({ type: "history", seq: first.seq });
+  });
   const timeFmt = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
     hour: "2-digit",
     minute: "2-digit",
@@ -469,6 +474,7 @@ export function installChat(ctx) {
     }
     if (!changed(s, "chat", "members", "conn")) return;
     renderFeed(s);
+    earlier.hidden = !s.historyMore;
     errorLine.textContent = s.chatError || "";
     if (s.restoreText) {
       if (!input.value) input.value = s.restoreText;

@@ -55,8 +55,10 @@ export function installInvite(ctx) {
   $("invite-open").addEventListener("click", () => {
     status.textContent = "";
     dialog.showModal();
-    drawQR(url.value);
-    url.select();
+    if (url.value) {
+      drawQR(url.value);
+      url.select();
+    }
   });
   $("invite-copy").addEventListener("click", () => copy(url.value, t("copied_link")));
   $("copy-code").addEventListener("click", () => copy(root.dataset.display, t("copied_code")));
@@ -94,10 +96,18 @@ export function installInvite(ctx) {
   const changed = watcher();
   store.view((s) => {
     if (!changed(s, "room")) return;
-    if (s.invite && url.value !== s.invite) {
-      url.value = s.invite;
-      if (dialog.open) drawQR(s.invite);
+    // Only members the room's setting allows see the link (guests never).
+    const link = s.room && s.room.invite ? s.invite : "";
+    $("invite-link-box").hidden = !link;
+    $("invite-lead").hidden = !link;
+    $("invite-none").hidden = !!link;
+    $("invite-qr").hidden = !link;
+    share.hidden = !link || !navigator.share;
+    if (link && url.value !== link) {
+      url.value = link;
+      if (dialog.open) drawQR(link);
     }
+    if (!link) url.value = "";
     // The owner learns here when people without an account cannot use the link.
     $("invite-guests-off").hidden = !(s.me?.role === "owner" && s.room && !s.room.settings.guests_allowed);
   });

@@ -20,8 +20,10 @@ export function syncState(s) {
 }
 
 export function installPeople(ctx) {
-  const { store, post, toast, confirmAction } = ctx;
+  const { store, post, send, toast, confirmAction } = ctx;
   const list = document.getElementById("members");
+  const more = document.getElementById("members-more");
+  more.addEventListener("click", () => send({ type: "members", seq: store.state.members.size }));
   const count = document.getElementById("people-count");
 
   async function act(action, fields, done) {
@@ -108,5 +110,8 @@ export function installPeople(ctx) {
     list.replaceChildren(...members.map((m) => row(s, m)));
     const online = members.filter((m) => m.presence !== "offline").length;
     count.textContent = online ? String(online) : "";
+    // A large room's hello lists the first members; the rest on request.
+    more.hidden = !(s.membersTotal > s.members.size);
+    more.textContent = t("show_all_members", { n: s.membersTotal });
   });
 }

@@ -46,11 +46,20 @@ export function installSettings(ctx) {
       control: $("set-control").value,
       change_video: $("set-video").value,
       manage_queue: $("set-queue").value,
+      invite: $("set-invite-level").value,
       wait_for_all: on("set-wait"),
       voice: on("set-voice"),
     };
   }
-  for (const id of ["set-guests", "set-control", "set-video", "set-queue", "set-wait", "set-voice"]) {
+  for (const id of [
+    "set-guests",
+    "set-control",
+    "set-video",
+    "set-queue",
+    "set-invite-level",
+    "set-wait",
+    "set-voice",
+  ]) {
     $(id)?.addEventListener("change", () => save("settings", settingsFields()).catch(() => {}));
   }
   $("set-locked").addEventListener("change", () => save("lock", { locked: on("set-locked") }).catch(() => {}));
@@ -103,6 +112,7 @@ export function installSettings(ctx) {
     put("set-control", set.control);
     put("set-video", set.change_video);
     put("set-queue", set.manage_queue);
+    put("set-invite-level", set.invite);
     put("set-wait", set.wait_for_all);
     put("set-voice", set.voice);
     put("set-locked", s.room.locked);
