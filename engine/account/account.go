@@ -25,6 +25,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/crypto/argon2"
 
+	"watchparty/engine/revoke"
 	"watchparty/engine/store"
 )
 
@@ -99,6 +100,9 @@ type Settings struct {
 	HashTime    uint32
 	HashMemory  uint32 // KiB
 	HashThreads uint8
+	// Revoke hears of every session ended and account deleted, so that live
+	// connections end with them (engine/revoke); nil: nobody listens.
+	Revoke *revoke.Bus
 }
 
 // Default argon2id parameters: 19 MiB, 2 passes, 1 lane.
@@ -414,6 +418,15 @@ func userCount(tx *store.Tx) (int, error) {
 }
 
 // retry reruns fn when a concurrent transaction conflicted with it.
+// retryThen runs fn as retry does and, when it succeeds, publishes e.
+func (s *Service) retryThen(fn func() error, e revoke.Event) error {
+	if err := s.retry(fn); err != nil {
+		return err
+	}
+	s.set.Revoke.Publish(e)
+	return nil
+}
+
 func (s *Service) retry(fn func() error) error {
 	var err error
 	for i := 0; i < 20; i++ {
@@ -512,10 +525,18 @@ func (s *Service) NewGuestSession(ctx context.Context, name, roomCode string) (s
 
 // Authenticate returns the user of a session token.
 func (s *Service) Authenticate(ctx context.Context, token string) (*User, error) {
+	u, _, err := s.AuthenticateSession(ctx, token)
+	return u, err
+}
+
+// AuthenticateSession returns the user of a session token and when the
+// session ends.
+func (s *Service) AuthenticateSession(ctx context.Context, token string) (*User, time.Time, error) {
 	if token == "" || len(token) > 128 {
-		return nil, ErrSessionInvalid
+		return nil, time.Time{}, ErrSessionInvalid
 	}
 	var u *User
+	var expires time.Time
 	err := s.st.View(func(tx *store.Tx) error {
 		v, err := tx.Get(sessionKey(tokenHash(token)))
 		if errors.Is(err, store.ErrNotFound) {
@@ -527,6 +548,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*User, error)
 		if json.Unmarshal(v, &sr) != nil || !s.Now().Before(sr.Expires) {
 			return ErrSessionInvalid
 		}
+		expires = sr.Expires
 		if sr.Guest != nil {
 			g := *sr.Guest
 			u = &g
@@ -542,13 +564,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*User, error)
 		u = &rec.User
 		return nil
 	})
-	return u, err
+	return u, expires, err
 }
 
 // Logout revokes one session.
 func (s *Service) Logout(ctx context.Context, token string) error {
 	h := tokenHash(token)
-	return s.st.UpdateSync(func(tx *store.Tx) error {
+	err := s.st.UpdateSync(func(tx *store.Tx) error {
 		v, err := tx.Get(sessionKey(h))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -564,7 +586,15 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 		}
 		return tx.Delete(sessionKey(h))
 	})
+	if err == nil {
+		s.set.Revoke.Publish(revoke.Event{Kind: revoke.Session, Session: h})
+	}
+	return err
 }
+
+// SessionID is the id of a session token: what the store keeps of it, and
+// what revocations and connections name it by.
+func SessionID(token string) string { return tokenHash(token) }
 
 // LogoutEveryone revokes every session, of accounts and guests alike, and
 // returns how many there were.
@@ -602,6 +632,7 @@ func (s *Service) LogoutEveryone(ctx context.Context) (int, error) {
 			return n, err
 		}
 	}
+	s.set.Revoke.Publish(revoke.Event{Kind: revoke.Everyone})
 	return n, nil
 }
 
@@ -651,7 +682,7 @@ func (s *Service) setPassword(userID, next, keepToken string) error {
 	if keepToken != "" {
 		keep = tokenHash(keepToken)
 	}
-	return s.retry(func() error {
+	return s.retryThen(func() error {
 		return s.st.UpdateSync(func(tx *store.Tx) error {
 			rec, err := s.getRecord(tx, userID)
 			if err != nil {
@@ -664,7 +695,7 @@ func (s *Service) setPassword(userID, next, keepToken string) error {
 			}
 			return revokeSessions(tx, userID, keep)
 		})
-	})
+	}, revoke.Event{Kind: revoke.User, User: userID, Keep: keep})
 }
 
 // SetPassword sets a user's password without the current one (admin CLI)
@@ -791,7 +822,7 @@ func (s *Service) SetAdmin(ctx context.Context, email string, admin bool) error 
 func (s *Service) Delete(ctx context.Context, userID string) error {
 	s.countMu.Lock()
 	defer s.countMu.Unlock()
-	return s.retry(func() error {
+	return s.retryThen(func() error {
 		return s.st.UpdateSync(func(tx *store.Tx) error {
 			rec, err := s.getRecord(tx, userID)
 			if err != nil {
@@ -821,7 +852,7 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 			// account is gone, the next sign-up must be admin again.
 			return tx.Set(userCountKey, []byte(strconv.Itoa(max(count-1, 0))))
 		})
-	})
+	}, revoke.Event{Kind: revoke.Deleted, User: userID})
 }
 
 // DeleteWithPassword deletes the caller's own account after checking the password.

@@ -21,6 +21,7 @@ import (
 
 	"watchparty/config"
 	"watchparty/engine/account"
+	"watchparty/engine/revoke"
 	"watchparty/engine/room"
 	"watchparty/engine/rtc"
 	"watchparty/engine/store"
@@ -142,9 +143,9 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
 	return store.Open(cfg.DataDir, log, store.Options{})
 }
 
-func accountService(cfg *config.Config, st *store.Store, o serverOptions) *account.Service {
+func accountService(cfg *config.Config, st *store.Store, o serverOptions, bus *revoke.Bus) *account.Service {
 	return account.New(st, account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL,
-		HashTime: o.hashTime, HashMemory: o.hashMemory})
+		HashTime: o.hashTime, HashMemory: o.hashMemory, Revoke: bus})
 }
 
 func runServe(ctx context.Context, e Env, args []string) error {
@@ -213,7 +214,9 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		st.Close()
 		return nil, err
 	}
-	acc := accountService(cfg, st, so)
+	// One bus carries every revocation to every transport (engine/revoke).
+	bus := &revoke.Bus{}
+	acc := accountService(cfg, st, so, bus)
 	fr, err := newFrameStreams(cfg, log, secret)
 	if err != nil {
 		st.Close()
@@ -224,14 +227,14 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		st.Close()
 		return nil, err
 	}
-	ro := web.RoomOptions(cfg, st, log)
+	ro := web.RoomOptions(cfg, st, log, bus)
 	ro.RTC = sfu
 	if sfu != nil {
 		sfu.OnFrameChannel(fr.frameChannel)
 	}
 	ro.Streams = fr
 	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg),
-		Rooms: fr.bind(room.New(ro)), Frames: fr.web()})
+		Rooms: fr.bind(room.New(ro)), Frames: fr.web(), Revoke: bus})
 	if err != nil {
 		if sfu != nil {
 			_ = sfu.Close()

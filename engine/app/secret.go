@@ -81,7 +81,7 @@ func runSecret(ctx context.Context, e Env, args []string) error {
 	fmt.Fprintln(e.Stdout, "stream tokens handed out before now no longer work, and browsers log in again without their")
 	fmt.Fprintln(e.Stdout, "known-device exemption.")
 	if everyone {
-		n, err := accountService(cfg, st, serverOptions{}).LogoutEveryone(ctx)
+		n, err := accountService(cfg, st, serverOptions{}, nil).LogoutEveryone(ctx)
 		if err != nil {
 			return err
 		}

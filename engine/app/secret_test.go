@@ -53,3 +53,33 @@ func TestSecretRotate(t *testing.T) {
 		t.Fatalf("the old session after --logout-everyone: %s, want a redirect to log in", resp.Status)
 	}
 }
+
+// TestCLIUserRmSettlesRooms: `watchparty user rm` (no server running)
+// passes the user's rooms to their moderators or deletes them, and says so.
+func TestCLIUserRmSettlesRooms(t *testing.T) {
+	srv := apptest.StartServer(t, nil)
+	srv.SignUp(t, "Admin")
+	ann := srv.SignUp(t, "Ann")
+	bob := srv.SignUp(t, "Bob")
+	resp, _ := ann.Client.PostForm(t, "/rooms", url.Values{"name": {"Film club"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %s", resp.Status)
+	}
+	code := strings.TrimPrefix(resp.Header.Get("Location"), "/r/")
+	if resp, _ := bob.Client.PostForm(t, "/rooms/join", url.Values{"code": {code}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("join: %s", resp.Status)
+	}
+	if resp, _ := ann.Client.PostForm(t, "/r/"+code+"/role", url.Values{"user": {bob.ID}, "role": {"moderator"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("promote: %s", resp.Status)
+	}
+	if resp, _ := ann.Client.PostForm(t, "/rooms", url.Values{"name": {"Scratch"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %s", resp.Status)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	out := newCLI(t, srv.Config.DataDir).ok("user", "rm", ann.Email)
+	if !strings.Contains(out, "room Film club") || !strings.Contains(out, "now belongs to Bob") || !strings.Contains(out, "room Scratch") || !strings.Contains(out, "was deleted") {
+		t.Fatalf("user rm output:\n%s", out)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"watchparty/engine/account"
+	"watchparty/engine/room"
+	"watchparty/engine/web"
 )
 
 func runUser(ctx context.Context, e Env, args []string) error {
@@ -37,7 +39,7 @@ func runUser(ctx context.Context, e Env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	acc := accountService(cfg, st, serverOptions{})
+	acc := accountService(cfg, st, serverOptions{}, nil)
 	needEmail := func() (string, error) {
 		if len(rest) != 1 {
 			return "", fmt.Errorf("usage: watchparty user %s EMAIL", sub)
@@ -118,6 +120,18 @@ func runUser(ctx context.Context, e Env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.Stdout, "removed %s\n", email)
+		// No server runs (it would hold the store): its rooms are settled here.
+		rooms := room.New(web.RoomOptions(cfg, st, log, nil))
+		fates, err := rooms.ForgetUser(ctx, u.ID)
+		rooms.Close()
+		for _, f := range fates {
+			if f.Action == room.FateTransfer {
+				fmt.Fprintf(e.Stdout, "room %s (%s) now belongs to %s\n", f.Name, room.FormatCode(f.Code), f.To)
+			} else {
+				fmt.Fprintf(e.Stdout, "room %s (%s) was deleted: it had no moderator\n", f.Name, room.FormatCode(f.Code))
+			}
+		}
+		return err
 	case "promote", "demote":
 		email, err := needEmail()
 		if err != nil {

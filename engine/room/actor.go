@@ -12,6 +12,7 @@ import (
 
 	"watchparty/embed/i18n"
 	"watchparty/engine/metrics"
+	"watchparty/engine/revoke"
 	"watchparty/engine/store"
 )
 
@@ -150,6 +151,7 @@ func (a *actor) run() {
 			a.flush()
 		case <-ticker.C:
 			a.pingAll()
+			a.expireSessions()
 			a.expireGuests()
 			a.flush()
 		case <-a.syncWake():
@@ -317,6 +319,7 @@ func (a *actor) updateInfo(by string, change func(in *Info) string) error {
 	a.info = &c
 	a.broadcastRoom()
 	a.rtcRefresh()
+	a.publish(revoke.Rights, "")
 	if line != "" {
 		a.system(line)
 	}
@@ -420,6 +423,7 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 	}
 	delete(a.members, target)
 	a.rtcRefresh()
+	a.publish(revoke.Member, target)
 	a.broadcast(mustJSON(wireRemoved{Type: "member_removed", ID: target}), "")
 	if ban {
 		a.broadcastRoom()
@@ -433,6 +437,8 @@ func closeCodeOffset(reason string) int {
 	switch reason {
 	case ReasonKicked:
 		return 1
+	case ReasonLoggedOut:
+		return 3
 	case ReasonDeleted:
 		return 4
 	default:
@@ -455,7 +461,9 @@ func (a *actor) setRole(by, target string, role Role) error {
 	}
 	m.Member = mm
 	a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
+	a.broadcastRoom() // the invite link follows the role
 	a.rtcRefresh()
+	a.publish(revoke.Rights, target)
 	return nil
 }
 
@@ -480,6 +488,7 @@ func (a *actor) delete(by string) error {
 	if a.s.opt.Streams != nil {
 		a.s.opt.Streams.Stop(a.code)
 	}
+	a.publish(revoke.Member, "")
 	return nil
 }
 
@@ -707,28 +716,6 @@ func isBlank(s string) bool {
 		}
 	}
 	return true
-}
-
-// system adds a system line.
-// system adds a system line.
-// The system lines' keys (Line.Key), with their English text; {name}
-// placeholders are filled from the line's Args.
-var systemLines = map[string]string{
-	"joined":         "{name} joined.",
-	"left":           "{name} left.",
-	"left_room":      "{name} left the room.",
-	"removed":        "{name} was removed from the room.",
-	"video":          "{name} shared a video: {what}",
-	"next_video":     "{name} played the next video: {what}",
-	"up_next":        "Up next: {what}",
-	"share_screen":   "{name} is sharing a screen.",
-	"share_camera":   "{name} is sharing a camera.",
-	"share_stopped":  "{name} stopped sharing.",
-	"stream_started": "{name} started a stream: {source}",
-	"stream_ended":   "The stream ended.",
-	"stream_stopped": "The stream was stopped.",
-	"locked":         "The room is locked: no new members can join.",
-	"unlocked":       "The room is open to new members again.",
 }
 
 // system adds a system line: key names its kind (its English text is

@@ -34,6 +34,9 @@ const (
 	ReasonShutdown = "shutdown"
 	ReasonRemoved  = "removed"
 	ReasonFlood    = "flood"
+	// ReasonLoggedOut: the session the connection came with ended (a
+	// log-out elsewhere, a password change, a deleted account, expiry).
+	ReasonLoggedOut = "logged_out"
 )
 
 // Presence of a member.

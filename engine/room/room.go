@@ -40,6 +40,11 @@ type User struct {
 	// Addr is the client address a guest joins from (its limit.AddrKey):
 	// removing a guest keeps that address from coming back as a new guest.
 	Addr string
+	// Session is the id of the log-in session a connection came with
+	// (account.SessionID) and Expires when it ends: the connection ends
+	// with the session (engine/revoke).
+	Session string
+	Expires time.Time
 }
 
 // Role is a member's standing in a room.

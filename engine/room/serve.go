@@ -24,6 +24,8 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 	}
 	defer s.release(a)
 	c := &client{conn: conn, user: u, room: a, owner: s}
+	s.conns.add(c)
+	defer s.conns.remove(c)
 	done := make(chan error, 1)
 	if !a.post(msg{op: opJoin, c: c, done: done}) {
 		refuse(conn, CodeUnavailable, "the server is shutting down", websocket.CloseGoingAway)

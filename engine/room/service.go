@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"watchparty/engine/metrics"
+	"watchparty/engine/revoke"
 	"watchparty/engine/rtc"
 	"watchparty/engine/store"
 )
@@ -42,7 +43,10 @@ type Options struct {
 	Sync           SyncOptions   // synchronized playback (sync.go)
 	Streams        Streamer      // frame streams (stream.go); nil: none
 	RTC            *rtc.SFU      // screen, camera and voice sharing (rtc.go); nil: off
-	Now            func() time.Time
+	// Revoke: the service closes connections whose session or account
+	// ends, and publishes members who lose their place or rights (revoke.go).
+	Revoke *revoke.Bus
+	Now    func() time.Time
 
 	// readGrace is how long a connection may stay silent beyond two ping
 	// intervals before the server closes it (10 s); tests shorten it.
@@ -62,6 +66,8 @@ type Service struct {
 	actors sync.WaitGroup
 
 	dropped atomic.Int64
+	conns   connIndex // every live connection, by user (revoke.go)
+	cleanup sync.WaitGroup
 }
 
 // New returns a Service.
@@ -114,7 +120,12 @@ func New(o Options) *Service {
 	if o.ParseLink == nil {
 		o.ParseLink = VideoFromLink
 	}
-	return &Service{opt: o, st: o.Store, log: o.Log, rooms: map[string]*actor{}, quit: make(chan struct{})}
+	s := &Service{opt: o, st: o.Store, log: o.Log, rooms: map[string]*actor{}, quit: make(chan struct{}),
+		conns: connIndex{byUser: map[string]map[*client]struct{}{}}}
+	if o.Revoke != nil {
+		o.Revoke.Subscribe(s.revoked)
+	}
+	return s
 }
 
 // Dropped counts connections closed because they could not keep up.
@@ -136,6 +147,7 @@ func (s *Service) Close() {
 	}
 	s.mu.Unlock()
 	s.actors.Wait()
+	s.cleanup.Wait()
 }
 
 // acquire returns the room's actor, starting it if needed, and holds a

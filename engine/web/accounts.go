@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"watchparty/engine/account"
+	"watchparty/engine/room"
 )
 
 func (s *Server) home(c *fiber.Ctx) error {
@@ -150,6 +151,11 @@ func (s *Server) logout(c *fiber.Ctx) error {
 func (s *Server) accountData(c *fiber.Ctx, data fiber.Map) (fiber.Map, error) {
 	data["Title"] = "Account"
 	u := s.currentUser(c)
+	fates, err := s.rooms.svc.OwnedFates(c.UserContext(), u.ID)
+	if err != nil {
+		return nil, err
+	}
+	data["Fates"] = fates
 	if u.Admin {
 		inv, err := s.accounts.Invites(c.UserContext())
 		if err != nil {
@@ -217,6 +223,10 @@ func (s *Server) accountDelete(c *fiber.Ctx) error {
 		data, _ := s.accountData(c, fiber.Map{})
 		return s.tooMany(c, "account", data, wait)
 	}
+	fates, err := s.rooms.svc.OwnedFates(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
 	if err := s.accounts.DeleteWithPassword(c.UserContext(), u.ID, c.FormValue("delete_password")); err != nil {
 		if errors.Is(err, account.ErrWrongPassword) {
 			s.logins.failed(at)
@@ -226,10 +236,25 @@ func (s *Server) accountDelete(c *fiber.Ctx) error {
 		}
 		return s.formFailed(c, err, nil)
 	}
-	s.log.Info("account deleted", "user", u.ID)
+	s.log.Info("account deleted", "user", u.ID, "rooms", len(fates))
 	s.clearCookie(c, sessionCookie)
-	s.flash(c, "deleted")
-	return c.Redirect(s.base+"/", fiber.StatusSeeOther)
+	if len(fates) == 0 {
+		s.flash(c, "deleted")
+		return c.Redirect(s.base+"/", fiber.StatusSeeOther)
+	}
+	// Say what became of the rooms (the room service carries it out as the
+	// deletion is published: engine/revoke).
+	T := s.catalogue(c)
+	lines := []string{flashText("deleted")}
+	for _, f := range fates {
+		if f.Action == room.FateTransfer {
+			lines = append(lines, T.Format("deleted_fate_transfer", "room", f.Name, "name", f.To))
+		} else {
+			lines = append(lines, T.Format("deleted_fate_delete", "room", f.Name))
+		}
+	}
+	c.Locals("user", nil)
+	return s.render(c, "home", fiber.Map{"Flash": strings.Join(lines, " ")})
 }
 
 func (s *Server) createInvite(c *fiber.Ctx) error {

@@ -14,6 +14,7 @@ import (
 	"watchparty/engine/frames"
 	"watchparty/engine/frames/token"
 	"watchparty/engine/frames/wire"
+	"watchparty/engine/revoke"
 	"watchparty/engine/room"
 )
 
@@ -31,31 +32,39 @@ type Frames struct {
 // relayPing is how often the relay pings a browser.
 const relayPing = 25 * time.Second
 
-// relaySessions are the open relay websockets, closed when the server stops
-// (Fiber's shutdown does not close upgraded connections).
+// relaySessions are the open relay websockets: closed when the server stops
+// (Fiber's shutdown does not close upgraded connections), and when what let
+// them in is revoked (the session ended, or the member left the room).
 type relaySessions struct {
 	mu     sync.Mutex
-	quit   map[chan struct{}]struct{}
+	open   map[chan struct{}]*relayEntry
 	closed bool
 	pool   *room.WriteBufferPool
 }
 
-func (rs *relaySessions) add() (chan struct{}, bool) {
+// relayEntry is one relay: who watches which room, and why it was closed.
+type relayEntry struct {
+	user, session, room string
+	reason              string // the close frame's text
+}
+
+func (rs *relaySessions) add(user, session, code string) (chan struct{}, *relayEntry, bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.closed {
-		return nil, false
+		return nil, nil, false
 	}
 	q := make(chan struct{})
-	rs.quit[q] = struct{}{}
-	return q, true
+	e := &relayEntry{user: user, session: session, room: code, reason: "shutdown"}
+	rs.open[q] = e
+	return q, e, true
 }
 
 func (rs *relaySessions) remove(q chan struct{}) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if _, ok := rs.quit[q]; ok {
-		delete(rs.quit, q)
+	if _, ok := rs.open[q]; ok {
+		delete(rs.open, q)
 		close(q)
 	}
 }
@@ -64,8 +73,28 @@ func (rs *relaySessions) closeAll() {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.closed = true
-	for q := range rs.quit {
-		delete(rs.quit, q)
+	for q := range rs.open {
+		delete(rs.open, q)
+		close(q)
+	}
+}
+
+// revoked closes the relays an event takes the right away from.
+func (rs *relaySessions) revoked(ev revoke.Event) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for q, e := range rs.open {
+		reason := ""
+		switch {
+		case ev.Ends(e.user, e.session):
+			reason = room.ReasonLoggedOut
+		case ev.Kind == revoke.Member && ev.Room == e.room && (ev.User == "" || ev.User == e.user):
+			reason = room.ReasonRemoved
+		default:
+			continue
+		}
+		e.reason = reason
+		delete(rs.open, q)
 		close(q)
 	}
 }
@@ -75,8 +104,11 @@ func (s *Server) framesRoutes(r fiber.Router) {
 	if s.frames == nil {
 		return
 	}
-	s.relays = &relaySessions{quit: map[chan struct{}]struct{}{}, pool: &room.WriteBufferPool{}}
+	s.relays = &relaySessions{open: map[chan struct{}]*relayEntry{}, pool: &room.WriteBufferPool{}}
 	s.OnClose(s.relays.closeAll)
+	if s.revoke != nil {
+		s.revoke.Subscribe(s.relays.revoked)
+	}
 	r.Get("/r/:code/frames", s.roomCode, s.roomSocketCheck, websocket.New(s.frameRelay, websocket.Config{
 		ReadBufferSize:  512,
 		WriteBufferSize: 64 << 10,
@@ -179,7 +211,11 @@ func (s *Server) frameRelay(conn *websocket.Conn) {
 		return
 	}
 	defer s.rooms.releaseIP(ip)
-	quit, ok := s.relays.add()
+	session := ""
+	if tok, _ := conn.Locals("session").(string); tok != "" {
+		session = account.SessionID(tok)
+	}
+	quit, entry, ok := s.relays.add(u.ID, session, code)
 	if !ok {
 		closeWith(websocket.CloseGoingAway, "shutdown")
 		return
@@ -257,7 +293,11 @@ func (s *Server) frameRelay(conn *websocket.Conn) {
 				return
 			}
 		case <-quit:
-			closeWith(websocket.CloseGoingAway, "shutdown")
+			if entry.reason == "shutdown" {
+				closeWith(websocket.CloseGoingAway, "shutdown")
+			} else {
+				closeWith(websocket.ClosePolicyViolation, entry.reason)
+			}
 			return
 		}
 	}

@@ -16,13 +16,15 @@ import (
 	"watchparty/config"
 	"watchparty/engine/account"
 	"watchparty/engine/limit"
+	"watchparty/engine/revoke"
 	"watchparty/engine/room"
 	"watchparty/engine/store"
 )
 
 // RoomOptions are the room service's options taken from the configuration.
-func RoomOptions(cfg *config.Config, st *store.Store, log *slog.Logger) room.Options {
+func RoomOptions(cfg *config.Config, st *store.Store, log *slog.Logger, bus *revoke.Bus) room.Options {
 	return room.Options{
+		Revoke:         bus,
 		Store:          st,
 		Log:            log,
 		GuestsAllowed:  cfg.Guests.Allowed,
@@ -52,7 +54,7 @@ type roomWeb struct {
 
 func newRoomWeb(s *Server, svc *room.Service) *roomWeb {
 	if svc == nil {
-		svc = room.New(RoomOptions(s.cfg, s.store, s.log))
+		svc = room.New(RoomOptions(s.cfg, s.store, s.log, s.revoke))
 	}
 	return &roomWeb{svc: svc, pool: &room.WriteBufferPool{}, ips: map[string]int{},
 		guestsByAddr: limit.NewKeyed(s.cfg.Limits.GuestJoinsPerMinute, time.Minute),
@@ -478,7 +480,13 @@ func (s *Server) roomSocket(conn *websocket.Conn) {
 		return
 	}
 	defer s.rooms.releaseIP(ip)
-	_ = s.rooms.svc.Serve(code, roomUser(u), conn.Conn)
+	ru := roomUser(u)
+	// The connection ends with the session it came with (engine/revoke).
+	if tok, _ := conn.Locals("session").(string); tok != "" {
+		ru.Session = account.SessionID(tok)
+	}
+	ru.Expires, _ = conn.Locals("session_expires").(time.Time)
+	_ = s.rooms.svc.Serve(code, ru, conn.Conn)
 }
 
 func (rw *roomWeb) acquireIP(ip string, limit int) bool {

@@ -28,6 +28,7 @@ import (
 	assets "watchparty/embed"
 	"watchparty/embed/i18n"
 	"watchparty/engine/account"
+	"watchparty/engine/revoke"
 	"watchparty/engine/room"
 	"watchparty/engine/store"
 )
@@ -46,6 +47,9 @@ type Deps struct {
 	Rooms *room.Service
 	// Frames, when set, serves the browser frame relay and stream tokens.
 	Frames *Frames
+	// Revoke carries ended sessions and lost room places to the server's
+	// long-lived connections (room websockets, the frame relay).
+	Revoke *revoke.Bus
 }
 
 // Server is the HTTP application.
@@ -62,6 +66,7 @@ type Server struct {
 
 	proxies proxies // trusted reverse proxies
 	csp     string  // Content-Security-Policy of every response (csp.go)
+	revoke  *revoke.Bus
 	logins  *loginGuard
 	// refusalLog keeps refused requests from flooding the log (logonce.go).
 	refusalLog refusals
@@ -76,7 +81,7 @@ type Server struct {
 // New builds the server and its routes.
 func New(d Deps) (*Server, error) {
 	s := &Server{
-		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret, frames: d.Frames,
+		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret, frames: d.Frames, revoke: d.Revoke,
 		base:   d.Config.BasePath,
 		logins: newLoginGuard(d.Config.Limits.LoginPerMinute),
 	}

@@ -76,7 +76,7 @@ func (s *Server) sessionMiddleware(c *fiber.Ctx) error {
 	if tok == "" {
 		return c.Next()
 	}
-	u, err := s.accounts.Authenticate(c.UserContext(), tok)
+	u, expires, err := s.accounts.AuthenticateSession(c.UserContext(), tok)
 	if errors.Is(err, account.ErrSessionInvalid) {
 		s.clearCookie(c, sessionCookie)
 		return c.Next()
@@ -88,6 +88,7 @@ func (s *Server) sessionMiddleware(c *fiber.Ctx) error {
 	}
 	c.Locals("user", u)
 	c.Locals("session", tok)
+	c.Locals("session_expires", expires)
 	return c.Next()
 }
 

@@ -258,7 +258,7 @@ function start(root) {
       } else toast(text);
     },
     closed(m) {
-      if (m.code === "kicked" || m.code === "deleted" || m.code === "removed") {
+      if (m.code === "kicked" || m.code === "deleted" || m.code === "removed" || m.code === "logged_out") {
         net.end();
         store.update("conn", () => {
           state.ended = endedFor(m.code);

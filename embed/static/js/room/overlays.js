@@ -1,7 +1,7 @@
 // overlays.js: what shows on the player. The empty state (paste a link), a
 // video that failed to load (for everyone, with "revert to the previous
 // video" for those who may change it), the room held for someone, and the
-// end of the visit (removed by the owner, room deleted), which stops the
+// end of the visit (removed by the owner, room deleted, logged out), which stops the
 // player and offers the way back.
 
 import { t } from "../i18n.js";
@@ -38,9 +38,11 @@ export function installOverlays(ctx) {
     if (s.ended && ended.hidden) {
       $("ended-title").textContent = s.ended.title;
       $("ended-text").textContent = s.ended.text;
+      const login = $("ended-login");
+      login.hidden = s.ended.code !== "logged_out";
       ended.hidden = false;
       document.querySelectorAll("dialog[open]").forEach((d) => d.close());
-      ended.querySelector("a").focus();
+      ended.querySelector("a:not([hidden])").focus();
     }
   });
 }

@@ -1,0 +1,201 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+
+	"watchparty/engine/metrics"
+	"watchparty/engine/revoke"
+	"watchparty/engine/store"
+)
+
+// What happens to a room when its owner's account is deleted.
+const (
+	FateTransfer = "transfer" // the longest-standing moderator becomes the owner
+	FateDelete   = "delete"   // no moderator: the room is deleted
+)
+
+// Fate is what deleting an account does to one room it owns.
+type Fate struct {
+	Code   string
+	Name   string // the room's title
+	Action string // FateTransfer or FateDelete
+	To     string // the new owner's name (FateTransfer)
+}
+
+// heir is the moderator who inherits a room: the one who joined first.
+func heir(members map[string]*Member, owner string) *Member {
+	var mods []*Member
+	for _, m := range members {
+		if m.ID != owner && m.Role == RoleModerator && !m.Guest {
+			mods = append(mods, m)
+		}
+	}
+	if len(mods) == 0 {
+		return nil
+	}
+	sort.Slice(mods, func(i, j int) bool {
+		if !mods[i].Joined.Equal(mods[j].Joined) {
+			return mods[i].Joined.Before(mods[j].Joined)
+		}
+		return mods[i].ID < mods[j].ID
+	})
+	return mods[0]
+}
+
+// OwnedFates says what deleting uid's account would do to each room uid
+// owns: the account page shows it before the owner confirms.
+func (s *Service) OwnedFates(ctx context.Context, uid string) ([]Fate, error) {
+	var out []Fate
+	err := s.st.View(func(tx *store.Tx) error {
+		prefix := userRoomPrefix(uid)
+		var codes []string
+		if err := tx.Iterate(prefix, false, func(k, v []byte) error {
+			var ur userRoom
+			if json.Unmarshal(v, &ur) == nil && ur.Owner {
+				codes = append(codes, string(k[len(prefix):]))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, code := range codes {
+			in, err := loadInfo(tx, code)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if in.Owner != uid {
+				continue
+			}
+			ms, err := loadMembers(tx, code)
+			if err != nil {
+				return err
+			}
+			f := Fate{Code: code, Name: in.Title(), Action: FateDelete}
+			if h := heir(ms, uid); h != nil {
+				f.Action, f.To = FateTransfer, h.Name
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// ForgetUser takes a deleted account out of every room: rooms it owned pass
+// to their longest-standing moderator, or are deleted when they have none;
+// in other rooms its membership ends. It returns what became of the owned
+// rooms.
+func (s *Service) ForgetUser(ctx context.Context, uid string) ([]Fate, error) {
+	var codes []string
+	err := s.st.View(func(tx *store.Tx) error {
+		prefix := userRoomPrefix(uid)
+		return tx.Iterate(prefix, false, func(k, _ []byte) error {
+			codes = append(codes, string(k[len(prefix):]))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var fates []Fate
+	var errs []error
+	for _, code := range codes {
+		err := s.exec(ctx, code, func(a *actor) error {
+			f, err := a.forget(uid)
+			if f != nil {
+				fates = append(fates, *f)
+			}
+			return err
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalidTarget) {
+			errs = append(errs, err)
+		}
+	}
+	// Whatever is left of the account's room list goes too.
+	if err := s.st.Update(func(tx *store.Tx) error {
+		for _, code := range codes {
+			if err := tx.Delete(userRoomKey(uid, code)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	return fates, errors.Join(errs...)
+}
+
+// forget takes uid out of this room (see ForgetUser).
+func (a *actor) forget(uid string) (*Fate, error) {
+	if a.info.Owner != uid {
+		if _, ok := a.members[uid]; !ok {
+			return nil, nil
+		}
+		return nil, a.removeMember(uid, uid, false)
+	}
+	ms := make(map[string]*Member, len(a.members))
+	for id, m := range a.members {
+		mm := m.Member
+		ms[id] = &mm
+	}
+	f := &Fate{Code: a.code, Name: a.info.Title(), Action: FateDelete}
+	h := heir(ms, uid)
+	if h == nil {
+		return f, a.delete(uid)
+	}
+	f.Action, f.To = FateTransfer, h.Name
+	return f, a.transfer(uid, h.ID)
+}
+
+// transfer makes member to the room's owner in place of from, whose
+// membership ends.
+func (a *actor) transfer(from, to string) error {
+	heir := a.members[to]
+	in := *a.info
+	in.Owner, in.OwnerName = to, heir.Name
+	hm := heir.Member
+	hm.Role = RoleOwner
+	now := a.now()
+	if err := a.s.st.Update(func(tx *store.Tx) error {
+		if err := setJSON(tx, roomKey(a.code), &in); err != nil {
+			return err
+		}
+		if err := setJSON(tx, memberKey(a.code, to), hm); err != nil {
+			return err
+		}
+		if err := tx.Delete(memberKey(a.code, from)); err != nil {
+			return err
+		}
+		if err := tx.Delete(userRoomKey(from, a.code)); err != nil {
+			return err
+		}
+		return touchUserRoom(tx, to, a.code, true, now)
+	}); err != nil {
+		return err
+	}
+	a.info = &in
+	heir.Member = hm
+	if old, ok := a.members[from]; ok {
+		for _, c := range old.conns {
+			c.finish(closedMsg(ReasonRemoved, "This account was deleted."), 4000, ReasonRemoved)
+		}
+		if len(old.conns) > 0 {
+			a.online--
+			metrics.Members.Dec()
+		}
+		delete(a.members, from)
+		a.broadcast(mustJSON(wireRemoved{Type: "member_removed", ID: from}), "")
+	}
+	a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: heir.wire()}), "")
+	a.broadcastRoom()
+	a.rtcRefresh()
+	a.publish(revoke.Member, from)
+	a.system("owner_changed", "name", heir.Name)
+	return nil
+}
