@@ -25,16 +25,18 @@ deps:
 	./.ci/deps
 
 # test installs what is missing (chromium, ffmpeg, OpenCV) and runs every
-# test: the default build, the browser tests and the OpenCV-tagged ones.
+# test: the default build with the browser tests (build tag browser, which
+# needs Chromium; plain go test ./... leaves them out), then the OpenCV-tagged
+# packages.
 test: deps lint-js
-	$(GO) vet ./...
+	$(GO) vet -tags browser ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
-	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) test -count=1 -timeout 12m -tags browser ./...
 	$(GO) test -count=1 -timeout 10m -tags gocv $(GOCV_PKGS)
 
 lint: lint-js
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
-	$(GO) vet ./...
+	$(GO) vet -tags browser ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
 
 fmt: fmt-js
