@@ -45,7 +45,7 @@ var videoExts = map[string]bool{
 const videoExtList = ".mp4, .webm, .ogg, .ogv, .m4v, .mov or .mkv"
 
 // subtitleExts are the sidecar subtitle formats offered beside videos.
-var subtitleExts = map[string]bool{".vtt": true, ".srt": true}
+var subtitleExts = map[string]bool{".vtt": true, ".srt": true, ".ass": true, ".ssa": true}
 
 var contentTypes = map[string]string{
 	".mp4":  "video/mp4",
@@ -59,6 +59,8 @@ var contentTypes = map[string]string{
 	".ts":   "video/mp2t",
 	".vtt":  "text/vtt",
 	".srt":  "application/x-subrip",
+	".ass":  "text/x-ssa",
+	".ssa":  "text/x-ssa",
 }
 
 // ContentType returns the MIME type to serve a media file with, chosen by
@@ -129,7 +131,8 @@ func isHex(c byte) bool {
 type Subtitle struct {
 	// Path is the slash path inside the library.
 	Path string `json:"path"`
-	// Format is "vtt" or "srt" (serve srt through SRTToVTT).
+	// Format is "vtt", "srt" (serve it through SRTToVTT), "ass" or "ssa"
+	// (converted by ffmpeg).
 	Format string `json:"format"`
 	// Lang is the language tag from the file name ("en" in b.en.vtt), or ""
 	// when the name carries none or the label is not a language tag.
@@ -282,11 +285,20 @@ type walker struct {
 	words   []string
 	visited int
 	found   []Entry
+	// dirs records each directory walked and its modification time
+	// (for the index: a directory whose time changed has new or removed
+	// entries).
+	dirs map[string]time.Time
 }
 
 // dir scans one directory: it collects its videos and subtitles, matches
 // subtitles to videos, and recurses into visible subdirectories.
 func (w *walker) dir(dir string, depth int) error {
+	if w.dirs != nil {
+		if info, err := w.root.Stat(dir); err == nil {
+			w.dirs[dir] = info.ModTime()
+		}
+	}
 	ents, err := fs.ReadDir(w.fsys, dir)
 	if err != nil {
 		if dir == "." {

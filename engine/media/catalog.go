@@ -1,0 +1,201 @@
+package media
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+
+	"watchparty/engine/store"
+)
+
+// Probed is a library file's probe result as kept in the store: valid
+// while the file keeps its size and modification time.
+type Probed struct {
+	Size     int64    `json:"size"`
+	ModTime  int64    `json:"mtime"` // unix nanoseconds
+	Info     *Info    `json:"info,omitempty"`
+	Decision Decision `json:"decision"`
+	// Err says why the file cannot be played (a corrupt file); Info is
+	// nil then.
+	Err string `json:"err,omitempty"`
+}
+
+// Catalog probes library files once and remembers the answers in the
+// store, keyed by path, size and modification time: a file that changes is
+// probed again, one that does not never is.
+type Catalog struct {
+	Lib    *Library
+	Prober Prober
+	Store  *store.Store
+
+	mu       sync.Mutex
+	inflight map[string]*probeCall
+	sem      chan struct{}
+}
+
+type probeCall struct {
+	done chan struct{}
+	res  Probed
+	err  error
+}
+
+// NewCatalog returns a catalog of lib's files; ffprobe is the program's
+// path ("" when missing: every file is then direct or unknown).
+func NewCatalog(lib *Library, ffprobe string, st *store.Store) *Catalog {
+	return &Catalog{Lib: lib, Prober: Prober{Path: ffprobe}, Store: st, inflight: map[string]*probeCall{}, sem: make(chan struct{}, 2)}
+}
+
+func probeKey(rel string) []byte    { return store.Key("media", "probe", rel) }
+func keyframeKey(rel string) []byte { return store.Key("media", "kf", rel) }
+
+// Cached returns the stored probe of rel if it still matches info (the
+// file's current size and time), without running anything.
+func (c *Catalog) Cached(rel string, info fs.FileInfo) (Probed, bool) {
+	if c.Store == nil {
+		return Probed{}, false
+	}
+	raw, err := c.Store.Get(probeKey(rel))
+	if err != nil {
+		return Probed{}, false
+	}
+	var p Probed
+	if json.Unmarshal(raw, &p) != nil || p.Size != info.Size() || p.ModTime != info.ModTime().UnixNano() {
+		return Probed{}, false
+	}
+	return p, true
+}
+
+// Describe returns the probe of library file rel, probing it when the
+// store has no answer for its current size and time. Concurrent calls for
+// one file share one ffprobe run; at most two run at once. A file ffprobe
+// cannot read gives a Probed with Err set (kept too, so that a corrupt file
+// is not probed again until it changes) and an error wrapping ErrUnreadable.
+func (c *Catalog) Describe(ctx context.Context, rel string) (Probed, error) {
+	f, info, err := c.Lib.Open(rel)
+	if err != nil {
+		return Probed{}, err
+	}
+	defer f.Close()
+	if p, ok := c.Cached(rel, info); ok {
+		return p, p.failure()
+	}
+	if c.Prober.Path == "" {
+		return Probed{}, ErrNoFFmpeg
+	}
+	key := fmt.Sprintf("%s\x00%d\x00%d", rel, info.Size(), info.ModTime().UnixNano())
+	c.mu.Lock()
+	if call, ok := c.inflight[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.res, call.err
+		case <-ctx.Done():
+			return Probed{}, ctx.Err()
+		}
+	}
+	call := &probeCall{done: make(chan struct{})}
+	c.inflight[key] = call
+	c.mu.Unlock()
+	call.res, call.err = c.probe(ctx, rel, f, info)
+	c.mu.Lock()
+	delete(c.inflight, key)
+	c.mu.Unlock()
+	close(call.done)
+	return call.res, call.err
+}
+
+func (p Probed) failure() error {
+	if p.Err != "" {
+		return fmt.Errorf("%w: %s", ErrUnreadable, p.Err)
+	}
+	return nil
+}
+
+func (c *Catalog) probe(ctx context.Context, rel string, f *os.File, info fs.FileInfo) (Probed, error) {
+	select {
+	case c.sem <- struct{}{}:
+		defer func() { <-c.sem }()
+	case <-ctx.Done():
+		return Probed{}, ctx.Err()
+	}
+	p := Probed{Size: info.Size(), ModTime: info.ModTime().UnixNano()}
+	in, err := c.Prober.Probe(ctx, f)
+	switch {
+	case err == nil:
+		p.Info = &in
+		p.Decision = Decide(in)
+	case errors.Is(err, ErrUnreadable) && ctx.Err() == nil:
+		p.Err = unwrapMessage(err)
+	default:
+		return Probed{}, err
+	}
+	if c.Store != nil {
+		raw, _ := json.Marshal(p)
+		if err := c.Store.Update(func(tx *store.Tx) error { return tx.Set(probeKey(rel), raw) }); err != nil {
+			return Probed{}, err
+		}
+	}
+	return p, p.failure()
+}
+
+// unwrapMessage drops the ErrUnreadable prefix from an error's text.
+func unwrapMessage(err error) string {
+	s := err.Error()
+	prefix := ErrUnreadable.Error() + ": "
+	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):]
+	}
+	return s
+}
+
+type keyframes struct {
+	Size    int64     `json:"size"`
+	ModTime int64     `json:"mtime"`
+	Times   []float64 `json:"t"`
+}
+
+// Keyframes returns the video keyframe times of rel (for remuxing), from
+// the store when it has them for the file's current size and time.
+func (c *Catalog) Keyframes(ctx context.Context, rel string) ([]float64, error) {
+	p, err := c.Describe(ctx, rel)
+	if err != nil {
+		return nil, err
+	}
+	f, info, err := c.Lib.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if c.Store != nil {
+		if raw, err := c.Store.Get(keyframeKey(rel)); err == nil {
+			var k keyframes
+			if json.Unmarshal(raw, &k) == nil && k.Size == info.Size() && k.ModTime == info.ModTime().UnixNano() {
+				return k.Times, nil
+			}
+		}
+	}
+	select {
+	case c.sem <- struct{}{}:
+		defer func() { <-c.sem }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	times, err := c.Prober.Keyframes(ctx, f, *p.Info)
+	if err != nil {
+		return nil, err
+	}
+	if len(times) == 0 {
+		return nil, fmt.Errorf("%w: its video has no keyframes", ErrUnreadable)
+	}
+	if c.Store != nil {
+		raw, _ := json.Marshal(keyframes{Size: info.Size(), ModTime: info.ModTime().UnixNano(), Times: times})
+		if err := c.Store.Update(func(tx *store.Tx) error { return tx.Set(keyframeKey(rel), raw) }); err != nil {
+			return nil, err
+		}
+	}
+	return times, nil
+}
