@@ -231,6 +231,16 @@ func (l *Library) Open(rel string) (*os.File, fs.FileInfo, error) {
 	if !videoExts[ext] && !subtitleExts[ext] {
 		return nil, nil, fmt.Errorf("%w: %q is not a video or subtitle file", ErrForbidden, rel)
 	}
+	return l.open(rel)
+}
+
+func (l *Library) open(rel string) (*os.File, fs.FileInfo, error) {
+	if !l.Enabled() {
+		return nil, nil, ErrNoLibrary
+	}
+	if err := checkRelPath(rel); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrForbidden, err)
+	}
 	root, err := l.openRoot()
 	if err != nil {
 		return nil, nil, err
@@ -254,6 +264,18 @@ func (l *Library) Open(rel string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, fmt.Errorf("%w: %q is not a regular file", ErrNotFound, rel)
 	}
 	return f, info, nil
+}
+
+// imageExts are the pictures OpenImage serves (posters beside videos).
+var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true}
+
+// OpenImage opens a picture in the library (a poster beside a video), with
+// Open's rules for paths.
+func (l *Library) OpenImage(rel string) (*os.File, fs.FileInfo, error) {
+	if !imageExts[strings.ToLower(path.Ext(rel))] {
+		return nil, nil, fmt.Errorf("%w: %q is not a picture", ErrForbidden, rel)
+	}
+	return l.open(rel)
 }
 
 // List returns the library's videos whose path contains every

@@ -281,7 +281,7 @@ func (p Prober) Probe(ctx context.Context, f *os.File) (Info, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	out, err := runTool(ctx, p.Path, f, maxProbeOutput,
+	out, err := RunTool(ctx, p.Path, f, maxProbeOutput,
 		"-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-show_chapters",
 		"-protocol_whitelist", "file", "-i", InputFD)
 	if err != nil {
@@ -303,7 +303,7 @@ func (p Prober) Keyframes(ctx context.Context, f *os.File, in Info) ([]float64, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, keyframeTimeout)
 	defer cancel()
-	out, err := runTool(ctx, p.Path, f, 64<<20,
+	out, err := RunTool(ctx, p.Path, f, 64<<20,
 		"-v", "error", "-select_streams", strconv.Itoa(v.Index), "-show_entries", "packet=pts_time,flags",
 		"-of", "csv=p=0", "-protocol_whitelist", "file", "-i", InputFD)
 	if err != nil {
@@ -348,10 +348,10 @@ func parseKeyframes(out []byte, start float64) []float64 {
 // their first extra file descriptor.
 const InputFD = "file:/dev/fd/3"
 
-// runTool runs a program with f as its file descriptor 3 and returns what it
+// RunTool runs a program with f as its file descriptor 3 and returns what it
 // wrote to stdout (at most limit bytes). A failure carries the program's
 // last line of stderr.
-func runTool(ctx context.Context, path string, f *os.File, limit int, args ...string) ([]byte, error) {
+func RunTool(ctx context.Context, path string, f *os.File, limit int, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, path, args...)
 	if f != nil {
 		cmd.ExtraFiles = []*os.File{f}
