@@ -49,8 +49,25 @@ type Config struct {
 		LinkBytes               int
 	}
 	YouTube struct{ IFrameAPIURL string }
-	Media   struct{ Dir string }
-	Sync    struct {
+	Media   struct {
+		Dir     string
+		FFmpeg  string
+		FFprobe string
+		// CacheMax is the byte cap of the transcode cache (parsed from
+		// media.cache_max).
+		CacheMax  int64
+		Transcode struct {
+			MaxJobs       int
+			Encoder       string
+			Preset        string
+			VAAPIDevice   string
+			Renditions    []int
+			DefaultHeight int
+		}
+	}
+	// Links: the rules for the direct links members share.
+	Links struct{ AllowPrivateHosts bool }
+	Sync  struct {
 		DeadZoneMS             int
 		SeekThresholdMS        int
 		YouTubeSeekThresholdMS int

@@ -76,8 +76,13 @@ func TestOptionTable(t *testing.T) {
 		if o.Key != strings.ToLower(o.Key) {
 			t.Errorf("%s: keys are lower case (viper folds case)", o.Key)
 		}
-		if strings.Count(o.Key, ".") > 1 {
-			t.Errorf("%s: keys have at most one section", o.Key)
+		if strings.Count(o.Key, ".") > 2 {
+			t.Errorf("%s: keys have at most two levels of sections", o.Key)
+		}
+		for _, other := range Options() {
+			if strings.HasPrefix(other.Key, o.Key+".") {
+				t.Errorf("%s is both a key and a section of %s", o.Key, other.Key)
+			}
 		}
 	}
 }
@@ -551,9 +556,20 @@ func sampleYAML() string {
 			b.WriteString("\n" + sec + ":\n")
 			indent = "  "
 		}
+		sub := ""
 		for i, o := range groups[sec] {
 			if sec == "" || i > 0 {
 				b.WriteString("\n")
+			}
+			// A third level (media.transcode.max_jobs) nests once more.
+			if rest := strings.TrimPrefix(o.Key, sec+"."); sec != "" && strings.Contains(rest, ".") {
+				if s, _, _ := strings.Cut(rest, "."); s != sub {
+					sub = s
+					b.WriteString("  " + sub + ":\n")
+				}
+				indent = "    "
+			} else if sec != "" {
+				sub, indent = "", "  "
 			}
 			name := o.Key[strings.LastIndexByte(o.Key, '.')+1:]
 			help := strings.ToUpper(o.Help[:1]) + o.Help[1:]
@@ -584,4 +600,24 @@ func sampleValue(o Option) string {
 		return shortDuration(o.Default.(time.Duration))
 	}
 	return fmt.Sprint(o.Default)
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"10GiB", 10 << 30, true}, {"500MiB", 500 << 20, true}, {"2TB", 2e12, true}, {"1.5G", 3 << 29, true},
+		{"64 MB", 64e6, true}, {"123", 123, true}, {"", 0, false}, {"-1GiB", 0, false}, {"10 parsecs", 0, false},
+		{"1e3GiB", 0, false}, {"99999999999TiB", 0, false},
+	} {
+		got, err := ParseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v", tc.in, got, err)
+		}
+	}
+	if _, err := Load(Source{Flags: map[string]string{"media.cache_max": "1MiB"}}); err == nil || !strings.Contains(err.Error(), "at least 16MiB") {
+		t.Errorf("a 1MiB cache: %v", err)
+	}
 }

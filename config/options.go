@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -168,6 +169,10 @@ func buildOptions() []Option {
 	quality, qualityDesc := intRange(1, 100)
 	port, portDesc := intRange(0, 65535)
 	timeout, timeoutDesc := durRange(time.Second, 10*time.Minute)
+	jobs, jobsDesc := intRange(1, 64)
+	defHeight, defHeightDesc := intRange(144, 2160)
+	encCheck, encAllowed := oneOf("libx264", "vaapi", "nvenc", "qsv")
+	presetCheck, presetAllowed := oneOf("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
 	return []Option{
 		{Key: "listen", Kind: String, Default: ":8080", Help: "HTTP listen address", Check: listen, Allowed: listenDesc,
@@ -225,6 +230,26 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.YouTube.IFrameAPIURL = v.(string) }},
 		{Key: "media.dir", Kind: String, Default: "", Help: "folder of video files members may play from the server (empty: none)",
 			set: func(c *Config, v any) { c.Media.Dir = v.(string) }},
+		{Key: "media.ffmpeg", Kind: String, Default: "ffmpeg", Help: "the ffmpeg program (a path, or a name looked up on PATH); without it only files browsers play as they are can be watched",
+			set: func(c *Config, v any) { c.Media.FFmpeg = v.(string) }},
+		{Key: "media.ffprobe", Kind: String, Default: "ffprobe", Help: "the ffprobe program (a path, or a name looked up on PATH)",
+			set: func(c *Config, v any) { c.Media.FFprobe = v.(string) }},
+		{Key: "media.cache_max", Kind: String, Default: "10GiB", Help: "most disk space the transcode cache (under data_dir/media-cache) may take; the least recently used segments go first", Check: sizeCheck, Allowed: sizeDesc,
+			set: func(c *Config, v any) { c.Media.CacheMax, _ = ParseSize(v.(string)) }},
+		{Key: "media.transcode.max_jobs", Kind: Int, Default: 2, Help: "how many ffmpeg processes may convert videos at once; more wait in a queue and members are told", Check: jobs, Allowed: jobsDesc,
+			set: func(c *Config, v any) { c.Media.Transcode.MaxJobs = v.(int) }},
+		{Key: "media.transcode.encoder", Kind: String, Default: "libx264", Help: "H.264 encoder: libx264 (software), vaapi, nvenc or qsv (hardware; libx264 is used when ffmpeg lacks it)", Check: encCheck, Allowed: encAllowed,
+			set: func(c *Config, v any) { c.Media.Transcode.Encoder = v.(string) }},
+		{Key: "media.transcode.preset", Kind: String, Default: "veryfast", Help: "the preset of libx264: faster presets use less CPU for a larger stream", Check: presetCheck, Allowed: presetAllowed,
+			set: func(c *Config, v any) { c.Media.Transcode.Preset = v.(string) }},
+		{Key: "media.transcode.vaapi_device", Kind: String, Default: "/dev/dri/renderD128", Help: "VAAPI render node (encoder vaapi)",
+			set: func(c *Config, v any) { c.Media.Transcode.VAAPIDevice = v.(string) }},
+		{Key: "media.transcode.renditions", Kind: List, Default: []string{"1080", "720", "480"}, Help: "heights of the renditions offered besides the source (never above the source's)", Check: heightsCheck, Allowed: "a list of heights from 144 to 2160",
+			set: func(c *Config, v any) { c.Media.Transcode.Renditions = heights(v.([]string)) }},
+		{Key: "media.transcode.default_height", Kind: Int, Default: 720, Help: "members start on the highest rendition at most this tall (each may pick another)", Check: defHeight, Allowed: defHeightDesc,
+			set: func(c *Config, v any) { c.Media.Transcode.DefaultHeight = v.(int) }},
+		{Key: "links.allow_private_hosts", Kind: Bool, Default: false, Help: "let direct links name loopback, private and link-local addresses and local names (off: a member cannot make every member's browser fetch from their own network)",
+			set: func(c *Config, v any) { c.Links.AllowPrivateHosts = v.(bool) }},
 
 		{Key: "sync.dead_zone_ms", Kind: Int, Default: 40, Help: "drift below this is left alone", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.DeadZoneMS = v.(int) }},
@@ -278,6 +303,65 @@ func buildOptions() []Option {
 		{Key: "metrics.listen", Kind: String, Default: "", Help: "serve /metrics on this separate address instead of the main one (empty: main listener)", Check: optListen, Allowed: optListenDesc,
 			set: func(c *Config, v any) { c.Metrics.Listen = v.(string) }},
 	}
+}
+
+const sizeDesc = "a size such as 500MiB, 10GiB or 2TB (at least 16MiB)"
+
+func sizeCheck(v any) error {
+	n, err := ParseSize(v.(string))
+	if err != nil {
+		return err
+	}
+	if n < 16<<20 {
+		return fmt.Errorf("must be at least 16MiB")
+	}
+	return nil
+}
+
+// ParseSize reads a byte size: a number with an optional unit, B, KB, MB,
+// GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024); K, M, G
+// and T alone are binary.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
+	f, err := strconv.ParseFloat(num, 64)
+	if num == "" || err != nil || f < 0 {
+		return 0, fmt.Errorf("must be %s", sizeDesc)
+	}
+	mult := map[string]float64{"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1e3, "m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
+		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9, "t": 1 << 40, "tib": 1 << 40, "tb": 1e12}[unit]
+	if mult == 0 || f*mult > 1<<62 {
+		return 0, fmt.Errorf("must be %s", sizeDesc)
+	}
+	return int64(f * mult), nil
+}
+
+func heightsCheck(v any) error {
+	list := v.([]string)
+	if len(list) > 8 {
+		return fmt.Errorf("at most 8 renditions")
+	}
+	for _, s := range list {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 144 || n > 2160 {
+			return fmt.Errorf("%q is not a height from 144 to 2160", s)
+		}
+	}
+	return nil
+}
+
+func heights(list []string) []int {
+	var out []int
+	for _, s := range list {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func checkCIDRs(v any) error {

@@ -72,7 +72,7 @@ func TestDockerfileShape(t *testing.T) {
 		{"builder-gocv", []string{"libopencv-dev", "CGO_ENABLED=1 go build -tags gocv"}},
 		{"static", []string{"FROM gcr.io/distroless/static-debian12:nonroot AS static", "VOLUME /data", "WATCHPARTY_DATA_DIR=/data",
 			"EXPOSE 8080 9000 50000/udp", `HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/watchparty", "healthcheck"]`, "USER nonroot:nonroot"}},
-		{"gocv", []string{"FROM debian:bookworm-slim AS gocv", "libopencv-core406", "VOLUME /data", "WATCHPARTY_DATA_DIR=/data",
+		{"gocv", []string{"FROM debian:bookworm-slim AS gocv", "libopencv-core406", "ffmpeg", "VOLUME /data", "WATCHPARTY_DATA_DIR=/data",
 			"EXPOSE 8080 9000 50000/udp", `CMD ["/watchparty", "healthcheck"]`, "USER nonroot:nonroot"}},
 	} {
 		t.Run(tt.stage, func(t *testing.T) {

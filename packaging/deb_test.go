@@ -47,7 +47,7 @@ func TestDebInfoAndContents(t *testing.T) {
 	v1, _ := debs(t)
 	info := run(t, "", nil, dpkgDeb, "--info", v1)
 	for _, want := range []string{"Package: watchparty", "Version: 1.0.0", "Architecture: amd64", "Pre-Depends: adduser",
-		"Section: net", "preinst", "postinst", "prerm", "postrm", "conffiles"} {
+		"Recommends: ffmpeg", "Section: net", "preinst", "postinst", "prerm", "postrm", "conffiles"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("dpkg-deb --info lacks %q:\n%s", want, info)
 		}
