@@ -11,6 +11,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"watchparty/embed/i18n"
+	"watchparty/engine/limit"
 	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
 	"watchparty/engine/store"
@@ -37,9 +38,9 @@ type msg struct {
 type memberState struct {
 	Member
 	conns []*client
-	// chat rate limit: a token bucket of ChatPer10s per 10 s
-	tokens float64
-	filled time.Time
+	// budget: the member's own buckets, shared by all of its connections,
+	// for the message classes whose effects reach everyone (limits.go).
+	budget [numClasses]limit.Bucket
 }
 
 func (m *memberState) presence() string {
@@ -508,6 +509,9 @@ func (a *actor) connect(c *client) error {
 	if len(m.conns) == 0 && a.online >= a.s.opt.MembersPerRoom {
 		return ErrRoomFull
 	}
+	if len(m.conns) >= MaxConnsPerMember {
+		return ErrTooManyTabs
+	}
 	now := a.now()
 	_ = a.s.st.Update(func(tx *store.Tx) error {
 		if m.Guest {
@@ -684,27 +688,16 @@ func (a *actor) chatMsg(c *client, m *memberState, cm *clientMsg) {
 	a.addLine(&Line{User: m.ID, Name: m.Name, Guest: m.Guest, Text: text, Time: now.UnixMilli()}, cm.Ref, c)
 }
 
-// allow takes one token from the member's bucket (ChatPer10s per 10 s,
-// shared by chat lines, reactions and video changes: everything that is
-// stored and sent to all), or answers rate_limited.
+// allow takes one message of cm's class from the member's own budget
+// (memberPer10s), shared by all of the member's connections, or answers
+// rate_limited: a member with many tabs gets no more than with one.
 func (a *actor) allow(c *client, m *memberState, cm *clientMsg) bool {
-	now := a.now()
-	limit := float64(a.s.opt.ChatPer10s)
-	if m.filled.IsZero() {
-		m.tokens, m.filled = limit, now
+	n := a.s.memberPer10s(classOf(cm.Type))
+	ok, wait := m.budget[classOf(cm.Type)].Take(a.now(), n, float64(n)/10)
+	if !ok {
+		c.send(errorMsg(CodeRateLimited, fmt.Sprintf("slow down: at most %d messages per 10 seconds; try again in %.1f s", n, wait.Seconds()), cm.Ref, wait.Milliseconds()+1))
 	}
-	m.tokens += now.Sub(m.filled).Seconds() * limit / 10
-	if m.tokens > limit {
-		m.tokens = limit
-	}
-	m.filled = now
-	if m.tokens < 1 {
-		wait := time.Duration((1 - m.tokens) * 10 / limit * float64(time.Second))
-		c.send(errorMsg(CodeRateLimited, fmt.Sprintf("slow down: at most %d messages per 10 seconds; try again in %.1f s", a.s.opt.ChatPer10s, wait.Seconds()), cm.Ref, wait.Milliseconds()+1))
-		return false
-	}
-	m.tokens--
-	return true
+	return ok
 }
 
 func isBlank(s string) bool {

@@ -9,9 +9,10 @@ import (
 // Every client message is counted against a per-connection budget for its
 // class before it reaches the room (Serve, on the connection's reader), so
 // no message type can make the room, its store or its other members work
-// faster than this table allows. Chat lines, reactions and video changes
-// are also counted per member in the room (ChatPer10s, shared by all of a
-// member's connections), as they are stored and sent to everyone.
+// faster than this table allows. Messages whose effects are stored or sent
+// to everyone (chat, reactions, video changes, playback and queue commands,
+// streams) are also counted per member in the room (memberPer10s, shared by
+// all of a member's connections), so many tabs buy no more than one.
 
 // msgClass groups the client message types that share a budget.
 type msgClass uint8
@@ -84,6 +85,10 @@ func classOf(typ string) msgClass {
 	return classOther
 }
 
+// MaxConnsPerMember bounds one member's connections to a room (tabs and
+// devices): per-connection budgets do not multiply past it.
+const MaxConnsPerMember = 10
+
 // floodLimit is how many refused messages a connection may send within
 // floodWindow before it is closed: a client that keeps sending after being
 // told to slow down is not a person.
@@ -144,4 +149,19 @@ func (s *Service) budget(cl msgClass) classBudget {
 		}
 	}
 	return b
+}
+
+// memberPer10s is a member's own budget (per 10 s, all connections
+// together) for the classes whose effects are stored or reach everyone.
+func (s *Service) memberPer10s(cl msgClass) int {
+	switch cl {
+	case classChat:
+		return s.opt.ChatPer10s
+	case classStream:
+		return budgets[classStream].burst
+	}
+	if s.opt.CommandsPer10s > 0 {
+		return s.opt.CommandsPer10s
+	}
+	return budgets[cl].burst
 }

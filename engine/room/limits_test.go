@@ -2,6 +2,7 @@ package room
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/fasthttp/websocket"
@@ -135,5 +136,55 @@ func TestInvalidUTF8Refused(t *testing.T) {
 		if !l.System && l.Text != "ok ✓" {
 			t.Fatalf("a refused line was stored: %q", l.Text)
 		}
+	}
+}
+
+// TestConnectionsPerMemberCapped: one member's tabs are capped, so budgets
+// per connection do not multiply without end; the member's own budget for
+// commands is shared by all its tabs.
+func TestConnectionsPerMemberCapped(t *testing.T) {
+	svc, _ := newService(t, Options{CommandsPer10s: 5})
+	in := mustCreate(t, svc, ann, "")
+	base := serveRooms(t, svc)
+	var tabs []*wsClient
+	for range MaxConnsPerMember {
+		c := dial(t, base, in.Code, ann)
+		c.expect("hello")
+		tabs = append(tabs, c)
+	}
+	extra := dial(t, base, in.Code, ann)
+	if e := extra.expect("error"); e["code"] != CodeTooManyConn {
+		t.Fatalf("tab %d: %v, want too_many_connections", MaxConnsPerMember+1, e)
+	}
+	// 2 queue adds from each of the 10 tabs: the member's 5 pass.
+	for i, c := range tabs {
+		for j := range 2 {
+			c.send(map[string]any{"type": "queue_add", "url": fmt.Sprintf("https://youtu.be/t%d_%d", i, j), "ref": fmt.Sprintf("t%d-%d", i, j)})
+		}
+	}
+	added, limited := 0, 0
+	for i, c := range tabs {
+		for range 2 {
+			for {
+				m, err := c.next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ref, _ := m["ref"].(string); !strings.HasPrefix(ref, fmt.Sprintf("t%d-", i)) {
+					continue // another tab's change
+				}
+				if m["type"] == "queue_change" {
+					added++
+				} else if m["type"] == "error" && m["code"] == CodeRateLimited {
+					limited++
+				} else {
+					continue
+				}
+				break
+			}
+		}
+	}
+	if added != 5 || limited != 15 {
+		t.Fatalf("20 adds from 10 tabs: %d added, %d limited; want 5 and 15", added, limited)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	CodeUnavailable = "unavailable"
 	CodeRoomFull    = "room_full"
 	CodeNotMember   = "not_member"
+	CodeTooManyConn = "too_many_connections"
 )
 
 // Reasons of the closed message, sent just before the server closes.

@@ -29,6 +29,7 @@ var (
 	ErrGuestRoom     = errors.New("a guest can only be in the room they were invited to")
 	ErrClosed        = errors.New("the room service is shutting down")
 	ErrInvalidTarget = errors.New("no such member in this room")
+	ErrTooManyTabs   = errors.New("this room is open in too many of your tabs and devices; close one")
 	ErrTooManyGuests = errors.New("this room has as many guests as it may take; ask its owner to let you in another way")
 )
 

@@ -43,6 +43,8 @@ func (s *Service) Serve(code string, u User, conn Conn) error {
 			code = CodeNotFound
 		case errors.Is(err, ErrRoomFull):
 			code = CodeRoomFull
+		case errors.Is(err, ErrTooManyTabs):
+			code = CodeTooManyConn
 		case errors.Is(err, ErrClosed):
 			code = CodeUnavailable
 		}

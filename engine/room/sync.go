@@ -314,7 +314,9 @@ func (a *actor) syncMsg(c *client, m *memberState, cm *clientMsg) bool {
 			c.send(errorMsg(CodeForbidden, "you may not control playback in this room", cm.Ref, 0))
 			return true
 		}
-		a.control(c, m, cm)
+		if a.allow(c, m, cm) {
+			a.control(c, m, cm)
+		}
 	case "buffering":
 		a.reportBuffering(c, cm.On)
 	case "drift":
@@ -328,7 +330,9 @@ func (a *actor) syncMsg(c *client, m *memberState, cm *clientMsg) bool {
 			c.send(errorMsg(CodeForbidden, "you may not change the queue in this room", cm.Ref, 0))
 			return true
 		}
-		a.queueMsg(c, m, cm)
+		if a.allow(c, m, cm) {
+			a.queueMsg(c, m, cm)
+		}
 	case "queue_next":
 		if !a.info.Settings.ChangeVideo.Allows(m.Role) {
 			c.send(errorMsg(CodeForbidden, "you may not change the video in this room", cm.Ref, 0))
@@ -338,7 +342,9 @@ func (a *actor) syncMsg(c *client, m *memberState, cm *clientMsg) bool {
 			c.send(errorMsg(CodeNotFound, "the queue is empty", cm.Ref, 0))
 			return true
 		}
-		a.advance(m, true)
+		if a.allow(c, m, cm) {
+			a.advance(m, true)
+		}
 	default:
 		return false
 	}
