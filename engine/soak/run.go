@@ -45,6 +45,8 @@ type options struct {
 	slowlorisWS  int
 	serverArgs   string
 	keep         bool
+	attack       string
+	attempts     int
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -63,6 +65,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.slowlorisWS, "slowloris-ws", 0, "instead of the load: hold this many room websockets (guests in -rooms rooms) that upgrade and then say nothing, and report the server memory they take")
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra arguments for `watchparty serve`, space-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data directory and the server log")
+	fs.StringVar(&o.attack, "attack", "", "instead of the load: run an abuse scenario against the server's default limits, for at most -duration: guests (a flood of guests by invite link) or queue (one member floods queue moves)")
+	fs.IntVar(&o.attempts, "attempts", 50000, "guest joins the guests attack tries")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -96,6 +100,9 @@ func run(args []string, out io.Writer) error {
 	}
 	if o.slowlorisWS > 0 {
 		return slowlorisWS(srv, o, out)
+	}
+	if o.attack != "" {
+		return attack(srv, o, out)
 	}
 	return soak(srv, o, out)
 }
@@ -132,6 +139,14 @@ func startServer(o *options) (*server, error) {
 	ln.Close()
 	args := []string{o.bin, "serve", "--listen", addr, "--data_dir", data, "--log.level", "info",
 		"--limits.rooms_per_user", strconv.Itoa(o.rooms + 10)}
+	if o.attack == "" {
+		// The load's members are guests joining by invite link, many from
+		// each address and room: lift the guest limits (an -attack keeps
+		// the defaults, which it measures).
+		n := strconv.Itoa(o.members + 10)
+		args = append(args, "--limits.guest_joins_per_minute", "10000", "--limits.room_guest_joins_per_minute", "10000",
+			"--limits.guests_per_room", n)
+	}
 	args = append(args, strings.Fields(o.serverArgs)...)
 	if o.pin {
 		args = append([]string{"taskset", "-c", "0"}, args...)
