@@ -1,7 +1,9 @@
 package limit
 
 import (
+	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -157,4 +159,24 @@ func TestBucket(t *testing.T) {
 	if ok != 4 {
 		t.Fatalf("a refill never exceeds the burst: %d taken, want 4", ok)
 	}
+}
+
+// FuzzAddrKey: any text (a forged header, a socket address) gives a key
+// without panicking; an address gives its canonical bucket, the same for
+// every spelling of it.
+func FuzzAddrKey(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "::ffff:192.0.2.1", "2001:db8::1", "[2001:db8::1]:80", "fe80::1%eth0", "", "x", "1.2.3.4:5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k := AddrKey(s)
+		if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+			if again := AddrKey(a.Unmap().String()); again != k {
+				t.Fatalf("AddrKey(%q) = %q but its canonical spelling gives %q", s, k, again)
+			}
+			if a.Unmap().Is6() && !strings.HasSuffix(k, "/64") {
+				t.Fatalf("IPv6 %q keyed as %q, not its /64", s, k)
+			}
+		}
+	})
 }

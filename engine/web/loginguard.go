@@ -94,13 +94,18 @@ func (s *Server) deviceMAC(email, id string) string {
 // knownDevice returns the device id when this browser logged in to the
 // account with this email before.
 func (s *Server) knownDevice(c *fiber.Ctx, email string) (string, bool) {
-	v := s.cookie(c, deviceCookie)
+	return deviceFor(s.cookie(c, deviceCookie), email, s.deviceMAC)
+}
+
+// deviceFor reads a device cookie's value: the id of the entry whose MAC is
+// right for email, if any.
+func deviceFor(v, email string, mac func(email, id string) string) (string, bool) {
 	if len(v) > 200 {
 		return "", false
 	}
 	for _, part := range strings.Split(v, "~") {
-		id, mac, ok := strings.Cut(part, ".")
-		if ok && len(id) == 22 && hmac.Equal([]byte(mac), []byte(s.deviceMAC(email, id))) {
+		id, m, ok := strings.Cut(part, ".")
+		if ok && len(id) == 22 && hmac.Equal([]byte(m), []byte(mac(email, id))) {
 			return id, true
 		}
 	}
