@@ -40,6 +40,7 @@ type Config struct {
 		MembersPerRoom   int
 		RoomsPerUser     int
 		ViewersPerStream int
+		HTTPConnsPerIP   int
 		// CommandsPer10s: playback and queue commands per connection.
 		CommandsPer10s          int
 		GuestsPerRoom           int

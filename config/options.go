@@ -213,6 +213,8 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Limits.RoomsPerUser = v.(int) }},
 		{Key: "limits.viewers_per_stream", Kind: Int, Default: 256, Help: "frame viewers per room stream", Check: count, Allowed: countDesc,
 			set: func(c *Config, v any) { c.Limits.ViewersPerStream = v.(int) }},
+		{Key: "limits.http_conns_per_ip", Kind: Int, Default: 256, Help: "TCP connections one client address (IPv6: /64) may hold open to the web listener; trusted proxies are exempt", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.Limits.HTTPConnsPerIP = v.(int) }},
 		{Key: "limits.commands_per_10s", Kind: Int, Default: 20, Help: "playback and queue commands one connection may send per 10 seconds", Check: perMin, Allowed: perMinDesc,
 			set: func(c *Config, v any) { c.Limits.CommandsPer10s = v.(int) }},
 		{Key: "limits.guests_per_room", Kind: Int, Default: 100, Help: "guest members one room may have at once (guests leave the room when their session ends)", Check: count, Allowed: countDesc,

@@ -21,6 +21,7 @@ import (
 
 	"watchparty/config"
 	"watchparty/engine/account"
+	"watchparty/engine/limit"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room"
 	"watchparty/engine/rtc"
@@ -257,6 +258,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.Store.Close()
 		return fmt.Errorf("listening on %s: %w", s.Config.Listen, err)
 	}
+	// A bound on connections per client address, before TLS or HTTP spend
+	// anything on them (trusted proxies carry everyone's and are exempt).
+	ln = limit.NewListener(ln, s.Config.Limits.HTTPConnsPerIP, web.ProxyTrust(s.Config.TrustedProxies))
 	ln = s.wrapTLS(ln)
 	s.Addr <- ln.Addr()
 	s.Log.Info("watchparty serving", "addr", ln.Addr().String(), "version", Version, "data_dir", s.Config.DataDir,

@@ -72,6 +72,7 @@ func guestFlood(srv *server, o *options, out io.Writer) error {
 				// it loads the invite page for its CSRF token, then posts.
 				b := fromAddr(srv.base, ip)
 				resp, _, err := b.post("/i/"+token, "/i/"+token, url.Values{"name": {"flood"}}, "")
+				b.c.CloseIdleConnections()
 				if err != nil {
 					other.Add(1)
 					continue

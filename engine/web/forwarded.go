@@ -22,6 +22,10 @@ func parseProxies(list []string) proxies {
 	return out
 }
 
+// ProxyTrust reports, for an address, whether it is one of the trusted
+// reverse proxies of list (trusted_proxies: addresses and prefixes).
+func ProxyTrust(list []string) func(netip.Addr) bool { return parseProxies(list).trusted }
+
 func (ps proxies) trusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range ps {
