@@ -14,6 +14,7 @@ import (
 	"watchparty/engine/frames"
 	"watchparty/engine/frames/token"
 	"watchparty/engine/frames/wire"
+	"watchparty/engine/limit"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room"
 )
@@ -205,7 +206,7 @@ func (s *Server) frameRelay(conn *websocket.Conn) {
 	closeWith := func(status int, text string) {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(status, text), time.Now().Add(time.Second))
 	}
-	ip := conn.IP()
+	ip := limit.AddrKey(conn.IP()) // IPv6: the /64
 	if !s.rooms.acquireIP(ip, s.cfg.Limits.ConnsPerIP) {
 		closeWith(websocket.ClosePolicyViolation, "too_many_connections")
 		return

@@ -473,7 +473,7 @@ func (s *Server) roomSocket(conn *websocket.Conn) {
 		_ = conn.Close()
 		return
 	}
-	ip := conn.IP()
+	ip := limit.AddrKey(conn.IP()) // IPv6: the /64
 	if !s.rooms.acquireIP(ip, s.cfg.Limits.ConnsPerIP) {
 		_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"error","code":"too_many_connections","text":"too many connections from your address"}`))
 		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too_many_connections"))
