@@ -6,11 +6,11 @@
 // converge after each command, the late joiner's convergence and the control
 // latency.
 //
-//	go run ./engine/synctest              # 3 players + a late joiner, 60 s
-//	go run ./engine/synctest -players 4 -duration 90s -v
+//	go run ./tools/synctest              # 3 players + a late joiner, 60 s
+//	go run ./tools/synctest -players 4 -v
 //
 // The same package holds the browser tests of synchronized playback
-// (go test ./engine/synctest).
+// (go test ./tools/synctest).
 package main
 
 import (
