@@ -85,8 +85,9 @@ func TestBrowserPlayersFollow(t *testing.T) {
 	ps := waitTogether(t, "play", two, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
 	t.Logf("after play: %+v", ps)
 
-	command(t, a, "seek", 30)
-	ps = waitTogether(t, "seek", two, func(p Probe) bool { return playing(p) && p.Pos > 30.2 && p.Pos < 40 })
+	// Early in the 60 s clip: on a busy machine the test plays for long.
+	command(t, a, "seek", 15)
+	ps = waitTogether(t, "seek", two, func(p Probe) bool { return playing(p) && p.Pos > 15.2 && p.Pos < 25 })
 	t.Logf("after seek: %+v", ps)
 
 	command(t, b, "pause")
@@ -100,7 +101,7 @@ func TestBrowserPlayersFollow(t *testing.T) {
 	waitTogether(t, "play again", two, playing)
 	c := s.Join(t, 2)
 	all := []*browsertest.Window{a, b, c}
-	ps = waitTogether(t, "late joiner", all, func(p Probe) bool { return playing(p) && p.Pos > 31 })
+	ps = waitTogether(t, "late joiner", all, func(p Probe) bool { return playing(p) && p.Pos > 16 })
 	t.Logf("with the late joiner: %+v", ps)
 
 	// Wait for everyone: B buffers, the room holds everyone.
@@ -122,7 +123,11 @@ func TestBrowserPlayersFollow(t *testing.T) {
 	browsertest.Eval[bool](b, `(window.watchpartySync.simulateBuffering(false), true)`)
 	waitTogether(t, "after buffering", all, func(p Probe) bool { return playing(p) && !p.Held && p.Pos > held[0].Pos+0.2 })
 
-	// The speed control: C picks 1.5x and every player runs at 1.5x.
+	// The speed control: C picks 1.5x and every player runs at 1.5x. The
+	// room no longer waits for everyone: a stall of a busy machine's
+	// decoder must not hold the room while the rate is measured.
+	s.Settings(t, false)
+
 	setRate(t, c, 1.5)
 	ps = waitTogether(t, "rate 1.5", all, func(p Probe) bool { return playing(p) && p.Rate > 1.3 && p.Rate < 1.7 })
 	t.Logf("at 1.5x: %+v", ps)
