@@ -72,6 +72,10 @@ type Config struct {
 		DeadZoneMS             int
 		SeekThresholdMS        int
 		YouTubeSeekThresholdMS int
+		TrimMS                 int
+		CatchUpMS              int
+		MaxNudgePct            int
+		ReaimMS                int
 		LeadMS                 int
 		SeekLeadMS             int
 		ReadyTimeout           time.Duration
@@ -262,6 +266,10 @@ func (c *Config) Validate() error {
 	if c.Sync.DeadZoneMS >= c.Sync.YouTubeSeekThresholdMS {
 		return &Error{Key: "sync.dead_zone_ms", From: c.origin["sync.dead_zone_ms"], Value: strconv.Itoa(c.Sync.DeadZoneMS),
 			Err: fmt.Errorf("must be below sync.youtube_seek_threshold_ms (%d)", c.Sync.YouTubeSeekThresholdMS)}
+	}
+	if c.Sync.TrimMS >= c.Sync.DeadZoneMS {
+		return &Error{Key: "sync.trim_ms", From: c.origin["sync.trim_ms"], Value: strconv.Itoa(c.Sync.TrimMS),
+			Err: fmt.Errorf("must be below sync.dead_zone_ms (%d)", c.Sync.DeadZoneMS)}
 	}
 	if c.Stream.Listen != "" && c.Stream.Listen == c.Listen {
 		return &Error{Key: "stream.listen", From: c.origin["stream.listen"], Value: c.Stream.Listen,

@@ -369,6 +369,7 @@ func TestValidate(t *testing.T) {
 		{"tls key without cert", []string{"WATCHPARTY_TLS_KEY_FILE=/etc/key.pem"}, "tls.cert_file", "must be set together"},
 		{"dead zone above seek threshold", []string{"WATCHPARTY_SYNC_DEAD_ZONE_MS=2000"}, "sync.dead_zone_ms", "must be below sync.seek_threshold_ms"},
 		{"dead zone above youtube threshold", []string{"WATCHPARTY_SYNC_DEAD_ZONE_MS=500"}, "sync.dead_zone_ms", "must be below sync.youtube_seek_threshold_ms"},
+		{"trim above dead zone", []string{"WATCHPARTY_SYNC_TRIM_MS=40"}, "sync.trim_ms", "must be below sync.dead_zone_ms"},
 		{"stream on the http address", []string{"WATCHPARTY_LISTEN=:9000", "WATCHPARTY_STREAM_LISTEN=:9000"}, "stream.listen", "must differ from listen"},
 		{"metrics on the http address", []string{"WATCHPARTY_METRICS_LISTEN=:8080"}, "metrics.listen", "must differ from listen"},
 	}

@@ -165,6 +165,7 @@ func buildOptions() []Option {
 	queueLen, queueLenDesc := intRange(1, 1000)
 	linkBytes, linkBytesDesc := intRange(256, 6000)
 	ms, msDesc := intRange(1, 60000)
+	nudgePct, nudgePctDesc := intRange(1, 50)
 	width, widthDesc := intRange(16, 7680)
 	quality, qualityDesc := intRange(1, 100)
 	port, portDesc := intRange(0, 65535)
@@ -259,6 +260,14 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Sync.SeekThresholdMS = v.(int) }},
 		{Key: "sync.youtube_seek_threshold_ms", Kind: Int, Default: 300, Help: "drift above this is corrected by a seek (YouTube players)", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.YouTubeSeekThresholdMS = v.(int) }},
+		{Key: "sync.trim_ms", Kind: Int, Default: 8, Help: "a rate nudge runs until the drift is this small; a drift above twice this for 2 s is trimmed too", Check: ms, Allowed: msDesc,
+			set: func(c *Config, v any) { c.Sync.TrimMS = v.(int) }},
+		{Key: "sync.catch_up_ms", Kind: Int, Default: 700, Help: "a rate nudge removes the drift in about this much time", Check: ms, Allowed: msDesc,
+			set: func(c *Config, v any) { c.Sync.CatchUpMS = v.(int) }},
+		{Key: "sync.max_nudge_pct", Kind: Int, Default: 10, Help: "largest rate change of a nudge, in percent of the rate", Check: nudgePct, Allowed: nudgePctDesc,
+			set: func(c *Config, v any) { c.Sync.MaxNudgePct = v.(int) }},
+		{Key: "sync.reaim_ms", Kind: Int, Default: 120, Help: "right after a start, a drift above this is corrected by starting again rather than by a nudge", Check: ms, Allowed: msDesc,
+			set: func(c *Config, v any) { c.Sync.ReaimMS = v.(int) }},
 		{Key: "sync.lead_ms", Kind: Int, Default: 250, Help: "play commands are scheduled this far ahead so everyone starts together", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.LeadMS = v.(int) }},
 		{Key: "sync.seek_lead_ms", Kind: Int, Default: 500, Help: "seeks are scheduled this far ahead: a seek into unbuffered media takes longer than a start", Check: ms, Allowed: msDesc,

@@ -5,27 +5,35 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
+	"watchparty/config"
 	"watchparty/engine/playback"
 	"watchparty/engine/store"
 )
 
-// SyncOptions tune synchronized playback (config keys sync.*).
+// SyncOptions tune synchronized playback (config keys sync.*). A zero field
+// takes the configuration's default: the numbers live in config/options.go
+// only.
 type SyncOptions struct {
 	// LeadMS schedules play this far ahead so every member starts
-	// together (250).
+	// together.
 	LeadMS int64
-	// SeekLeadMS schedules seeks this far ahead (500): seeking into media
-	// that is not buffered yet takes players longer than starting.
+	// SeekLeadMS schedules seeks this far ahead: seeking into media that is
+	// not buffered yet takes players longer than starting.
 	SeekLeadMS int64
 	// ReadyTimeout is the longest buffering members can hold a room that
-	// waits for everyone (15 s).
+	// waits for everyone.
 	ReadyTimeout time.Duration
-	// Thresholds the clients use, sent in hello (40, 1000, 300).
+	// The players' correction rule, sent in hello (embed/static/js/sync.js).
 	DeadZoneMS             int
 	SeekThresholdMS        int
 	YouTubeSeekThresholdMS int
+	TrimMS                 int
+	CatchUpMS              int
+	MaxNudgePct            int
+	ReaimMS                int
 	// MembersEvery bounds how often drift reports are passed on (2 s).
 	MembersEvery time.Duration
 	// CheckpointEvery saves a playing room's position this often, so a
@@ -33,31 +41,49 @@ type SyncOptions struct {
 	CheckpointEvery time.Duration
 }
 
+// SyncOptionsFrom takes the sync.* options of a configuration.
+func SyncOptionsFrom(c *config.Config) SyncOptions {
+	s := c.Sync
+	return SyncOptions{LeadMS: int64(s.LeadMS), SeekLeadMS: int64(s.SeekLeadMS),
+		ReadyTimeout: s.ReadyTimeout, DeadZoneMS: s.DeadZoneMS, SeekThresholdMS: s.SeekThresholdMS,
+		YouTubeSeekThresholdMS: s.YouTubeSeekThresholdMS, TrimMS: s.TrimMS, CatchUpMS: s.CatchUpMS,
+		MaxNudgePct: s.MaxNudgePct, ReaimMS: s.ReaimMS}
+}
+
+// defaultSync is the configuration's defaults, read once.
+var defaultSync = sync.OnceValue(func() SyncOptions {
+	c, err := config.Defaults()
+	if err != nil {
+		panic("room: the configuration's defaults do not load: " + err.Error())
+	}
+	return SyncOptionsFrom(c)
+})
+
 func (o SyncOptions) withDefaults() SyncOptions {
-	if o.LeadMS <= 0 {
-		o.LeadMS = 250
+	d := defaultSync()
+	orInt := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
 	}
-	if o.LeadMS > playback.MaxLeadMS {
-		o.LeadMS = playback.MaxLeadMS
+	orMS := func(v *int64, def int64) {
+		if *v <= 0 {
+			*v = def
+		}
+		*v = min(*v, playback.MaxLeadMS)
 	}
-	if o.SeekLeadMS <= 0 {
-		o.SeekLeadMS = 2 * o.LeadMS
-	}
-	if o.SeekLeadMS > playback.MaxLeadMS {
-		o.SeekLeadMS = playback.MaxLeadMS
-	}
+	orMS(&o.LeadMS, d.LeadMS)
+	orMS(&o.SeekLeadMS, d.SeekLeadMS)
 	if o.ReadyTimeout <= 0 {
-		o.ReadyTimeout = 15 * time.Second
+		o.ReadyTimeout = d.ReadyTimeout
 	}
-	if o.DeadZoneMS <= 0 {
-		o.DeadZoneMS = 40
-	}
-	if o.SeekThresholdMS <= 0 {
-		o.SeekThresholdMS = 1000
-	}
-	if o.YouTubeSeekThresholdMS <= 0 {
-		o.YouTubeSeekThresholdMS = 300
-	}
+	orInt(&o.DeadZoneMS, d.DeadZoneMS)
+	orInt(&o.SeekThresholdMS, d.SeekThresholdMS)
+	orInt(&o.YouTubeSeekThresholdMS, d.YouTubeSeekThresholdMS)
+	orInt(&o.TrimMS, d.TrimMS)
+	orInt(&o.CatchUpMS, d.CatchUpMS)
+	orInt(&o.MaxNudgePct, d.MaxNudgePct)
+	orInt(&o.ReaimMS, d.ReaimMS)
 	if o.MembersEvery <= 0 {
 		o.MembersEvery = 2 * time.Second
 	}
@@ -219,11 +245,17 @@ type wireSyncMembers struct {
 	Members map[string]wireMemberSync `json:"members"`
 }
 
-// wireSyncHello is hello's "sync" object.
+// wireSyncHello is hello's "sync" object: the players' correction rule
+// (the tuning of embed/static/js/sync.js, from the sync.* options) and the
+// room's hold.
 type wireSyncHello struct {
 	DeadZoneMS             int                       `json:"dead_zone_ms"`
 	SeekThresholdMS        int                       `json:"seek_threshold_ms"`
 	YouTubeSeekThresholdMS int                       `json:"youtube_seek_threshold_ms"`
+	TrimMS                 int                       `json:"trim_ms"`
+	CatchUpMS              int                       `json:"catch_up_ms"`
+	MaxNudgePct            int                       `json:"max_nudge_pct"`
+	ReaimMS                int                       `json:"reaim_ms"`
 	LeadMS                 int64                     `json:"lead_ms"`
 	Held                   bool                      `json:"held,omitempty"`
 	Waiting                []string                  `json:"waiting,omitempty"`
@@ -244,7 +276,8 @@ func (a *actor) playbackMsg(by string) []byte {
 func (a *actor) syncHello() *wireSyncHello {
 	o := a.sync.opt
 	h := &wireSyncHello{DeadZoneMS: o.DeadZoneMS, SeekThresholdMS: o.SeekThresholdMS,
-		YouTubeSeekThresholdMS: o.YouTubeSeekThresholdMS, LeadMS: o.LeadMS, Members: a.memberSync()}
+		YouTubeSeekThresholdMS: o.YouTubeSeekThresholdMS, TrimMS: o.TrimMS, CatchUpMS: o.CatchUpMS,
+		MaxNudgePct: o.MaxNudgePct, ReaimMS: o.ReaimMS, LeadMS: o.LeadMS, Members: a.memberSync()}
 	if a.held() {
 		h.Held = true
 		h.Waiting = a.waitingFor()

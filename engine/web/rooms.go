@@ -36,8 +36,7 @@ func RoomOptions(cfg *config.Config, st *store.Store, log *slog.Logger, bus *rev
 		LinkBytes:      cfg.Limits.LinkBytes,
 		MembersPerRoom: cfg.Limits.MembersPerRoom,
 		RoomsPerUser:   cfg.Limits.RoomsPerUser,
-		Sync: room.SyncOptions{LeadMS: int64(cfg.Sync.LeadMS), SeekLeadMS: int64(cfg.Sync.SeekLeadMS), ReadyTimeout: cfg.Sync.ReadyTimeout, DeadZoneMS: cfg.Sync.DeadZoneMS,
-			SeekThresholdMS: cfg.Sync.SeekThresholdMS, YouTubeSeekThresholdMS: cfg.Sync.YouTubeSeekThresholdMS},
+		Sync:           room.SyncOptionsFrom(cfg),
 	}
 }
 
