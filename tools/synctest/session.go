@@ -10,7 +10,7 @@
 //	go run ./tools/synctest -players 4 -v
 //
 // The same package holds the browser tests of synchronized playback
-// (go test ./tools/synctest).
+// (go test -tags browser ./tools/synctest).
 package main
 
 import (

@@ -278,31 +278,80 @@ export class YouTubeAdapter {
   }
 }
 
-const defaultConfig = {
-  deadZoneMs: 40, // drift left alone
-  seekThresholdMs: 1000, // drift fixed by a seek (fine-rate players)
-  youtubeSeekThresholdMs: 300, // drift fixed by a seek (YouTube)
-  trimMs: 8, // a nudge runs until the drift is this small
-  catchUpMs: 700, // a nudge removes the drift in about this much wall time
-  maxNudge: 0.1, // largest rate change, as a fraction of the rate
-  reaimMs: 120, // after a start or seek, a drift this large is re-aimed by a seek
+// How the engine works, not how it is tuned (the tuning is the room's, from
+// the sync.* options in hello.sync; see configFromServer).
+const mechanics = {
   tickMs: 100, // correction loop period
   settleMs: 300, // after play() or a seek, the media clock is left alone this long
   reportMs: 4000, // drift report period
+  trimAfterMs: 2000, // a drift above twice trimMs for this long is trimmed
   // First guesses of how long each way of starting takes until the media
   // clock moves; each is then learned from this player's own starts.
   startLatencyMs: 80, // play() on a paused, ready player (with audio)
   jumpLatencyMs: 250, // a seek until the player can play (margin of a jump)
 };
 
-/** Converts the server's sync settings (hello.sync) into engine options. */
+/**
+ * Converts the room's sync settings (hello.sync, from the sync.* options in
+ * config/options.go: the only place their defaults live) into the engine's
+ * tuning.
+ */
 export function configFromServer(x) {
   if (!x) return {};
+  const keys = {
+    dead_zone_ms: "deadZoneMs", // drift left alone
+    seek_threshold_ms: "seekThresholdMs", // drift fixed by a seek (fine-rate players)
+    youtube_seek_threshold_ms: "youtubeSeekThresholdMs", // drift fixed by a seek (YouTube)
+    trim_ms: "trimMs", // a nudge runs until the drift is this small
+    catch_up_ms: "catchUpMs", // a nudge removes the drift in about this much time
+    max_nudge_pct: "maxNudgePct", // largest rate change, in percent of the rate
+    reaim_ms: "reaimMs", // after a start, a drift this large is re-aimed by a seek
+  };
   const out = {};
-  if (x.dead_zone_ms > 0) out.deadZoneMs = x.dead_zone_ms;
-  if (x.seek_threshold_ms > 0) out.seekThresholdMs = x.seek_threshold_ms;
-  if (x.youtube_seek_threshold_ms > 0) out.youtubeSeekThresholdMs = x.youtube_seek_threshold_ms;
+  for (const [k, v] of Object.entries(keys)) if (x[k] > 0) out[v] = x[k];
   return out;
+}
+
+/**
+ * The correction rule (docs/sync.md, "Correction loop"): what to do about a
+ * player that is p.drift ms away from the room's position (positive: ahead).
+ * It depends only on its arguments:
+ *
+ *   tune  the room's tuning (configFromServer) and trimAfterMs
+ *   p     {drift, rate: the room's rate, fine: the player takes any
+ *         playbackRate (false for YouTube), nudging: a nudge is running,
+ *         afterStart: the first settled reading after a start,
+ *         sustainedMs: how long the drift has stayed above 2 * trimMs,
+ *         dtMs: time since the previous reading}
+ *
+ * It returns {action: "none" | "nudge" | "seek", rate, nudging}. The
+ * browser tests run it over the cases in tools/synctest/testdata/correction.json.
+ */
+export function correction(tune, p) {
+  const base = p.rate > 0 ? p.rate : 1;
+  const none = { action: "none", rate: base, nudging: false };
+  if (!Number.isFinite(p.drift)) return none;
+  const mag = Math.abs(p.drift);
+  const seekAt = p.fine ? tune.seekThresholdMs : tune.youtubeSeekThresholdMs;
+  // Right after a start an error above reaimMs is re-aimed: a fine-rate
+  // player would take seconds to nudge it away, and a YouTube player, which
+  // cannot nudge, would keep it up to its seek threshold.
+  if (mag >= seekAt || (p.afterStart && mag > tune.reaimMs)) return { action: "seek", rate: base, nudging: false };
+  if (!p.fine) return none;
+  // A nudge starts outside the dead zone, or for a smaller drift that stays
+  // (right after a start the player is being aligned anyway), and runs
+  // until the drift is under trimMs.
+  const starts =
+    mag > tune.deadZoneMs ||
+    (p.afterStart && mag > tune.trimMs) ||
+    (mag > 2 * tune.trimMs && p.sustainedMs >= tune.trimAfterMs);
+  if (p.nudging ? mag <= tune.trimMs : !starts) return none;
+  // Proportional: the drift decays with a time constant of catchUpMs, and
+  // never faster than the readings come (a background tab reads once a
+  // second), so the nudge does not overshoot.
+  const cap = tune.maxNudgePct / 100;
+  const delta = clamp(-p.drift / Math.max(tune.catchUpMs, 2 * (p.dtMs || 0)), -cap, cap);
+  return { action: "nudge", rate: Math.round(base * (1 + delta) * 1000) / 1000, nudging: true };
 }
 
 /**
@@ -311,7 +360,8 @@ export function configFromServer(x) {
  * options:
  *   send(msg)       sends a message on the room socket
  *   canControl()    whether this member may play, pause and seek
- *   config          overrides of defaultConfig
+ *   config          overrides of the mechanics and the tuning (hello.sync
+ *                   brings the room's tuning)
  *   container       element the "click to join playback" prompt goes in
  *   onStatus(st)    called when the status shown to the user changes
  *   onNotice(text)  a one-line message for the user
@@ -319,7 +369,7 @@ export function configFromServer(x) {
 export class SyncEngine {
   constructor(options) {
     this.o = options;
-    this.cfg = { ...defaultConfig, ...(options.config || {}) };
+    this.cfg = { ...mechanics, ...(options.config || {}) };
     this.clock = options.clock || new Clock(options.send);
     this.state = null;
     this.adapter = null;
@@ -331,6 +381,8 @@ export class SyncEngine {
     this.learn = null; // "start": the next settled sample calibrates the start latency
     this.settleUntil = 0;
     this.reaims = 0;
+    this.aboveTrimSince = 0; // local instant the drift went above 2 * trimMs
+    this.lastTick = 0;
     this.nudging = false;
     this.drift = NaN;
     this.bufferingSent = null;
@@ -457,7 +509,7 @@ export class SyncEngine {
     const s = this.state;
     if (!this.matches()) return;
     this.nudging = false;
-    this.reaims = 0;
+    this.reaims = 2; // re-aims allowed before the correction loop takes over
     this.learn = null;
     const rate = rateOf(s);
     if (!s.playing) {
@@ -619,6 +671,8 @@ export class SyncEngine {
     this.drift = drift;
     this.maybeReport(sn);
     const lnow = localNow();
+    const dt = this.lastTick ? lnow - this.lastTick : 0;
+    this.lastTick = lnow;
     if (lnow < this.userHoldUntil) return; // our own command is on its way
     if (this.simBuffering) return;
     if (!s.playing) {
@@ -638,6 +692,7 @@ export class SyncEngine {
     }
     if (a.buffering()) return;
     if (lnow < this.settleUntil) return;
+    let afterStart = false;
     if (this.learn) {
       // The first settled sample after a start says how far off the learned
       // start latency was: ahead means the media started early.
@@ -645,43 +700,33 @@ export class SyncEngine {
       this.latency.start = clamp(this.latency.start - 0.7 * wallMs, 0, 500);
       this.note("learned", { drift, ...this.latency });
       this.learn = null;
-      this.reaims = 2;
-      // Right after a start the player is being aligned anyway: a small
-      // error is trimmed now (a brief nudge of a few percent), not left
-      // to sit inside the dead zone.
-      if (a.fineRate && Math.abs(drift) > this.cfg.trimMs) this.nudging = true;
+      afterStart = this.reaims > 0;
     }
-    this.correct(drift);
+    this.correct(drift, afterStart, lnow, dt);
   }
 
-  correct(drift) {
+  /** Steers the playing player by the correction rule. */
+  correct(drift, afterStart, lnow, dt) {
     const a = this.adapter;
-    const base = rateOf(this.state);
-    const mag = Math.abs(drift);
-    const seekAt = a.fineRate ? this.cfg.seekThresholdMs : this.cfg.youtubeSeekThresholdMs;
-    // Right after a start, an error above reaimMs is re-aimed by a jump: a
-    // fine-rate player would take seconds to nudge it away, and a YouTube
-    // player, which cannot nudge, would keep it up to its seek threshold.
-    if (mag >= seekAt || (this.reaims > 0 && mag > this.cfg.reaimMs)) {
-      this.reaims = Math.max(0, this.reaims - 1);
+    if (Math.abs(drift) <= 2 * this.cfg.trimMs) this.aboveTrimSince = 0;
+    else if (!this.aboveTrimSince) this.aboveTrimSince = lnow;
+    const c = correction(this.cfg, {
+      drift,
+      rate: rateOf(this.state),
+      fine: a.fineRate,
+      nudging: this.nudging,
+      afterStart,
+      sustainedMs: this.aboveTrimSince ? lnow - this.aboveTrimSince : 0,
+      dtMs: dt,
+    });
+    if (c.action === "seek") {
+      if (afterStart) this.reaims--;
       this.jump();
       return;
     }
-    this.reaims = 0;
-    if (!a.fineRate) {
-      a.setRate(base);
-      return;
-    }
-    if (mag <= (this.nudging ? this.cfg.trimMs : this.cfg.deadZoneMs)) {
-      if (this.nudging) this.note("nudge-end", { drift });
-      this.nudging = false;
-      a.setRate(base);
-      return;
-    }
-    if (!this.nudging) this.note("nudge", { drift });
-    this.nudging = true;
-    const delta = clamp(-drift / this.cfg.catchUpMs, -this.cfg.maxNudge, this.cfg.maxNudge);
-    a.setRate(Math.round(base * (1 + delta) * 1000) / 1000);
+    if (c.nudging !== this.nudging) this.note(c.nudging ? "nudge" : "nudge-end", { drift });
+    this.nudging = c.nudging;
+    a.setRate(c.rate);
   }
 
   maybeReport(sn) {
