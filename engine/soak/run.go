@@ -700,7 +700,7 @@ func setupRoom(srv *server, owner *browser, i int, o *options, connIdx *int, st 
 		}
 		r.members = append(r.members, m)
 	}
-	if err := r.owner.send([]byte(`{"type":"video","url":"http://127.0.0.1:9/soak.mp4"}`)); err != nil {
+	if err := r.owner.send([]byte(`{"type":"video","url":"https://example.org/soak.mp4"}`)); err != nil {
 		return nil, err
 	}
 	return r, nil
