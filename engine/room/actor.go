@@ -8,12 +8,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/fasthttp/websocket"
-
 	"watchparty/embed/i18n"
 	"watchparty/engine/limit"
 	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
+	"watchparty/engine/room/proto"
 	"watchparty/engine/store"
 )
 
@@ -28,8 +27,8 @@ const (
 
 type msg struct {
 	op   op
-	c    *client
-	m    *clientMsg
+	c    *Conn
+	m    *proto.ClientMessage
 	fn   func(a *actor) error
 	done chan error
 }
@@ -37,7 +36,7 @@ type msg struct {
 // memberState is a member as the actor knows it.
 type memberState struct {
 	Member
-	conns []*client
+	conns []*Conn
 	// budget: the member's own buckets, shared by all of its connections,
 	// for the message classes whose effects reach everyone (limits.go).
 	budget [numClasses]limit.Bucket
@@ -45,20 +44,20 @@ type memberState struct {
 
 func (m *memberState) presence() string {
 	if len(m.conns) == 0 {
-		return PresenceOffline
+		return proto.PresenceOffline
 	}
 	for _, c := range m.conns {
 		if !c.away {
-			return PresenceOnline
+			return proto.PresenceOnline
 		}
 	}
-	return PresenceAway
+	return proto.PresenceAway
 }
 
 type pendingLine struct {
 	line *Line
 	ref  string
-	from *client
+	from *Conn
 }
 
 // actor owns one room. Everything below is touched only by its goroutine,
@@ -182,7 +181,7 @@ func (a *actor) run() {
 			a.rtcClose()
 			for _, m := range a.members {
 				for _, c := range m.conns {
-					c.finish(closedMsg(ReasonShutdown, "The server is restarting."), websocket.CloseGoingAway, "server shutting down")
+					c.t.Close(proto.ReasonShutdown, "The server is restarting.")
 				}
 			}
 			return
@@ -292,7 +291,7 @@ func (a *actor) join(u User, guestRoom string) error {
 	}
 	ms := &memberState{Member: m}
 	a.members[u.ID] = ms
-	a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: ms.wire()}), "")
+	a.broadcast(encode(proto.Member, wireMemberMsg{Member: ms.wire()}), "")
 	return nil
 }
 
@@ -342,7 +341,7 @@ func (a *actor) roomView(m *Member) wireRoom {
 // broadcastRoom sends the room to everyone: with the invite link to those
 // who may see it, without to the others (each frame marshalled once).
 func (a *actor) broadcastRoom() {
-	var frames [2][]byte
+	var frames [2]out
 	for _, m := range a.members {
 		if len(m.conns) == 0 {
 			continue
@@ -351,8 +350,8 @@ func (a *actor) broadcastRoom() {
 		if a.mayInvite(&m.Member) {
 			i = 1
 		}
-		if frames[i] == nil {
-			frames[i] = mustJSON(wireRoomMsg{Type: "room", Room: a.roomView(&m.Member)})
+		if frames[i].b == nil {
+			frames[i] = encode(proto.Room, wireRoomMsg{Room: a.roomView(&m.Member)})
 		}
 		for _, c := range m.conns {
 			c.send(frames[i])
@@ -411,12 +410,12 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 		return err
 	}
 	a.info = &c
-	reason, text, line := ReasonRemoved, "You left this room.", "left_room"
+	reason, text, line := proto.ReasonRemoved, "You left this room.", "left_room"
 	if ban {
-		reason, text, line = ReasonKicked, "The owner removed you from this room.", "removed"
+		reason, text, line = proto.ReasonKicked, "The owner removed you from this room.", "removed"
 	}
 	for _, cl := range m.conns {
-		cl.finish(closedMsg(reason, text), 4000+closeCodeOffset(reason), reason)
+		cl.t.Close(reason, text)
 	}
 	if len(m.conns) > 0 {
 		a.online--
@@ -425,26 +424,12 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 	delete(a.members, target)
 	a.rtcRefresh()
 	a.publish(revoke.Member, target)
-	a.broadcast(mustJSON(wireRemoved{Type: "member_removed", ID: target}), "")
+	a.broadcast(encode(proto.MemberRemoved, wireRemoved{ID: target}), "")
 	if ban {
 		a.broadcastRoom()
 	}
 	a.system(line, "name", m.Name)
 	return nil
-}
-
-// closeCodeOffset maps a close reason to a websocket close code 4000+n.
-func closeCodeOffset(reason string) int {
-	switch reason {
-	case ReasonKicked:
-		return 1
-	case ReasonLoggedOut:
-		return 3
-	case ReasonDeleted:
-		return 4
-	default:
-		return 0
-	}
 }
 
 func (a *actor) setRole(by, target string, role Role) error {
@@ -461,7 +446,7 @@ func (a *actor) setRole(by, target string, role Role) error {
 		return err
 	}
 	m.Member = mm
-	a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
+	a.broadcast(encode(proto.Member, wireMemberMsg{Member: m.wire()}), "")
 	a.broadcastRoom() // the invite link follows the role
 	a.rtcRefresh()
 	a.publish(revoke.Rights, target)
@@ -477,7 +462,7 @@ func (a *actor) delete(by string) error {
 	}
 	for _, m := range a.members {
 		for _, c := range m.conns {
-			c.finish(closedMsg(ReasonDeleted, "The owner deleted this room."), 4004, ReasonDeleted)
+			c.t.Close(proto.ReasonDeleted, "The owner deleted this room.")
 		}
 	}
 	a.members = map[string]*memberState{}
@@ -495,7 +480,7 @@ func (a *actor) delete(by string) error {
 
 // ---- connections ----
 
-func (a *actor) connect(c *client) error {
+func (a *actor) connect(c *Conn) error {
 	if a.err != nil {
 		return a.err
 	}
@@ -522,21 +507,21 @@ func (a *actor) connect(c *client) error {
 	before := m.presence()
 	m.conns = append(m.conns, c)
 	a.syncJoined(c)
-	if before == PresenceOffline {
+	if before == proto.PresenceOffline {
 		a.online++
 		metrics.Members.Inc()
 	}
-	c.enqueue(a.hello(m, now), true)
+	c.send(a.hello(m, now))
 	if after := m.presence(); after != before {
-		a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
-		if before == PresenceOffline {
+		a.broadcast(encode(proto.Member, wireMemberMsg{Member: m.wire()}), "")
+		if before == proto.PresenceOffline {
 			a.system("joined", "name", m.Name)
 		}
 	}
 	return nil
 }
 
-func (a *actor) hello(m *memberState, now time.Time) []byte {
+func (a *actor) hello(m *memberState, now time.Time) out {
 	members := a.memberList()
 	total := len(members)
 	if len(members) > HelloMembers {
@@ -544,13 +529,13 @@ func (a *actor) hello(m *memberState, now time.Time) []byte {
 	}
 	chat, more := a.historyPage(0)
 	webrtc, share := a.rtcHello()
-	return mustJSON(wireHello{
-		Type: "hello", V: ProtocolVersion,
+	return encode(proto.Hello, wireHello{
+		V:       proto.Version,
 		You:     wireYou{ID: m.ID, Name: m.Name, Guest: m.Guest, Role: m.Role},
 		Room:    a.roomView(&m.Member),
 		Members: members, MembersTotal: total, Chat: chat, HistoryMore: more, Video: a.info.Video,
 		Time:      now.UnixMilli(),
-		Limits:    wireLimits{ChatChars: MaxChatRunes, MessageBytes: MaxMessageSize, ChatPer10s: a.s.opt.ChatPer10s},
+		Limits:    wireLimits{ChatChars: MaxChatRunes, MessageBytes: proto.MaxMessageSize, ChatPer10s: a.s.opt.ChatPer10s},
 		Reactions: Reactions,
 		PingMS:    a.s.opt.PingInterval.Milliseconds(),
 		Playback:  a.helloPlayback(), Queue: a.helloQueue(), Sync: a.syncHello(),
@@ -559,7 +544,7 @@ func (a *actor) hello(m *memberState, now time.Time) []byte {
 	})
 }
 
-func (a *actor) disconnect(c *client) {
+func (a *actor) disconnect(c *Conn) {
 	m, ok := a.members[c.user.ID]
 	if !ok {
 		return
@@ -585,8 +570,8 @@ func (a *actor) disconnect(c *client) {
 	}
 	a.syncLeft(c)
 	if after := m.presence(); after != before {
-		a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
-		if after == PresenceOffline {
+		a.broadcast(encode(proto.Member, wireMemberMsg{Member: m.wire()}), "")
+		if after == proto.PresenceOffline {
 			a.system("left", "name", m.Name)
 		}
 	}
@@ -595,14 +580,14 @@ func (a *actor) disconnect(c *client) {
 func (a *actor) pingAll() {
 	for _, m := range a.members {
 		for _, c := range m.conns {
-			c.requestPing()
+			c.t.Ping()
 		}
 	}
 }
 
 // broadcast sends one encoded message to every connection, except those of
 // the user skip.
-func (a *actor) broadcast(frame []byte, skip string) {
+func (a *actor) broadcast(frame out, skip string) {
 	for id, m := range a.members {
 		if id == skip {
 			continue
@@ -615,15 +600,15 @@ func (a *actor) broadcast(frame []byte, skip string) {
 
 // ---- client messages ----
 
-func (a *actor) client(c *client, cm *clientMsg) {
+func (a *actor) client(c *Conn, cm *proto.ClientMessage) {
 	m, ok := a.members[c.user.ID]
 	if !ok {
 		return // removed; its connection is closing
 	}
 	switch cm.Type {
-	case "chat":
+	case proto.Chat:
 		a.chatMsg(c, m, cm)
-	case "typing":
+	case proto.Typing:
 		now := a.now()
 		// Pass on changes, and a repeated "on" at most every 2 s.
 		if cm.On == c.typing && (!cm.On || now.Sub(c.lastTyping) < 2*time.Second) {
@@ -633,51 +618,51 @@ func (a *actor) client(c *client, cm *clientMsg) {
 		if cm.On {
 			c.lastTyping = now
 		}
-		a.broadcast(mustJSON(wireTyping{Type: "typing", User: m.ID, On: cm.On}), m.ID)
-	case "presence":
+		a.broadcast(encode(proto.Typing, wireTyping{User: m.ID, On: cm.On}), m.ID)
+	case proto.Presence:
 		before := m.presence()
 		switch cm.State {
-		case PresenceAway:
+		case proto.PresenceAway:
 			c.away = true
-		case PresenceOnline:
+		case proto.PresenceOnline:
 			c.away = false
 		default:
-			c.send(errorMsg(CodeBadMessage, `state must be "online" or "away"`, cm.Ref, 0))
+			c.sendError(proto.CodeBadMessage, `state must be "online" or "away"`, cm.Ref, 0)
 			return
 		}
 		if m.presence() != before {
-			a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: m.wire()}), "")
+			a.broadcast(encode(proto.Member, wireMemberMsg{Member: m.wire()}), "")
 		}
-	case "react":
+	case proto.React:
 		a.react(c, m, cm)
-	case "video":
+	case proto.Video:
 		a.video(c, m, cm)
-	case "stream_start", "stream_stop":
+	case proto.StreamStart, proto.StreamStop:
 		a.streamMsg(c, m, cm)
-	case "members":
+	case proto.Members:
 		a.membersPage(c, cm)
-	case "history":
+	case proto.History:
 		lines, more := a.historyPage(cm.Seq)
-		c.send(mustJSON(wireHistory{Type: "history", Lines: lines, More: more, Ref: cm.Ref}))
+		c.send(encode(proto.History, wireHistory{Lines: lines, More: more, Ref: cm.Ref}))
 	default:
 		if a.syncMsg(c, m, cm) {
 			return
 		}
-		c.send(errorMsg(CodeUnknownType, fmt.Sprintf("unknown message type %q", cm.Type), cm.Ref, 0))
+		c.sendError(proto.CodeUnknownType, fmt.Sprintf("unknown message type %q", cm.Type), cm.Ref, 0)
 	}
 }
 
-func (a *actor) chatMsg(c *client, m *memberState, cm *clientMsg) {
+func (a *actor) chatMsg(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	text := cm.Text
 	if !utf8.ValidString(text) {
-		c.send(errorMsg(CodeBadMessage, "the message is not valid text", cm.Ref, 0))
+		c.sendError(proto.CodeBadMessage, "the message is not valid text", cm.Ref, 0)
 		return
 	}
 	if n := utf8.RuneCountInString(text); n == 0 || isBlank(text) {
-		c.send(errorMsg(CodeEmpty, "the message is empty", cm.Ref, 0))
+		c.sendError(proto.CodeEmpty, "the message is empty", cm.Ref, 0)
 		return
 	} else if n > MaxChatRunes {
-		c.send(errorMsg(CodeTooLong, fmt.Sprintf("a message may be at most %d characters (this one has %d)", MaxChatRunes, n), cm.Ref, 0))
+		c.sendError(proto.CodeTooLong, fmt.Sprintf("a message may be at most %d characters (this one has %d)", MaxChatRunes, n), cm.Ref, 0)
 		return
 	}
 	if !a.allow(c, m, cm) {
@@ -691,11 +676,11 @@ func (a *actor) chatMsg(c *client, m *memberState, cm *clientMsg) {
 // allow takes one message of cm's class from the member's own budget
 // (memberPer10s), shared by all of the member's connections, or answers
 // rate_limited: a member with many tabs gets no more than with one.
-func (a *actor) allow(c *client, m *memberState, cm *clientMsg) bool {
+func (a *actor) allow(c *Conn, m *memberState, cm *proto.ClientMessage) bool {
 	n := a.s.memberPer10s(classOf(cm.Type))
 	ok, wait := m.budget[classOf(cm.Type)].Take(a.now(), n, float64(n)/10)
 	if !ok {
-		c.send(errorMsg(CodeRateLimited, fmt.Sprintf("slow down: at most %d messages per 10 seconds; try again in %.1f s", n, wait.Seconds()), cm.Ref, wait.Milliseconds()+1))
+		c.sendError(proto.CodeRateLimited, fmt.Sprintf("slow down: at most %d messages per 10 seconds; try again in %.1f s", n, wait.Seconds()), cm.Ref, wait.Milliseconds()+1)
 	}
 	return ok
 }
@@ -735,7 +720,7 @@ func stringsToAny(xs []string) []any {
 }
 
 // addLine numbers a line and queues it; flush persists and sends it.
-func (a *actor) addLine(l *Line, ref string, from *client) {
+func (a *actor) addLine(l *Line, ref string, from *Conn) {
 	a.seq++
 	l.Seq = a.seq
 	a.pending = append(a.pending, pendingLine{line: l, ref: ref, from: from})
@@ -772,22 +757,23 @@ func (a *actor) flush() {
 		a.seq -= uint64(len(pending))
 		for _, p := range pending {
 			if p.from != nil {
-				p.from.send(errorMsg(CodeUnavailable, "the server could not save your message; try again", p.ref, 0))
+				p.from.sendError(proto.CodeUnavailable, "the server could not save your message; try again", p.ref, 0)
 			}
 		}
 		clear(pending)
 		return
 	}
-	var frame []byte
+	var frame out
 	if len(pending) == 1 {
-		frame = mustJSON(wireLine{Type: "chat", Line: pending[0].line, Ref: pending[0].ref})
+		frame = encode(proto.Chat, wireLine{Line: pending[0].line, Ref: pending[0].ref})
 	} else {
-		frame = make([]byte, 0, len(pending)*160)
+		// Several lines go out as one batch of chat messages.
+		frame = out{typ: proto.Chat, b: make([]byte, 0, len(pending)*160)}
 		for i, p := range pending {
 			if i > 0 {
-				frame = append(frame, '\n')
+				frame.b = append(frame.b, '\n')
 			}
-			frame = append(frame, mustJSON(wireLine{Type: "chat", Line: p.line, Ref: p.ref})...)
+			frame.b = append(frame.b, encode(proto.Chat, wireLine{Line: p.line, Ref: p.ref}).b...)
 		}
 	}
 	for _, p := range pending {
@@ -817,14 +803,14 @@ func (a *actor) line(seq uint64) *Line {
 	return nil
 }
 
-func (a *actor) react(c *client, m *memberState, cm *clientMsg) {
+func (a *actor) react(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	if !validReaction(cm.Emoji) {
-		c.send(errorMsg(CodeBadMessage, "reactions are limited to a fixed set of emoji", cm.Ref, 0))
+		c.sendError(proto.CodeBadMessage, "reactions are limited to a fixed set of emoji", cm.Ref, 0)
 		return
 	}
 	l := a.line(cm.Seq)
 	if l == nil || l.System {
-		c.send(errorMsg(CodeNotFound, "no such message (only recent messages can get reactions)", cm.Ref, 0))
+		c.sendError(proto.CodeNotFound, "no such message (only recent messages can get reactions)", cm.Ref, 0)
 		return
 	}
 	if !a.allow(c, m, cm) {
@@ -854,7 +840,7 @@ func (a *actor) react(c *client, m *memberState, cm *clientMsg) {
 		cp.Reactions[cm.Emoji] = next
 	}
 	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, chatKey(a.code, cp.Seq), &cp) }); err != nil {
-		c.send(errorMsg(CodeUnavailable, "the server could not save your reaction; try again", cm.Ref, 0))
+		c.sendError(proto.CodeUnavailable, "the server could not save your reaction; try again", cm.Ref, 0)
 		return
 	}
 	// Lines already sent in a hello are shared and never modified: replace.
@@ -864,17 +850,17 @@ func (a *actor) react(c *client, m *memberState, cm *clientMsg) {
 			break
 		}
 	}
-	a.broadcast(mustJSON(wireReact{Type: "react", Seq: cp.Seq, Emoji: cm.Emoji, User: m.ID, On: on}), "")
+	a.broadcast(encode(proto.React, wireReact{Seq: cp.Seq, Emoji: cm.Emoji, User: m.ID, On: on}), "")
 }
 
-func (a *actor) video(c *client, m *memberState, cm *clientMsg) {
+func (a *actor) video(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	if !a.info.Settings.ChangeVideo.Allows(m.Role) {
-		c.send(errorMsg(CodeForbidden, "you may not change the video in this room", cm.Ref, 0))
+		c.sendError(proto.CodeForbidden, "you may not change the video in this room", cm.Ref, 0)
 		return
 	}
 	v, err := a.parseLink(cm.URL)
 	if err != nil {
-		c.send(errorMsg(CodeBadLink, err.Error(), cm.Ref, 0))
+		c.sendError(proto.CodeBadLink, err.Error(), cm.Ref, 0)
 		return
 	}
 	if !a.allow(c, m, cm) {
@@ -885,11 +871,11 @@ func (a *actor) video(c *client, m *memberState, cm *clientMsg) {
 	in := *a.info
 	in.Video = &v
 	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, roomKey(a.code), &in) }); err != nil {
-		c.send(errorMsg(CodeUnavailable, "the server could not save the video; try again", cm.Ref, 0))
+		c.sendError(proto.CodeUnavailable, "the server could not save the video; try again", cm.Ref, 0)
 		return
 	}
 	a.info = &in
-	a.broadcast(mustJSON(wireVideo{Type: "video", Video: &v, Ref: cm.Ref}), "")
+	a.broadcast(encode(proto.Video, wireVideo{Video: &v, Ref: cm.Ref}), "")
 	a.syncVideo(&v, m.ID)
 	what := v.URL
 	if v.Title != "" {

@@ -8,6 +8,7 @@ import (
 
 	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
+	"watchparty/engine/room/proto"
 	"watchparty/engine/store"
 )
 
@@ -183,16 +184,16 @@ func (a *actor) transfer(from, to string) error {
 	heir.Member = hm
 	if old, ok := a.members[from]; ok {
 		for _, c := range old.conns {
-			c.finish(closedMsg(ReasonRemoved, "This account was deleted."), 4000, ReasonRemoved)
+			c.t.Close(proto.ReasonRemoved, "This account was deleted.")
 		}
 		if len(old.conns) > 0 {
 			a.online--
 			metrics.Members.Dec()
 		}
 		delete(a.members, from)
-		a.broadcast(mustJSON(wireRemoved{Type: "member_removed", ID: from}), "")
+		a.broadcast(encode(proto.MemberRemoved, wireRemoved{ID: from}), "")
 	}
-	a.broadcast(mustJSON(wireMemberMsg{Type: "member", Member: heir.wire()}), "")
+	a.broadcast(encode(proto.Member, wireMemberMsg{Member: heir.wire()}), "")
 	a.broadcastRoom()
 	a.rtcRefresh()
 	a.publish(revoke.Member, from)

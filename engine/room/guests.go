@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"watchparty/engine/room/proto"
 	"watchparty/engine/store"
 )
 
@@ -66,6 +67,6 @@ func (a *actor) expireGuests() {
 	}
 	for _, m := range gone {
 		delete(a.members, m.ID)
-		a.broadcast(mustJSON(wireRemoved{Type: "member_removed", ID: m.ID}), "")
+		a.broadcast(encode(proto.MemberRemoved, wireRemoved{ID: m.ID}), "")
 	}
 }

@@ -5,16 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
-	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/fasthttp/websocket"
-	fws "github.com/gofiber/contrib/websocket"
-	"github.com/gofiber/fiber/v2"
-
+	"watchparty/engine/room/proto"
 	"watchparty/engine/store"
 )
 
@@ -66,73 +62,173 @@ func newService(t *testing.T, o Options) (*Service, *store.Store) {
 	return svc, st
 }
 
-// serveRooms runs a Fiber server on loopback whose websocket endpoint
-// trusts a user id in the query string: the session and origin checks are
-// the web package's, tested there.
-func serveRooms(t *testing.T, svc *Service) string {
+// serveRooms returns the service the test clients connect to: room tests
+// talk to the room through an in-memory transport (pipe), as any transport
+// does; the websocket transport has its own tests in engine/room/ws.
+func serveRooms(t *testing.T, svc *Service) *Service {
 	t.Helper()
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	pool := &WriteBufferPool{}
-	app.Get("/ws/:code", fws.New(func(c *fws.Conn) {
-		u := User{ID: c.Query("user"), Name: c.Query("name"), Guest: c.Query("guest") == "1"}
-		_ = svc.Serve(c.Params("code"), u, c.Conn)
-	}, fws.Config{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: pool}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() {
-		svc.Close()
-		_ = app.ShutdownWithTimeout(5 * time.Second)
-	})
-	return "ws://" + ln.Addr().String()
+	t.Cleanup(svc.Close)
+	return svc
 }
 
-// wsClient is a test member.
-type wsClient struct {
+// pipe is an in-memory Transport: it keeps every frame the room sends.
+type pipe struct {
+	mu     sync.Mutex
+	frames [][]byte
+	wake   chan struct{}
+	closed bool
+	reason string // of Close
+	leave  func() // the client's Leave, run once when the room closes the pipe
+}
+
+func newPipe() *pipe { return &pipe{wake: make(chan struct{}, 1)} }
+
+func (p *pipe) Send(_ proto.Type, msg []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.frames = append(p.frames, msg)
+	p.signal()
+	return true
+}
+
+// Close keeps the closed message and ends the connection: like a
+// websocket reader that stops after the close, the client leaves the room.
+func (p *pipe) Close(reason, text string) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.frames = append(p.frames, proto.ClosedMessage(reason, text))
+	p.closed, p.reason = true, reason
+	p.signal()
+	leave := p.leave
+	p.mu.Unlock()
+	if leave != nil {
+		go leave() // Close runs on the room's actor, which Leave posts to
+	}
+}
+
+func (p *pipe) Ping() {}
+
+func (p *pipe) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// errPipeClosed is what a client reads after its connection closed.
+type errPipeClosed struct{ reason string }
+
+func (e errPipeClosed) Error() string { return "connection closed: " + e.reason }
+
+// nextFrame returns the next frame the room sent (waiting up to 10 s).
+func (p *pipe) nextFrame() ([]byte, error) {
+	deadline := time.After(10 * time.Second)
+	for {
+		p.mu.Lock()
+		if len(p.frames) > 0 {
+			f := p.frames[0]
+			p.frames = p.frames[1:]
+			p.mu.Unlock()
+			return f, nil
+		}
+		closed, reason := p.closed, p.reason
+		p.mu.Unlock()
+		if closed {
+			return nil, errPipeClosed{reason}
+		}
+		select {
+		case <-p.wake:
+		case <-deadline:
+			return nil, errors.New("no message within 10 s")
+		}
+	}
+}
+
+// testClient is a test member connected through a pipe.
+type testClient struct {
 	t    *testing.T
-	conn *websocket.Conn
+	p    *pipe
+	c    *Conn
+	once sync.Once
 	buf  []map[string]any
 	seen []map[string]any // every message returned so far
 }
 
-func dial(t *testing.T, base, code string, u User) *wsClient {
+func dial(t *testing.T, svc *Service, code string, u User) *testClient {
 	t.Helper()
-	c, err := tryDial(base, code, u, nil)
+	c, err := tryDial(svc, code, u)
 	if err != nil {
-		t.Fatalf("dial as %s: %v", u.ID, err)
+		t.Fatalf("connect as %s: %v", u.ID, err)
 	}
 	c.t = t
-	t.Cleanup(func() { c.conn.Close() })
+	t.Cleanup(c.close)
 	return c
 }
 
-func tryDial(base, code string, u User, d *websocket.Dialer) (*wsClient, error) {
-	if d == nil {
-		d = &websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	}
-	q := url.Values{"user": {u.ID}, "name": {u.Name}}
-	conn, _, err := d.Dial(base+"/ws/"+code+"?"+q.Encode(), nil)
+func tryDial(svc *Service, code string, u User) (*testClient, error) {
+	p := newPipe()
+	tc := &testClient{p: p}
+	p.mu.Lock()
+	p.leave = tc.close
+	p.mu.Unlock()
+	c, err := svc.Connect(code, u, p)
 	if err != nil {
 		return nil, err
 	}
-	return &wsClient{conn: conn}, nil
+	tc.c = c
+	return tc, nil
 }
 
-func (c *wsClient) send(v any) {
+// close ends the connection, as a websocket that closes does.
+func (c *testClient) close() {
+	c.once.Do(func() {
+		c.p.mu.Lock()
+		c.p.closed = true
+		c.p.signal()
+		c.p.mu.Unlock()
+		if c.c != nil {
+			c.c.Leave()
+		}
+	})
+}
+
+func (c *testClient) send(v any) {
 	c.t.Helper()
 	b, _ := json.Marshal(v)
-	if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+	if err := c.sendRaw(b); err != nil {
 		c.t.Fatalf("send: %v", err)
 	}
 }
 
+// sendRaw hands the room one message as a transport's reader does.
+func (c *testClient) sendRaw(b []byte) error {
+	c.p.mu.Lock()
+	closed := c.p.closed
+	c.p.mu.Unlock()
+	if closed {
+		return errPipeClosed{c.p.reason}
+	}
+	m := new(proto.ClientMessage)
+	if err := proto.Decode(b, m); err != nil {
+		c.p.Send(proto.Error, proto.ErrorMessage(proto.CodeBadMessage, err.Error(), m.Ref, 0))
+		return nil
+	}
+	if !c.c.Receive(m) {
+		c.close()
+	}
+	return nil
+}
+
 // next returns the next message, splitting frames that carry several.
-func (c *wsClient) next() (map[string]any, error) {
+func (c *testClient) next() (map[string]any, error) {
 	for len(c.buf) == 0 {
-		_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, data, err := c.conn.ReadMessage()
+		data, err := c.p.nextFrame()
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +247,7 @@ func (c *wsClient) next() (map[string]any, error) {
 }
 
 // expect returns the next message of type typ, skipping others.
-func (c *wsClient) expect(typ string) map[string]any {
+func (c *testClient) expect(typ string) map[string]any {
 	c.t.Helper()
 	for range 10000 {
 		m, err := c.next()
@@ -167,7 +263,7 @@ func (c *wsClient) expect(typ string) map[string]any {
 }
 
 // expectChat returns the next member chat line (system lines skipped).
-func (c *wsClient) expectChat() map[string]any {
+func (c *testClient) expectChat() map[string]any {
 	c.t.Helper()
 	for range 10000 {
 		m := c.expect("chat")

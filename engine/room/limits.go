@@ -4,10 +4,11 @@ import (
 	"time"
 
 	"watchparty/engine/limit"
+	"watchparty/engine/room/proto"
 )
 
 // Every client message is counted against a per-connection budget for its
-// class before it reaches the room (Serve, on the connection's reader), so
+// class before it reaches the room (Conn.Receive, on the transport's reader), so
 // no message type can make the room, its store or its other members work
 // faster than this table allows. Messages whose effects are stored or sent
 // to everyone (chat, reactions, video changes, playback and queue commands,
@@ -59,27 +60,27 @@ var budgets = [numClasses]classBudget{
 }
 
 // classOf is the class of a client message type.
-func classOf(typ string) msgClass {
+func classOf(typ proto.Type) msgClass {
 	switch typ {
-	case "chat", "react", "video":
+	case proto.Chat, proto.React, proto.Video:
 		return classChat
-	case "typing":
+	case proto.Typing:
 		return classTyping
-	case "presence":
+	case proto.Presence:
 		return classPresence
-	case "play", "pause", "seek", "rate", "queue_next":
+	case proto.Play, proto.Pause, proto.Seek, proto.Rate, proto.QueueNext:
 		return classControl
-	case "queue_add", "queue_remove", "queue_move", "queue_clear":
+	case proto.QueueAdd, proto.QueueRemove, proto.QueueMove, proto.QueueClear:
 		return classQueue
-	case "buffering", "drift", "duration", "ended":
+	case proto.Buffering, proto.Drift, proto.Duration, proto.Ended:
 		return classReport
-	case "stream_start", "stream_stop":
+	case proto.StreamStart, proto.StreamStop:
 		return classStream
-	case "rtc":
+	case proto.RTC:
 		return classRTC
-	case "ping":
+	case proto.Ping:
 		return classPing
-	case "members", "history":
+	case proto.Members, proto.History:
 		return classPage
 	}
 	return classOther

@@ -1,11 +1,12 @@
 package room
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/fasthttp/websocket"
+	"watchparty/engine/room/proto"
 )
 
 // TestEveryMessageTypeIsLimited: each class of client message has a budget
@@ -35,7 +36,7 @@ func TestEveryMessageTypeIsLimited(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m["type"] == "error" && m["code"] == CodeRateLimited {
+		if m["type"] == "error" && m["code"] == proto.CodeRateLimited {
 			limited++
 		}
 		if m["type"] == "chat" && m["ref"] == "last" {
@@ -79,7 +80,7 @@ func TestFloodingConnectionClosed(t *testing.T) {
 	b.expect("hello")
 	// Pings are dropped quietly past their budget: no answers pile up.
 	for range floodLimit + 50 {
-		if err := b.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","t":1}`)); err != nil {
+		if err := b.sendRaw([]byte(`{"type":"ping","t":1}`)); err != nil {
 			break // closed: expected
 		}
 	}
@@ -90,8 +91,8 @@ func TestFloodingConnectionClosed(t *testing.T) {
 			closed = true
 			break
 		}
-		if m["type"] == "closed" && m["code"] != ReasonFlood {
-			t.Fatalf("closed for %v, want %s", m["code"], ReasonFlood)
+		if m["type"] == "closed" && m["code"] != proto.ReasonFlood {
+			t.Fatalf("closed for %v, want %s", m["code"], proto.ReasonFlood)
 		}
 	}
 	if !closed {
@@ -116,11 +117,11 @@ func TestInvalidUTF8Refused(t *testing.T) {
 		"{\"type\":\"chat\",\"text\":\"bad \xff\xfe bytes\",\"ref\":\"x\"}",
 		`{"type":"chat","text":"lone \ud800 surrogate","ref":"y"}`,
 	} {
-		if err := a.conn.WriteMessage(websocket.TextMessage, []byte(raw)); err != nil {
+		if err := a.sendRaw([]byte(raw)); err != nil {
 			t.Fatal(err)
 		}
 		m := a.expect("error")
-		if m["code"] != CodeBadMessage {
+		if m["code"] != proto.CodeBadMessage {
 			t.Fatalf("%q: %v, want bad_message", raw, m)
 		}
 	}
@@ -146,15 +147,14 @@ func TestConnectionsPerMemberCapped(t *testing.T) {
 	svc, _ := newService(t, Options{CommandsPer10s: 5})
 	in := mustCreate(t, svc, ann, "")
 	base := serveRooms(t, svc)
-	var tabs []*wsClient
+	var tabs []*testClient
 	for range MaxConnsPerMember {
 		c := dial(t, base, in.Code, ann)
 		c.expect("hello")
 		tabs = append(tabs, c)
 	}
-	extra := dial(t, base, in.Code, ann)
-	if e := extra.expect("error"); e["code"] != CodeTooManyConn {
-		t.Fatalf("tab %d: %v, want too_many_connections", MaxConnsPerMember+1, e)
+	if _, err := tryDial(base, in.Code, ann); !errors.Is(err, ErrTooManyTabs) {
+		t.Fatalf("tab %d: %v, want %v", MaxConnsPerMember+1, err, ErrTooManyTabs)
 	}
 	// 2 queue adds from each of the 10 tabs: the member's 5 pass.
 	for i, c := range tabs {
@@ -175,7 +175,7 @@ func TestConnectionsPerMemberCapped(t *testing.T) {
 				}
 				if m["type"] == "queue_change" {
 					added++
-				} else if m["type"] == "error" && m["code"] == CodeRateLimited {
+				} else if m["type"] == "error" && m["code"] == proto.CodeRateLimited {
 					limited++
 				} else {
 					continue

@@ -1,6 +1,10 @@
 package room
 
-import "sort"
+import (
+	"sort"
+
+	"watchparty/engine/room/proto"
+)
 
 // hello stays bounded whatever the room holds: it carries the first
 // HelloMembers members and the newest chat lines up to HelloLines lines
@@ -14,7 +18,6 @@ const (
 )
 
 type wireMembersPage struct {
-	Type    string       `json:"type"`
 	Offset  int          `json:"offset"`
 	Total   int          `json:"total"`
 	Members []wireMember `json:"members"`
@@ -22,7 +25,6 @@ type wireMembersPage struct {
 }
 
 type wireHistory struct {
-	Type  string  `json:"type"`
 	Lines []*Line `json:"lines"`
 	More  bool    `json:"more"`
 	Ref   string  `json:"ref,omitempty"`
@@ -39,7 +41,7 @@ func (a *actor) memberList() []wireMember {
 		switch {
 		case m.Role == RoleOwner:
 			return 0
-		case m.Presence != PresenceOffline:
+		case m.Presence != proto.PresenceOffline:
 			return 1
 		}
 		return 2
@@ -57,11 +59,11 @@ func (a *actor) memberList() []wireMember {
 }
 
 // membersPage answers "members" {seq: offset} with the next page.
-func (a *actor) membersPage(c *client, cm *clientMsg) {
+func (a *actor) membersPage(c *Conn, cm *proto.ClientMessage) {
 	all := a.memberList()
 	from := min(int(min(cm.Seq, uint64(len(all)))), len(all))
 	to := min(from+MembersPage, len(all))
-	c.send(mustJSON(wireMembersPage{Type: "members", Offset: from, Total: len(all), Members: all[from:to], Ref: cm.Ref}))
+	c.send(encode(proto.Members, wireMembersPage{Offset: from, Total: len(all), Members: all[from:to], Ref: cm.Ref}))
 }
 
 // historyPage returns the newest kept lines before seq (0: the newest of

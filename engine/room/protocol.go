@@ -2,49 +2,9 @@ package room
 
 import (
 	"encoding/json"
-	"strconv"
 
 	"watchparty/engine/playback"
-)
-
-// ProtocolVersion is sent in hello; see docs/protocol.md.
-const ProtocolVersion = 1
-
-// Error codes of the protocol's error message.
-const (
-	CodeBadMessage  = "bad_message"
-	CodeTooLarge    = "too_large"
-	CodeUnknownType = "unknown_type"
-	CodeRateLimited = "rate_limited"
-	CodeTooLong     = "too_long"
-	CodeEmpty       = "empty"
-	CodeBadLink     = "bad_link"
-	CodeForbidden   = "forbidden"
-	CodeNotFound    = "not_found"
-	CodeUnavailable = "unavailable"
-	CodeRoomFull    = "room_full"
-	CodeNotMember   = "not_member"
-	CodeTooManyConn = "too_many_connections"
-)
-
-// Reasons of the closed message, sent just before the server closes.
-const (
-	ReasonKicked   = "kicked"
-	ReasonDeleted  = "deleted"
-	ReasonTooLarge = "too_large"
-	ReasonShutdown = "shutdown"
-	ReasonRemoved  = "removed"
-	ReasonFlood    = "flood"
-	// ReasonLoggedOut: the session the connection came with ended (a
-	// log-out elsewhere, a password change, a deleted account, expiry).
-	ReasonLoggedOut = "logged_out"
-)
-
-// Presence of a member.
-const (
-	PresenceOnline  = "online"
-	PresenceAway    = "away"
-	PresenceOffline = "offline"
+	"watchparty/engine/room/proto"
 )
 
 type wireYou struct {
@@ -79,7 +39,6 @@ type wireLimits struct {
 }
 
 type wireHello struct {
-	Type    string       `json:"type"`
 	V       int          `json:"v"`
 	You     wireYou      `json:"you"`
 	Room    wireRoom     `json:"room"`
@@ -104,13 +63,11 @@ type wireHello struct {
 }
 
 type wireLine struct {
-	Type string `json:"type"`
 	*Line
 	Ref string `json:"ref,omitempty"`
 }
 
 type wireReact struct {
-	Type  string `json:"type"`
 	Seq   uint64 `json:"seq"`
 	Emoji string `json:"emoji"`
 	User  string `json:"user"`
@@ -118,68 +75,48 @@ type wireReact struct {
 }
 
 type wireMemberMsg struct {
-	Type   string     `json:"type"`
 	Member wireMember `json:"member"`
 }
 
 type wireRemoved struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
+	ID string `json:"id"`
 }
 
 type wireTyping struct {
-	Type string `json:"type"`
 	User string `json:"user"`
 	On   bool   `json:"on"`
 }
 
 type wireVideo struct {
-	Type  string `json:"type"`
 	Video *Video `json:"video"`
 	Ref   string `json:"ref,omitempty"`
 }
 
 type wireRoomMsg struct {
-	Type string   `json:"type"`
 	Room wireRoom `json:"room"`
 }
 
-type wireError struct {
-	Type    string `json:"type"`
-	Code    string `json:"code"`
-	Text    string `json:"text"`
-	Ref     string `json:"ref,omitempty"`
-	RetryMS int64  `json:"retry_ms,omitempty"`
+// out is one encoded server message and its type, as a Transport gets it.
+type out struct {
+	typ proto.Type
+	b   []byte
 }
 
-type wireClosed struct {
-	Type string `json:"type"`
-	Code string `json:"code"`
-	Text string `json:"text"`
-}
-
-func mustJSON(v any) []byte {
+// encode makes the message {"type": typ, ...v's fields}: the type comes
+// from the catalogue at the call site, v (a wire struct) holds the rest.
+// Marshalled once, the message is shared by every member it goes to.
+func encode(typ proto.Type, v any) out {
 	b, err := json.Marshal(v)
-	if err != nil {
-		// Only the types above are marshalled; they cannot fail.
-		return []byte(`{"type":"error","code":"internal","text":"encoding failed"}`)
+	if err != nil || len(b) < 2 || b[0] != '{' {
+		// Only the wire structs are encoded; they cannot fail.
+		return out{proto.Error, proto.ErrorMessage("internal", "encoding failed", "", 0)}
 	}
-	return b
-}
-
-func errorMsg(code, text, ref string, retryMS int64) []byte {
-	return mustJSON(wireError{Type: "error", Code: code, Text: text, Ref: ref, RetryMS: retryMS})
-}
-
-func closedMsg(code, text string) []byte {
-	return mustJSON(wireClosed{Type: "closed", Code: code, Text: text})
-}
-
-// appendPong writes {"type":"pong","t":<t>,"s":<server ms>} without reflection.
-func appendPong(b []byte, t float64, serverMS int64) []byte {
-	b = append(b, `{"type":"pong","t":`...)
-	b = strconv.AppendFloat(b, t, 'f', -1, 64)
-	b = append(b, `,"s":`...)
-	b = strconv.AppendInt(b, serverMS, 10)
-	return append(b, '}')
+	buf := make([]byte, 0, len(b)+len(typ)+11)
+	buf = append(buf, `{"type":"`...)
+	buf = append(buf, typ...)
+	buf = append(buf, '"')
+	if len(b) > 2 {
+		buf = append(buf, ',')
+	}
+	return out{typ, append(buf, b[1:]...)}
 }

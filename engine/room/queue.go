@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"watchparty/engine/room/proto"
 	"watchparty/engine/store"
 )
 
@@ -33,7 +34,6 @@ func queueItemKey(code string, id uint64) []byte {
 
 // wireQueue is the whole queue (hello carries it too).
 type wireQueue struct {
-	Type  string      `json:"type"`
 	Items []QueueItem `json:"items"`
 	Ref   string      `json:"ref,omitempty"`
 }
@@ -42,7 +42,6 @@ type wireQueue struct {
 // and the order of ids after the change. Members keep the items they know
 // and put them in this order.
 type wireQueueChange struct {
-	Type string     `json:"type"`
 	Op   string     `json:"op"` // add, remove, move, clear, next
 	Item *QueueItem `json:"item,omitempty"`
 	IDs  []uint64   `json:"ids"`
@@ -126,7 +125,7 @@ func (a *actor) changeQueue(next []QueueItem, op string, added *QueueItem, remov
 		a.s.log.Error("saving the queue", "room", a.code, "err", err)
 		return err
 	}
-	a.broadcast(mustJSON(wireQueueChange{Type: "queue_change", Op: op, Item: added, IDs: a.queueIDs(), Ref: ref}), "")
+	a.broadcast(encode(proto.QueueChange, wireQueueChange{Op: op, Item: added, IDs: a.queueIDs(), Ref: ref}), "")
 	return nil
 }
 
@@ -141,18 +140,18 @@ func (a *actor) queueIndex(id uint64) int {
 
 // queueMsg handles queue_add {url}, queue_remove {seq: id},
 // queue_move {seq: id, t: new index} and queue_clear.
-func (a *actor) queueMsg(c *client, m *memberState, cm *clientMsg) {
+func (a *actor) queueMsg(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	q := a.sync.queue
 	var err error
 	switch cm.Type {
-	case "queue_add":
+	case proto.QueueAdd:
 		if len(q) >= a.s.opt.QueueLength {
-			c.send(errorMsg(CodeBadCommand, fmt.Sprintf("the queue holds at most %d videos", a.s.opt.QueueLength), cm.Ref, 0))
+			c.sendError(proto.CodeBadCommand, fmt.Sprintf("the queue holds at most %d videos", a.s.opt.QueueLength), cm.Ref, 0)
 			return
 		}
 		v, perr := a.parseLink(cm.URL)
 		if perr != nil {
-			c.send(errorMsg(CodeBadLink, perr.Error(), cm.Ref, 0))
+			c.sendError(proto.CodeBadLink, perr.Error(), cm.Ref, 0)
 			return
 		}
 		v.By = m.ID
@@ -162,35 +161,35 @@ func (a *actor) queueMsg(c *client, m *memberState, cm *clientMsg) {
 		next := make([]QueueItem, 0, len(q)+1)
 		next = append(append(next, q...), it)
 		err = a.changeQueue(next, "add", &it, nil, cm.Ref)
-	case "queue_remove":
+	case proto.QueueRemove:
 		i := a.queueIndex(cm.Seq)
 		if i < 0 {
-			c.send(errorMsg(CodeNotFound, "no such queue entry", cm.Ref, 0))
+			c.sendError(proto.CodeNotFound, "no such queue entry", cm.Ref, 0)
 			return
 		}
 		next := make([]QueueItem, 0, len(q)-1)
 		next = append(append(next, q[:i]...), q[i+1:]...)
 		err = a.changeQueue(next, "remove", nil, []uint64{cm.Seq}, cm.Ref)
-	case "queue_move":
+	case proto.QueueMove:
 		i := a.queueIndex(cm.Seq)
 		if i < 0 {
-			c.send(errorMsg(CodeNotFound, "no such queue entry", cm.Ref, 0))
+			c.sendError(proto.CodeNotFound, "no such queue entry", cm.Ref, 0)
 			return
 		}
 		if cm.T != float64(int(cm.T)) || cm.T < 0 || int(cm.T) >= len(q) {
-			c.send(errorMsg(CodeBadCommand, fmt.Sprintf("the new position must be a whole number from 0 to %d", len(q)-1), cm.Ref, 0))
+			c.sendError(proto.CodeBadCommand, fmt.Sprintf("the new position must be a whole number from 0 to %d", len(q)-1), cm.Ref, 0)
 			return
 		}
 		j := int(cm.T)
 		if i == j {
-			c.send(mustJSON(wireQueueChange{Type: "queue_change", Op: "move", IDs: a.queueIDs(), Ref: cm.Ref}))
+			c.send(encode(proto.QueueChange, wireQueueChange{Op: "move", IDs: a.queueIDs(), Ref: cm.Ref}))
 			return
 		}
 		next := make([]QueueItem, 0, len(q))
 		next = append(append(next, q[:i]...), q[i+1:]...)
 		next = append(next[:j], append([]QueueItem{q[i]}, next[j:]...)...)
 		err = a.changeQueue(next, "move", nil, nil, cm.Ref)
-	case "queue_clear":
+	case proto.QueueClear:
 		removed := make([]uint64, len(q))
 		for i, it := range q {
 			removed[i] = it.ID
@@ -198,7 +197,7 @@ func (a *actor) queueMsg(c *client, m *memberState, cm *clientMsg) {
 		err = a.changeQueue(nil, "clear", nil, removed, cm.Ref)
 	}
 	if err != nil {
-		c.send(errorMsg(CodeUnavailable, "the server could not save the queue; try again", cm.Ref, 0))
+		c.sendError(proto.CodeUnavailable, "the server could not save the queue; try again", cm.Ref, 0)
 	}
 }
 
@@ -235,7 +234,7 @@ func (a *actor) advance(by *memberState, byMember bool) {
 		return
 	}
 	a.info = &in
-	a.broadcast(mustJSON(wireVideo{Type: "video", Video: &v}), "")
+	a.broadcast(encode(proto.Video, wireVideo{Video: &v}), "")
 	uid := ""
 	if byMember && by != nil {
 		uid = by.ID
@@ -245,7 +244,7 @@ func (a *actor) advance(by *memberState, byMember bool) {
 		a.sync.want = true
 	}
 	a.syncVideo(&v, uid)
-	a.broadcast(mustJSON(wireQueueChange{Type: "queue_change", Op: "next", IDs: a.queueIDs()}), "")
+	a.broadcast(encode(proto.QueueChange, wireQueueChange{Op: "next", IDs: a.queueIDs()}), "")
 	what := v.URL
 	if v.Title != "" {
 		what = v.Title

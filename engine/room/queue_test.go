@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
+	"watchparty/engine/room/proto"
 	"watchparty/engine/store"
 )
 
@@ -23,7 +23,7 @@ func TestQueueChangesAreSmall(t *testing.T) {
 		r.owner.expectOK("queue_change")
 	}
 	r.owner.send(map[string]any{"type": "queue_add", "url": "https://x.test/one-more.webm", "ref": "full"})
-	if e := r.owner.expect("error"); e["code"] != CodeBadCommand || !strings.Contains(e["text"].(string), "at most 200") {
+	if e := r.owner.expect("error"); e["code"] != proto.CodeBadCommand || !strings.Contains(e["text"].(string), "at most 200") {
 		t.Fatalf("201st item: %v", e)
 	}
 	// The peer has read every change so far; its next frame is the move's.
@@ -34,8 +34,7 @@ func TestQueueChangesAreSmall(t *testing.T) {
 		t.Fatalf("the peer has %d more messages queued", len(r.pe.buf))
 	}
 	r.owner.send(map[string]any{"type": "queue_move", "seq": 200, "t": 0})
-	_ = r.pe.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, frame, err := r.pe.conn.ReadMessage()
+	frame, err := r.pe.p.nextFrame()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +52,7 @@ func TestQueueChangesAreSmall(t *testing.T) {
 	r.owner.send(map[string]any{"type": "queue_remove", "seq": 1})
 	r.owner.expectOK("queue_change")
 	r.owner.send(map[string]any{"type": "queue_add", "url": "https://x.test/" + strings.Repeat("y", 2100) + ".webm", "ref": "long"})
-	if e := r.owner.expect("error"); e["code"] != CodeBadLink || !strings.Contains(e["text"].(string), "too long") {
+	if e := r.owner.expect("error"); e["code"] != proto.CodeBadLink || !strings.Contains(e["text"].(string), "too long") {
 		t.Fatalf("an over-long link: %v", e)
 	}
 }
@@ -75,7 +74,7 @@ func TestQueueSurvivesRestartAndOldRecords(t *testing.T) {
 	}
 	a.send(map[string]any{"type": "queue_move", "seq": 3, "t": 0})
 	a.expectOK("queue_change")
-	a.conn.Close()
+	a.close()
 	svc.Close()
 	st.Close()
 

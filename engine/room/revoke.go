@@ -6,27 +6,28 @@ import (
 	"time"
 
 	"watchparty/engine/revoke"
+	"watchparty/engine/room/proto"
 )
 
 // connIndex finds live connections by user, for revocations that arrive
 // from outside a room (a log-out, a password change, a deleted account).
 type connIndex struct {
 	mu     sync.Mutex
-	byUser map[string]map[*client]struct{}
+	byUser map[string]map[*Conn]struct{}
 }
 
-func (x *connIndex) add(c *client) {
+func (x *connIndex) add(c *Conn) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	set := x.byUser[c.user.ID]
 	if set == nil {
-		set = map[*client]struct{}{}
+		set = map[*Conn]struct{}{}
 		x.byUser[c.user.ID] = set
 	}
 	set[c] = struct{}{}
 }
 
-func (x *connIndex) remove(c *client) {
+func (x *connIndex) remove(c *Conn) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if set := x.byUser[c.user.ID]; set != nil {
@@ -38,11 +39,11 @@ func (x *connIndex) remove(c *client) {
 }
 
 // matching returns the connections the event ends.
-func (x *connIndex) matching(e revoke.Event) []*client {
+func (x *connIndex) matching(e revoke.Event) []*Conn {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	var out []*client
-	collect := func(set map[*client]struct{}) {
+	var out []*Conn
+	collect := func(set map[*Conn]struct{}) {
 		for c := range set {
 			if e.Ends(c.user.ID, c.user.Session) {
 				out = append(out, c)
@@ -61,8 +62,8 @@ func (x *connIndex) matching(e revoke.Event) []*client {
 
 // logOut ends a connection whose session ended: the page is told why and
 // does not reconnect.
-func logOut(c *client) {
-	c.finish(closedMsg(ReasonLoggedOut, "You were logged out."), 4000+closeCodeOffset(ReasonLoggedOut), ReasonLoggedOut)
+func logOut(c *Conn) {
+	c.t.Close(proto.ReasonLoggedOut, "You were logged out.")
 }
 
 // revoked is the service's subscription to the revocation bus: it never

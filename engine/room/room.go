@@ -224,12 +224,11 @@ func (s Summary) Title() string {
 	return FormatCode(s.Code)
 }
 
-// Limits of the protocol and the chat.
+// Limits of the chat.
 const (
-	MaxChatRunes   = 2000
-	HistoryLines   = 200
-	MaxNameRunes   = 80
-	MaxMessageSize = 8 << 10
+	MaxChatRunes = 2000
+	HistoryLines = 200
+	MaxNameRunes = 80
 )
 
 // Reactions is the fixed set of emoji members may react with.

@@ -8,12 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"watchparty/engine/room/proto"
 	"watchparty/engine/rtc"
 )
 
 // The room's side of WebRTC (docs/webrtc.md, docs/protocol.md): members
-// signal with the SFU through "rtc" messages on the room websocket, the
-// SFU's messages come back through the member's outbox, and who shares what
+// signal with the SFU through "rtc" messages on their room connection, the
+// SFU's messages come back through its transport, and who shares what
 // becomes the room's "share" state.
 //
 // A signalling message is handled on the reader goroutine of the
@@ -23,17 +24,6 @@ import (
 // member's peer and creates the peer in one step (a kick cannot slip in
 // between). The member's rights are copied into rtcLink so that the SFU's
 // goroutines (CanPublish) and the readers can check them without the actor.
-
-// Error codes of rtc messages, besides the rtc package's (not_allowed,
-// too_many_peers, too_many_tracks, bad_signal, failed).
-const (
-	CodeWebRTCDisabled = "webrtc_disabled"
-	CodeNotJoined      = "not_joined"
-)
-
-// MaxRTCMessageSize bounds an rtc message (SDP runs to several KiB); every
-// other message keeps MaxMessageSize.
-const MaxRTCMessageSize = 64 << 10
 
 // rtcTimeout bounds one call into the SFU.
 const rtcTimeout = 10 * time.Second
@@ -56,7 +46,7 @@ type rtcLink struct {
 
 // rtcPeer is a member's WebRTC connection as the room sees it.
 type rtcPeer struct {
-	c *client
+	c *Conn
 	// video: may share a screen or a camera (the room's change-video
 	// level); mic: may send a microphone (video, or voice chat is on).
 	video, mic bool
@@ -76,12 +66,10 @@ type wireShare struct {
 }
 
 type wireShareMsg struct {
-	Type  string      `json:"type"`
 	Share []wireShare `json:"share"`
 }
 
 type wireRTC struct {
-	Type   string     `json:"type"`
 	Signal rtc.Signal `json:"signal"`
 }
 
@@ -110,7 +98,7 @@ func (l *rtcLink) send(member string, sig rtc.Signal) {
 	p := l.peers[member]
 	l.mu.Unlock()
 	if p != nil {
-		p.c.send(mustJSON(wireRTC{Type: "rtc", Signal: sig}))
+		p.c.send(encode(proto.RTC, wireRTC{Signal: sig}))
 	}
 }
 
@@ -157,7 +145,7 @@ func (a *actor) rtcRights(m *memberState) (video, mic bool) {
 }
 
 // rtcJoin makes c the connection of its member's peer and creates the peer.
-func (a *actor) rtcJoin(c *client) error {
+func (a *actor) rtcJoin(c *Conn) error {
 	m, ok := a.members[c.user.ID]
 	if !ok {
 		return ErrNotMember
@@ -176,7 +164,7 @@ func (a *actor) rtcJoin(c *client) error {
 	l.peers[m.ID] = &rtcPeer{c: c, video: video, mic: mic}
 	l.mu.Unlock()
 	if old != nil && old.c != c {
-		old.c.send(mustJSON(wireRTC{Type: "rtc", Signal: rtc.Signal{Type: rtc.TypeClosed, Code: "replaced",
+		old.c.send(encode(proto.RTC, wireRTC{Signal: rtc.Signal{Type: rtc.TypeClosed, Code: "replaced",
 			Message: "WebRTC moved to another window of yours"}}))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), rtcTimeout)
@@ -251,7 +239,7 @@ func (a *actor) rtcClose() {
 	l.sfu.CloseRoom(a.code)
 	if len(l.share) > 0 {
 		l.share = nil
-		a.broadcast(mustJSON(wireShareMsg{Type: "share", Share: []wireShare{}}), "")
+		a.broadcast(encode(proto.Share, wireShareMsg{Share: []wireShare{}}), "")
 	}
 }
 
@@ -277,7 +265,7 @@ func (a *actor) rtcState() {
 	}
 	before, after := videoSources(l.share), videoSources(share)
 	l.share = share
-	a.broadcast(mustJSON(wireShareMsg{Type: "share", Share: share}), "")
+	a.broadcast(encode(proto.Share, wireShareMsg{Share: share}), "")
 	ids := make([]string, 0, len(after)+len(before))
 	for id := range after {
 		ids = append(ids, id)
@@ -333,21 +321,21 @@ func (a *actor) rtcHello() (wireWebRTC, []wireShare) {
 	if ice == nil {
 		ice = []rtc.ICEServer{}
 	}
-	return wireWebRTC{Enabled: true, ICEServers: ice, MessageBytes: MaxRTCMessageSize}, share
+	return wireWebRTC{Enabled: true, ICEServers: ice, MessageBytes: proto.MaxRTCMessageSize}, share
 }
 
 // ---- reader side ----
 
 // rtcMessage handles one rtc message on c's reader goroutine. It returns
 // false when the room is gone and the reader should stop.
-func (s *Service) rtcMessage(a *actor, c *client, rc *rtcConn, cm *clientMsg) bool {
+func (s *Service) rtcMessage(a *actor, c *Conn, rc *rtcConn, cm *proto.ClientMessage) bool {
 	if a.rtc == nil {
-		c.send(errorMsg(CodeWebRTCDisabled, "screen and camera sharing (WebRTC) is not enabled on this server", cm.Ref, 0))
+		c.sendError(proto.CodeWebRTCDisabled, "screen and camera sharing (WebRTC) is not enabled on this server", cm.Ref, 0)
 		return true
 	}
 	var in rtcIn
 	if err := json.Unmarshal(cm.Raw, &in); err != nil || in.Signal == nil {
-		c.send(errorMsg(rtc.CodeBadSignal, "an rtc message needs a signal object", cm.Ref, 0))
+		c.sendError(rtc.CodeBadSignal, "an rtc message needs a signal object", cm.Ref, 0)
 		return true
 	}
 	sig := *in.Signal
@@ -375,7 +363,7 @@ func (s *Service) rtcMessage(a *actor, c *client, rc *rtcConn, cm *clientMsg) bo
 		if sig.Type == rtc.TypeLeave || sig.Type == rtc.TypeCandidate {
 			return true // late: the peer is already gone or moved
 		}
-		c.send(errorMsg(CodeNotJoined, "send an rtc join first", cm.Ref, 0))
+		c.sendError(proto.CodeNotJoined, "send an rtc join first", cm.Ref, 0)
 		return true
 	}
 	switch sig.Type {
@@ -390,7 +378,7 @@ func (s *Service) rtcMessage(a *actor, c *client, rc *rtcConn, cm *clientMsg) bo
 				if t.Source == rtc.SourceMicrophone {
 					what = "turn on a microphone (voice chat is off)"
 				}
-				c.send(errorMsg(rtc.CodeNotAllowed, "you may not "+what+" in this room", cm.Ref, 0))
+				c.sendError(rtc.CodeNotAllowed, "you may not "+what+" in this room", cm.Ref, 0)
 				return true
 			}
 		}
@@ -398,7 +386,7 @@ func (s *Service) rtcMessage(a *actor, c *client, rc *rtcConn, cm *clientMsg) bo
 		// A client offer may carry media of any source: only members who
 		// may share video may make one.
 		if !p.video {
-			c.send(errorMsg(rtc.CodeNotAllowed, "use publish to send a microphone", cm.Ref, 0))
+			c.sendError(rtc.CodeNotAllowed, "use publish to send a microphone", cm.Ref, 0)
 			return true
 		}
 	}
@@ -424,7 +412,7 @@ func (s *Service) rtcMessage(a *actor, c *client, rc *rtcConn, cm *clientMsg) bo
 
 // rtcGone runs when c's reader ends: the member leaves WebRTC unless
 // another of its connections has joined since.
-func (s *Service) rtcGone(a *actor, c *client, rc *rtcConn) {
+func (s *Service) rtcGone(a *actor, c *Conn, rc *rtcConn) {
 	if a.rtc == nil || !rc.joined {
 		return
 	}
@@ -441,13 +429,13 @@ func (s *Service) rtcGone(a *actor, c *client, rc *rtcConn) {
 	}
 }
 
-func rtcError(c *client, ref string, err error) {
+func rtcError(c *Conn, ref string, err error) {
 	code := rtc.CodeOf(err)
 	switch {
 	case errors.Is(err, rtc.ErrNoPeer):
-		code = CodeNotJoined
+		code = proto.CodeNotJoined
 	case errors.Is(err, ErrNotMember), errors.Is(err, ErrNotFound):
-		code = CodeNotMember
+		code = proto.CodeNotMember
 	}
-	c.send(errorMsg(code, err.Error(), ref, 0))
+	c.sendError(code, err.Error(), ref, 0)
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"watchparty/engine/metrics"
@@ -36,10 +35,7 @@ type Options struct {
 	MembersPerRoom int           // members connected at once (500)
 	RoomsPerUser   int           // rooms one user may own (50)
 	IdleTimeout    time.Duration // an empty room's actor lives this long (30 s)
-	PingInterval   time.Duration // websocket pings, shared per room (25 s)
-	WriteTimeout   time.Duration // one write to a member (10 s)
-	OutboxBytes    int           // bytes queued for one member before it is dropped (1 MiB)
-	OutboxMessages int           // messages queued for one member before it is dropped (4096)
+	PingInterval   time.Duration // pings through every transport, one timer per room (25 s)
 	Sync           SyncOptions   // synchronized playback (sync.go)
 	Streams        Streamer      // frame streams (stream.go); nil: none
 	RTC            *rtc.SFU      // screen, camera and voice sharing (rtc.go); nil: off
@@ -47,10 +43,6 @@ type Options struct {
 	// ends, and publishes members who lose their place or rights (revoke.go).
 	Revoke *revoke.Bus
 	Now    func() time.Time
-
-	// readGrace is how long a connection may stay silent beyond two ping
-	// intervals before the server closes it (10 s); tests shorten it.
-	readGrace time.Duration
 }
 
 // Service manages rooms: their records in the store and their live actors.
@@ -65,7 +57,6 @@ type Service struct {
 	quit   chan struct{}
 	actors sync.WaitGroup
 
-	dropped atomic.Int64
 	conns   connIndex // every live connection, by user (revoke.go)
 	cleanup sync.WaitGroup
 }
@@ -102,18 +93,6 @@ func New(o Options) *Service {
 	if o.PingInterval <= 0 {
 		o.PingInterval = 25 * time.Second
 	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 10 * time.Second
-	}
-	if o.OutboxBytes <= 0 {
-		o.OutboxBytes = 1 << 20
-	}
-	if o.OutboxMessages <= 0 {
-		o.OutboxMessages = 4096
-	}
-	if o.readGrace <= 0 {
-		o.readGrace = 10 * time.Second
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -121,15 +100,12 @@ func New(o Options) *Service {
 		o.ParseLink = VideoFromLink
 	}
 	s := &Service{opt: o, st: o.Store, log: o.Log, rooms: map[string]*actor{}, quit: make(chan struct{}),
-		conns: connIndex{byUser: map[string]map[*client]struct{}{}}}
+		conns: connIndex{byUser: map[string]map[*Conn]struct{}{}}}
 	if o.Revoke != nil {
 		o.Revoke.Subscribe(s.revoked)
 	}
 	return s
 }
-
-// Dropped counts connections closed because they could not keep up.
-func (s *Service) Dropped() int64 { return s.dropped.Load() }
 
 // Live returns the number of rooms whose actor is running.
 func (s *Service) Live() int {

@@ -6,13 +6,8 @@ import (
 	"errors"
 	"sync"
 	"time"
-)
 
-// Error codes of the stream messages.
-const (
-	CodeBadSource  = "bad_source"  // the source was refused or could not be opened
-	CodeStreamBusy = "stream_busy" // the room already has a stream
-	CodeNoStream   = "no_stream"   // stream_stop without a stream
+	"watchparty/engine/room/proto"
 )
 
 // Reasons a stream stopped, in StreamState.Reason.
@@ -101,7 +96,7 @@ func (a *actor) streamChanged() {
 		return
 	}
 	a.nameStream(st)
-	a.broadcast(mustJSON(wireStream{Type: "stream", Stream: st}), "")
+	a.broadcast(encode(proto.Stream, wireStream{Stream: st}), "")
 	who := st.Publisher
 	if who == "" {
 		who = "Someone"
@@ -135,51 +130,50 @@ func (a *actor) streamHello() *StreamState {
 }
 
 type wireStream struct {
-	Type   string       `json:"type"`
 	Stream *StreamState `json:"stream"`
 	Ref    string       `json:"ref,omitempty"`
 }
 
 // streamMsg handles stream_start {source} and stream_stop.
-func (a *actor) streamMsg(c *client, m *memberState, cm *clientMsg) {
+func (a *actor) streamMsg(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	streams := a.s.opt.Streams
 	if streams == nil {
-		c.send(errorMsg(CodeUnavailable, "this server does not stream frames", cm.Ref, 0))
+		c.sendError(proto.CodeUnavailable, "this server does not stream frames", cm.Ref, 0)
 		return
 	}
 	switch cm.Type {
-	case "stream_start":
+	case proto.StreamStart:
 		if !a.info.Settings.ChangeVideo.Allows(m.Role) {
-			c.send(errorMsg(CodeForbidden, "you may not start a stream in this room", cm.Ref, 0))
+			c.sendError(proto.CodeForbidden, "you may not start a stream in this room", cm.Ref, 0)
 			return
 		}
 		var body struct {
 			Source string `json:"source"`
 		}
 		if err := json.Unmarshal(cm.Raw, &body); err != nil {
-			c.send(errorMsg(CodeBadMessage, "source must be a string", cm.Ref, 0))
+			c.sendError(proto.CodeBadMessage, "source must be a string", cm.Ref, 0)
 			return
 		}
 		if body.Source == "" || len(body.Source) > MaxStreamSource {
-			c.send(errorMsg(CodeBadSource, "name a source: media:FILE, an http(s) MJPEG URL, pattern:WIDTHxHEIGHT or camera:N", cm.Ref, 0))
+			c.sendError(proto.CodeBadSource, "name a source: media:FILE, an http(s) MJPEG URL, pattern:WIDTHxHEIGHT or camera:N", cm.Ref, 0)
 			return
 		}
 		if streams.State(a.code).Active {
-			c.send(errorMsg(CodeStreamBusy, ErrStreamBusy.Error(), cm.Ref, 0))
+			c.sendError(proto.CodeStreamBusy, ErrStreamBusy.Error(), cm.Ref, 0)
 			return
 		}
 		if !a.allow(c, m, cm) {
 			return
 		}
 		a.startStream(c, m.User(), body.Source, cm.Ref)
-	case "stream_stop":
+	case proto.StreamStop:
 		st := streams.State(a.code)
 		if !st.Active {
-			c.send(errorMsg(CodeNoStream, "there is no stream to stop", cm.Ref, 0))
+			c.sendError(proto.CodeNoStream, "there is no stream to stop", cm.Ref, 0)
 			return
 		}
 		if st.By != m.ID && m.Role != RoleOwner && m.Role != RoleModerator {
-			c.send(errorMsg(CodeForbidden, "only who started the stream, a moderator or the owner may stop it", cm.Ref, 0))
+			c.sendError(proto.CodeForbidden, "only who started the stream, a moderator or the owner may stop it", cm.Ref, 0)
 			return
 		}
 		streams.Stop(a.code)
@@ -189,7 +183,7 @@ func (a *actor) streamMsg(c *client, m *memberState, cm *clientMsg) {
 // startStream opens the source outside the actor (opening may wait on the
 // network) and answers the member only if it fails: success reaches
 // everyone as a stream message.
-func (a *actor) startStream(c *client, by User, source, ref string) {
+func (a *actor) startStream(c *Conn, by User, source, ref string) {
 	streams, s, code := a.s.opt.Streams, a.s, a.code
 	ctx, cancel := context.WithTimeout(context.Background(), streamOpenTimeout)
 	s.actors.Add(1) // Close waits for the open to finish
@@ -206,11 +200,11 @@ func (a *actor) startStream(c *client, by User, source, ref string) {
 			}
 		}()
 		if err := streams.Start(ctx, code, source, by); err != nil {
-			errCode := CodeBadSource
+			errCode := proto.CodeBadSource
 			if errors.Is(err, ErrStreamBusy) {
-				errCode = CodeStreamBusy
+				errCode = proto.CodeStreamBusy
 			}
-			c.send(errorMsg(errCode, err.Error(), ref, 0))
+			c.sendError(errCode, err.Error(), ref, 0)
 		}
 	}()
 }

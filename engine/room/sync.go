@@ -10,6 +10,7 @@ import (
 
 	"watchparty/config"
 	"watchparty/engine/playback"
+	"watchparty/engine/room/proto"
 	"watchparty/engine/store"
 )
 
@@ -93,12 +94,6 @@ func (o SyncOptions) withDefaults() SyncOptions {
 	return o
 }
 
-// Error codes of the sync messages.
-const (
-	CodeNoVideo    = "no_video"
-	CodeBadCommand = "bad_command"
-)
-
 // connSync is what a connection reported about its player.
 type connSync struct {
 	buffering bool
@@ -115,7 +110,7 @@ type syncState struct {
 	// want: the room should be playing but is held until everyone is ready.
 	want      bool
 	holdUntil time.Time // zero when not held
-	conns     map[*client]*connSync
+	conns     map[*Conn]*connSync
 
 	queue    []QueueItem
 	queueSeq uint64
@@ -151,7 +146,7 @@ func syncKey(code string) []byte { return store.Key("roomsync", code) }
 // skip what happened during the outage.
 func (a *actor) loadSync(tx *store.Tx) error {
 	a.sync.opt = a.s.opt.Sync.withDefaults()
-	a.sync.conns = map[*client]*connSync{}
+	a.sync.conns = map[*Conn]*connSync{}
 	var rec syncRecord
 	if err := getJSON(tx, syncKey(a.code), &rec); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -225,7 +220,6 @@ func (a *actor) syncShutdown() {
 // PlaybackMsg is the playback message: the room's state and, when the room
 // waits for buffering members, who it waits for.
 type wirePlayback struct {
-	Type    string         `json:"type"`
 	State   playback.State `json:"state"`
 	By      string         `json:"by,omitempty"`
 	Held    bool           `json:"held,omitempty"`
@@ -241,7 +235,6 @@ type wireMemberSync struct {
 }
 
 type wireSyncMembers struct {
-	Type    string                    `json:"type"`
 	Members map[string]wireMemberSync `json:"members"`
 }
 
@@ -262,14 +255,14 @@ type wireSyncHello struct {
 	Members                map[string]wireMemberSync `json:"members"`
 }
 
-func (a *actor) playbackMsg(by string) []byte {
-	w := wirePlayback{Type: "playback", State: a.sync.state, By: by, Time: a.now().UnixMilli()}
+func (a *actor) playbackMsg(by string) out {
+	w := wirePlayback{State: a.sync.state, By: by, Time: a.now().UnixMilli()}
 	if a.held() {
 		w.Held = true
 		w.Waiting = a.waitingFor()
 		w.Until = a.sync.holdUntil.UnixMilli()
 	}
-	return mustJSON(w)
+	return encode(proto.Playback, w)
 }
 
 // syncHello is what hello carries about playback.
@@ -340,39 +333,39 @@ func (a *actor) anyBuffering() bool {
 
 // syncMsg handles the playback, readiness and queue messages. It reports
 // false for types it does not know.
-func (a *actor) syncMsg(c *client, m *memberState, cm *clientMsg) bool {
+func (a *actor) syncMsg(c *Conn, m *memberState, cm *proto.ClientMessage) bool {
 	switch cm.Type {
-	case "play", "pause", "seek", "rate":
+	case proto.Play, proto.Pause, proto.Seek, proto.Rate:
 		if !a.info.Settings.Control.Allows(m.Role) {
-			c.send(errorMsg(CodeForbidden, "you may not control playback in this room", cm.Ref, 0))
+			c.sendError(proto.CodeForbidden, "you may not control playback in this room", cm.Ref, 0)
 			return true
 		}
 		if a.allow(c, m, cm) {
 			a.control(c, m, cm)
 		}
-	case "buffering":
+	case proto.Buffering:
 		a.reportBuffering(c, cm.On)
-	case "drift":
+	case proto.Drift:
 		a.reportDrift(c, cm.T)
-	case "duration":
+	case proto.Duration:
 		a.reportDuration(c, cm)
-	case "ended":
+	case proto.Ended:
 		a.reportEnded(c, m, cm)
-	case "queue_add", "queue_remove", "queue_move", "queue_clear":
+	case proto.QueueAdd, proto.QueueRemove, proto.QueueMove, proto.QueueClear:
 		if !a.info.Settings.ManageQueue.Allows(m.Role) {
-			c.send(errorMsg(CodeForbidden, "you may not change the queue in this room", cm.Ref, 0))
+			c.sendError(proto.CodeForbidden, "you may not change the queue in this room", cm.Ref, 0)
 			return true
 		}
 		if a.allow(c, m, cm) {
 			a.queueMsg(c, m, cm)
 		}
-	case "queue_next":
+	case proto.QueueNext:
 		if !a.info.Settings.ChangeVideo.Allows(m.Role) {
-			c.send(errorMsg(CodeForbidden, "you may not change the video in this room", cm.Ref, 0))
+			c.sendError(proto.CodeForbidden, "you may not change the video in this room", cm.Ref, 0)
 			return true
 		}
 		if len(a.sync.queue) == 0 {
-			c.send(errorMsg(CodeNotFound, "the queue is empty", cm.Ref, 0))
+			c.sendError(proto.CodeNotFound, "the queue is empty", cm.Ref, 0)
 			return true
 		}
 		if a.allow(c, m, cm) {
@@ -384,9 +377,9 @@ func (a *actor) syncMsg(c *client, m *memberState, cm *clientMsg) bool {
 	return true
 }
 
-func (a *actor) control(c *client, m *memberState, cm *clientMsg) {
+func (a *actor) control(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	if a.sync.state.Source == "" {
-		c.send(errorMsg(CodeNoVideo, "share a video first", cm.Ref, 0))
+		c.sendError(proto.CodeNoVideo, "share a video first", cm.Ref, 0)
 		return
 	}
 	now := a.now().UnixMilli()
@@ -394,7 +387,7 @@ func (a *actor) control(c *client, m *memberState, cm *clientMsg) {
 	var next playback.State
 	var err error
 	switch cm.Type {
-	case "play":
+	case proto.Play:
 		if a.info.Settings.WaitForAll && a.anyBuffering() {
 			if !a.sync.want {
 				a.hold()
@@ -403,7 +396,7 @@ func (a *actor) control(c *client, m *memberState, cm *clientMsg) {
 			return
 		}
 		next, err = playback.Play(s, now, a.sync.opt.LeadMS)
-	case "pause":
+	case proto.Pause:
 		a.sync.want = false
 		a.sync.holdUntil = time.Time{}
 		next, err = playback.Pause(s, now)
@@ -411,13 +404,13 @@ func (a *actor) control(c *client, m *memberState, cm *clientMsg) {
 			a.broadcastPlayback(m.ID) // the hold ended
 			return
 		}
-	case "seek":
+	case proto.Seek:
 		next, err = playback.Seek(s, cm.T, now, a.sync.opt.SeekLeadMS)
-	case "rate":
+	case proto.Rate:
 		next, err = playback.SetRate(s, cm.T, now)
 	}
 	if err != nil {
-		c.send(errorMsg(CodeBadCommand, commandError(err), cm.Ref, 0))
+		c.sendError(proto.CodeBadCommand, commandError(err), cm.Ref, 0)
 		return
 	}
 	if next.Version == s.Version {
@@ -469,7 +462,7 @@ func (a *actor) checkHold() {
 	}
 }
 
-func (a *actor) connSync(c *client) *connSync {
+func (a *actor) connSync(c *Conn) *connSync {
 	cs := a.sync.conns[c]
 	if cs == nil {
 		cs = &connSync{}
@@ -478,7 +471,7 @@ func (a *actor) connSync(c *client) *connSync {
 	return cs
 }
 
-func (a *actor) reportBuffering(c *client, on bool) {
+func (a *actor) reportBuffering(c *Conn, on bool) {
 	cs := a.connSync(c)
 	if cs.buffering == on && !(on && cs.ignored) {
 		return
@@ -492,7 +485,7 @@ func (a *actor) reportBuffering(c *client, on bool) {
 	a.checkHold()
 }
 
-func (a *actor) reportDrift(c *client, ms float64) {
+func (a *actor) reportDrift(c *Conn, ms float64) {
 	if math.IsNaN(ms) || math.IsInf(ms, 0) {
 		return
 	}
@@ -519,17 +512,17 @@ func (a *actor) sendMembers(urgent bool) {
 	}
 	a.sync.membersDirty = false
 	a.sync.membersAt = now.Add(a.sync.opt.MembersEvery)
-	a.broadcast(mustJSON(wireSyncMembers{Type: "sync_members", Members: a.memberSync()}), "")
+	a.broadcast(encode(proto.SyncMembers, wireSyncMembers{Members: a.memberSync()}), "")
 }
 
-func (a *actor) reportDuration(c *client, cm *clientMsg) {
+func (a *actor) reportDuration(c *Conn, cm *proto.ClientMessage) {
 	s := a.sync.state
 	if cm.Seq != s.Version || s.Duration > 0 || s.Source == "" {
 		return
 	}
 	next, err := playback.SetDuration(s, cm.T)
 	if err != nil || cm.T <= 0 {
-		c.send(errorMsg(CodeBadCommand, "the duration must be a positive number of seconds", cm.Ref, 0))
+		c.sendError(proto.CodeBadCommand, "the duration must be a positive number of seconds", cm.Ref, 0)
 		return
 	}
 	a.sync.state = next
@@ -541,7 +534,7 @@ func (a *actor) reportDuration(c *client, cm *clientMsg) {
 // version acts. A report is believed when the room's own arithmetic agrees
 // (within 3 s) or, for media of unknown length, from members who may
 // control playback.
-func (a *actor) reportEnded(c *client, m *memberState, cm *clientMsg) {
+func (a *actor) reportEnded(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	s := a.sync.state
 	if cm.Seq != s.Version || a.sync.endedVersion == s.Version || !s.Playing {
 		return
@@ -603,12 +596,12 @@ func (a *actor) syncVideo(v *Video, by string) {
 }
 
 // syncJoined is called when a connection joins.
-func (a *actor) syncJoined(c *client) {
+func (a *actor) syncJoined(c *Conn) {
 	a.connSync(c)
 }
 
 // syncLeft forgets a closed connection.
-func (a *actor) syncLeft(c *client) {
+func (a *actor) syncLeft(c *Conn) {
 	if _, ok := a.sync.conns[c]; !ok {
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"watchparty/engine/room/proto"
 )
 
 var (
@@ -14,11 +16,12 @@ var (
 )
 
 // syncRoom is a room with an owner, a moderator and a member, each
-// connected over a real websocket on loopback.
+// connected through the in-memory transport.
 type syncRoom struct {
 	svc            *Service
-	code, base     string
-	owner, mod, pe *wsClient
+	code           string
+	base           *Service
+	owner, mod, pe *testClient
 	hello          map[string]any // the owner's hello
 }
 
@@ -49,7 +52,7 @@ func openSyncRoom(t *testing.T, svc *Service, code string) *syncRoom {
 	return r
 }
 
-func (r *syncRoom) all() []*wsClient { return []*wsClient{r.owner, r.mod, r.pe} }
+func (r *syncRoom) all() []*testClient { return []*testClient{r.owner, r.mod, r.pe} }
 
 func (r *syncRoom) settings(t *testing.T, change func(*Settings)) {
 	t.Helper()
@@ -76,7 +79,7 @@ func (r *syncRoom) share(t *testing.T, url string) map[string]any {
 }
 
 // expectOK returns the next message of type typ and fails on an error.
-func (c *wsClient) expectOK(typ string) map[string]any {
+func (c *testClient) expectOK(typ string) map[string]any {
 	c.t.Helper()
 	for range 10000 {
 		m, err := c.next()
@@ -95,7 +98,7 @@ func (c *wsClient) expectOK(typ string) map[string]any {
 }
 
 // playbackWhere returns the next playback message whose state satisfies ok.
-func (c *wsClient) playbackWhere(ok func(msg, st map[string]any) bool) map[string]any {
+func (c *testClient) playbackWhere(ok func(msg, st map[string]any) bool) map[string]any {
 	c.t.Helper()
 	for range 100 {
 		m := c.expectOK("playback")
@@ -214,12 +217,12 @@ func TestSyncControlPermissions(t *testing.T) {
 			m["ref"] = "r-" + tt.name
 			r.pe.send(m)
 			e := r.pe.expect("error")
-			if e["code"] != CodeForbidden || e["ref"] != m["ref"] {
+			if e["code"] != proto.CodeForbidden || e["ref"] != m["ref"] {
 				t.Fatalf("member got %v, want forbidden with ref", e)
 			}
 			if tt.success == "" {
 				r.mod.send(m)
-				if e := r.mod.expect("error"); e["code"] != CodeForbidden {
+				if e := r.mod.expect("error"); e["code"] != proto.CodeForbidden {
 					t.Fatalf("moderator got %v, want forbidden", e)
 				}
 				r.owner.send(m)
@@ -235,7 +238,7 @@ func TestSyncControlPermissions(t *testing.T) {
 func TestSyncPlaybackCommands(t *testing.T) {
 	r := newSyncRoom(t, Options{Sync: SyncOptions{LeadMS: 250}})
 	r.owner.send(map[string]any{"type": "play", "ref": "early"})
-	if e := r.owner.expect("error"); e["code"] != CodeNoVideo {
+	if e := r.owner.expect("error"); e["code"] != proto.CodeNoVideo {
 		t.Fatalf("play without a video: %v", e)
 	}
 	st := r.share(t, "https://x.test/a.webm")
@@ -288,7 +291,7 @@ func TestSyncPlaybackCommands(t *testing.T) {
 		{"type": "rate", "t": 0, "ref": "zero"},
 	} {
 		r.owner.send(bad)
-		if e := r.owner.expect("error"); e["code"] != CodeBadCommand || e["ref"] != bad["ref"] {
+		if e := r.owner.expect("error"); e["code"] != proto.CodeBadCommand || e["ref"] != bad["ref"] {
 			t.Fatalf("%v: got %v", bad, e)
 		}
 	}
@@ -297,7 +300,7 @@ func TestSyncPlaybackCommands(t *testing.T) {
 func TestSyncQueue(t *testing.T) {
 	r := newSyncRoom(t, Options{})
 	r.owner.send(map[string]any{"type": "queue_add", "url": "ftp://nope", "ref": "bad"})
-	if e := r.owner.expect("error"); e["code"] != CodeBadLink || e["ref"] != "bad" {
+	if e := r.owner.expect("error"); e["code"] != proto.CodeBadLink || e["ref"] != "bad" {
 		t.Fatalf("bad link: %v", e)
 	}
 	var ids []uint64
@@ -313,7 +316,7 @@ func TestSyncQueue(t *testing.T) {
 		t.Fatalf("after move: %v", got)
 	}
 	r.pe.send(map[string]any{"type": "queue_move", "seq": c, "t": 3, "ref": "far"})
-	if e := r.pe.expect("error"); e["code"] != CodeBadCommand {
+	if e := r.pe.expect("error"); e["code"] != proto.CodeBadCommand {
 		t.Fatalf("move out of range: %v", e)
 	}
 	r.pe.send(map[string]any{"type": "queue_remove", "seq": a})
@@ -321,7 +324,7 @@ func TestSyncQueue(t *testing.T) {
 		t.Fatalf("after remove: %v", got)
 	}
 	r.pe.send(map[string]any{"type": "queue_remove", "seq": a, "ref": "gone"})
-	if e := r.pe.expect("error"); e["code"] != CodeNotFound {
+	if e := r.pe.expect("error"); e["code"] != proto.CodeNotFound {
 		t.Fatalf("remove twice: %v", e)
 	}
 

@@ -17,6 +17,8 @@ import (
 	"watchparty/engine/limit"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room"
+	"watchparty/engine/room/proto"
+	"watchparty/engine/room/ws"
 )
 
 // Frames is what the web server needs of frame streaming: the hub the
@@ -40,7 +42,7 @@ type relaySessions struct {
 	mu     sync.Mutex
 	open   map[chan struct{}]*relayEntry
 	closed bool
-	pool   *room.WriteBufferPool
+	pool   *ws.WriteBufferPool
 }
 
 // relayEntry is one relay: who watches which room, and why it was closed.
@@ -88,9 +90,9 @@ func (rs *relaySessions) revoked(ev revoke.Event) {
 		reason := ""
 		switch {
 		case ev.Ends(e.user, e.session):
-			reason = room.ReasonLoggedOut
+			reason = proto.ReasonLoggedOut
 		case ev.Kind == revoke.Member && ev.Room == e.room && (ev.User == "" || ev.User == e.user):
-			reason = room.ReasonRemoved
+			reason = proto.ReasonRemoved
 		default:
 			continue
 		}
@@ -105,7 +107,7 @@ func (s *Server) framesRoutes(r fiber.Router) {
 	if s.frames == nil {
 		return
 	}
-	s.relays = &relaySessions{open: map[chan struct{}]*relayEntry{}, pool: &room.WriteBufferPool{}}
+	s.relays = &relaySessions{open: map[chan struct{}]*relayEntry{}, pool: &ws.WriteBufferPool{}}
 	s.OnClose(s.relays.closeAll)
 	if s.revoke != nil {
 		s.revoke.Subscribe(s.relays.revoked)

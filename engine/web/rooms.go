@@ -18,6 +18,8 @@ import (
 	"watchparty/engine/limit"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room"
+	"watchparty/engine/room/proto"
+	"watchparty/engine/room/ws"
 	"watchparty/engine/store"
 )
 
@@ -40,12 +42,13 @@ func RoomOptions(cfg *config.Config, st *store.Store, log *slog.Logger, bus *rev
 	}
 }
 
-// roomWeb is the web side of rooms: the service and the websocket limits.
+// roomWeb is the web side of rooms: the service, its websocket endpoint
+// and the websocket limits.
 type roomWeb struct {
-	svc  *room.Service
-	pool *room.WriteBufferPool
-	mu   sync.Mutex
-	ips  map[string]int // open room websockets per client IP
+	svc *room.Service
+	ws  *ws.Endpoint
+	mu  sync.Mutex
+	ips map[string]int // open room websockets per client IP
 
 	// Guests made by invite links, per client address and per room.
 	guestsByAddr, guestsByRoom *limit.Keyed
@@ -55,7 +58,7 @@ func newRoomWeb(s *Server, svc *room.Service) *roomWeb {
 	if svc == nil {
 		svc = room.New(RoomOptions(s.cfg, s.store, s.log, s.revoke))
 	}
-	return &roomWeb{svc: svc, pool: &room.WriteBufferPool{}, ips: map[string]int{},
+	return &roomWeb{svc: svc, ws: ws.New(svc, ws.Options{Log: s.log}), ips: map[string]int{},
 		guestsByAddr: limit.NewKeyed(s.cfg.Limits.GuestJoinsPerMinute, time.Minute),
 		guestsByRoom: limit.NewKeyed(s.cfg.Limits.RoomGuestJoinsPerMinute, time.Minute),
 	}
@@ -77,7 +80,7 @@ func (s *Server) roomRoutes(r fiber.Router) {
 	rr.Get("/ws", s.roomSocketCheck, websocket.New(s.roomSocket, websocket.Config{
 		ReadBufferSize:  512,
 		WriteBufferSize: 1024,
-		WriteBufferPool: s.rooms.pool,
+		WriteBufferPool: s.rooms.ws.BufferPool(),
 		// Origins stays empty: roomSocketCheck compares Origin with the
 		// Host and base_url before the upgrade.
 	}))
@@ -474,8 +477,8 @@ func (s *Server) roomSocket(conn *websocket.Conn) {
 	}
 	ip := limit.AddrKey(conn.IP()) // IPv6: the /64
 	if !s.rooms.acquireIP(ip, s.cfg.Limits.ConnsPerIP) {
-		_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"error","code":"too_many_connections","text":"too many connections from your address"}`))
-		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "too_many_connections"))
+		_ = conn.WriteMessage(websocket.TextMessage, proto.ErrorMessage(proto.CodeTooManyConnections, "too many connections from your address", "", 0))
+		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(proto.ClosePolicy, proto.CodeTooManyConnections))
 		return
 	}
 	defer s.rooms.releaseIP(ip)
@@ -485,7 +488,7 @@ func (s *Server) roomSocket(conn *websocket.Conn) {
 		ru.Session = account.SessionID(tok)
 	}
 	ru.Expires, _ = conn.Locals("session_expires").(time.Time)
-	_ = s.rooms.svc.Serve(code, ru, conn.Conn)
+	_ = s.rooms.ws.Serve(code, ru, conn.Conn)
 }
 
 func (rw *roomWeb) acquireIP(ip string, limit int) bool {

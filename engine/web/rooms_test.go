@@ -15,6 +15,7 @@ import (
 	"watchparty/config"
 	"watchparty/engine/apptest"
 	"watchparty/engine/room"
+	"watchparty/engine/room/proto"
 )
 
 var codeInPath = regexp.MustCompile(`/r/([A-Z0-9]{10})$`)
@@ -172,7 +173,7 @@ func TestRoomPagesAndWebsocketChecks(t *testing.T) {
 	if err := a.WriteMessage(websocket.TextMessage, []byte(`{"type":"video","url":"https://example.org/page.html","ref":"v1"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if m := readMsg(t, a, "error"); m["code"] != room.CodeBadLink || !strings.Contains(m["text"].(string), "YouTube") {
+	if m := readMsg(t, a, "error"); m["code"] != proto.CodeBadLink || !strings.Contains(m["text"].(string), "YouTube") {
 		t.Fatalf("bad link: %v", m)
 	}
 
@@ -206,7 +207,7 @@ func TestRoomPagesAndWebsocketChecks(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("kick: %s", resp.Status)
 	}
-	if m := readMsg(t, b, "closed"); m["code"] != room.ReasonKicked {
+	if m := readMsg(t, b, "closed"); m["code"] != proto.ReasonKicked {
 		t.Fatalf("kicked: %v", m)
 	}
 	if _, resp, err := dialRoom(t, srv, bob.Client, code, origin); err == nil || resp.StatusCode != http.StatusForbidden {

@@ -26,6 +26,7 @@ import (
 	"watchparty/config"
 	"watchparty/engine/account"
 	"watchparty/engine/room"
+	roomws "watchparty/engine/room/ws"
 	"watchparty/engine/store"
 	"watchparty/engine/web"
 )
@@ -61,15 +62,15 @@ func serve() error {
 		return err
 	}
 	tr := &tracer{}
-	pool := &room.WriteBufferPool{}
+	endpoint := roomws.New(rooms, roomws.Options{Log: log})
 	ws.App().Get("/load/:code", fws.New(func(c *fws.Conn) {
 		u := room.User{ID: c.Query("u"), Name: c.Query("u")}
-		var conn room.Conn = c.Conn
+		var conn roomws.Conn = c.Conn
 		if c.Query("trace") == "1" {
 			conn = &tracedConn{Conn: c.Conn, tr: tr, sender: c.Query("sender") == "1"}
 		}
-		_ = rooms.Serve(c.Params("code"), u, conn)
-	}, fws.Config{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: pool}))
+		_ = endpoint.Serve(c.Params("code"), u, conn)
+	}, fws.Config{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: endpoint.BufferPool()}))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -111,7 +112,7 @@ func serve() error {
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"rss": rss(), "heap_inuse": ms.HeapInuse, "stack_inuse": ms.StackInuse,
 			"go_total":   ms.HeapInuse + ms.StackInuse + ms.MSpanInuse + ms.MCacheInuse,
-			"goroutines": runtime.NumGoroutine(), "dropped": rooms.Dropped(),
+			"goroutines": runtime.NumGoroutine(), "dropped": endpoint.Dropped(),
 		})
 	})
 	mux.HandleFunc("/debug/pprof/heap", pprof.Index)
@@ -164,7 +165,7 @@ func (t *tracer) init() {
 }
 
 type tracedConn struct {
-	room.Conn
+	roomws.Conn
 	tr     *tracer
 	sender bool
 }

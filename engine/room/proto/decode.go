@@ -1,4 +1,4 @@
-package room
+package proto
 
 import (
 	"errors"
@@ -7,10 +7,12 @@ import (
 	"unicode/utf8"
 )
 
-// clientMsg is a decoded client message. The fields cover every client
-// message type; each type uses a few of them (see docs/protocol.md).
-type clientMsg struct {
-	Type  string
+// ClientMessage is a decoded client message. The fields cover every client
+// message type; each type uses a few of them (see docs/protocol.md). A
+// transport that does not speak JSON (a Syncplay client) fills one in
+// itself: the room checks and handles it the same way.
+type ClientMessage struct {
+	Type  Type
 	Ref   string
 	Text  string
 	URL   string
@@ -20,7 +22,8 @@ type clientMsg struct {
 	T     float64
 	On    bool
 	// Raw holds the whole message for types outside the common set, which
-	// their handler decodes with encoding/json.
+	// their handler decodes with encoding/json (a copy: the data passed to
+	// Decode may be reused).
 	Raw []byte
 }
 
@@ -28,11 +31,35 @@ var errSyntax = errors.New("malformed message: expected a JSON object")
 
 const maxDepth = 32
 
-// decodeClientMessage parses one client message without reflection. It
-// accepts any JSON object: the known fields must have their type (or be
-// null); unknown fields are checked for syntax and skipped, so newer clients
-// can add fields. It allocates only the strings it keeps.
-func decodeClientMessage(data []byte, m *clientMsg) error {
+// Decode parses one client message without reflection. It accepts any
+// JSON object that is valid UTF-8: the known fields must have their type (or
+// be null); unknown fields are checked for syntax and skipped, so newer
+// clients can add fields. It allocates only the strings it keeps (and a copy
+// of the message for types outside the common set, in Raw).
+func Decode(data []byte, m *ClientMessage) error {
+	if err := decode(data, m); err != nil {
+		return err
+	}
+	if !utf8.Valid(data) {
+		return errBadText // in a field the decoder skipped
+	}
+	if !common(m.Type) {
+		m.Raw = append([]byte(nil), data...)
+	}
+	return nil
+}
+
+// common reports whether a type is decoded whole by Decode; the others
+// keep their message in Raw.
+func common(t Type) bool {
+	switch t {
+	case Chat, Typing, Ping, Presence, React, Video:
+		return true
+	}
+	return false
+}
+
+func decode(data []byte, m *ClientMessage) error {
 	d := decoder{b: data}
 	d.ws()
 	if !d.eat('{') {
@@ -77,7 +104,7 @@ type decoder struct {
 
 var errBadText = errors.New("malformed message: text must be valid Unicode (UTF-8)")
 
-func (d *decoder) end(m *clientMsg) error {
+func (d *decoder) end(m *ClientMessage) error {
 	d.ws()
 	if d.i != len(d.b) {
 		return errSyntax
@@ -146,7 +173,7 @@ func (d *decoder) null() bool {
 	return false
 }
 
-func (d *decoder) field(key []byte, m *clientMsg) error {
+func (d *decoder) field(key []byte, m *ClientMessage) error {
 	if d.null() {
 		return nil
 	}
@@ -157,7 +184,7 @@ func (d *decoder) field(key []byte, m *clientMsg) error {
 		if !ok {
 			return errors.New("malformed message: type must be a string")
 		}
-		m.Type = s
+		m.Type = Type(s)
 		return nil
 	case "ref":
 		dst = &m.Ref
@@ -226,19 +253,19 @@ func (d *decoder) typeName() (string, bool) {
 		}
 		if c == '"' {
 			var s string
-			switch string(d.b[start:j]) {
-			case "chat":
-				s = "chat"
-			case "typing":
-				s = "typing"
-			case "ping":
-				s = "ping"
-			case "presence":
-				s = "presence"
-			case "react":
-				s = "react"
-			case "video":
-				s = "video"
+			switch Type(d.b[start:j]) {
+			case Chat:
+				s = string(Chat)
+			case Typing:
+				s = string(Typing)
+			case Ping:
+				s = string(Ping)
+			case Presence:
+				s = string(Presence)
+			case React:
+				s = string(React)
+			case Video:
+				s = string(Video)
 			default:
 				s = string(d.b[start:j])
 			}

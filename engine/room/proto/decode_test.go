@@ -1,4 +1,4 @@
-package room
+package proto
 
 import (
 	"encoding/json"
@@ -11,21 +11,21 @@ func TestDecodeClientMessage(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want clientMsg
+		want ClientMessage
 		err  bool
 	}{
-		{name: "chat", in: `{"type":"chat","text":"hello","ref":"r1"}`, want: clientMsg{Type: "chat", Text: "hello", Ref: "r1"}},
-		{name: "spaces", in: " {\n \"type\" : \"typing\" , \"on\" : true } ", want: clientMsg{Type: "typing", On: true}},
-		{name: "escapes", in: `{"type":"chat","text":"a\"b\\c\/d\n\t\u00e9\ud83d\ude00"}`, want: clientMsg{Type: "chat", Text: "a\"b\\c/d\n\té😀"}},
+		{name: "chat", in: `{"type":"chat","text":"hello","ref":"r1"}`, want: ClientMessage{Type: "chat", Text: "hello", Ref: "r1"}},
+		{name: "spaces", in: " {\n \"type\" : \"typing\" , \"on\" : true } ", want: ClientMessage{Type: "typing", On: true}},
+		{name: "escapes", in: `{"type":"chat","text":"a\"b\\c\/d\n\t\u00e9\ud83d\ude00"}`, want: ClientMessage{Type: "chat", Text: "a\"b\\c/d\n\té😀"}},
 		{name: "lone surrogate refused", in: `{"type":"chat","text":"x\ud83dy"}`, err: true},
-		{name: "utf8", in: `{"type":"chat","text":"héllo 👋"}`, want: clientMsg{Type: "chat", Text: "héllo 👋"}},
+		{name: "utf8", in: `{"type":"chat","text":"héllo 👋"}`, want: ClientMessage{Type: "chat", Text: "héllo 👋"}},
 		{name: "invalid utf8 refused", in: "{\"type\":\"chat\",\"text\":\"a\xffb\"}", err: true},
 		{name: "invalid utf8 in a key refused", in: "{\"type\":\"chat\",\"k\xff\":1}", err: true},
-		{name: "ping", in: `{"type":"ping","t":1700000000123.5}`, want: clientMsg{Type: "ping", T: 1700000000123.5}},
-		{name: "react", in: `{"type":"react","seq":42,"emoji":"👍"}`, want: clientMsg{Type: "react", Seq: 42, Emoji: "👍"}},
-		{name: "unknown fields skipped", in: `{"x":{"a":[1,2,{"b":null}],"c":"\"}"},"type":"presence","state":"away","n":-1.5e3,"f":false}`, want: clientMsg{Type: "presence", State: "away"}},
-		{name: "null fields", in: `{"type":"chat","text":null}`, want: clientMsg{Type: "chat"}},
-		{name: "rare type", in: `{"type":"signal","sdp":{"a":1}}`, want: clientMsg{Type: "signal"}},
+		{name: "ping", in: `{"type":"ping","t":1700000000123.5}`, want: ClientMessage{Type: "ping", T: 1700000000123.5}},
+		{name: "react", in: `{"type":"react","seq":42,"emoji":"👍"}`, want: ClientMessage{Type: "react", Seq: 42, Emoji: "👍"}},
+		{name: "unknown fields skipped", in: `{"x":{"a":[1,2,{"b":null}],"c":"\"}"},"type":"presence","state":"away","n":-1.5e3,"f":false}`, want: ClientMessage{Type: "presence", State: "away"}},
+		{name: "null fields", in: `{"type":"chat","text":null}`, want: ClientMessage{Type: "chat"}},
+		{name: "rare type keeps the message", in: `{"type":"signal","sdp":{"a":1}}`, want: ClientMessage{Type: "signal", Raw: []byte(`{"type":"signal","sdp":{"a":1}}`)}},
 		{name: "not an object", in: `["chat"]`, err: true},
 		{name: "no type", in: `{"text":"x"}`, err: true},
 		{name: "type not string", in: `{"type":1}`, err: true},
@@ -43,8 +43,8 @@ func TestDecodeClientMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var m clientMsg
-			err := decodeClientMessage([]byte(tt.in), &m)
+			var m ClientMessage
+			err := Decode([]byte(tt.in), &m)
 			if tt.err {
 				if err == nil {
 					t.Fatalf("decoded %q as %+v, want an error", tt.in, m)
@@ -74,10 +74,10 @@ func deep(n int) string {
 
 func TestDecodeCommonTypesDoNotAllocateType(t *testing.T) {
 	data := []byte(`{"type":"typing","on":true}`)
-	var m clientMsg
+	var m ClientMessage
 	allocs := testing.AllocsPerRun(100, func() {
-		m = clientMsg{}
-		if err := decodeClientMessage(data, &m); err != nil {
+		m = ClientMessage{}
+		if err := Decode(data, &m); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -86,9 +86,9 @@ func TestDecodeCommonTypesDoNotAllocateType(t *testing.T) {
 	}
 }
 
-// FuzzDecodeClientMessage checks that the decoder never panics and that
+// FuzzDecode checks that the decoder never panics and that
 // whatever it accepts, encoding/json reads the same way.
-func FuzzDecodeClientMessage(f *testing.F) {
+func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"chat","text":"hello","ref":"r1"}`,
 		`{"type":"typing","on":true}`,
@@ -102,8 +102,8 @@ func FuzzDecodeClientMessage(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var m clientMsg
-		if err := decodeClientMessage(data, &m); err != nil {
+		var m ClientMessage
+		if err := Decode(data, &m); err != nil {
 			return
 		}
 		var std map[string]any
@@ -122,7 +122,7 @@ func FuzzDecodeClientMessage(f *testing.F) {
 				t.Fatalf("%q: %s = %q, encoding/json has %q", data, key, got, v)
 			}
 		}
-		str("type", m.Type)
+		str("type", string(m.Type))
 		str("text", m.Text)
 		str("ref", m.Ref)
 		str("url", m.URL)

@@ -1,0 +1,172 @@
+// Package ws is the room's websocket transport: the endpoint a page's
+// websocket is upgraded to, one reader per connection (the handler's
+// goroutine) and one writer that owns every write, the outbox that drops a
+// member who cannot keep up, and the websocket close codes. The room itself
+// (engine/room) sees each connection only as a room.Transport.
+package ws
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/metrics"
+	"watchparty/engine/room"
+	"watchparty/engine/room/proto"
+)
+
+// Conn is the websocket connection a member talks through
+// (*websocket.Conn of github.com/fasthttp/websocket satisfies it).
+type Conn interface {
+	NextReader() (int, io.Reader, error)
+	WriteMessage(messageType int, data []byte) error
+	WriteControl(messageType int, data []byte, deadline time.Time) error
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+	SetPongHandler(h func(appData string) error)
+	NetConn() net.Conn
+	Close() error
+}
+
+// Rooms is what the endpoint needs of the room service.
+type Rooms interface {
+	Connect(code string, u room.User, t room.Transport) (*room.Conn, error)
+	PingInterval() time.Duration
+	MaxMessageSize() int
+}
+
+// Options tune the endpoint. Zero values take the defaults.
+type Options struct {
+	Log            *slog.Logger
+	WriteTimeout   time.Duration // one write to a member (10 s)
+	OutboxBytes    int           // bytes queued for one member before it is dropped (1 MiB)
+	OutboxMessages int           // messages queued for one member before it is dropped (4096)
+	// ReadGrace is how long a connection may stay silent beyond two ping
+	// intervals before it is closed (10 s).
+	ReadGrace time.Duration
+}
+
+// Endpoint serves room websockets.
+type Endpoint struct {
+	rooms   Rooms
+	opt     Options
+	pool    WriteBufferPool
+	dropped atomic.Int64
+}
+
+// New returns an endpoint for the rooms of rs.
+func New(rs Rooms, o Options) *Endpoint {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.OutboxBytes <= 0 {
+		o.OutboxBytes = 1 << 20
+	}
+	if o.OutboxMessages <= 0 {
+		o.OutboxMessages = 4096
+	}
+	if o.ReadGrace <= 0 {
+		o.ReadGrace = 10 * time.Second
+	}
+	return &Endpoint{rooms: rs, opt: o}
+}
+
+// BufferPool is the write buffer pool to give the websocket upgrader, so
+// that idle connections hold no write buffer.
+func (e *Endpoint) BufferPool() *WriteBufferPool { return &e.pool }
+
+// Dropped counts connections closed because they could not keep up.
+func (e *Endpoint) Dropped() int64 { return e.dropped.Load() }
+
+// Serve runs one member's websocket connection until it closes: the
+// calling goroutine is the reader; a writer goroutine runs only while there
+// is something to send. The caller must have checked the session and the
+// origin; the room checks membership again (a kick may race the upgrade).
+func (e *Endpoint) Serve(code string, u room.User, conn Conn) error {
+	metrics.Connections.Inc()
+	defer metrics.Connections.Dec()
+	c := &outbox{conn: conn, e: e, user: u.ID}
+	rc, err := e.rooms.Connect(code, u, c)
+	if err != nil {
+		refuse(conn, err)
+		return err
+	}
+	e.read(c, rc)
+	rc.Leave()
+	c.shutdown()
+	return nil
+}
+
+// read hands each message to the room until the connection ends.
+func (e *Endpoint) read(c *outbox, rc *room.Conn) {
+	conn := c.conn
+	readTimeout := 2*e.rooms.PingInterval() + e.opt.ReadGrace
+	extended := time.Now()
+	_ = conn.SetReadDeadline(extended.Add(readTimeout))
+	conn.SetPongHandler(func(string) error {
+		extended = time.Now()
+		return conn.SetReadDeadline(extended.Add(readTimeout))
+	})
+	maxRead := e.rooms.MaxMessageSize()
+	for {
+		data, err := readMessage(conn, maxRead)
+		if errors.Is(err, errTooLarge) {
+			c.tooLarge()
+			return
+		}
+		if err != nil {
+			return
+		}
+		if now := time.Now(); now.Sub(extended) > time.Second {
+			extended = now
+			_ = conn.SetReadDeadline(now.Add(readTimeout))
+		}
+		metrics.MessagesIn.Inc()
+		m := new(proto.ClientMessage)
+		err = proto.Decode(data, m)
+		big := len(data) > proto.MaxMessageSize
+		readBufs.put(data)
+		if big && (err != nil || m.Type != proto.RTC) {
+			// Only rtc messages may be longer (MaxMessageSize).
+			c.tooLarge()
+			return
+		}
+		if err != nil {
+			c.Send(proto.Error, proto.ErrorMessage(proto.CodeBadMessage, err.Error(), m.Ref, 0))
+			continue
+		}
+		if !rc.Receive(m) {
+			return
+		}
+	}
+}
+
+// refuse answers a connection the room did not take with an error and
+// closes it.
+func refuse(conn Conn, err error) {
+	code, closeCode := proto.CodeNotMember, proto.ClosePolicy
+	switch {
+	case errors.Is(err, room.ErrNotFound):
+		code = proto.CodeNotFound
+	case errors.Is(err, room.ErrRoomFull):
+		code = proto.CodeRoomFull
+	case errors.Is(err, room.ErrTooManyTabs):
+		code = proto.CodeTooManyConnections
+	case errors.Is(err, room.ErrClosed):
+		code, closeCode = proto.CodeUnavailable, proto.CloseGoingAway
+	}
+	text := err.Error()
+	deadline := time.Now().Add(time.Second)
+	_ = conn.SetWriteDeadline(deadline)
+	_ = conn.WriteMessage(websocket.TextMessage, proto.ErrorMessage(code, text, "", 0))
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeCode, code), deadline)
+	_ = conn.Close()
+}
