@@ -8,7 +8,7 @@
 // Syncplay client or a remote node's proxy all speak through it.
 package proto
 
-//go:generate go test -run TestJSModule -update .
+//go:generate go test -run TestJSModule . -args -update
 
 // Version is the protocol version, sent as v in hello.
 const Version = 1
