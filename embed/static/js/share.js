@@ -7,6 +7,7 @@
 // goes into the page with textContent only.
 
 import { t } from "./i18n.js";
+import { T, RTC_SIGNAL } from "./protocol.js";
 
 const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner", "moderator"], owner: ["owner"] };
 const allows = (level, role) => (levels[level] || levels.everyone).includes(role);
@@ -73,7 +74,7 @@ export function installShare({ send, state, player, root, on, emit, store, conne
 
   const rtc = (signal) => {
     const ref = `rtc${++refSeq}`;
-    send({ type: "rtc", ref, signal });
+    send({ type: T.RTC, ref, signal });
     return ref;
   };
   const setStatus = (text) => {
@@ -155,7 +156,7 @@ export function installShare({ send, state, player, root, on, emit, store, conne
     pc.onicecandidate = (e) => {
       if (my !== gen) return;
       const c = e.candidate ? e.candidate.toJSON() : null;
-      if (answered) rtc({ type: "candidate", candidate: c });
+      if (answered) rtc({ type: RTC_SIGNAL.CANDIDATE, candidate: c });
       else pendingCands.push(c);
     };
     pc.onconnectionstatechange = () => {
@@ -169,7 +170,7 @@ export function installShare({ send, state, player, root, on, emit, store, conne
     pc.ontrack = () => {
       if (my === gen) mapTracks();
     };
-    rtc({ type: "join" });
+    rtc({ type: RTC_SIGNAL.JOIN });
     // After a reconnect, share again what was being shared.
     if (local.size) {
       publish([...local.entries()].map(([source, l]) => ({ source, ...l }))).catch((err) => setStatus(String(err)));
@@ -192,7 +193,7 @@ export function installShare({ send, state, player, root, on, emit, store, conne
   async function handleSignal(sig, my) {
     if (my !== gen || !pc) return;
     switch (sig.type) {
-      case "offer": {
+      case RTC_SIGNAL.OFFER: {
         tracks = sig.tracks || [];
         await pc.setRemoteDescription({ type: "offer", sdp: sig.sdp });
         if (my !== gen) return;
@@ -212,22 +213,22 @@ export function installShare({ send, state, player, root, on, emit, store, conne
         for (const [ref, sources] of [...publishes]) if (sources.every((s) => slots.has(s))) publishes.delete(ref);
         await pc.setLocalDescription(await pc.createAnswer());
         if (my !== gen) return;
-        rtc({ type: "answer", sdp: pc.localDescription.sdp });
+        rtc({ type: RTC_SIGNAL.ANSWER, sdp: pc.localDescription.sdp });
         if (!answered) {
           answered = true;
-          for (const c of pendingCands) rtc({ type: "candidate", candidate: c });
+          for (const c of pendingCands) rtc({ type: RTC_SIGNAL.CANDIDATE, candidate: c });
           pendingCands = [];
         }
         mapTracks();
         break;
       }
-      case "answer":
+      case RTC_SIGNAL.ANSWER:
         await pc.setRemoteDescription({ type: "answer", sdp: sig.sdp });
         break;
-      case "error":
+      case RTC_SIGNAL.ERROR:
         setStatus(sig.message || "WebRTC error");
         break;
-      case "closed":
+      case RTC_SIGNAL.CLOSED:
         closePeer();
         if (sig.code === "replaced") {
           stopAll();
@@ -279,7 +280,7 @@ export function installShare({ send, state, player, root, on, emit, store, conne
         pc.addTrack(x.track, x.stream);
       }
     }
-    const ref = rtc({ type: "publish", tracks: list.map((x) => ({ kind: x.track.kind, source: x.source })) });
+    const ref = rtc({ type: RTC_SIGNAL.PUBLISH, tracks: list.map((x) => ({ kind: x.track.kind, source: x.source })) });
     publishes.set(
       ref,
       list.map((x) => x.source),
@@ -290,7 +291,7 @@ export function installShare({ send, state, player, root, on, emit, store, conne
   async function drop(sources, tell) {
     const gone = sources.filter((s) => local.has(s));
     if (!gone.length) return;
-    if (tell && pc) rtc({ type: "unpublish", tracks: gone.map((source) => ({ source })) });
+    if (tell && pc) rtc({ type: RTC_SIGNAL.UNPUBLISH, tracks: gone.map((source) => ({ source })) });
     for (const s of gone) {
       const l = local.get(s);
       local.delete(s);
@@ -533,7 +534,7 @@ export function installShare({ send, state, player, root, on, emit, store, conne
 
   // ---- room events ----
 
-  on("hello", (h) => {
+  on(T.HELLO, (h) => {
     cfg = h.webrtc || { enabled: false };
     share = h.share || [];
     if (cfg.enabled) startPeer();
@@ -543,14 +544,14 @@ export function installShare({ send, state, player, root, on, emit, store, conne
     }
     render();
   });
-  on("rtc", (m) => {
+  on(T.RTC, (m) => {
     if (m.signal) onSignal(m.signal);
   });
-  on("share", (m) => {
+  on(T.SHARE, (m) => {
     share = m.share || [];
     render();
   });
-  on("error", (m) => {
+  on(T.ERROR, (m) => {
     if (!m.ref || !m.ref.startsWith("rtc")) return;
     setStatus(m.text || t("error_generic"));
     const sources = publishes.get(m.ref);

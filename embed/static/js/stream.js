@@ -14,6 +14,7 @@
 // User text goes into the page with textContent only.
 
 import { t } from "./i18n.js";
+import { T } from "./protocol.js";
 
 const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner", "moderator"], owner: ["owner"] };
 const HEADER = 26; // length(4) type(1) seq(8) captured(8) width(2) height(2) codec(1)
@@ -265,18 +266,18 @@ export function installStream({ send, state, root, on, store, sync }) {
     $("stream-stop").hidden = !mayStop();
   }
 
-  on("hello", (m) => {
+  on(T.HELLO, (m) => {
     rtcOn = !!(m.webrtc && m.webrtc.enabled);
     waited = false;
     apply(m.stream);
   });
   on("rtc:frames", onChannel);
-  on("stream", (m) => {
+  on(T.STREAM, (m) => {
     $("stream-error").textContent = "";
     apply(m.stream);
     store.update("player");
   });
-  on("error", (m) => {
+  on(T.ERROR, (m) => {
     if (m.ref && m.ref.startsWith("stream")) $("stream-error").textContent = m.text || t("error_generic");
   });
   // Settings and roles change what this member may do.
@@ -296,14 +297,14 @@ export function installStream({ send, state, root, on, store, sync }) {
     e.preventDefault();
     const source = $("stream-source").value.trim();
     if (!source) return;
-    if (!send({ type: "stream_start", source, ref: `stream${++refSeq}` })) {
+    if (!send({ type: T.STREAM_START, source, ref: `stream${++refSeq}` })) {
       $("stream-error").textContent = t("not_connected");
       return;
     }
     $("stream-error").textContent = "";
   });
   $("stream-stop").addEventListener("click", () => {
-    send({ type: "stream_stop", ref: `stream${++refSeq}` });
+    send({ type: T.STREAM_STOP, ref: `stream${++refSeq}` });
   });
   $("stream-token").addEventListener("click", async () => {
     const out = $("stream-token-out");

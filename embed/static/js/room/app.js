@@ -25,6 +25,7 @@ import { installLibrary } from "./library.js";
 import { installInvite } from "./invite.js";
 import { installSettings } from "./settings.js";
 import { installOverlays } from "./overlays.js";
+import { T, REASON, CLOSE, PRESENCE } from "../protocol.js";
 
 const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner", "moderator"], owner: ["owner"] };
 
@@ -82,7 +83,9 @@ function start(root) {
     onState(s, arg) {
       store.update("conn", () => {
         if (s === "ended" && !state.ended)
-          state.ended = endedFor(arg === 4004 ? "deleted" : arg === 4000 ? "removed" : "kicked");
+          state.ended = endedFor(
+            arg === CLOSE.DELETED ? REASON.DELETED : arg === CLOSE.REMOVED ? REASON.REMOVED : REASON.KICKED,
+          );
         state.conn = s;
         state.connDelay = s === "closed" ? arg : 0;
       });
@@ -140,7 +143,7 @@ function start(root) {
   // ---- messages ----
 
   const handlers = {
-    hello(m) {
+    [T.HELLO](m) {
       net.opened();
       store.update(["conn", "room", "members", "chat", "queue", "player"], () => {
         state.conn = "open";
@@ -159,16 +162,16 @@ function start(root) {
       });
       sync.waiting = m.sync?.waiting || [];
       sync.hello(m);
-      send({ type: "presence", state: document.visibilityState === "hidden" ? "away" : "online" });
+      send({ type: T.PRESENCE, state: document.visibilityState === "hidden" ? PRESENCE.AWAY : PRESENCE.ONLINE });
     },
-    chat(m) {
+    [T.CHAT](m) {
       store.update("chat", () => {
         addLine(m);
         if (m.user) stopTyping(m.user);
       });
       if (m.ref && m.user === state.me?.id) store.update("chat", () => (state.chatError = ""));
     },
-    member(m) {
+    [T.MEMBER](m) {
       store.update("members", () => {
         if (!state.members.has(m.member.id)) state.membersTotal++;
         state.members.set(m.member.id, m.member);
@@ -176,29 +179,29 @@ function start(root) {
       if (m.member.id === state.me?.id)
         store.update(["room", "members"], () => (state.me = { ...state.me, role: m.member.role }));
     },
-    member_removed(m) {
+    [T.MEMBER_REMOVED](m) {
       store.update("members", () => {
         if (state.members.delete(m.id)) state.membersTotal--;
       });
     },
-    members(m) {
+    [T.MEMBERS](m) {
       // A page of the member list (the People pane asked for it).
       store.update("members", () => {
         for (const x of m.members || []) state.members.set(x.id, x);
         state.membersTotal = m.total;
       });
     },
-    history(m) {
+    [T.HISTORY](m) {
       // Older chat lines (the chat pane asked for them).
       store.update("chat", () => {
         for (const line of m.lines || []) addLine(line, true);
         state.historyMore = !!m.more;
       });
     },
-    typing(m) {
+    [T.TYPING](m) {
       store.update("chat", () => (m.on ? startTyping(m.user) : stopTyping(m.user)));
     },
-    react(m) {
+    [T.REACT](m) {
       const line = state.feed.find((x) => x.seq === m.seq);
       if (!line) return;
       store.update("chat", () => {
@@ -211,19 +214,19 @@ function start(root) {
         line.rev = (line.rev || 0) + 1;
       });
     },
-    video(m) {
+    [T.VIDEO](m) {
       store.update(["player", "chat"], () => setVideo(m.video));
     },
-    room(m) {
+    [T.ROOM](m) {
       store.update("room", () => {
         state.room = m.room;
         state.invite = m.room.invite ? inviteURL(m.room.invite) : "";
       });
     },
-    pong(m) {
+    [T.PONG](m) {
       sync.handle(m);
     },
-    playback(m) {
+    [T.PLAYBACK](m) {
       activityFor(sync.state, m);
       sync.waiting = m.waiting || [];
       store.update("player", () => (state.hold = m.held ? { waiting: m.waiting || [] } : null));
@@ -233,7 +236,7 @@ function start(root) {
     queue(m) {
       store.update("queue", () => (state.queue = m.items || []));
     },
-    queue_change(m) {
+    [T.QUEUE_CHANGE](m) {
       // One change: the added item, if any, and the order of ids after it.
       store.update("queue", () => {
         const known = new Map(state.queue.map((it) => [it.id, it]));
@@ -241,10 +244,10 @@ function start(root) {
         state.queue = (m.ids || []).map((id) => known.get(id)).filter(Boolean);
       });
     },
-    sync_members(m) {
+    [T.SYNC_MEMBERS](m) {
       store.update("members", () => (state.syncMembers = m.members || {}));
     },
-    error(m) {
+    [T.ERROR](m) {
       const text = m.text || t("error_generic");
       if (m.ref && (m.ref.startsWith("rtc") || m.ref.startsWith("stream"))) return; // share.js and stream.js show these
       if (m.ref && m.ref.startsWith("v")) store.update("queue", () => (state.linkError = text));
@@ -257,8 +260,8 @@ function start(root) {
         });
       } else toast(text);
     },
-    closed(m) {
-      if (m.code === "kicked" || m.code === "deleted" || m.code === "removed" || m.code === "logged_out") {
+    [T.CLOSED](m) {
+      if ([REASON.KICKED, REASON.DELETED, REASON.REMOVED, REASON.LOGGED_OUT].includes(m.code)) {
         net.end();
         store.update("conn", () => {
           state.ended = endedFor(m.code);
@@ -457,7 +460,7 @@ function start(root) {
   });
 
   document.addEventListener("visibilitychange", () => {
-    send({ type: "presence", state: document.visibilityState === "hidden" ? "away" : "online" });
+    send({ type: T.PRESENCE, state: document.visibilityState === "hidden" ? PRESENCE.AWAY : PRESENCE.ONLINE });
     store.update("ui");
   });
 

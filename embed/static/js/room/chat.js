@@ -10,6 +10,7 @@
 import { t, has } from "../i18n.js";
 import { el, icon, avatar, colourOf, typingInto } from "./dom.js";
 import { watcher } from "./store.js";
+import { T } from "../protocol.js";
 
 const EMOJI =
   "😀 😂 🤣 😊 😍 😘 😎 🤔 😮 😱 😢 😭 😡 🥳 😴 🙄 👍 👎 👏 🙌 🙏 💪 👀 🤝 ❤️ 💔 🔥 ✨ 🎉 🍿 🎬 📺 🎵 ☕ 🍕 🍺 ✅ ❌ ⏸️ ▶️ ⏩ 💯".split(
@@ -34,7 +35,7 @@ export function installChat(ctx) {
   const earlier = $("chat-more");
   earlier.addEventListener("click", () => {
     const first = state.feed.find((x) => x.seq);
-    if (first) send({ type: "history", seq: first.seq });
+    if (first) send({ type: T.HISTORY, seq: first.seq });
   });
   const timeFmt = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
     hour: "2-digit",
@@ -213,7 +214,7 @@ export function installChat(ctx) {
       "data-emoji": emoji,
       "aria-pressed": String(pressed),
       "aria-label": t("react_with", { emoji }),
-      onclick: () => send({ type: "react", seq, emoji }),
+      onclick: () => send({ type: T.REACT, seq, emoji }),
     });
   }
 
@@ -271,7 +272,7 @@ export function installChat(ctx) {
   let typingStop = 0;
   function stopTyping() {
     clearTimeout(typingStop);
-    if (typingSent) send({ type: "typing", on: false });
+    if (typingSent) send({ type: T.TYPING, on: false });
     typingSent = 0;
   }
 
@@ -287,7 +288,7 @@ export function installChat(ctx) {
     grow();
     const now = Date.now();
     if (now - typingSent > 2500 && input.value) {
-      if (send({ type: "typing", on: true })) typingSent = now;
+      if (send({ type: T.TYPING, on: true })) typingSent = now;
     }
     clearTimeout(typingStop);
     typingStop = setTimeout(stopTyping, 3000);
@@ -339,7 +340,7 @@ export function installChat(ctx) {
     const text = input.value;
     if (!text.trim()) return;
     const ref = `c${++refSeq}`;
-    if (!send({ type: "chat", text, ref })) {
+    if (!send({ type: T.CHAT, text, ref })) {
       store.update("chat", () => (state.chatError = t("chat_not_connected")));
       return;
     }

@@ -8,6 +8,7 @@
 import { t } from "../i18n.js";
 import { clock, setIcon, typingInto } from "./dom.js";
 import { watcher } from "./store.js";
+import { T } from "../protocol.js";
 
 const RATES = [0.5, 0.75, 1, 1.25, 1.5, 2];
 const $ = (id) => document.getElementById(id);
@@ -52,7 +53,7 @@ export function installControls(ctx) {
     if (!mayControl()) return refuse();
     const want = !playing();
     pending = { playing: want, until: performance.now() + 2500 };
-    sync.command(want ? "play" : "pause");
+    sync.command(want ? T.PLAY : T.PAUSE);
     renderPlay();
   }
 
@@ -60,7 +61,7 @@ export function installControls(ctx) {
     if (!hasMedia()) return;
     if (!mayControl()) return refuse();
     const d = duration();
-    sync.command("seek", Math.max(0, d > 0 ? Math.min(d, sec) : sec));
+    sync.command(T.SEEK, Math.max(0, d > 0 ? Math.min(d, sec) : sec));
   }
   const seekBy = (delta) => seekTo(sync.expected() + delta);
 
@@ -102,7 +103,7 @@ export function installControls(ctx) {
       renderRate();
       return;
     }
-    if (RATES.includes(r)) sync.command("rate", r);
+    if (RATES.includes(r)) sync.command(T.RATE, r);
   });
 
   // ---- local ----

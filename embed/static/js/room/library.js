@@ -4,6 +4,7 @@
 import { t } from "../i18n.js";
 import { el } from "./dom.js";
 import { watcher } from "./store.js";
+import { T } from "../protocol.js";
 
 export function installLibrary(ctx) {
   const { store, send, can, base, code } = ctx;
@@ -39,7 +40,7 @@ export function installLibrary(ctx) {
             class: "ghost",
             text: t("watch"),
             "aria-label": t("watch_of", { title: e.name }),
-            onclick: () => send({ type: "video", url: e.link, ref: `vl${++refSeq}` }),
+            onclick: () => send({ type: T.VIDEO, url: e.link, ref: `vl${++refSeq}` }),
           }),
         );
       if (can("manage_queue"))
@@ -49,7 +50,7 @@ export function installLibrary(ctx) {
             class: "ghost",
             text: t("queue_verb"),
             "aria-label": t("queue_of", { title: e.name }),
-            onclick: () => send({ type: "queue_add", url: e.link, ref: `vq${++refSeq}` }),
+            onclick: () => send({ type: T.QUEUE_ADD, url: e.link, ref: `vq${++refSeq}` }),
           }),
         );
       return li;

@@ -3,6 +3,8 @@
 // messages and hands each to onMessage. It stops for good when the server
 // says the member was removed or the room deleted.
 
+import { CLOSE } from "../protocol.js";
+
 export function connectRoom({ path, onMessage, onState }) {
   let ws = null;
   let attempt = 0;
@@ -30,7 +32,7 @@ export function connectRoom({ path, onMessage, onState }) {
     sock.onclose = (ev) => {
       if (ws !== sock) return;
       ws = null;
-      if (ended || ev.code === 4000 || ev.code === 4001 || ev.code === 4004) {
+      if (ended || ev.code === CLOSE.REMOVED || ev.code === CLOSE.KICKED || ev.code === CLOSE.DELETED) {
         ended = true;
         onState("ended", ev.code);
         return;

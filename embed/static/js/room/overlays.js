@@ -6,6 +6,7 @@
 
 import { t } from "../i18n.js";
 import { watcher } from "./store.js";
+import { T, REASON } from "../protocol.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -16,7 +17,7 @@ export function installOverlays(ctx) {
   $("notice-close").addEventListener("click", () => store.update("player", () => (state.notice = null)));
   revert.addEventListener("click", () => {
     const prev = state.notice?.revert;
-    if (prev && send({ type: "video", url: prev.url, ref: "vrevert" }))
+    if (prev && send({ type: T.VIDEO, url: prev.url, ref: "vrevert" }))
       store.update("player", () => (state.notice = null));
   });
 
@@ -39,7 +40,7 @@ export function installOverlays(ctx) {
       $("ended-title").textContent = s.ended.title;
       $("ended-text").textContent = s.ended.text;
       const login = $("ended-login");
-      login.hidden = s.ended.code !== "logged_out";
+      login.hidden = s.ended.code !== REASON.LOGGED_OUT;
       ended.hidden = false;
       document.querySelectorAll("dialog[open]").forEach((d) => d.close());
       ended.querySelector("a:not([hidden])").focus();

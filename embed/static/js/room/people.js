@@ -6,6 +6,7 @@
 import { t } from "../i18n.js";
 import { el, avatar } from "./dom.js";
 import { watcher } from "./store.js";
+import { T } from "../protocol.js";
 
 const IN_SYNC_MS = 150;
 const CATCHING_MS = 2000;
@@ -23,7 +24,7 @@ export function installPeople(ctx) {
   const { store, post, send, toast, confirmAction } = ctx;
   const list = document.getElementById("members");
   const more = document.getElementById("members-more");
-  more.addEventListener("click", () => send({ type: "members", seq: store.state.members.size }));
+  more.addEventListener("click", () => send({ type: T.MEMBERS, seq: store.state.members.size }));
   const count = document.getElementById("people-count");
 
   async function act(action, fields, done) {

@@ -4,6 +4,7 @@
 import { t } from "../i18n.js";
 import { el, icon } from "./dom.js";
 import { watcher } from "./store.js";
+import { T } from "../protocol.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -14,7 +15,7 @@ export function installQueue(ctx) {
   function watch(url, input) {
     if (!url) return;
     if (!can("change_video")) return toast(t(`reason_video_${ctx.levelOf("change_video")}`));
-    if (!send({ type: "video", url, ref: `v${++refSeq}` })) {
+    if (!send({ type: T.VIDEO, url, ref: `v${++refSeq}` })) {
       store.update("queue", () => (state.linkError = t("not_connected")));
       return;
     }
@@ -24,7 +25,7 @@ export function installQueue(ctx) {
   function enqueue(url, input) {
     if (!url) return;
     if (!can("manage_queue")) return toast(t(`reason_queue_${ctx.levelOf("manage_queue")}`));
-    if (send({ type: "queue_add", url, ref: `vq${++refSeq}` })) {
+    if (send({ type: T.QUEUE_ADD, url, ref: `vq${++refSeq}` })) {
       if (input) input.value = "";
       toast(t("queued"));
     }
@@ -63,18 +64,18 @@ export function installQueue(ctx) {
       const title = it.video.title || it.video.url;
       const li = el("li", { "data-id": String(it.id) }, el("span", { class: "title", text: title }));
       if (change && i === 0)
-        li.append(button(t("play_now"), t("play_now_of", { title }), () => send({ type: "queue_next" })));
+        li.append(button(t("play_now"), t("play_now_of", { title }), () => send({ type: T.QUEUE_NEXT })));
       if (manage) {
         if (i > 0)
           li.append(
-            button("", t("move_up_of", { title }), () => send({ type: "queue_move", seq: it.id, t: i - 1 }), "up"),
+            button("", t("move_up_of", { title }), () => send({ type: T.QUEUE_MOVE, seq: it.id, t: i - 1 }), "up"),
           );
         if (i < s.queue.length - 1)
           li.append(
-            button("", t("move_down_of", { title }), () => send({ type: "queue_move", seq: it.id, t: i + 1 }), "down"),
+            button("", t("move_down_of", { title }), () => send({ type: T.QUEUE_MOVE, seq: it.id, t: i + 1 }), "down"),
           );
         li.append(
-          button("", t("queue_remove_of", { title }), () => send({ type: "queue_remove", seq: it.id }), "trash"),
+          button("", t("queue_remove_of", { title }), () => send({ type: T.QUEUE_REMOVE, seq: it.id }), "trash"),
         );
       }
       return li;
