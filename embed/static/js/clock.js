@@ -15,6 +15,8 @@
 // Instants come from performance.timeOrigin + performance.now(): monotonic,
 // sub-millisecond, and unaffected by the user changing the wall clock.
 
+import { T } from "./protocol.js";
+
 /** Local wall-clock instant in milliseconds, with sub-millisecond precision. */
 export function localNow() {
   return performance.timeOrigin + performance.now();
@@ -79,7 +81,7 @@ export class Clock {
     const cutoff = t0 - this.opts.timeoutMs;
     for (const t of this.pending.keys()) if (t < cutoff) this.pending.delete(t);
     this.pending.set(t0, true);
-    this.send({ type: "ping", t: t0 });
+    this.send({ type: T.PING, t: t0 });
   }
 
   /** Handles a pong {t, s}. Returns true when it answered one of our pings. */

@@ -20,6 +20,7 @@
 //     measured drift.
 
 import { Clock, localNow } from "./clock.js";
+import { T } from "./protocol.js";
 
 export { Clock, localNow };
 
@@ -412,10 +413,10 @@ export class SyncEngine {
   /** Handles a server message; returns true when it was a sync message. */
   handle(msg) {
     switch (msg.type) {
-      case "pong":
+      case T.PONG:
         this.clock.onPong(msg);
         return true;
-      case "playback":
+      case T.PLAYBACK:
         this.setState(msg.state, false, msg);
         return true;
     }
@@ -434,9 +435,9 @@ export class SyncEngine {
     this.source = source || "";
     this.bufferingSent = null;
     this.nudging = false;
-    adapter.on("userplay", () => this.userCommand("play"));
-    adapter.on("userpause", () => this.userCommand("pause"));
-    adapter.on("userseek", (t) => this.userCommand("seek", t));
+    adapter.on("userplay", () => this.userCommand(T.PLAY));
+    adapter.on("userpause", () => this.userCommand(T.PAUSE));
+    adapter.on("userseek", (t) => this.userCommand(T.SEEK, t));
     adapter.on("buffering", (on) => this.reportBuffering(on));
     adapter.on("ended", () => this.reportEnded());
     adapter.on("duration", (d) => this.reportDuration(d));
@@ -732,7 +733,7 @@ export class SyncEngine {
   maybeReport(sn) {
     if (sn - this.lastReport < this.cfg.reportMs || !Number.isFinite(this.drift)) return;
     this.lastReport = sn;
-    this.o.send({ type: "drift", t: Math.round(this.drift) });
+    this.o.send({ type: T.DRIFT, t: Math.round(this.drift) });
   }
 
   userCommand(kind, t) {
@@ -744,11 +745,11 @@ export class SyncEngine {
       this.apply();
       return;
     }
-    if (kind === "play" && s.playing) return;
-    if (kind === "pause" && !s.playing) return;
-    if (kind === "seek" && Math.abs(t - this.expected()) < 0.25) return;
+    if (kind === T.PLAY && s.playing) return;
+    if (kind === T.PAUSE && !s.playing) return;
+    if (kind === T.SEEK && Math.abs(t - this.expected()) < 0.25) return;
     const msg = { type: kind };
-    if (kind === "seek") msg.t = t;
+    if (kind === T.SEEK) msg.t = t;
     // Leave the player alone until the room's answer arrives.
     this.userHoldUntil = localNow() + 2000;
     this.userHoldVersion = s.version;
@@ -762,7 +763,7 @@ export class SyncEngine {
     if (t !== undefined) msg.t = t;
     this.note("command", { kind, t });
     this.o.send(msg);
-    if (kind === "pause" && this.adapter) this.adapter.pause();
+    if (kind === T.PAUSE && this.adapter) this.adapter.pause();
   }
 
   reportBuffering(on) {
@@ -771,7 +772,7 @@ export class SyncEngine {
     if (on === this.bufferingSent) return;
     this.bufferingSent = on;
     this.note("buffering", { on });
-    this.o.send({ type: "buffering", on });
+    this.o.send({ type: T.BUFFERING, on });
     this.status();
   }
 
@@ -787,7 +788,7 @@ export class SyncEngine {
     const s = this.state;
     if (!s || this.endedSent === s.version) return;
     this.endedSent = s.version;
-    this.o.send({ type: "ended", seq: s.version });
+    this.o.send({ type: T.ENDED, seq: s.version });
   }
 
   reportDuration(d) {
@@ -796,7 +797,7 @@ export class SyncEngine {
     const key = s.source + "@" + s.version;
     if (this.durationSent === key) return;
     this.durationSent = key;
-    this.o.send({ type: "duration", t: d, seq: s.version });
+    this.o.send({ type: T.DURATION, t: d, seq: s.version });
   }
 
   notice(text) {
