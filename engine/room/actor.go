@@ -213,7 +213,7 @@ func (a *actor) tryStop() bool {
 }
 
 func (a *actor) handle(m msg) {
-	if m.op != opClient || m.m.Type != "chat" {
+	if m.op != opClient || m.m.Type != proto.Chat {
 		a.flush() // keep the order of lines and everything else
 	}
 	switch m.op {
