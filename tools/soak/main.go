@@ -2,7 +2,7 @@
 // over real websockets, for a bounded time, and prints throughput, latency,
 // drops, errors, server RSS and goroutines every few seconds.
 //
-//	go build -o /tmp/watchparty . && go build -o /tmp/soak ./engine/soak
+//	go build -o /tmp/watchparty . && go build -o /tmp/soak ./tools/soak
 //	/tmp/soak -bin /tmp/watchparty -members 2000 -rooms 100 -duration 10m
 //
 // The server runs as a child process (pinned to CPU 0 with -pin) on a fresh

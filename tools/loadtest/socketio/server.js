@@ -1,5 +1,5 @@
 // A minimal socket.io room server with the semantics of the load command's
-// scenarios (engine/room/loadtest): a client connects with ?room=<code>&u=<user>,
+// scenarios (tools/loadtest): a client connects with ?room=<code>&u=<user>,
 // joins that room, gets a "hello" event once it is in, and every "chat" event
 // it sends is broadcast to the whole room, the sender included, as
 // {"user":...,"text":...,"seq":...}. Joins are announced to the room.

@@ -28,7 +28,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"watchparty/engine/latency"
+	"watchparty/tools/latency"
 )
 
 type options struct {

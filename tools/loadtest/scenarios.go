@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"watchparty/engine/latency"
+	"watchparty/tools/latency"
 )
 
 // connectRoom connects members r<room>-m0 .. m<n-1> to code.

@@ -3,7 +3,7 @@
 // (taskset -c 0), the load generator pinned to CPU 1; they talk over
 // loopback. Each scenario gets a fresh server.
 //
-//	go build -o /tmp/loadtest ./engine/room/loadtest && /tmp/loadtest
+//	go build -o /tmp/loadtest ./tools/loadtest && /tmp/loadtest
 //	/tmp/loadtest -scenarios fanout500,rooms200,rising,idle1000 -duration 15s
 //
 // Scenarios:
@@ -34,7 +34,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"watchparty/engine/latency"
+	"watchparty/tools/latency"
 )
 
 func main() {
@@ -44,7 +44,7 @@ func main() {
 	step := flag.Duration("step", 5*time.Second, "how long each rate of the rising scenario lasts")
 	pin := flag.Bool("pin", true, "pin the server to CPU 0 and the generator to CPU 1 with taskset")
 	compare := flag.String("compare", "", `"socketio": run fanout500 and rooms200 against our server and a socket.io server in turn and print both`)
-	sioDir := flag.String("socketio-dir", "engine/room/loadtest/socketio", "folder of the socket.io server (npm install runs there if node_modules is missing)")
+	sioDir := flag.String("socketio-dir", "tools/loadtest/socketio", "folder of the socket.io server (npm install runs there if node_modules is missing)")
 	flag.Parse()
 	if *serveMode {
 		if err := serve(); err != nil {

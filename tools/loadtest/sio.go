@@ -14,7 +14,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"watchparty/engine/latency"
+	"watchparty/tools/latency"
 )
 
 // The socket.io comparison: a minimal socket.io room server (socketio/server.js)
