@@ -60,7 +60,7 @@ func median(v []float64) float64 {
 }
 
 func BenchmarkStartup(b *testing.B) {
-	bin := buildBinary(b, b.TempDir())
+	bin := apptest.Binary(b)
 	fi, err := os.Stat(bin)
 	if err != nil {
 		b.Fatal(err)
@@ -118,11 +118,11 @@ func BenchmarkStartup(b *testing.B) {
 }
 
 func BenchmarkLogin(b *testing.B) {
-	bin := buildBinary(b, b.TempDir())
+	bin := apptest.Binary(b)
 	dir := b.TempDir()
-	p := startBinary(b, bin, dir, "WATCHPARTY_LIMITS_LOGIN_PER_MINUTE=10000")
+	p := apptest.StartBinary(b, bin, binEnv(dir, "WATCHPARTY_LIMITS_LOGIN_PER_MINUTE=10000"))
 	const email, password = "bench@example.test", "bench-password"
-	resp, body := apptest.NewClient(b, p.base).PostForm(b, "/signup", url.Values{"email": {email}, "name": {"Bench"}, "password": {password}})
+	resp, body := apptest.NewClient(b, p.URL).PostForm(b, "/signup", url.Values{"email": {email}, "name": {"Bench"}, "password": {password}})
 	if resp.StatusCode != http.StatusSeeOther {
 		b.Fatalf("creating the account: %s\n%s", resp.Status, body)
 	}
@@ -136,7 +136,7 @@ func BenchmarkLogin(b *testing.B) {
 	start := time.Now()
 	for range workers {
 		wg.Go(func() {
-			c := apptest.NewClient(b, p.base)
+			c := apptest.NewClient(b, p.URL)
 			tok, ok := csrfToken(c)
 			if !ok {
 				mu.Lock()
@@ -146,7 +146,7 @@ func BenchmarkLogin(b *testing.B) {
 			}
 			form := url.Values{"csrf": {tok}, "email": {email}, "password": {password}}.Encode()
 			for range next {
-				req, _ := http.NewRequest(http.MethodPost, p.base+"/login", strings.NewReader(form))
+				req, _ := http.NewRequest(http.MethodPost, p.URL+"/login", strings.NewReader(form))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				resp, err := c.HTTP.Do(req)
 				if err == nil {
@@ -171,8 +171,8 @@ func BenchmarkLogin(b *testing.B) {
 		b.Fatalf("%d log-ins failed", failures)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "logins/s")
-	b.ReportMetric(vmRSS(b, p.cmd.Process.Pid), "RSS-after-MB")
+	b.ReportMetric(vmRSS(b, p.Cmd.Process.Pid), "RSS-after-MB")
 	// The account service hands hash memory back 5 s after the last hash.
 	time.Sleep(8 * time.Second)
-	b.ReportMetric(vmRSS(b, p.cmd.Process.Pid), "RSS-8s-later-MB")
+	b.ReportMetric(vmRSS(b, p.Cmd.Process.Pid), "RSS-8s-later-MB")
 }

@@ -252,11 +252,20 @@ var csrfMeta = regexp.MustCompile(`<meta name="csrf" content="([^"]*)">`)
 func (c *Client) CSRF(t testing.TB) string {
 	t.Helper()
 	resp, body := c.Get(t, "/")
-	m := csrfMeta.FindStringSubmatch(body)
-	if m == nil {
+	tok, ok := CSRFToken(body)
+	if !ok {
 		t.Fatalf("apptest: no CSRF token on the start page (%s)", resp.Status)
 	}
-	return m[1]
+	return tok
+}
+
+// CSRFToken finds the CSRF token in a page's <meta name="csrf">.
+func CSRFToken(page string) (string, bool) {
+	m := csrfMeta.FindStringSubmatch(page)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 // PostForm posts a form with this client's CSRF token added (unless vals
