@@ -149,6 +149,13 @@ func accountService(cfg *config.Config, st *store.Store, o serverOptions, bus *r
 		HashTime: o.hashTime, HashMemory: o.hashMemory, Revoke: bus})
 }
 
+// roomOptions are the room service's options: the configuration's, on st.
+func roomOptions(cfg *config.Config, st *store.Store, log *slog.Logger, bus *revoke.Bus) room.Options {
+	o := room.OptionsFrom(cfg)
+	o.Store, o.Log, o.Revoke = st, log, bus
+	return o
+}
+
 func runServe(ctx context.Context, e Env, args []string) error {
 	cfg, _, err := loadConfig(e, "serve", args, nil)
 	if err != nil {
@@ -228,21 +235,24 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		st.Close()
 		return nil, err
 	}
-	ro := web.RoomOptions(cfg, st, log, bus)
+	ro := roomOptions(cfg, st, log, bus)
 	ro.RTC = sfu
 	if sfu != nil {
 		sfu.OnFrameChannel(fr.frameChannel)
 	}
 	ro.Streams = fr
+	rooms := fr.bind(room.New(ro))
 	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg),
-		Rooms: fr.bind(room.New(ro)), Frames: fr.web(), Revoke: bus})
+		Rooms: rooms, Frames: fr.web(), Revoke: bus})
 	if err != nil {
+		rooms.Close()
 		if sfu != nil {
 			_ = sfu.Close()
 		}
 		st.Close()
 		return nil, err
 	}
+	w.OnClose(rooms.Close)
 	log.Debug("services built", "ms", time.Since(start).Milliseconds())
 	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, SFU: sfu, ops: o}, nil
 }

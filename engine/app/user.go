@@ -14,7 +14,6 @@ import (
 
 	"watchparty/engine/account"
 	"watchparty/engine/room"
-	"watchparty/engine/web"
 )
 
 func runUser(ctx context.Context, e Env, args []string) error {
@@ -121,7 +120,7 @@ func runUser(ctx context.Context, e Env, args []string) error {
 		}
 		fmt.Fprintf(e.Stdout, "removed %s\n", email)
 		// No server runs (it would hold the store): its rooms are settled here.
-		rooms := room.New(web.RoomOptions(cfg, st, log, nil))
+		rooms := room.New(roomOptions(cfg, st, log, nil))
 		fates, err := rooms.ForgetUser(ctx, u.ID)
 		rooms.Close()
 		for _, f := range fates {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"watchparty/config"
 	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
 	"watchparty/engine/rtc"
@@ -43,6 +44,23 @@ type Options struct {
 	// ends, and publishes members who lose their place or rights (revoke.go).
 	Revoke *revoke.Bus
 	Now    func() time.Time
+}
+
+// OptionsFrom takes the room limits and the sync options of a
+// configuration; the caller adds the store, the log and the other services.
+func OptionsFrom(cfg *config.Config) Options {
+	return Options{
+		GuestsAllowed:  cfg.Guests.Allowed,
+		ChatPer10s:     cfg.Limits.ChatPer10s,
+		CommandsPer10s: cfg.Limits.CommandsPer10s,
+		GuestsPerRoom:  cfg.Limits.GuestsPerRoom,
+		GuestTTL:       cfg.Guests.TTL,
+		QueueLength:    cfg.Limits.QueueLength,
+		LinkBytes:      cfg.Limits.LinkBytes,
+		MembersPerRoom: cfg.Limits.MembersPerRoom,
+		RoomsPerUser:   cfg.Limits.RoomsPerUser,
+		Sync:           SyncOptionsFrom(cfg),
+	}
 }
 
 // Service manages rooms: their records in the store and their live actors.

@@ -1,8 +1,8 @@
 package web
 
 import (
+	"context"
 	"errors"
-	"log/slog"
 	"math"
 	"net/url"
 	"strconv"
@@ -13,39 +13,39 @@ import (
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
-	"watchparty/config"
 	"watchparty/engine/account"
 	"watchparty/engine/limit"
-	"watchparty/engine/revoke"
 	"watchparty/engine/room"
 	"watchparty/engine/room/proto"
 	"watchparty/engine/room/ws"
-	"watchparty/engine/store"
 )
 
-// RoomOptions are the room service's options taken from the configuration.
-func RoomOptions(cfg *config.Config, st *store.Store, log *slog.Logger, bus *revoke.Bus) room.Options {
-	return room.Options{
-		Revoke:         bus,
-		Store:          st,
-		Log:            log,
-		GuestsAllowed:  cfg.Guests.Allowed,
-		ChatPer10s:     cfg.Limits.ChatPer10s,
-		CommandsPer10s: cfg.Limits.CommandsPer10s,
-		GuestsPerRoom:  cfg.Limits.GuestsPerRoom,
-		GuestTTL:       cfg.Guests.TTL,
-		QueueLength:    cfg.Limits.QueueLength,
-		LinkBytes:      cfg.Limits.LinkBytes,
-		MembersPerRoom: cfg.Limits.MembersPerRoom,
-		RoomsPerUser:   cfg.Limits.RoomsPerUser,
-		Sync:           room.SyncOptionsFrom(cfg),
-	}
+// Rooms is what the web server needs of the room service: the pages and
+// forms act through it, and the websocket endpoint connects members.
+type Rooms interface {
+	ws.Rooms
+	Create(ctx context.Context, u room.User, name string) (*room.Info, error)
+	Get(ctx context.Context, code string) (*room.Info, error)
+	Member(ctx context.Context, code, uid string) (*room.Member, error)
+	CodeForInvite(ctx context.Context, token string) (string, error)
+	Join(ctx context.Context, code string, u room.User, guestRoom string) (*room.Info, error)
+	Leave(ctx context.Context, code, uid string) error
+	Rename(ctx context.Context, code, by, name string) error
+	SetLocked(ctx context.Context, code, by string, locked bool) error
+	UpdateSettings(ctx context.Context, code, by string, set room.Settings) error
+	RevokeInvite(ctx context.Context, code, by string) (string, error)
+	Kick(ctx context.Context, code, by, target string) error
+	Unban(ctx context.Context, code, by, target string) error
+	SetRole(ctx context.Context, code, by, target string, role room.Role) error
+	Delete(ctx context.Context, code, by string) error
+	UserRooms(ctx context.Context, uid string) ([]room.Summary, error)
+	OwnedFates(ctx context.Context, uid string) ([]room.Fate, error)
 }
 
 // roomWeb is the web side of rooms: the service, its websocket endpoint
 // and the websocket limits.
 type roomWeb struct {
-	svc *room.Service
+	svc Rooms
 	ws  *ws.Endpoint
 	mu  sync.Mutex
 	ips map[string]int // open room websockets per client IP
@@ -54,10 +54,7 @@ type roomWeb struct {
 	guestsByAddr, guestsByRoom *limit.Keyed
 }
 
-func newRoomWeb(s *Server, svc *room.Service) *roomWeb {
-	if svc == nil {
-		svc = room.New(RoomOptions(s.cfg, s.store, s.log, s.revoke))
-	}
+func newRoomWeb(s *Server, svc Rooms) *roomWeb {
 	return &roomWeb{svc: svc, ws: ws.New(svc, ws.Options{Log: s.log}), ips: map[string]int{},
 		guestsByAddr: limit.NewKeyed(s.cfg.Limits.GuestJoinsPerMinute, time.Minute),
 		guestsByRoom: limit.NewKeyed(s.cfg.Limits.RoomGuestJoinsPerMinute, time.Minute),
@@ -66,10 +63,6 @@ func newRoomWeb(s *Server, svc *room.Service) *roomWeb {
 
 // roomRoutes registers the room pages and the room websocket.
 func (s *Server) roomRoutes(r fiber.Router) {
-	if s.rooms == nil {
-		s.rooms = newRoomWeb(s, nil)
-	}
-	s.OnClose(s.rooms.svc.Close)
 	r.Post("/rooms", s.requireAccount, s.createRoom)
 	r.Post("/rooms/join", s.requireAccount, s.joinByCode)
 	r.Get("/join", s.joinPage)

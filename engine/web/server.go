@@ -29,22 +29,27 @@ import (
 	"watchparty/embed/i18n"
 	"watchparty/engine/account"
 	"watchparty/engine/revoke"
-	"watchparty/engine/room"
 	"watchparty/engine/store"
 )
+
+// Readiness is what /readyz asks of the store: can it write now?
+type Readiness interface {
+	Ready(ctx context.Context) error
+}
 
 // Deps are what the web server is built on.
 type Deps struct {
 	Config   *config.Config
 	Log      *slog.Logger
-	Store    *store.Store
+	Store    Readiness
 	Accounts *account.Service
 	// Secret keys CSRF tokens; the app keeps it in the store.
 	Secret []byte
 	// Metrics, when set, is served at /metrics (see engine/metrics).
 	Metrics http.Handler
-	// Rooms serves the rooms; nil builds one from Config and Store.
-	Rooms *room.Service
+	// Rooms serves the rooms (required). The builder closes it, through
+	// OnClose, so that it ends before the HTTP server.
+	Rooms Rooms
 	// Frames, when set, serves the browser frame relay and stream tokens.
 	Frames *Frames
 	// Revoke carries ended sessions and lost room places to the server's
@@ -56,7 +61,7 @@ type Deps struct {
 type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
-	store    *store.Store
+	store    Readiness
 	accounts *account.Service
 	secret   []byte
 	app      *fiber.App
@@ -92,6 +97,9 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.csp = contentSecurityPolicy(d.Config)
+	if d.Rooms == nil {
+		return nil, errors.New("web: no room service")
+	}
 	s.rooms = newRoomWeb(s, d.Rooms)
 	fcfg := fiber.Config{
 		DisableStartupMessage: true,

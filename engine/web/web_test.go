@@ -21,6 +21,7 @@ import (
 	"watchparty/config"
 	"watchparty/engine/account"
 	"watchparty/engine/apptest"
+	"watchparty/engine/room"
 	"watchparty/engine/store"
 	"watchparty/engine/web"
 )
@@ -72,10 +73,15 @@ func newTestServer(t *testing.T, mutate func(*config.Config), routes func(*fiber
 	acc := account.New(st, account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL, HashTime: 1, HashMemory: 1024})
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret})
+	ro := room.OptionsFrom(cfg)
+	ro.Store, ro.Log = st, log
+	rooms := room.New(ro)
+	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Rooms: rooms})
 	if err != nil {
+		rooms.Close()
 		t.Fatal(err)
 	}
+	w.OnClose(rooms.Close)
 	if routes != nil {
 		routes(w.App())
 	}
