@@ -10,8 +10,6 @@ package app
 // directly. Restore is always offline, into an empty data directory.
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -20,16 +18,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
-
-	"watchparty/config"
-	"watchparty/engine/store"
 )
 
 const (
@@ -227,203 +219,4 @@ func (a *atomicFile) Commit() error {
 func (a *atomicFile) Abort() {
 	a.Close()
 	_ = os.Remove(a.Name())
-}
-
-func runBackup(ctx context.Context, e Env, args []string) error {
-	cfg, fs, err := loadConfig(e, "backup", args, nil)
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: watchparty backup FILE  (FILE ending in .gz is compressed; - writes to standard output)")
-	}
-	name := fs.Arg(0)
-	if _, err := os.Stat(cfg.DataDir); err != nil {
-		return fmt.Errorf("no data directory at %s: %w", cfg.DataDir, err)
-	}
-
-	var out io.Writer = e.Stdout
-	var file *atomicFile
-	if name != "-" {
-		if file, err = createAtomic(name); err != nil {
-			return err
-		}
-		out = file
-	}
-	bw := bufio.NewWriterSize(out, 1<<20)
-	cw := &countingWriter{w: bw}
-	var dst io.Writer = cw
-	var gz *gzip.Writer
-	if strings.HasSuffix(name, ".gz") {
-		gz, _ = gzip.NewWriterLevel(cw, gzip.BestSpeed)
-		dst = gz
-	}
-	fail := func(err error) error {
-		if file != nil {
-			file.Abort()
-		}
-		return err
-	}
-
-	start := time.Now()
-	via := "the running server"
-	err = backupFromServer(ctx, controlSocketPath(cfg.DataDir), dst)
-	if errors.Is(err, errNoServer) {
-		via = "the data directory"
-		err = backupDirect(cfg, e, dst)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	if gz != nil {
-		if err := gz.Close(); err != nil {
-			return fail(err)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	if file != nil {
-		if err := file.Commit(); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(e.Stderr, "backup of %s (via %s) written to %s: %d bytes in %s\n",
-		cfg.DataDir, via, name, cw.n, time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-func backupDirect(cfg *config.Config, e Env, w io.Writer) error {
-	dir := cfg.DataDir
-	log, _ := newLogger(cfg, e.Stderr)
-	st, err := store.Open(dir, log, store.Options{})
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("%w; its control socket %s did not answer, so no online backup is possible", err, controlSocketPath(dir))
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return st.Backup(w)
-}
-
-func runRestore(ctx context.Context, e Env, args []string) error {
-	var force bool
-	cfg, fs, err := loadConfig(e, "restore", args, func(fs *pflag.FlagSet) {
-		fs.BoolVar(&force, "force", false, "delete the data directory's current contents first")
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New("usage: watchparty restore FILE [--force]  (- reads standard input)")
-	}
-	name, dir := fs.Arg(0), cfg.DataDir
-	log, _ := newLogger(cfg, e.Stderr)
-
-	var in io.Reader = e.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
-	}
-	br := bufio.NewReaderSize(in, 1<<20)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		defer gz.Close()
-		in = gz
-	} else {
-		in = br
-	}
-
-	if err := prepareRestoreDir(dir, force, log); err != nil {
-		return err
-	}
-	start := time.Now()
-	st, err := store.Open(dir, log, store.Options{})
-	if err != nil {
-		return err
-	}
-	if err := st.Restore(in); err != nil {
-		st.Close()
-		return fmt.Errorf("restoring %s into %s: %w (the directory now holds a partial store; run restore again with --force)", name, dir, err)
-	}
-	if err := st.Close(); err != nil {
-		return err
-	}
-	// Reopen: this checks the schema version the backup carries.
-	st, err = store.Open(dir, log, store.Options{})
-	if err != nil {
-		return fmt.Errorf("the restored store does not open: %w", err)
-	}
-	defer st.Close()
-	counts, err := countKinds(st)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.Stdout, "restored %s into %s in %s: %s\n", name, dir, time.Since(start).Round(time.Millisecond), counts)
-	return nil
-}
-
-// prepareRestoreDir checks that dir is empty, or with force empties it, but
-// only when it looks like a Badger store and no server holds it.
-func prepareRestoreDir(dir string, force bool, log interface{ Info(string, ...any) }) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !force {
-		return fmt.Errorf("%s is not empty: restore only into an empty data directory, or pass --force to delete its contents first", dir)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
-		return fmt.Errorf("%s is not empty and does not hold a watchparty store; refusing to delete it", dir)
-	}
-	st, err := store.Open(dir, nil, store.Options{})
-	if err != nil {
-		return fmt.Errorf("checking %s before deleting it: %w", dir, err)
-	}
-	if err := st.Close(); err != nil {
-		return err
-	}
-	for _, en := range entries {
-		if err := os.RemoveAll(filepath.Join(dir, en.Name())); err != nil {
-			return err
-		}
-	}
-	log.Info("restore: emptied the data directory", "dir", dir, "entries", len(entries))
-	return nil
-}
-
-// countKinds summarises a store by key kind: "user 3, room 2, chat 40, ...".
-func countKinds(st *store.Store) (string, error) {
-	n := map[string]int{}
-	err := st.View(func(tx *store.Tx) error {
-		return tx.Iterate(nil, false, func(k, _ []byte) error {
-			kind, _, _ := strings.Cut(string(k), "/")
-			n[kind]++
-			return nil
-		})
-	})
-	if err != nil {
-		return "", err
-	}
-	kinds := make([]string, 0, len(n))
-	for k := range n {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	parts := make([]string, len(kinds))
-	for i, k := range kinds {
-		parts[i] = fmt.Sprintf("%s %d", k, n[k])
-	}
-	return strings.Join(parts, ", "), nil
 }
