@@ -1,10 +1,16 @@
-// Command loadtest measures the room server under the four loads of issue 3
-// and prints the figures. The server runs as a child process pinned to CPU 0
-// (taskset -c 0), the load generator pinned to CPU 1; they talk over
-// loopback. Each scenario gets a fresh server.
+// Command loadtest measures the room server under four loads and prints
+// the figures. The server is the watchparty binary on its defaults, with
+// only the limits the load needs raised, run as a child process pinned to
+// CPU 0 (taskset -c 0) on a fresh data directory; the load generator is
+// pinned to CPU 1; they talk over loopback. Members are guests who joined
+// through each room's invite link, and connect to /r/CODE/ws with their
+// session cookie and the page's origin, as the room page does. Latency is
+// measured by the clients: each line carries its send time. Each scenario
+// gets a fresh server.
 //
-//	go build -o /tmp/loadtest ./tools/loadtest && /tmp/loadtest
-//	/tmp/loadtest -scenarios fanout500,rooms200,rising,idle1000 -duration 15s
+//	go build -o /tmp/watchparty . && go build -o /tmp/loadtest ./tools/loadtest
+//	/tmp/loadtest -bin /tmp/watchparty
+//	/tmp/loadtest -bin /tmp/watchparty -scenarios fanout500,rooms200,rising,idle1000 -duration 15s
 //
 // Scenarios:
 //
@@ -19,12 +25,9 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -38,21 +41,15 @@ import (
 )
 
 func main() {
-	serveMode := flag.Bool("serve", false, "run the server side (used by the load generator)")
 	scenarios := flag.String("scenarios", "fanout500,rooms200,rising,idle1000", "scenarios to run, comma-separated")
 	duration := flag.Duration("duration", 15*time.Second, "how long the steady scenarios send")
 	step := flag.Duration("step", 5*time.Second, "how long each rate of the rising scenario lasts")
+	idleWait := flag.Duration("idle-wait", 3*time.Second, "idle1000: how long the members stay before the last measure (past 2m the Go runtime has collected once)")
 	pin := flag.Bool("pin", true, "pin the server to CPU 0 and the generator to CPU 1 with taskset")
 	compare := flag.String("compare", "", `"socketio": run fanout500 and rooms200 against our server and a socket.io server in turn and print both`)
 	sioDir := flag.String("socketio-dir", "tools/loadtest/socketio", "folder of the socket.io server (npm install runs there if node_modules is missing)")
+	flag.StringVar(&binPath, "bin", "", "the watchparty binary to measure (empty: go build one from the module in the working directory)")
 	flag.Parse()
-	if *serveMode {
-		if err := serve(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
 	if *pin && os.Getenv("LOADTEST_PINNED") == "" {
 		if _, err := exec.LookPath("taskset"); err == nil {
 			self, _ := os.Executable()
@@ -91,7 +88,7 @@ func main() {
 		case "rising":
 			err = rising(*step, *pin)
 		case "idle1000":
-			err = idle1000(*pin)
+			err = idle1000(*pin, *idleWait)
 		default:
 			err = fmt.Errorf("unknown scenario %q", s)
 		}
@@ -100,80 +97,6 @@ func main() {
 			os.Exit(1)
 		}
 	}
-}
-
-// server is a running server child.
-type server struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	ws    string
-	ctl   string
-}
-
-func startServer(pin bool) (*server, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{self, "-serve"}
-	if pin {
-		args = append([]string{"taskset", "-c", "0"}, args...)
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("server did not start: %w", err)
-	}
-	f := strings.Fields(line)
-	if len(f) != 3 || f[0] != "READY" {
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("server said %q", line)
-	}
-	return &server{cmd: cmd, stdin: stdin, ws: "ws://" + f[1], ctl: "http://" + f[2]}, nil
-}
-
-func (s *server) stop() {
-	_ = s.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-}
-
-func (s *server) get(path string, v any) error {
-	resp, err := http.Get(s.ctl + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s: %s %s", path, resp.Status, b)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-func (s *server) setup(rooms, members int) ([]string, error) {
-	var codes []string
-	err := s.get(fmt.Sprintf("/setup?rooms=%d&members=%d", rooms, members), &codes)
-	return codes, err
 }
 
 // ---- clients ----
@@ -196,27 +119,9 @@ type target interface {
 	// setup makes rooms with members each and returns their codes.
 	setup(rooms, members int) ([]string, error)
 	// dial connects user to the room and waits until it is in.
-	dial(code, user, extra string) (*member, error)
+	dial(code, user string) (*member, error)
 	// send sends load line n of sender id from m.
 	send(m *member, id, n int) error
-}
-
-func (s *server) name() string { return "watchparty" }
-
-func (s *server) send(m *member, id, n int) error { return sendLine(m.conn, nil, id, n, "") }
-
-func (s *server) dial(code, user, extra string) (*member, error) {
-	conn, _, err := dialer.Dial(s.ws+"/load/"+code+"?u="+user+extra, nil)
-	if err != nil {
-		return nil, err
-	}
-	m := &member{conn: conn, done: make(chan struct{})}
-	// Wait for hello so that every member is in before anyone sends.
-	if _, _, err := conn.ReadMessage(); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return m, nil
 }
 
 var textMarker = []byte(`"text":"s`)

@@ -2,9 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -12,14 +9,10 @@ import (
 )
 
 // connectRoom connects members r<room>-m0 .. m<n-1> to code.
-func connectRoom(t target, code string, roomIdx, n int, extra func(j int) string, h *latency.Histogram) ([]*member, error) {
+func connectRoom(t target, code string, roomIdx, n int, h *latency.Histogram) ([]*member, error) {
 	var ms []*member
 	for j := range n {
-		q := ""
-		if extra != nil {
-			q = extra(j)
-		}
-		m, err := t.dial(code, fmt.Sprintf("r%d-m%d", roomIdx, j), q)
+		m, err := t.dial(code, fmt.Sprintf("r%d-m%d", roomIdx, j))
 		if err != nil {
 			closeAll(ms)
 			return nil, fmt.Errorf("member %d of room %d: %w", j, roomIdx, err)
@@ -56,12 +49,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 		return result{}, err
 	}
 	h := &latency.Histogram{}
-	ms, err := connectRoom(t, codes[0], 0, members, func(j int) string {
-		if j == 0 {
-			return "&trace=1&sender=1"
-		}
-		return "&trace=1"
-	}, h)
+	ms, err := connectRoom(t, codes[0], 0, members, h)
 	if err != nil {
 		return result{}, err
 	}
@@ -71,9 +59,6 @@ func fanout500On(t target, d time.Duration) (result, error) {
 		m.recv.Store(0)
 	}
 	total := int(d.Seconds() * rate)
-	if s, ok := t.(*server); ok {
-		profile(s, d)
-	}
 	tick := time.NewTicker(time.Second / rate)
 	start := time.Now()
 	for n := range total {
@@ -88,19 +73,14 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	waitDelivered(ms, func(int) int64 { return int64(total) }, 10*time.Second)
 	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1)}
 	if s, ok := t.(*server); ok {
-		var tr map[string]any
-		if err := s.get("/trace", &tr); err != nil {
-			closeAll(ms)
-			return result{}, err
-		}
-		r.server = fmt.Sprintf("p50 %.2f ms  p99 %.2f ms  max %.2f ms (%v lines)", tr["p50_ms"], tr["p99_ms"], tr["max_ms"], tr["lines"])
+		r.server = fmt.Sprintf("dropped members %.0f", s.memory().dropped)
 	}
 	closeAll(ms)
 	fmt.Printf("fanout500 [%s]: 1 room x %d members, 1 sender at %d msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%)\n",
 		t.name(), members, rate, elapsed.Seconds(), total, r.delivered, r.want, r.loss())
 	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v\n", r.p50, r.p99, r.max)
 	if r.server != "" {
-		fmt.Printf("  server, read of a line to its last write: %s\n", r.server)
+		fmt.Printf("  server: %s\n", r.server)
 	}
 	return r, nil
 }
@@ -124,7 +104,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	h := &latency.Histogram{}
 	var all []*member
 	for i, code := range codes {
-		ms, err := connectRoom(t, code, i, members, nil, h)
+		ms, err := connectRoom(t, code, i, members, h)
 		if err != nil {
 			closeAll(all)
 			return result{}, err
@@ -156,9 +136,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	r := result{delivered: sum(all), want: perMember * int64(len(all)), p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1)}
 	dropped := any("-")
 	if s, ok := t.(*server); ok {
-		var mem map[string]any
-		_ = s.get("/mem", &mem)
-		dropped = mem["dropped"]
+		dropped = s.memory().dropped
 	}
 	closeAll(all)
 	fmt.Printf("rooms200 [%s]: %d rooms x %d members, each sending 1 msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%, dropped conns %v)\n",
@@ -179,7 +157,7 @@ func rising(step time.Duration, pin bool) error {
 		return err
 	}
 	h := &latency.Histogram{}
-	ms, err := connectRoom(s, codes[0], 0, members, nil, h)
+	ms, err := connectRoom(s, codes[0], 0, members, h)
 	if err != nil {
 		return err
 	}
@@ -239,35 +217,11 @@ func rising(step time.Duration, pin bool) error {
 			break
 		}
 	}
-	var mem map[string]any
-	_ = s.get("/mem", &mem)
-	fmt.Printf("  connections dropped for falling behind: %v\n", mem["dropped"])
+	fmt.Printf("  connections dropped for falling behind: %.0f\n", s.memory().dropped)
 	return nil
 }
 
-// profile saves a CPU profile of the server over the next d when
-// LOADTEST_CPU names a file.
-func profile(s *server, d time.Duration) {
-	p := os.Getenv("LOADTEST_CPU")
-	if p == "" {
-		return
-	}
-	go func() {
-		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.ctl, int(d.Seconds())))
-		if err != nil {
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(p)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		_, _ = io.Copy(f, resp.Body)
-	}()
-}
-
-func idle1000(pin bool) error {
+func idle1000(pin bool, wait time.Duration) error {
 	const rooms, members = 100, 10
 	s, err := startServer(pin)
 	if err != nil {
@@ -278,45 +232,47 @@ func idle1000(pin bool) error {
 	if err != nil {
 		return err
 	}
+	// A fresh process on the same data: what setting up the guests cost
+	// over HTTP is not counted per connection.
+	if err := s.restart(); err != nil {
+		return err
+	}
 	h := &latency.Histogram{}
 	// Warm up: connect and close once, so that lazily made pools and
 	// caches are not counted per connection.
-	warm, err := connectRoom(s, codes[0], 0, members, nil, h)
+	warm, err := connectRoom(s, codes[0], 0, members, h)
 	if err != nil {
 		return err
 	}
 	closeAll(warm)
 	time.Sleep(time.Second)
-	var before, after map[string]float64
-	if err := s.get("/mem", &before); err != nil {
-		return err
-	}
+	before := s.memory()
 	var all []*member
 	for i, code := range codes {
-		ms, err := connectRoom(s, code, i, members, nil, h)
+		ms, err := connectRoom(s, code, i, members, h)
 		if err != nil {
 			closeAll(all)
 			return err
 		}
 		all = append(all, ms...)
 	}
-	time.Sleep(3 * time.Second)
-	if p := os.Getenv("LOADTEST_HEAP"); p != "" {
-		if resp, err := http.Get(s.ctl + "/debug/pprof/heap?gc=1"); err == nil {
-			f, _ := os.Create(p)
-			_, _ = io.Copy(f, resp.Body)
-			f.Close()
-			resp.Body.Close()
-		}
-	}
-	if err := s.get("/mem", &after); err != nil {
-		return err
-	}
 	n := float64(len(all))
-	closeAll(all)
 	fmt.Printf("idle1000: %d idle members in %d rooms\n", len(all), rooms)
-	fmt.Printf("  server RSS: %.1f MiB -> %.1f MiB: %.1f KB per connection\n", before["rss"]/(1<<20), after["rss"]/(1<<20), (after["rss"]-before["rss"])/n/1000)
-	fmt.Printf("  Go heap+stacks in use: %.1f KB per connection (stacks %.1f KB); goroutines %v -> %v\n",
-		(after["go_total"]-before["go_total"])/n/1000, (after["stack_inuse"]-before["stack_inuse"])/n/1000, before["goroutines"], after["goroutines"])
+	report := func(after memory, at time.Duration) {
+		fmt.Printf("  %v after connecting: server RSS %.1f MiB -> %.1f MiB: %.1f KB per connection; goroutines %.0f -> %.0f\n",
+			at, float64(before.rss)/(1<<20), float64(after.rss)/(1<<20), float64(after.rss-before.rss)/n/1000, before.goroutines, after.goroutines)
+		fmt.Printf("    Go heap in use + stacks (/metrics): %.1f KB per connection, of which stacks %.1f KB\n",
+			(after.goInUse-before.goInUse)/n/1000, (after.stacks-before.stacks)/n/1000)
+	}
+	time.Sleep(3 * time.Second)
+	report(s.memory(), 3*time.Second)
+	if wait > 3*time.Second {
+		// The Go runtime collects at least every two minutes: after that,
+		// the heap holds what the connections keep, not the garbage of
+		// their handshakes.
+		time.Sleep(wait - 3*time.Second)
+		report(s.memory(), wait)
+	}
+	closeAll(all)
 	return nil
 }

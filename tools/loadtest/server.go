@@ -1,235 +1,252 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
-	"runtime"
-	"runtime/debug"
-	"sort"
-	"strconv"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
-
-	fws "github.com/gofiber/contrib/websocket"
-
-	"watchparty/config"
-	"watchparty/engine/account"
-	"watchparty/engine/room"
-	roomws "watchparty/engine/room/ws"
-	"watchparty/engine/store"
-	"watchparty/engine/web"
+	"watchparty/tools/internal/visitor"
 )
 
-// serve runs the server side: the real web server (Fiber app, middleware)
-// with the real room service on a real store, plus a load route that takes
-// the user from the query string instead of a session cookie, and a control
-// listener for setup and measurements. It prints "READY <ws> <ctl>".
-func serve() error {
-	if os.Getenv("LOADTEST_HEAP") != "" {
-		runtime.MemProfileRate = 256
+// server is the watchparty binary, run as users run it (`watchparty serve`
+// on its defaults) with only the limits the load needs raised. The members
+// are guests who joined by invite link, like people following a link.
+type server struct {
+	cmd   *exec.Cmd
+	dir   string
+	base  string // http://127.0.0.1:PORT
+	pin   bool
+	owner *visitor.Browser
+
+	mu       sync.Mutex
+	sessions map[string]string // load user name -> guest session cookie
+}
+
+const (
+	ownerEmail    = "owner@load.test"
+	ownerPassword = "load-owner-password"
+)
+
+// binPath is the watchparty binary (-bin); empty builds one from the
+// module in the working directory.
+var binPath string
+
+func watchpartyBinary() (string, error) {
+	if binPath != "" {
+		return binPath, nil
+	}
+	dir, err := os.MkdirTemp("", "watchparty-loadbin-")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "watchparty")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build (run from the module root, or pass -bin): %v\n%s", err, b)
+	}
+	binPath = out
+	return out, nil
+}
+
+func startServer(pin bool) (*server, error) {
+	bin, err := watchpartyBinary()
+	if err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "watchparty-load-")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(dir, log, store.Options{})
-	if err != nil {
-		return err
+	data := filepath.Join(dir, "data")
+	// The owner account exists before the server starts (one password hash).
+	add := exec.Command(bin, "user", "add", ownerEmail, "--name", "Load owner", "--password", ownerPassword, "--data_dir", data)
+	if b, err := add.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("watchparty user add: %v: %s", err, b)
 	}
-	defer st.Close()
-	cfg, err := config.Defaults()
-	if err != nil {
-		return err
+	s := &server{dir: dir, sessions: map[string]string{}, pin: pin}
+	if err := s.launch(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	rooms := room.New(room.Options{Store: st, Log: log, ChatPer10s: 10_000_000, MembersPerRoom: 10000, RoomsPerUser: 100000})
-	defer rooms.Close()
-	secret := make([]byte, 32)
-	ws, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: account.New(st, account.Settings{Registration: "open"}), Secret: secret, Rooms: rooms})
-	if err != nil {
-		return err
+	s.owner = visitor.New(s.base)
+	if err := s.owner.LogIn(ownerEmail, ownerPassword); err != nil {
+		s.stop()
+		return nil, err
 	}
-	tr := &tracer{}
-	endpoint := roomws.New(rooms, roomws.Options{Log: log})
-	ws.App().Get("/load/:code", fws.New(func(c *fws.Conn) {
-		u := room.User{ID: c.Query("u"), Name: c.Query("u")}
-		var conn roomws.Conn = c.Conn
-		if c.Query("trace") == "1" {
-			conn = &tracedConn{Conn: c.Conn, tr: tr, sender: c.Query("sender") == "1"}
-		}
-		_ = endpoint.Serve(c.Params("code"), u, conn)
-	}, fws.Config{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: endpoint.BufferPool()}))
+	return s, nil
+}
 
+// launch starts the server process on the data directory and waits until
+// it answers.
+func (s *server) launch() error {
+	bin, err := watchpartyBinary()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	cln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	addr := ln.Addr().String()
+	ln.Close()
+	data := filepath.Join(s.dir, "data")
+	// Every member connects from 127.0.0.1, joins as a guest, and the
+	// senders send far more than people do: those limits are lifted (the
+	// chat limit to its highest, 1,000 lines a second per member).
+	args := []string{bin, "serve", "--listen", addr, "--data_dir", data, "--log.level", "warn",
+		"--limits.chat_per_10s", "10000", "--limits.members_per_room", "10000", "--limits.rooms_per_user", "100000",
+		"--limits.guests_per_room", "10000", "--limits.guest_joins_per_minute", "10000",
+		"--limits.room_guest_joins_per_minute", "10000", "--limits.conns_per_ip", "100000",
+		"--limits.http_conns_per_ip", "100000"}
+	if s.pin {
+		args = append([]string{"taskset", "-c", "0"}, args...)
+	}
+	s.base = "http://" + addr
+	s.cmd = exec.Command(args[0], args[1:]...)
+	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
+	if err := s.cmd.Start(); err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/setup", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("rooms"))
-		m, _ := strconv.Atoi(r.URL.Query().Get("members"))
-		ctx := context.Background()
-		var codes []string
-		for i := range n {
-			owner := room.User{ID: fmt.Sprintf("r%d-m0", i), Name: "owner"}
-			in, err := rooms.Create(ctx, owner, fmt.Sprint("room ", i))
-			if err != nil {
-				http.Error(w, err.Error(), 500)
-				return
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
 			}
-			for j := 1; j < m; j++ {
-				u := room.User{ID: fmt.Sprintf("r%d-m%d", i, j), Name: fmt.Sprint("member ", j)}
-				if _, err := rooms.Join(ctx, in.Code, u, ""); err != nil {
-					http.Error(w, err.Error(), 500)
-					return
-				}
-			}
-			codes = append(codes, in.Code)
 		}
-		_ = json.NewEncoder(w).Encode(codes)
-	})
-	mux.HandleFunc("/mem", func(w http.ResponseWriter, r *http.Request) {
-		runtime.GC()
-		debug.FreeOSMemory()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"rss": rss(), "heap_inuse": ms.HeapInuse, "stack_inuse": ms.StackInuse,
-			"go_total":   ms.HeapInuse + ms.StackInuse + ms.MSpanInuse + ms.MCacheInuse,
-			"goroutines": runtime.NumGoroutine(), "dropped": endpoint.Dropped(),
-		})
-	})
-	mux.HandleFunc("/debug/pprof/heap", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/trace", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(tr.report())
-	})
-	go func() { _ = http.Serve(cln, mux) }()
-	fmt.Printf("READY %s %s\n", ln.Addr(), cln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- ws.App().Listener(ln) }()
-	// The parent closes our stdin to stop us.
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	rooms.Close()
-	_ = ws.App().ShutdownWithTimeout(5 * time.Second)
+		if time.Now().After(deadline) {
+			s.kill()
+			return errors.New("the server did not answer /healthz within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return nil
 }
 
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
+// restart stops the server and starts it again on the same data: the
+// guests' sessions stay valid, and the new process holds nothing left over
+// from setting them up.
+func (s *server) restart() error {
+	s.kill()
+	return s.launch()
+}
+
+// stop ends the server and removes the data directory.
+func (s *server) stop() {
+	s.kill()
+	os.RemoveAll(s.dir)
+}
+
+// kill sends SIGTERM and waits (bounded) for the server to exit.
+func (s *server) kill() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
+}
+
+// memory is the server process's resident memory and goroutines.
+type memory struct {
+	rss        int64
+	goroutines float64
+	goInUse    float64 // Go heap in use and goroutine stacks, bytes
+	stacks     float64 // goroutine stacks, bytes
+	dropped    float64 // members dropped for falling behind
+}
+
+func (s *server) memory() memory {
+	m := memory{rss: visitor.RSS(s.cmd.Process.Pid), goroutines: visitor.Metric(s.base, "go_goroutines"),
+		dropped: visitor.Metric(s.base, "watchparty_drops_total"), stacks: visitor.Metric(s.base, "go_memstats_stack_inuse_bytes")}
+	m.goInUse = visitor.Metric(s.base, "go_memstats_heap_inuse_bytes") + m.stacks
+	return m
+}
+
+// setup makes rooms owned by the owner account, open to guests, each with
+// members guests r<room>-m<j> joined through its invite link.
+func (s *server) setup(rooms, members int) ([]string, error) {
+	codes := make([]string, 0, rooms)
+	for i := range rooms {
+		code, token, err := visitor.CreateRoom(s.owner, fmt.Sprintf("load %d", i), nil)
+		if err != nil {
+			return nil, err
 		}
-	}
-	return 0
-}
-
-// tracer measures, on the server, the time from reading a chat line off
-// the sender's socket to the end of its last write to a member.
-type tracer struct {
-	mu    sync.Mutex
-	read  []int64        // unix ns, by line number
-	write []atomic.Int64 // unix ns of the latest write, by line number
-}
-
-const traceLines = 100000
-
-func (t *tracer) init() {
-	t.mu.Lock()
-	if t.write == nil {
-		t.write = make([]atomic.Int64, traceLines)
-	}
-	t.mu.Unlock()
-}
-
-type tracedConn struct {
-	roomws.Conn
-	tr     *tracer
-	sender bool
-}
-
-func (c *tracedConn) NextReader() (int, io.Reader, error) {
-	typ, r, err := c.Conn.NextReader()
-	if err == nil && c.sender {
-		now := time.Now().UnixNano()
-		c.tr.mu.Lock()
-		c.tr.read = append(c.tr.read, now)
-		c.tr.mu.Unlock()
-	}
-	return typ, r, err
-}
-
-var marker = []byte(`"text":"s0:`)
-
-func (c *tracedConn) WriteMessage(typ int, data []byte) error {
-	err := c.Conn.WriteMessage(typ, data)
-	now := time.Now().UnixNano()
-	c.tr.init()
-	for rest := data; ; {
-		i := bytes.Index(rest, marker)
-		if i < 0 {
-			break
-		}
-		rest = rest[i+len(marker):]
-		n := 0
-		for len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9' {
-			n = n*10 + int(rest[0]-'0')
-			rest = rest[1:]
-		}
-		if n < traceLines {
-			w := &c.tr.write[n]
-			for {
-				old := w.Load()
-				if old >= now || w.CompareAndSwap(old, now) {
-					break
+		codes = append(codes, code)
+		// Guests join from a few workers at once, as a crowd would.
+		errs := make(chan error, members)
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for j := range work {
+					name := fmt.Sprintf("r%d-m%d", i, j)
+					g := visitor.New(s.base)
+					if err := g.JoinAsGuest(token, name); err != nil {
+						errs <- err
+						continue
+					}
+					s.mu.Lock()
+					s.sessions[name] = g.Session()
+					s.mu.Unlock()
 				}
-			}
+			})
+		}
+		for j := range members {
+			work <- j
+		}
+		close(work)
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			return nil, err
 		}
 	}
-	return err
+	return codes, nil
 }
 
-func (t *tracer) report() map[string]any {
-	t.init()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var d []float64
-	for n, r := range t.read {
-		if n >= traceLines {
-			break
-		}
-		if w := t.write[n].Load(); w > 0 {
-			d = append(d, float64(w-r)/1e6)
-		}
+func (s *server) name() string { return "watchparty" }
+
+func (s *server) send(m *member, id, n int) error { return sendLine(m.conn, nil, id, n, "") }
+
+// dial connects guest user to the room's websocket with its session cookie
+// and the page's origin, as the room page does, and waits for hello.
+func (s *server) dial(code, user string) (*member, error) {
+	s.mu.Lock()
+	session, ok := s.sessions[user]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("no guest %s joined room %s", user, code)
 	}
-	sort.Float64s(d)
-	q := func(p float64) float64 {
-		if len(d) == 0 {
-			return 0
+	h := http.Header{}
+	h.Set("Cookie", "wp_session="+session)
+	h.Set("Origin", s.base)
+	conn, resp, err := dialer.Dial("ws"+strings.TrimPrefix(s.base, "http")+"/r/"+code+"/ws", h)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("%w (HTTP %s)", err, resp.Status)
 		}
-		return d[int(p*float64(len(d)-1))]
+		return nil, err
 	}
-	return map[string]any{"lines": len(d), "p50_ms": q(0.5), "p99_ms": q(0.99), "max_ms": q(1)}
+	m := &member{conn: conn, done: make(chan struct{})}
+	// Wait for hello so that every member is in before anyone sends.
+	if _, _, err := conn.ReadMessage(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return m, nil
 }

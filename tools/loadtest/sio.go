@@ -111,7 +111,7 @@ func (s *nodeServer) setup(rooms, members int) ([]string, error) {
 	return codes, nil
 }
 
-func (s *nodeServer) dial(code, user, _ string) (*member, error) {
+func (s *nodeServer) dial(code, user string) (*member, error) {
 	conn, _, err := dialer.Dial("ws://"+s.addr+"/socket.io/?EIO=4&transport=websocket&room="+code+"&u="+user, nil)
 	if err != nil {
 		return nil, err

@@ -7,12 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"watchparty/tools/internal/visitor"
 
 	"github.com/fasthttp/websocket"
 )
@@ -32,16 +32,15 @@ func attack(srv *server, o *options, out io.Writer) error {
 
 // fromAddr is a browser whose connections come from a loopback address.
 func fromAddr(base string, ip net.IP) *browser {
-	jar, _ := cookiejar.New(nil)
-	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 10 * time.Second}).DialContext,
+	b := visitor.New(base)
+	b.Client.Transport = &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 10 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 4}
-	return &browser{base: base, c: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return b
 }
 
 func ownerRoom(srv *server) (*browser, string, string, error) {
 	owner := newBrowser(srv.base)
-	if resp, body, err := owner.post("/login", "/login", url.Values{"email": {srv.email}, "password": {srv.pass}}, ""); err != nil || resp.StatusCode != http.StatusSeeOther {
+	if resp, body, err := owner.Post("/login", "/login", url.Values{"email": {srv.email}, "password": {srv.pass}}, ""); err != nil || resp.StatusCode != http.StatusSeeOther {
 		return nil, "", "", fmt.Errorf("owner log-in: %v %s", err, body)
 	}
 	code, token, err := createRoom(owner, 0)
@@ -71,8 +70,8 @@ func guestFlood(srv *server, o *options, out io.Writer) error {
 				// A fresh browser each time (no cookies), as a flood would be;
 				// it loads the invite page for its CSRF token, then posts.
 				b := fromAddr(srv.base, ip)
-				resp, _, err := b.post("/i/"+token, "/i/"+token, url.Values{"name": {"flood"}}, "")
-				b.c.CloseIdleConnections()
+				resp, _, err := b.Post("/i/"+token, "/i/"+token, url.Values{"name": {"flood"}}, "")
+				b.Client.CloseIdleConnections()
 				if err != nil {
 					other.Add(1)
 					continue
@@ -93,7 +92,7 @@ func guestFlood(srv *server, o *options, out io.Writer) error {
 	wg.Wait()
 	took := time.Since(start)
 	n := min(attempts.Load(), int64(o.attempts))
-	conn, err := dialRoom(srv.base, code, owner.session(), net.IPv4(127, 0, 0, 1))
+	conn, err := dialRoom(srv.base, code, owner.Session(), net.IPv4(127, 0, 0, 1))
 	if err != nil {
 		return err
 	}
@@ -120,11 +119,11 @@ func queueFlood(srv *server, o *options, out io.Writer) error {
 	}
 	join := func(name string, ip net.IP) (*websocket.Conn, error) {
 		g := fromAddr(srv.base, ip)
-		resp, body, err := g.post("/i/"+token, "/i/"+token, url.Values{"name": {name}}, "")
+		resp, body, err := g.Post("/i/"+token, "/i/"+token, url.Values{"name": {name}}, "")
 		if err != nil || resp.StatusCode != http.StatusSeeOther {
 			return nil, fmt.Errorf("guest %s: %v %s", name, err, body)
 		}
-		return dialRoom(srv.base, code, g.session(), ip)
+		return dialRoom(srv.base, code, g.Session(), ip)
 	}
 	drain := func(c *websocket.Conn) {
 		for {
@@ -173,11 +172,11 @@ func queueFlood(srv *server, o *options, out io.Writer) error {
 	var tabs []*websocket.Conn
 	ipA := net.IPv4(127, 3, 0, 1)
 	g := fromAddr(srv.base, ipA)
-	if resp, body, err := g.post("/i/"+token, "/i/"+token, url.Values{"name": {"attacker"}}, ""); err != nil || resp.StatusCode != http.StatusSeeOther {
+	if resp, body, err := g.Post("/i/"+token, "/i/"+token, url.Values{"name": {"attacker"}}, ""); err != nil || resp.StatusCode != http.StatusSeeOther {
 		return fmt.Errorf("attacker: %v %s", err, body)
 	}
 	for range 10 {
-		a, err := dialRoom(srv.base, code, g.session(), ipA)
+		a, err := dialRoom(srv.base, code, g.Session(), ipA)
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,6 +25,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"watchparty/tools/internal/visitor"
 	"watchparty/tools/latency"
 )
 
@@ -204,102 +202,19 @@ func (s *server) stop(out io.Writer) {
 	os.RemoveAll(s.dir)
 }
 
-// rss is the server's resident memory in bytes, from /proc/PID/status.
-func (s *server) rss() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid()))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+// rss is the server's resident memory in bytes.
+func (s *server) rss() int64 { return visitor.RSS(s.pid()) }
 
 // metric reads one unlabelled sample from the server's /metrics.
-func (s *server) metric(name string) float64 {
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(s.base + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, name+" ") {
-			v, _ := strconv.ParseFloat(strings.TrimSpace(line[len(name)+1:]), 64)
-			return v
-		}
-	}
-	return -1
-}
+func (s *server) metric(name string) float64 { return visitor.Metric(s.base, name) }
 
 func (s *server) goroutines() int { return int(s.metric("go_goroutines")) }
 
 // ---- HTTP as a browser ----
 
-type browser struct {
-	c    *http.Client
-	base string
-}
+type browser = visitor.Browser
 
-func newBrowser(base string) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{base: base, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-var csrfMeta = regexp.MustCompile(`<meta name="csrf" content="([^"]*)">`)
-
-func (b *browser) get(p string) (*http.Response, string, error) {
-	resp, err := b.c.Get(b.base + p)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp, string(body), err
-}
-
-// post sends a form with the CSRF token of page (fetched first).
-func (b *browser) post(page, p string, vals url.Values, accept string) (*http.Response, string, error) {
-	_, body, err := b.get(page)
-	if err != nil {
-		return nil, "", err
-	}
-	m := csrfMeta.FindStringSubmatch(body)
-	if m == nil {
-		return nil, "", fmt.Errorf("no CSRF token on %s", page)
-	}
-	vals.Set("csrf", m[1])
-	req, _ := http.NewRequest(http.MethodPost, b.base+p, strings.NewReader(vals.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(resp.Body)
-	return resp, string(rb), err
-}
-
-func (b *browser) session() string {
-	u, _ := url.Parse(b.base + "/")
-	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == "wp_session" {
-			return c.Value
-		}
-	}
-	return ""
-}
+func newBrowser(base string) *browser { return visitor.New(base) }
 
 // ---- websocket members ----
 
@@ -510,7 +425,7 @@ func (r *room) drive(ctx context.Context, o *options, st *stats) {
 func soak(srv *server, o *options, out io.Writer) error {
 	fmt.Fprintf(out, "soak: %d members in %d rooms for %s against %s (pid %d)\n", o.members, o.rooms, o.duration, srv.base, srv.pid())
 	owner := newBrowser(srv.base)
-	resp, body, err := owner.post("/login", "/login", url.Values{"email": {srv.email}, "password": {srv.pass}}, "")
+	resp, body, err := owner.Post("/login", "/login", url.Values{"email": {srv.email}, "password": {srv.pass}}, "")
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		return fmt.Errorf("owner log-in: %v %v %s", err, resp, body)
 	}
@@ -629,30 +544,8 @@ func soak(srv *server, o *options, out io.Writer) error {
 // createRoom makes room i as the owner, open to guests, and returns its
 // code and invite token.
 func createRoom(owner *browser, i int) (code, token string, err error) {
-	resp, body, err := owner.post("/", "/rooms", url.Values{"name": {fmt.Sprintf("soak %d", i)}}, "")
-	if err != nil {
-		return "", "", err
-	}
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "/r/") {
-		return "", "", fmt.Errorf("create: %s %s", resp.Status, body)
-	}
-	code = loc[strings.LastIndex(loc, "/r/")+3:]
-	page := "/r/" + code
-	resp, body, err = owner.post(page, page+"/settings", url.Values{"guests_allowed": {"1"}, "control": {"everyone"},
-		"change_video": {"everyone"}, "manage_queue": {"everyone"}}, "application/json")
-	if err != nil || resp.StatusCode != 200 {
-		return "", "", fmt.Errorf("settings: %v %s", err, body)
-	}
-	resp, body, err = owner.post(page, page+"/invite", url.Values{}, "application/json")
-	if err != nil || resp.StatusCode != 200 {
-		return "", "", fmt.Errorf("invite: %v %s", err, body)
-	}
-	var inv struct{ Invite string }
-	if err := json.Unmarshal([]byte(body), &inv); err != nil || !strings.Contains(inv.Invite, "/i/") {
-		return "", "", fmt.Errorf("invite answer %q", body)
-	}
-	return code, inv.Invite[strings.LastIndex(inv.Invite, "/i/")+3:], nil
+	return visitor.CreateRoom(owner, fmt.Sprintf("soak %d", i), url.Values{"control": {"everyone"},
+		"change_video": {"everyone"}, "manage_queue": {"everyone"}})
 }
 
 func setupRoom(srv *server, owner *browser, i int, o *options, connIdx *int, st *stats) (*room, error) {
@@ -682,18 +575,18 @@ func setupRoom(srv *server, owner *browser, i int, o *options, connIdx *int, st 
 		go m.receive(st)
 		return m, nil
 	}
-	if r.owner, err = connect(fmt.Sprintf("r%do", i), owner.session()); err != nil {
+	if r.owner, err = connect(fmt.Sprintf("r%do", i), owner.Session()); err != nil {
 		return nil, err
 	}
 	for j := range n {
 		g := newBrowser(srv.base)
 		name := fmt.Sprintf("r%dm%d", i, j)
-		resp, body, err := g.post("/i/"+token, "/i/"+token, url.Values{"name": {name}}, "")
+		resp, body, err := g.Post("/i/"+token, "/i/"+token, url.Values{"name": {name}}, "")
 		if err != nil || resp.StatusCode != http.StatusSeeOther {
 			closeRoom(r)
 			return nil, fmt.Errorf("guest %s: %v %s", name, err, body)
 		}
-		m, err := connect(name, g.session())
+		m, err := connect(name, g.Session())
 		if err != nil {
 			closeRoom(r)
 			return nil, err

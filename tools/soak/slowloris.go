@@ -102,7 +102,7 @@ func backToBaseline(srv *server, base int, out io.Writer) bool {
 // and whether its goroutines return to the baseline afterwards.
 func slowlorisWS(srv *server, o *options, out io.Writer) error {
 	owner := newBrowser(srv.base)
-	resp, body, err := owner.post("/login", "/login", url.Values{"email": {srv.email}, "password": {srv.pass}}, "")
+	resp, body, err := owner.Post("/login", "/login", url.Values{"email": {srv.email}, "password": {srv.pass}}, "")
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		return fmt.Errorf("owner log-in: %v %v %s", err, resp, body)
 	}
@@ -121,11 +121,11 @@ func slowlorisWS(srv *server, o *options, out io.Writer) error {
 	for k := range sessions {
 		rm := rooms[k%len(rooms)]
 		g := newBrowser(srv.base)
-		resp, body, err := g.post("/i/"+rm.token, "/i/"+rm.token, url.Values{"name": {fmt.Sprintf("silent%d", k)}}, "")
+		resp, body, err := g.Post("/i/"+rm.token, "/i/"+rm.token, url.Values{"name": {fmt.Sprintf("silent%d", k)}}, "")
 		if err != nil || resp.StatusCode != http.StatusSeeOther {
 			return fmt.Errorf("guest %d: %v %s", k, err, body)
 		}
-		sessions[k] = g.session()
+		sessions[k] = g.Session()
 	}
 	open := func() ([]net.Conn, error) {
 		conns := make([]net.Conn, 0, len(sessions))
