@@ -71,6 +71,19 @@ func TestEveryUsedKeyExists(t *testing.T) {
 	jsKey := regexp.MustCompile(`\bt\(\s*["']([a-z0-9_]+)["']`)
 	scan("../static/js/*.js", jsKey)
 	scan("../static/js/room/*.js", jsKey)
+	// The server's pages and errors (engine/web), and the chat lines the room writes (sys_ keys).
+	scan("../../engine/web/*.go", regexp.MustCompile(`\.(?:T|Format)\("([a-z0-9_]+)"[,)]`), regexp.MustCompile(`"(acct_err_[a-z_]+)"`))
+	goSys := regexp.MustCompile(`a\.system\("([a-z_]+)"`)
+	files, _ := filepath.Glob("../../engine/room/*.go")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range goSys.FindAllStringSubmatch(string(b), -1) {
+			uses["sys_"+m[1]] = f
+		}
+	}
 	// Keys made at run time from a fixed set of values.
 	for _, k := range []string{"ended_kicked_title", "ended_deleted_text", "ended_removed_title", "reason_control_owner", "reason_video_moderators",
 		"reason_queue_everyone", "presence_away", "sync_ok", "sync_catching", "sync_off", "sync_buffering", "role_owner", "role_moderator",

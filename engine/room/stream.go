@@ -97,12 +97,10 @@ func (a *actor) streamChanged() {
 	}
 	a.nameStream(st)
 	a.broadcast(encode(proto.Stream, wireStream{Stream: st}), "")
-	who := st.Publisher
-	if who == "" {
-		who = "Someone"
-	}
-	if st.Active {
-		a.system("stream_started", "name", who, "source", st.Source)
+	if st.Active && st.Publisher == "" {
+		a.system("stream_started_anon", "source", st.Source)
+	} else if st.Active {
+		a.system("stream_started", "name", st.Publisher, "source", st.Source)
 	} else if st.Reason == StreamEnded || st.Reason == StreamFailed {
 		a.system("stream_ended")
 	} else if st.Reason == StreamStopped {

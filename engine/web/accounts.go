@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"watchparty/embed/i18n"
 	"watchparty/engine/account"
 	"watchparty/engine/room"
 )
@@ -28,19 +28,21 @@ func (s *Server) signupPage(c *fiber.Ctx) error {
 	if s.currentUser(c) != nil && !s.currentUser(c).Guest {
 		return c.Redirect(s.base+"/", fiber.StatusSeeOther)
 	}
-	data := fiber.Map{"Title": "Sign up", "Invite": c.Query("invite")}
+	T := s.catalogue(c)
+	data := fiber.Map{"Title": T.T("sign_up"), "Invite": c.Query("invite")}
 	switch s.accounts.Settings().Registration {
 	case account.RegistrationClosed:
 		c.Status(fiber.StatusForbidden)
-		return s.render(c, "error", fiber.Map{"Status": 403, "Heading": "Sign-up closed", "Message": account.ErrRegistrationClosed.Error()})
+		return s.render(c, "error", fiber.Map{"Status": 403, "Heading": T.T("signup_closed_title"), "Title": T.T("signup_closed_title"),
+			"Message": errText(T, account.ErrRegistrationClosed)})
 	case account.RegistrationInvite:
 		if err := s.accounts.CheckInvite(c.UserContext(), c.Query("invite")); err != nil {
-			msg := account.ErrInviteRequired.Error()
+			msg := errText(T, account.ErrInviteRequired)
 			if c.Query("invite") != "" {
-				msg = account.ErrInviteInvalid.Error()
+				msg = errText(T, account.ErrInviteInvalid)
 			}
 			c.Status(fiber.StatusForbidden)
-			return s.render(c, "error", fiber.Map{"Status": 403, "Heading": "Invite needed", "Message": msg})
+			return s.render(c, "error", fiber.Map{"Status": 403, "Heading": T.T("invite_needed_title"), "Title": T.T("invite_needed_title"), "Message": msg})
 		}
 	}
 	return s.render(c, "signup", data)
@@ -51,13 +53,13 @@ func (s *Server) tooMany(c *fiber.Ctx, page string, data fiber.Map, wait time.Du
 	secs := int(math.Ceil(wait.Seconds()))
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 	c.Status(fiber.StatusTooManyRequests)
-	data["FormError"] = fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", secs)
+	data["FormError"] = s.catalogue(c).Format("too_many_attempts", "s", secs)
 	return s.render(c, page, data)
 }
 
 func (s *Server) signup(c *fiber.Ctx) error {
 	in := account.SignUp{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password"), Invite: c.FormValue("invite")}
-	data := fiber.Map{"Title": "Sign up", "Invite": in.Invite, "Values": map[string]string{"email": in.Email, "name": in.Name}}
+	data := fiber.Map{"Title": s.catalogue(c).T("sign_up"), "Invite": in.Invite, "Values": map[string]string{"email": in.Email, "name": in.Name}}
 	if ok, wait, by := s.logins.check(c.IP(), s.loginAttempt(c, in.Email)); !ok {
 		s.refused(c, "sign-up rate limited", "by", by)
 		return s.tooMany(c, "signup", data, wait)
@@ -67,9 +69,9 @@ func (s *Server) signup(c *fiber.Ctx) error {
 		var fe *account.FieldError
 		switch {
 		case errors.As(err, &fe):
-			data["Errors"] = map[string]string{fe.Field: fe.Err.Error()}
+			data["Errors"] = map[string]string{fe.Field: errText(s.catalogue(c), fe.Err)}
 		case errors.Is(err, account.ErrRegistrationClosed), errors.Is(err, account.ErrInviteRequired), errors.Is(err, account.ErrInviteInvalid):
-			data["FormError"] = err.Error()
+			data["FormError"] = errText(s.catalogue(c), err)
 		default:
 			return err
 		}
@@ -90,7 +92,7 @@ func (s *Server) loginPage(c *fiber.Ctx) error {
 	if u := s.currentUser(c); u != nil && !u.Guest {
 		return c.Redirect(s.safeNext(c.Query("next")), fiber.StatusSeeOther)
 	}
-	return s.render(c, "login", fiber.Map{"Title": "Log in", "Next": c.Query("next")})
+	return s.render(c, "login", fiber.Map{"Title": s.catalogue(c).T("log_in"), "Next": c.Query("next")})
 }
 
 // safeNext keeps redirects on this site: a path on this server, never
@@ -110,7 +112,7 @@ func (s *Server) safeNext(next string) string {
 
 func (s *Server) login(c *fiber.Ctx) error {
 	email := c.FormValue("email")
-	data := fiber.Map{"Title": "Log in", "Next": c.FormValue("next"), "Values": map[string]string{"email": email}}
+	data := fiber.Map{"Title": s.catalogue(c).T("log_in"), "Next": c.FormValue("next"), "Values": map[string]string{"email": email}}
 	at := s.loginAttempt(c, email)
 	if ok, wait, by := s.logins.check(c.IP(), at); !ok {
 		s.refused(c, "log-in rate limited", "by", by)
@@ -120,7 +122,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.logins.failed(at)
 		s.refused(c, "log-in failed")
-		data["FormError"] = err.Error()
+		data["FormError"] = errText(s.catalogue(c), err)
 		c.Status(fiber.StatusUnauthorized)
 		return s.render(c, "login", data)
 	}
@@ -149,7 +151,7 @@ func (s *Server) logout(c *fiber.Ctx) error {
 }
 
 func (s *Server) accountData(c *fiber.Ctx, data fiber.Map) (fiber.Map, error) {
-	data["Title"] = "Account"
+	data["Title"] = s.catalogue(c).T("account_title")
 	u := s.currentUser(c)
 	fates, err := s.rooms.svc.OwnedFates(c.UserContext(), u.ID)
 	if err != nil {
@@ -181,7 +183,7 @@ func (s *Server) formFailed(c *fiber.Ctx, err error, values map[string]string) e
 	if !errors.As(err, &fe) {
 		return err
 	}
-	data, derr := s.accountData(c, fiber.Map{"Errors": map[string]string{fe.Field: fe.Err.Error()}, "Values": values})
+	data, derr := s.accountData(c, fiber.Map{"Errors": map[string]string{fe.Field: errText(s.catalogue(c), fe.Err)}, "Values": values})
 	if derr != nil {
 		return derr
 	}
@@ -245,7 +247,7 @@ func (s *Server) accountDelete(c *fiber.Ctx) error {
 	// Say what became of the rooms (the room service carries it out as the
 	// deletion is published: engine/revoke).
 	T := s.catalogue(c)
-	lines := []string{flashText("deleted")}
+	lines := []string{T.T("flash_deleted")}
 	for _, f := range fates {
 		if f.Action == room.FateTransfer {
 			lines = append(lines, T.Format("deleted_fate_transfer", "room", f.Name, "name", f.To))
@@ -260,17 +262,17 @@ func (s *Server) accountDelete(c *fiber.Ctx) error {
 func (s *Server) createInvite(c *fiber.Ctx) error {
 	u := s.currentUser(c)
 	if !u.Admin {
-		return fiber.NewError(fiber.StatusForbidden, "Only an admin can create invites.")
+		return fiber.NewError(fiber.StatusForbidden, s.catalogue(c).T("invites_admin_only"))
 	}
 	days, err := strconv.Atoi(c.FormValue("days"))
 	if err != nil || days < 1 || days > 90 {
-		return s.formFailed(c, &account.FieldError{Field: "days", Err: errors.New("enter a number of days from 1 to 90")}, nil)
+		return s.formFailed(c, &account.FieldError{Field: "days", Err: errInviteDays}, nil)
 	}
 	inv, err := s.accounts.CreateInvite(c.UserContext(), u.ID, time.Duration(days)*24*time.Hour)
 	if err != nil {
 		return err
 	}
-	data, err := s.accountData(c, fiber.Map{"NewInvite": s.absURL(c, "/signup?invite="+inv.Token), "Flash": flashText("invite")})
+	data, err := s.accountData(c, fiber.Map{"NewInvite": s.absURL(c, "/signup?invite="+inv.Token), "Flash": s.catalogue(c).T("flash_invite")})
 	if err != nil {
 		return err
 	}
@@ -283,4 +285,38 @@ func (s *Server) absURL(c *fiber.Ctx, p string) string {
 		return strings.TrimSuffix(s.cfg.BaseURL, "/") + p
 	}
 	return c.Protocol() + "://" + c.Hostname() + s.base + p
+}
+
+// errInviteDays refuses an invite's lifetime out of range.
+var errInviteDays = errors.New("enter a number of days from 1 to 90")
+
+// accountErrors maps the account errors a form shows to their keys in the
+// catalogues.
+var accountErrors = []struct {
+	err error
+	key string
+}{
+	{account.ErrInvalidEmail, "acct_err_invalid_email"},
+	{account.ErrEmailTaken, "acct_err_email_taken"},
+	{account.ErrWeakPassword, "acct_err_weak_password"},
+	{account.ErrLongPassword, "acct_err_long_password"},
+	{account.ErrInvalidName, "acct_err_invalid_name"},
+	{account.ErrBadCredentials, "acct_err_bad_credentials"},
+	{account.ErrWrongPassword, "acct_err_wrong_password"},
+	{account.ErrRegistrationClosed, "acct_err_registration_closed"},
+	{account.ErrInviteRequired, "acct_err_invite_required"},
+	{account.ErrInviteInvalid, "acct_err_invite_invalid"},
+	{account.ErrLastAdmin, "acct_err_last_admin"},
+	{errInviteDays, "acct_err_invite_days"},
+}
+
+// errText is an account error in the page's language (its English text when
+// the catalogues do not know it).
+func errText(T i18n.Catalogue, err error) string {
+	for _, e := range accountErrors {
+		if errors.Is(err, e.err) {
+			return T.T(e.key)
+		}
+	}
+	return err.Error()
 }

@@ -309,10 +309,9 @@ func (s *Server) render(c *fiber.Ctx, page string, data fiber.Map) error {
 		}
 	}
 	if f := s.cookie(c, flashCookie); f != "" && data["Flash"] == nil {
+		// Unknown keys show nothing, so a forged cookie cannot put text in the page.
 		if text := T.T("flash_" + f); text != "flash_"+f {
 			data["Flash"] = text
-		} else {
-			data["Flash"] = flashText(f)
 		}
 		s.clearCookie(c, flashCookie)
 	}
@@ -332,8 +331,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	if errors.As(err, &rf) {
 		return s.refusalPage(c, rf, wantsJSON)
 	}
+	T := s.catalogue(c)
 	code := fiber.StatusInternalServerError
-	msg := "Something went wrong on the server. Please try again."
+	msg := T.T("err_text_500")
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		code = fe.Code
@@ -343,12 +343,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	if errors.Is(err, store.ErrUnavailable) {
 		code = fiber.StatusServiceUnavailable
-		msg = "The server cannot save data right now (its disk may be full). Please try again later."
+		msg = T.T("err_text_503")
 	}
 	if code >= 500 {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", code, "err", err)
 	}
-	T := s.catalogue(c)
 	heading := T.T(fmt.Sprintf("err_title_%d", code))
 	if strings.HasPrefix(heading, "err_title_") {
 		heading = T.T("err_title_500")

@@ -192,16 +192,3 @@ func (s *Server) originAllowed(c *fiber.Ctx, origin string) bool {
 }
 
 func (s *Server) flash(c *fiber.Ctx, key string) { s.setCookie(c, flashCookie, key, time.Minute) }
-
-// flashText maps a flash key to its message; unknown keys show nothing, so
-// the cookie cannot inject text.
-func flashText(key string) string {
-	return map[string]string{
-		"signedup":  "Welcome! Your account is ready.",
-		"loggedout": "You are logged out.",
-		"name":      "Your display name was saved.",
-		"password":  "Your password was changed. Other devices were logged out.",
-		"deleted":   "Your account was deleted.",
-		"invite":    "Invite link created.",
-	}[key]
-}

@@ -19,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"watchparty/config"
+	"watchparty/embed/i18n"
 	"watchparty/engine/account"
 	"watchparty/engine/apptest"
 	"watchparty/engine/room"
@@ -646,6 +647,34 @@ func TestErrorsNextToFields(t *testing.T) {
 	resp, body := c.PostForm(t, "/login", url.Values{"email": {"ann@example.org"}, "password": {"wrong-password"}})
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "wrong email or password") {
 		t.Errorf("wrong password: %s", resp.Status)
+	}
+}
+
+// TestFormErrorsInTheirLanguage: the account forms' errors read in the
+// page's language, as the rest of the page does.
+func TestFormErrorsInTheirLanguage(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	ts.signUp(t, "ann@example.org", "Ann", "password-ann")
+	for _, lang := range []string{"de", "fr"} {
+		T := i18n.Get(lang)
+		c := ts.client(t)
+		c.Get(t, "/signup?lang="+lang) // the choice is kept in a cookie
+		_, body := c.PostForm(t, "/signup", url.Values{"email": {"bob@example.org"}, "name": {"Bob"}, "password": {"short"}})
+		m := fieldError.FindStringSubmatch(body)
+		if want := T.T("acct_err_weak_password"); m == nil || m[1] != "password" || m[2] != want || want == i18n.Get("en").T("acct_err_weak_password") {
+			t.Errorf("%s: short password: field error %q, want %q", lang, m, want)
+		}
+		_, body = c.PostForm(t, "/signup", url.Values{"email": {"ANN@example.org"}, "name": {"Ann"}, "password": {"password-ann"}})
+		if m := fieldError.FindStringSubmatch(body); m == nil || m[2] != T.T("acct_err_email_taken") {
+			t.Errorf("%s: email taken: field error %q", lang, m)
+		}
+		resp, body := c.PostForm(t, "/login", url.Values{"email": {"ann@example.org"}, "password": {"wrong-password"}})
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, T.T("acct_err_bad_credentials")) {
+			t.Errorf("%s: wrong password: %s, the page does not say %q", lang, resp.Status, T.T("acct_err_bad_credentials"))
+		}
+		if !strings.Contains(body, "<title>"+T.T("log_in")+" · watchparty</title>") {
+			t.Errorf("%s: the log-in page's title is not %q", lang, T.T("log_in"))
+		}
 	}
 }
 
