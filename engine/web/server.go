@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -244,10 +245,15 @@ func (s *Server) loadTemplates() error {
 	})
 	s.assetVer = hex.EncodeToString(h.Sum(nil))[:12]
 	// The room page preloads every module its entry imports, so the browser
-	// fetches them at once instead of one level of imports after another.
+	// fetches them at once instead of one level of imports after another;
+	// the ones the entry needs to open the websocket come first.
 	var modules []string
+	first := []string{"static/js/room/net.js", "static/js/protocol.js"}
+	for _, p := range first {
+		modules = append(modules, s.base+"/"+p)
+	}
 	_ = fs.WalkDir(assets.Static, "static/js", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".js") && !strings.Contains(p, "/vendor/") && p != "static/js/room.js" {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".js") && !strings.Contains(p, "/vendor/") && p != "static/js/room.js" && !slices.Contains(first, p) {
 			modules = append(modules, s.base+"/"+p)
 		}
 		return err

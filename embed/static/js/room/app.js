@@ -14,7 +14,6 @@ import { SyncEngine, HTML5Adapter, YouTubeAdapter, positionAt } from "../sync.js
 import { installStream } from "../stream.js";
 import { installShare } from "../share.js";
 import { createStore } from "./store.js";
-import { connectRoom } from "./net.js";
 import { clock } from "./dom.js";
 import { installLayout } from "./layout.js";
 import { installControls } from "./controls.js";
@@ -35,10 +34,11 @@ const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner
  */
 export const room = {};
 
-const root = document.getElementById("room");
-if (root) start(root);
-
-function start(root) {
+/**
+ * Runs the room page in root (the #room element); net is its websocket
+ * (net.js), opened by the page's entry (room.js).
+ */
+export function start(root, net) {
   const base = root.dataset.base || "";
   const code = root.dataset.code;
   const csrf = document.querySelector('meta[name="csrf"]')?.content || "";
@@ -77,8 +77,7 @@ function start(root) {
     listeners.get(type).push(fn);
   };
 
-  const net = connectRoom({
-    path: root.dataset.ws,
+  const connection = {
     onMessage: handle,
     onState(s, arg) {
       store.update("conn", () => {
@@ -92,7 +91,7 @@ function start(root) {
       if (s === "closed") sync.disconnected();
       if (s === "ended") stopPlayback();
     },
-  });
+  };
   const send = (m) => net.send(m);
 
   const can = (what) =>
@@ -464,5 +463,5 @@ function start(root) {
     store.update("ui");
   });
 
-  net.start();
+  net.attach(connection);
 }

@@ -218,13 +218,28 @@ export function installChat(ctx) {
     });
   }
 
-  const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+  // Whether the log is scrolled to its end is kept from its scroll events, so
+  // that rendering a line never has to read the layout; the scroll to the end
+  // waits for the next frame, whose layout the browser does anyway.
+  let stuck = true;
+  scroller.addEventListener(
+    "scroll",
+    () => (stuck = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48),
+    { passive: true },
+  );
+  let scrolling = false;
   const toBottom = () => {
-    scroller.scrollTop = scroller.scrollHeight;
+    stuck = true;
+    if (scrolling) return;
+    scrolling = true;
+    requestAnimationFrame(() => {
+      scrolling = false;
+      scroller.scrollTop = scroller.scrollHeight;
+    });
   };
 
   function renderFeed(s) {
-    const stick = atBottom();
+    const stick = stuck;
     const keys = new Set(s.feed.map(keyOf));
     for (const [k, v] of shown) {
       if (!keys.has(k)) {
@@ -471,7 +486,7 @@ export function installChat(ctx) {
     // Back on the chat: show the newest line.
     if (s.ui.tab !== tab) {
       tab = s.ui.tab;
-      if (tab === "chat") queueMicrotask(toBottom);
+      if (tab === "chat") toBottom();
     }
     if (!changed(s, "chat", "members", "conn")) return;
     renderFeed(s);

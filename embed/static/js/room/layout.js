@@ -95,9 +95,10 @@ export function installLayout({ root, store, state }) {
     document.documentElement.style.setProperty("--vvh", `${Math.round(h)}px`);
     if (vv && vv.offsetTop) window.scrollTo(0, 0);
   };
+  // Until the first resize the style's own height (100dvh) is the same, so
+  // the page's first layout is not forced here.
   if (vv) vv.addEventListener("resize", fit);
   window.addEventListener("resize", fit);
-  fit();
 
   // ---- render ----
 

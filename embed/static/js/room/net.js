@@ -2,21 +2,31 @@
 // exponential back-off and jitter, splits the server's batched frames into
 // messages and hands each to onMessage. It stops for good when the server
 // says the member was removed or the room deleted.
+//
+// The page's entry (room.js) opens the socket before the rest of the room's
+// scripts have loaded, so that the connection and the server's hello are
+// under way while they load; what arrives before the room attaches its
+// handlers waits, in order.
 
 import { CLOSE } from "../protocol.js";
 
-export function connectRoom({ path, onMessage, onState }) {
+export function connectRoom(path) {
   let ws = null;
   let attempt = 0;
   let ended = false;
   let timer = 0;
+  let handlers = null;
+  const early = []; // [kind, a, b] before attach
+
+  const message = (m) => (handlers ? handlers.onMessage(m) : early.push(["m", m]));
+  const state = (s, arg) => (handlers ? handlers.onState(s, arg) : early.push(["s", s, arg]));
 
   function open() {
     if (ended) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const sock = new WebSocket(`${proto}//${location.host}${path}`);
     ws = sock;
-    onState(attempt ? "reconnecting" : "connecting");
+    state(attempt ? "reconnecting" : "connecting");
     sock.onmessage = (ev) => {
       for (const part of String(ev.data).split("\n")) {
         if (!part) continue;
@@ -26,7 +36,7 @@ export function connectRoom({ path, onMessage, onState }) {
         } catch {
           continue;
         }
-        if (m && typeof m.type === "string") onMessage(m);
+        if (m && typeof m.type === "string") message(m);
       }
     };
     sock.onclose = (ev) => {
@@ -34,19 +44,27 @@ export function connectRoom({ path, onMessage, onState }) {
       ws = null;
       if (ended || ev.code === CLOSE.REMOVED || ev.code === CLOSE.KICKED || ev.code === CLOSE.DELETED) {
         ended = true;
-        onState("ended", ev.code);
+        state("ended", ev.code);
         return;
       }
       const cap = Math.min(30000, 500 * 2 ** attempt);
       const delay = 250 + Math.random() * cap;
       attempt++;
-      onState("closed", delay);
+      state("closed", delay);
       timer = setTimeout(open, delay);
     };
   }
+  open();
 
   return {
-    start: open,
+    /** Hands what arrived so far, and from now on everything, to onMessage and onState. */
+    attach(h) {
+      handlers = h;
+      for (const [kind, a, b] of early.splice(0)) {
+        if (kind === "m") h.onMessage(a);
+        else h.onState(a, b);
+      }
+    },
     /** Sends a message; false when not connected. */
     send(m) {
       if (ws && ws.readyState === WebSocket.OPEN) {

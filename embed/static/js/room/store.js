@@ -11,21 +11,29 @@ export function createStore(state) {
     queued = false;
     for (const v of views) v(state);
   };
+  const queue = () => {
+    if (!queued) {
+      queued = true;
+      queueMicrotask(flush);
+    }
+  };
   return {
     state,
     /** Applies fn to the state and bumps the named slices' revisions. */
     update(slices, fn) {
       if (fn) fn(state);
       for (const s of [].concat(slices || [])) state.rev[s] = (state.rev[s] || 0) + 1;
-      if (!queued) {
-        queued = true;
-        queueMicrotask(flush);
-      }
+      queue();
     },
-    /** Registers a render function; it runs now and after every change. */
+    /**
+     * Registers a render function; it runs with the next batch (so the views
+     * a page installs one after another render together, in one pass that
+     * writes the DOM without reading its layout in between) and after every
+     * change.
+     */
     view(fn) {
       views.push(fn);
-      fn(state);
+      queue();
     },
   };
 }
