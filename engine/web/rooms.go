@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,7 @@ func (s *Server) roomRoutes(r fiber.Router) {
 	rr.Post("/invite", s.requireUser, s.roomInvite)
 	rr.Post("/kick", s.requireUser, s.roomKick)
 	rr.Post("/unban", s.requireUser, s.roomUnban)
+	rr.Get("/banned", s.requireUser, s.roomBanned)
 	rr.Post("/role", s.requireUser, s.roomRole)
 	rr.Post("/delete", s.requireUser, s.roomDelete)
 }
@@ -233,10 +235,6 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 	if in.MayInvite(member) {
 		inviteURL = s.absURL(c, "/i/"+in.Invite)
 	}
-	var banned []fiber.Map
-	for id, name := range in.Banned {
-		banned = append(banned, fiber.Map{"ID": id, "Name": name})
-	}
 	return s.render(c, "room", fiber.Map{
 		"Title":        in.Title(),
 		"Room":         in,
@@ -246,7 +244,7 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 		"YouTubeAPI":   s.cfg.YouTube.IFrameAPIURL,
 		"GuestsServer": s.cfg.Guests.Allowed,
 		"WebRTC":       s.cfg.WebRTC.Enabled,
-		"Banned":       banned,
+		"Banned":       bannedList(in),
 		"Levels":       []room.Level{room.LevelEveryone, room.LevelModerators, room.LevelOwner},
 		"Reactions":    room.Reactions,
 		"MaxChat":      room.MaxChatRunes,
@@ -409,6 +407,41 @@ func (s *Server) roomUnban(c *fiber.Ctx) error {
 		return roomError(err)
 	}
 	return s.done(c, code, nil)
+}
+
+// roomBanned gives the owner the members removed from the room, for the
+// Settings dialog, which asks again when someone is removed while it is open.
+func (s *Server) roomBanned(c *fiber.Ctx) error {
+	code := c.Locals("room").(string)
+	in, err := s.rooms.svc.Get(c.UserContext(), code)
+	if err != nil {
+		return roomError(err)
+	}
+	if in.Owner != s.currentUser(c).ID {
+		return roomError(room.ErrForbidden)
+	}
+	return c.JSON(fiber.Map{"banned": bannedList(in)})
+}
+
+// bannedMember is one removed member, as the Settings dialog lists them.
+type bannedMember struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// bannedList is the room's removed members by name.
+func bannedList(in *room.Info) []bannedMember {
+	out := make([]bannedMember, 0, len(in.Banned))
+	for id, name := range in.Banned {
+		out = append(out, bannedMember{ID: id, Name: name})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
 }
 
 func (s *Server) roomRole(c *fiber.Ctx) error {

@@ -217,6 +217,14 @@ func TestRoomPagesAndWebsocketChecks(t *testing.T) {
 	if !strings.Contains(body, "removed you") && !strings.Contains(body, "were removed") {
 		t.Fatalf("kicked member's room page: %s", resp.Status)
 	}
+	// The owner's Settings dialog asks for the removed members; nobody else may.
+	resp, body = ann.Client.Get(t, "/r/"+code+"/banned")
+	if want := `{"banned":[{"id":"` + bobID + `","name":"Bob"}]}`; resp.StatusCode != http.StatusOK || body != want {
+		t.Fatalf("removed members: %s %s, want %s", resp.Status, body, want)
+	}
+	if resp, _ = bob.Client.Get(t, "/r/"+code+"/banned"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the removed member asks for the list: %s", resp.Status)
+	}
 }
 
 func TestGuestJoinsByInvite(t *testing.T) {

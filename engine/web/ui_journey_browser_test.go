@@ -237,6 +237,14 @@ func TestBrowserRoomJourney(t *testing.T) {
 	}
 	axeCheck(t, gus, axe, "removed overlay")
 
+	// ---- the owner's Settings list Gus as removed (the page was loaded before), and let him back ----
+	wa.Click("#settings-open")
+	wa.WaitJS(`!document.querySelector("#banned-box").hidden && [...document.querySelectorAll("#banned li span")].some(e => e.textContent === "Gus")`)
+	wa.Click(`#banned button[data-unban]`)
+	wa.WaitJS(`document.querySelector("#banned-box").hidden && document.querySelectorAll("#banned li").length === 0`)
+	wa.Press("\x1b")
+	wa.WaitJS(`!document.querySelector("#settings-dialog").open`)
+
 	// ---- the owner deletes the room: everyone is told ----
 	wa.Click("#settings-open")
 	wa.Click("#set-delete")

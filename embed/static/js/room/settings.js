@@ -3,12 +3,14 @@
 // so; nothing reloads the page, so nobody sees the owner leave and join.
 
 import { t } from "../i18n.js";
+import { el } from "./dom.js";
 import { watcher } from "./store.js";
+import { T } from "../protocol.js";
 
 const $ = (id) => document.getElementById(id);
 
 export function installSettings(ctx) {
-  const { store, state, post, base, confirmAction } = ctx;
+  const { store, state, post, base, code, on: onMessage, confirmAction } = ctx;
   const dialog = $("settings-dialog");
   if (!dialog) return;
   const status = $("settings-status");
@@ -37,6 +39,43 @@ export function installSettings(ctx) {
   $("settings-open").addEventListener("click", () => {
     status.textContent = "";
     dialog.showModal();
+    refreshBanned();
+  });
+
+  // The removed members: asked for again when the dialog opens and when
+  // someone is removed while it is open (by a moderator, or in another tab).
+  const bannedList = $("banned");
+  let bannedShown = null;
+  async function refreshBanned() {
+    let body;
+    try {
+      const res = await fetch(`${base}/r/${encodeURIComponent(code)}/banned`, {
+        headers: { Accept: "application/json" },
+      });
+      if (!res.ok) return;
+      body = await res.json();
+    } catch {
+      return;
+    }
+    const list = body.banned || [];
+    const key = JSON.stringify(list);
+    if (key === bannedShown) return; // unchanged: keep the focus where it is
+    bannedShown = key;
+    bannedList.replaceChildren(
+      ...list.map((m) =>
+        el(
+          "li",
+          { "data-id": m.id },
+          el("span", { text: m.name }),
+          " ",
+          el("button", { type: "button", class: "link", "data-unban": m.id, text: t("set_let_back") }),
+        ),
+      ),
+    );
+    $("banned-box").hidden = !list.length;
+  }
+  onMessage(T.MEMBER_REMOVED, () => {
+    if (dialog.open) refreshBanned();
   });
 
   const on = (id) => ($(id)?.checked ? "1" : "0");
@@ -83,6 +122,7 @@ export function installSettings(ctx) {
     if (!id) return;
     await save("unban", { user: id }).catch(() => null);
     e.target.closest("li")?.remove();
+    bannedShown = null;
     $("banned-box").hidden = !$("banned").children.length;
   });
   $("set-delete").addEventListener("click", async () => {
