@@ -232,9 +232,6 @@ export function start(root, net) {
       sync.handle(m);
       store.update("player");
     },
-    queue(m) {
-      store.update("queue", () => (state.queue = m.items || []));
-    },
     [T.QUEUE_CHANGE](m) {
       // One change: the added item, if any, and the order of ids after it.
       store.update("queue", () => {
