@@ -14,6 +14,7 @@ import { SyncEngine, HTML5Adapter, YouTubeAdapter, positionAt } from "../sync.js
 import { installStream } from "../stream.js";
 import { installShare } from "../share.js";
 import { createStore } from "./store.js";
+import { connectRoom, takeEarly } from "./net.js";
 import { clock } from "./dom.js";
 import { installLayout } from "./layout.js";
 import { installControls } from "./controls.js";
@@ -34,11 +35,14 @@ const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner
  */
 export const room = {};
 
-/**
- * Runs the room page in root (the #room element); net is its websocket
- * (net.js), opened by the page's entry (room.js).
- */
-export function start(root, net) {
+// The room starts as this module is evaluated, so that importing it (as the
+// tests do) gives a started room; its websocket is the one the page's entry
+// (room.js) opened early.
+const root = document.getElementById("room");
+if (root) start(root, takeEarly() || connectRoom(root.dataset.ws));
+
+/** Runs the room page in root (the #room element); net is its websocket (net.js). */
+function start(root, net) {
   const base = root.dataset.base || "";
   const code = root.dataset.code;
   const csrf = document.querySelector('meta[name="csrf"]')?.content || "";

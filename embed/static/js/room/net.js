@@ -10,6 +10,20 @@
 
 import { CLOSE } from "../protocol.js";
 
+let early = null;
+
+/** Opens the room's connection as soon as the page's entry runs (room.js). */
+export function openEarly(path) {
+  early = connectRoom(path);
+}
+
+/** Takes the connection openEarly opened (null if none): the room's own. */
+export function takeEarly() {
+  const c = early;
+  early = null;
+  return c;
+}
+
 export function connectRoom(path) {
   let ws = null;
   let attempt = 0;
