@@ -31,13 +31,12 @@ type Language struct {
 // Catalogue maps keys to the strings of one language.
 type Catalogue map[string]string
 
-var (
-	catalogues = map[string]Catalogue{}
-	languages  []Language
-	matcher    language.Matcher
-)
+// The catalogues, read once from the embedded files.
+var catalogues, languages, matcher = load()
 
-func init() {
+func load() (map[string]Catalogue, []Language, language.Matcher) {
+	catalogues := map[string]Catalogue{}
+	var languages []Language
 	ents, err := files.ReadDir(".")
 	if err != nil {
 		panic(err) // embedded files: cannot fail
@@ -63,7 +62,7 @@ func init() {
 	for i, l := range languages {
 		tags[i] = language.Make(l.Code)
 	}
-	matcher = language.NewMatcher(tags)
+	return catalogues, languages, language.NewMatcher(tags)
 }
 
 // Languages lists the available languages, the default first.

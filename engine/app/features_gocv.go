@@ -2,4 +2,5 @@
 
 package app
 
-func init() { features = append(features, "opencv") }
+// withOpenCV: this build opens cameras and video files with OpenCV.
+const withOpenCV = true

@@ -13,8 +13,6 @@ import (
 	"watchparty/engine/rtc"
 )
 
-func init() { features = append(features, "webrtc") }
-
 // rtcMetricsEvery is how often the SFU's counters are copied into the
 // Prometheus instruments.
 const rtcMetricsEvery = 2 * time.Second

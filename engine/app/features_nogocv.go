@@ -1,0 +1,6 @@
+//go:build !gocv
+
+package app
+
+// withOpenCV: this build opens cameras and video files with OpenCV.
+const withOpenCV = false
