@@ -5,7 +5,10 @@ GO ?= go
 # Packages holding code behind the gocv build tag.
 GOCV_PKGS := ./engine/frames/... ./engine/app/...
 
-.PHONY: build build-gocv run test test-go test-gocv deps lint lint-js js-deps fmt fmt-js fuzz
+.PHONY: build build-gocv run test test-go test-gocv deps lint lint-go lint-js js-deps fmt fmt-js fuzz
+
+# golangci-lint, pinned; the linters it runs are in .golangci.yml.
+GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 # The JavaScript tools (eslint, prettier, axe-core for the browser tests),
 # pinned in tools/js/package-lock.json.
@@ -28,19 +31,22 @@ deps:
 # test: the default build with the browser tests (build tag browser, which
 # needs Chromium; plain go test ./... leaves them out), then the OpenCV-tagged
 # packages.
-test: deps lint-js
+test: deps lint-js lint-go
 	$(GO) vet -tags browser ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
 	$(GO) test -count=1 -timeout 12m -tags browser ./...
 	$(GO) test -count=1 -timeout 10m -tags gocv $(GOCV_PKGS)
 
-lint: lint-js
+lint: lint-js lint-go
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet -tags browser ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
 
 fmt: fmt-js
 	gofmt -w $$(git ls-files '*.go')
+
+lint-go:
+	$(GOLANGCI_LINT) run ./...
 
 js-deps:
 	@test -x $(JS)/eslint || npm ci --prefix tools/js --no-audit --no-fund --loglevel=error

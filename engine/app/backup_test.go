@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -314,7 +315,7 @@ func TestControlSocket(t *testing.T) {
 	if _, err := os.Stat(controlSocketPath(dir)); !os.IsNotExist(err) {
 		t.Errorf("control socket left after stop: %v", err)
 	}
-	if err := backupFromServer(context.Background(), controlSocketPath(dir), &buf); err != errNoServer {
+	if err := backupFromServer(context.Background(), controlSocketPath(dir), &buf); !errors.Is(err, errNoServer) {
 		t.Errorf("no server: got %v", err)
 	}
 }

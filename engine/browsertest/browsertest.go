@@ -292,7 +292,7 @@ func sortedKeys(m map[string]any) []string {
 // onEvent runs on chromedp's reader goroutine: it must be quick.
 func (w *Window) onEvent(ev any) {
 	var line string
-	isErr := false
+	var isErr bool
 	switch e := ev.(type) {
 	case *runtime.EventConsoleAPICalled:
 		parts := make([]string, 0, len(e.Args))

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -191,7 +192,7 @@ func TestIndex(t *testing.T) {
 	if err != nil || strings.Join(films.Folders, ",") != "deep" || len(films.Videos) != 2 {
 		t.Fatalf("films: %+v %v", films, err)
 	}
-	if _, err := x.Browse("nope"); err != ErrNoFolder {
+	if _, err := x.Browse("nope"); !errors.Is(err, ErrNoFolder) {
 		t.Fatalf("missing folder: %v", err)
 	}
 	if _, err := x.Browse("../etc"); err == nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"watchparty/engine/store"
@@ -132,7 +131,5 @@ func deleteRoomKeys(tx *store.Tx, in *Info) error {
 	}
 	return nil
 }
-
-func seqString(seq uint64) string { return strconv.FormatUint(seq, 10) }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -32,12 +32,6 @@ func queueItemKey(code string, id uint64) []byte {
 	return store.Key("roomqueue", code, "item", strconv.FormatUint(id, 10))
 }
 
-// wireQueue is the whole queue (hello carries it too).
-type wireQueue struct {
-	Items []QueueItem `json:"items"`
-	Ref   string      `json:"ref,omitempty"`
-}
-
 // wireQueueChange is one change of the queue: the item added (for "add")
 // and the order of ids after the change. Members keep the items they know
 // and put them in this order.

@@ -204,7 +204,8 @@ func wrapWrite(err error) error {
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) || errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "no space left") || strings.Contains(err.Error(), "read-only") {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", ErrUnavailable, err) //nolint:errorlint // callers match ErrUnavailable, not the cause
+
 	}
 	return err
 }

@@ -87,7 +87,7 @@ func (rs *relaySessions) revoked(ev revoke.Event) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	for q, e := range rs.open {
-		reason := ""
+		var reason string
 		switch {
 		case ev.Ends(e.user, e.session):
 			reason = proto.ReasonLoggedOut

@@ -118,12 +118,18 @@ func CreateRoom(owner *Browser, name string, set url.Values) (code, token string
 		vals[k] = v
 	}
 	resp, body, err = owner.Post(page, page+"/settings", vals, "application/json")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return "", "", fmt.Errorf("settings: %v %s", err, body)
+	if err != nil {
+		return "", "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", "", fmt.Errorf("settings: %s %s", resp.Status, body)
 	}
 	resp, body, err = owner.Post(page, page+"/invite", url.Values{}, "application/json")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return "", "", fmt.Errorf("invite: %v %s", err, body)
+	if err != nil {
+		return "", "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", "", fmt.Errorf("invite: %s %s", resp.Status, body)
 	}
 	var inv struct{ Invite string }
 	if err := json.Unmarshal([]byte(body), &inv); err != nil || !strings.Contains(inv.Invite, "/i/") {
