@@ -3,7 +3,6 @@ package reliability
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -20,64 +19,18 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/apptest"
 )
 
 // proc is a watchparty server process.
-type proc struct {
-	cmd    *exec.Cmd
-	base   string
-	out    *lockedBuffer
-	exited chan struct{}
-}
+type proc = apptest.Process
 
+// startProc runs the binary on dataDir with the flags extra and the
+// server's defaults otherwise (no WATCHPARTY_* variables).
 func startProc(t testing.TB, bin, dataDir string, extra ...string) *proc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	args := append([]string{"serve", "--listen", addr, "--data_dir", dataDir}, extra...)
-	p := &proc{cmd: exec.Command(bin, args...), base: "http://" + addr, out: &lockedBuffer{}, exited: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	// The server refuses WATCHPARTY_* variables it does not know; it gets
-	// its settings from the flags only.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WATCHPARTY_") {
-			p.cmd.Env = append(p.cmd.Env, kv)
-		}
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	})
-	c := &http.Client{Timeout: time.Second}
-	for range 3000 {
-		select {
-		case <-p.exited:
-			t.Fatalf("the server exited at start:\n%s", p.out)
-		default:
-		}
-		if resp, err := c.Get(p.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("the server did not answer /healthz:\n%s", p.out)
-	return nil
-}
-
-func (p *proc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.exited
+	return apptest.StartBinary(t, bin, []string{"PATH=/usr/bin:/bin", "HOME=" + dataDir}, append([]string{"--data_dir", dataDir}, extra...)...)
 }
 
 // webClient is a cookie-keeping HTTP client that returns errors instead of
@@ -92,8 +45,6 @@ func newWebClient(base string) *webClient {
 	return &webClient{base: base, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
-
-var csrfMeta = regexp.MustCompile(`<meta name="csrf" content="([^"]*)">`)
 
 func (w *webClient) rebase(base string) {
 	old, _ := url.Parse(w.base + "/")
@@ -119,11 +70,11 @@ func (w *webClient) post(p string, vals url.Values, json bool) (int, string, err
 	if err != nil {
 		return 0, "", err
 	}
-	m := csrfMeta.FindStringSubmatch(body)
-	if m == nil {
+	tok, ok := apptest.CSRFToken(body)
+	if !ok {
 		return 0, body, fmt.Errorf("no CSRF token on the start page")
 	}
-	vals.Set("csrf", m[1])
+	vals.Set("csrf", tok)
 	req, _ := http.NewRequest(http.MethodPost, w.base+p, strings.NewReader(vals.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if json {
@@ -176,13 +127,13 @@ func kills(t *testing.T) int {
 // chat line (its echo to the author) and room change (303 or {"ok":true})
 // is there after the restart, and the store opens cleanly each time.
 func TestCrashConsistency(t *testing.T) {
-	bin := binary(t)
+	bin := apptest.Binary(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	flags := []string{"--limits.login_per_minute", "10000", "--limits.chat_per_10s", "10000", "--limits.rooms_per_user", "1000"}
 	n := kills(t)
 
 	p := startProc(t, bin, dir, flags...)
-	owner := newWebClient(p.base)
+	owner := newWebClient(p.URL)
 	if st, body, err := owner.post("/signup", url.Values{"email": {"owner@crash.test"}, "name": {"Owner"}, "password": {"owner-password-1"}}, false); err != nil || st != http.StatusSeeOther {
 		t.Fatalf("owner sign-up: %d %v %s", st, err, body)
 	}
@@ -193,22 +144,22 @@ func TestCrashConsistency(t *testing.T) {
 	for cycle := range n + 1 {
 		if cycle > 0 {
 			p = startProc(t, bin, dir, flags...)
-			owner.rebase(p.base)
-			if strings.Contains(p.out.String(), "level=ERROR") {
-				t.Fatalf("cycle %d: errors while opening:\n%s", cycle, p.out)
+			owner.rebase(p.URL)
+			if strings.Contains(p.Output(), "level=ERROR") {
+				t.Fatalf("cycle %d: errors while opening:\n%s", cycle, p.Output())
 			}
-			verifyRooms(t, cycle, p.base, owner.session(), rooms)
+			verifyRooms(t, cycle, p.URL, owner.session(), rooms)
 		}
 		if cycle == n {
 			// The last start only checks; then a clean stop.
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 			select {
-			case <-p.exited:
+			case <-p.Exited():
 			case <-time.After(20 * time.Second):
 				t.Fatal("the server did not stop within 20s of SIGTERM")
 			}
-			if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-				t.Fatalf("exit code %d after SIGTERM:\n%s", code, p.out)
+			if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+				t.Fatalf("exit code %d after SIGTERM:\n%s", code, p.Output())
 			}
 			break
 		}
@@ -222,7 +173,7 @@ func TestCrashConsistency(t *testing.T) {
 		r := &crashRoom{code: code, names: []string{fmt.Sprintf("room %d", cycle)}, controls: []string{"everyone"}}
 		rooms = append(rooms, r)
 		totalChanges++
-		ws, _, err := dialRoom(t, p.base, code, owner.session(), "same")
+		ws, _, err := dialRoom(t, p.URL, code, owner.session(), "same")
 		if err != nil {
 			t.Fatalf("cycle %d: websocket: %v", cycle, err)
 		}
@@ -235,7 +186,7 @@ func TestCrashConsistency(t *testing.T) {
 			defer wg.Done()
 			for k := range 50 {
 				email := fmt.Sprintf("u%d-%d@crash.test", cycle, k)
-				c := newWebClient(p.base)
+				c := newWebClient(p.URL)
 				st, _, err := c.post("/signup", url.Values{"email": {email}, "name": {"U"}, "password": {"password-" + email}}, false)
 				if err != nil {
 					return
@@ -315,7 +266,7 @@ func TestCrashConsistency(t *testing.T) {
 		}()
 		// Kill while the three are running (at a varying moment).
 		time.Sleep(time.Duration(150+(cycle*137)%450) * time.Millisecond)
-		p.kill()
+		p.Kill()
 		wg.Wait()
 		ws.Close()
 		totalLines += len(r.lines)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"watchparty/engine/apptest"
 )
 
 // TestDiskFull runs the server on a 96 MiB tmpfs and fills it: sign-ups say
@@ -24,10 +26,10 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
-	p := startProc(t, binary(t), filepath.Join(mnt, "data"))
-	ann := signUp(t, p.base, "127.0.0.1", "Ann")
+	p := startProc(t, apptest.Binary(t), filepath.Join(mnt, "data"))
+	ann := signUp(t, p.URL, "127.0.0.1", "Ann")
 	code := createRoomAs(t, ann, "full disk")
-	ws, _ := mustDial(t, p.base, code, ann.session())
+	ws, _ := mustDial(t, p.URL, code, ann.session())
 	chat := func(text string) map[string]any {
 		ws.send(map[string]any{"type": "chat", "text": text, "ref": text})
 		return ws.nextMatching("the answer to "+text, func(m map[string]any) bool { return m["ref"] == text })
@@ -38,7 +40,7 @@ func TestDiskFull(t *testing.T) {
 
 	filler := filepath.Join(mnt, "filler")
 	fillUp(t, filler)
-	c := from(p.base, "127.0.0.1")
+	c := from(p.URL, "127.0.0.1")
 	st, body, err := c.post("/signup", url.Values{"email": {"late@full.test"}, "name": {"Late"}, "password": {"late-password-1"}}, false)
 	if err != nil || st != http.StatusServiceUnavailable || !strings.Contains(body, "cannot save data right now") {
 		t.Fatalf("sign-up on a full disk: %d %v\n%s", st, err, body)
@@ -51,8 +53,8 @@ func TestDiskFull(t *testing.T) {
 			t.Fatalf("GET %s on a full disk: %d %v", path, st, err)
 		}
 	}
-	if n := strings.Count(p.out.String(), "refusing writes until space returns"); n != 1 {
-		t.Fatalf("the full disk was logged %d times, want once:\n%s", n, p.out)
+	if n := strings.Count(p.Output(), "refusing writes until space returns"); n != 1 {
+		t.Fatalf("the full disk was logged %d times, want once:\n%s", n, p.Output())
 	}
 
 	if err := os.Remove(filler); err != nil {
@@ -65,7 +67,7 @@ func TestDiskFull(t *testing.T) {
 	if err != nil || st != http.StatusSeeOther {
 		t.Fatalf("sign-up after space returned: %d %v\n%s", st, err, body)
 	}
-	if !strings.Contains(p.out.String(), "writes resumed") {
-		t.Fatalf("the recovery was not logged:\n%s", p.out)
+	if !strings.Contains(p.Output(), "writes resumed") {
+		t.Fatalf("the recovery was not logged:\n%s", p.Output())
 	}
 }

@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,62 +14,6 @@ import (
 
 	"watchparty/engine/apptest"
 )
-
-var build struct {
-	once sync.Once
-	path string
-	err  string
-}
-
-// binary builds the watchparty binary once per test run.
-func binary(t testing.TB) string {
-	t.Helper()
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "watchparty-reliability-")
-		if err != nil {
-			build.err = err.Error()
-			return
-		}
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
-		}
-		out, err := exec.Command(gobin, "env", "GOMOD").Output()
-		if err != nil {
-			build.err = "go env GOMOD: " + err.Error()
-			return
-		}
-		build.path = filepath.Join(dir, "watchparty")
-		cmd := exec.Command(gobin, "build", "-o", build.path, ".")
-		cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			build.err = "go build: " + err.Error() + "\n" + string(b)
-		}
-	})
-	if build.err != "" {
-		t.Fatal(build.err)
-	}
-	return build.path
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // wsConn is a room websocket of a test client.
 type wsConn struct {

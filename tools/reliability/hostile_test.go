@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/apptest"
 )
 
 // from returns a client whose connections come from the loopback address
@@ -37,9 +39,9 @@ func (w *webClient) with(other *webClient) *webClient {
 }
 
 // logLines counts the server's log lines about refusals of address ip.
-func (p *proc) logLines(ip string) int {
+func logLines(p *proc, ip string) int {
 	n := 0
-	for _, l := range strings.Split(p.out.String(), "\n") {
+	for _, l := range strings.Split(p.Output(), "\n") {
 		switch {
 		case strings.Contains(l, "remote="+ip+":"):
 			n++
@@ -75,11 +77,11 @@ func (w *webClient) csrf(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := csrfMeta.FindStringSubmatch(body)
-	if m == nil {
+	tok, ok := apptest.CSRFToken(body)
+	if !ok {
 		t.Fatal("no CSRF token on the start page")
 	}
-	return m[1]
+	return tok
 }
 
 func signUp(t *testing.T, base, ip, name string) *webClient {
@@ -106,21 +108,21 @@ func mustPost(t *testing.T, c *webClient, p string, vals url.Values, want int) {
 // comes from its own loopback address, is refused, and leaves at most one
 // line per kind of refusal in the server log.
 func TestHostileInput(t *testing.T) {
-	bin := binary(t)
+	bin := apptest.Binary(t)
 	media := t.TempDir()
 	if err := os.WriteFile(filepath.Join(media, "film.mp4"), []byte("not really a film"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	streamAddr := freeAddr(t)
 	p := startProc(t, bin, filepath.Join(t.TempDir(), "data"), "--media.dir", media, "--stream.listen", streamAddr)
-	ann := signUp(t, p.base, "127.0.0.1", "Ann")
-	bob := signUp(t, p.base, "127.0.0.1", "Bob")
+	ann := signUp(t, p.URL, "127.0.0.1", "Ann")
+	bob := signUp(t, p.URL, "127.0.0.1", "Bob")
 	code := createRoomAs(t, ann, "hostile")
 	mustPost(t, bob, "/r/"+code+"/join", url.Values{}, 200)
 
 	t.Run("csrf from another origin", func(t *testing.T) {
 		ip := "127.0.0.11"
-		c := from(p.base, ip).with(ann)
+		c := from(p.URL, ip).with(ann)
 		tok := c.csrf(t)
 		for i := range 40 {
 			if st := c.rawPost(t, "/rooms", url.Values{"name": {"evil"}, "csrf": {tok}}, map[string]string{"Origin": "http://evil.example"}); st != 403 {
@@ -133,7 +135,7 @@ func TestHostileInput(t *testing.T) {
 		if _, body, _ := ann.get("/"); strings.Contains(body, ">evil<") {
 			t.Fatal("a refused request created a room")
 		}
-		if n := p.logLines(ip); n > 2 {
+		if n := logLines(p, ip); n > 2 {
 			t.Fatalf("80 refused requests made %d log lines, want at most 2 (one per kind)", n)
 		}
 	})
@@ -144,26 +146,26 @@ func TestHostileInput(t *testing.T) {
 			if i%2 == 1 {
 				origin = "null"
 			}
-			_, resp, err := dialRoom(t, p.base, code, ann.session(), origin)
+			_, resp, err := dialRoom(t, p.URL, code, ann.session(), origin)
 			if err == nil || resp == nil || resp.StatusCode != 403 {
 				t.Fatalf("foreign origin %q: %v %v", origin, err, resp)
 			}
 		}
-		if n := p.logLines("127.0.0.1"); n > 30 {
+		if n := logLines(p, "127.0.0.1"); n > 30 {
 			t.Fatalf("the log grew by %d lines for 40 refused websockets", n)
 		}
-		if !strings.Contains(p.out.String(), "not_logged_since") && strings.Count(p.out.String(), "foreign origin refused") > 1 {
-			t.Fatalf("each foreign websocket was logged:\n%s", p.out)
+		if !strings.Contains(p.Output(), "not_logged_since") && strings.Count(p.Output(), "foreign origin refused") > 1 {
+			t.Fatalf("each foreign websocket was logged:\n%s", p.Output())
 		}
 	})
 
 	t.Run("acting after a kick or leave", func(t *testing.T) {
-		carl := signUp(t, p.base, "127.0.0.1", "Carl")
-		dave := signUp(t, p.base, "127.0.0.1", "Dave")
+		carl := signUp(t, p.URL, "127.0.0.1", "Carl")
+		dave := signUp(t, p.URL, "127.0.0.1", "Dave")
 		mustPost(t, carl, "/r/"+code+"/join", url.Values{}, 200)
 		mustPost(t, dave, "/r/"+code+"/join", url.Values{}, 200)
-		cws, chello := mustDial(t, p.base, code, carl.session())
-		dws, _ := mustDial(t, p.base, code, dave.session())
+		cws, chello := mustDial(t, p.URL, code, carl.session())
+		dws, _ := mustDial(t, p.URL, code, dave.session())
 		carlID := chello["you"].(map[string]any)["id"].(string)
 		mustPost(t, ann, "/r/"+code+"/kick", url.Values{"user": {carlID}}, 200)
 		if m := cws.next("closed"); m["code"] != "kicked" {
@@ -178,7 +180,7 @@ func TestHostileInput(t *testing.T) {
 			c    *webClient
 			join int
 		}{{"kicked", carl, 403}, {"left", dave, 200}} {
-			if _, resp, err := dialRoom(t, p.base, code, x.c.session(), "same"); err == nil || resp == nil || resp.StatusCode != 403 {
+			if _, resp, err := dialRoom(t, p.URL, code, x.c.session(), "same"); err == nil || resp == nil || resp.StatusCode != 403 {
 				t.Fatalf("%s member's websocket: %v %v", x.name, err, resp)
 			}
 			for _, action := range []string{"rename", "lock", "settings", "invite", "kick", "delete"} {
@@ -195,11 +197,11 @@ func TestHostileInput(t *testing.T) {
 
 	t.Run("control messages without the role", func(t *testing.T) {
 		mustPost(t, ann, "/r/"+code+"/settings", url.Values{"control": {"owner"}, "change_video": {"owner"}, "manage_queue": {"owner"}}, 200)
-		aws, _ := mustDial(t, p.base, code, ann.session())
+		aws, _ := mustDial(t, p.URL, code, ann.session())
 		aws.send(map[string]any{"type": "video", "url": "https://example.org/a.mp4", "ref": "v"})
 		aws.nextMatching("the owner's video", func(m map[string]any) bool { return m["type"] == "video" })
 		aws.send(map[string]any{"type": "queue_add", "url": "https://example.org/b.mp4", "ref": "q"})
-		bws, _ := mustDial(t, p.base, code, bob.session())
+		bws, _ := mustDial(t, p.URL, code, bob.session())
 		msgs := []map[string]any{
 			{"type": "play"}, {"type": "pause"}, {"type": "seek", "t": 10}, {"type": "rate", "t": 2},
 			{"type": "video", "url": "https://example.org/evil.mp4"},
@@ -221,7 +223,7 @@ func TestHostileInput(t *testing.T) {
 	})
 
 	t.Run("oversize and malformed websocket messages", func(t *testing.T) {
-		bws, _ := mustDial(t, p.base, code, bob.session())
+		bws, _ := mustDial(t, p.URL, code, bob.session())
 		bad := []string{`not json`, `[]`, `{}`, `{"type":1}`, `{"type":"chat","text":123}`,
 			strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat(`}`, 40), `{"type":"nope"}`, `{"type":"presence","state":"<b>"}`, "\x00\x01\x02"}
 		for _, b := range bad {
@@ -267,7 +269,7 @@ func TestHostileInput(t *testing.T) {
 			}
 			c.Close()
 		}
-		if n := p.logLines(ip); n > 1 {
+		if n := logLines(p, ip); n > 1 {
 			t.Fatalf("5 refused frame connections made %d log lines", n)
 		}
 	})
@@ -286,26 +288,26 @@ func TestHostileInput(t *testing.T) {
 	})
 
 	t.Run("session cookie replay after log-out", func(t *testing.T) {
-		eve := signUp(t, p.base, "127.0.0.1", "Eve")
+		eve := signUp(t, p.URL, "127.0.0.1", "Eve")
 		mustPost(t, eve, "/r/"+code+"/join", url.Values{}, 200)
 		old := eve.session()
 		if st, _, err := eve.post("/logout", url.Values{}, false); err != nil || st != http.StatusSeeOther {
 			t.Fatalf("log-out: %d %v", st, err)
 		}
-		replay := from(p.base, "127.0.0.1")
-		u, _ := url.Parse(p.base + "/")
+		replay := from(p.URL, "127.0.0.1")
+		u, _ := url.Parse(p.URL + "/")
 		replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: "wp_session", Value: old}})
 		if st, _, _ := replay.get("/account/"); st != http.StatusSeeOther {
 			t.Fatalf("replayed cookie on /account/: %d, want a redirect to log in", st)
 		}
-		if _, resp, err := dialRoom(t, p.base, code, old, "same"); err == nil || resp == nil || resp.StatusCode != 401 {
+		if _, resp, err := dialRoom(t, p.URL, code, old, "same"); err == nil || resp == nil || resp.StatusCode != 401 {
 			t.Fatalf("replayed cookie on the websocket: %v %v", err, resp)
 		}
 	})
 
 	t.Run("log-in brute force", func(t *testing.T) {
 		ip := "127.0.0.14"
-		c := from(p.base, ip)
+		c := from(p.URL, ip)
 		limited := 0
 		for i := range 30 {
 			st, _, err := c.post("/login", url.Values{"email": {"ann@hostile.test"}, "password": {fmt.Sprint("guess-", i)}}, false)
@@ -325,8 +327,8 @@ func TestHostileInput(t *testing.T) {
 		if st, _, _ := c.post("/login", url.Values{"email": {"ann@hostile.test"}, "password": {"password-of-Ann"}}, false); st != 429 {
 			t.Fatalf("the right password during the lock-out answered %d, want 429", st)
 		}
-		if n := p.logLines(ip); n > 3 {
-			t.Fatalf("31 refused log-ins made %d log lines, want at most 3:\n%s", n, p.out)
+		if n := logLines(p, ip); n > 3 {
+			t.Fatalf("31 refused log-ins made %d log lines, want at most 3:\n%s", n, p.Output())
 		}
 	})
 }
@@ -353,12 +355,7 @@ func dialFrom(t *testing.T, addr, ip string) net.Conn {
 
 func createRoomAs(t *testing.T, c *webClient, name string) string {
 	t.Helper()
-	_, body, err := c.get("/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := csrfMeta.FindStringSubmatch(body)
-	req, _ := http.NewRequest(http.MethodPost, c.base+"/rooms", strings.NewReader(url.Values{"name": {name}, "csrf": {m[1]}}.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, c.base+"/rooms", strings.NewReader(url.Values{"name": {name}, "csrf": {c.csrf(t)}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.c.Do(req)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"watchparty/engine/apptest"
 )
 
 // dialRoomFrom opens the room websocket from the loopback address ip.
@@ -58,14 +60,14 @@ func (c *wsConn) firstRefusal() string {
 // TestLimits checks every limits.* option on a server process started with
 // low limits: each is enforced with a clear error.
 func TestLimits(t *testing.T) {
-	bin := binary(t)
+	bin := apptest.Binary(t)
 	stream := freeAddr(t)
 	p := startProc(t, bin, filepath.Join(t.TempDir(), "data"), "--stream.listen", stream,
 		"--limits.conns_per_ip", "3", "--limits.members_per_room", "2", "--limits.rooms_per_user", "2",
 		"--limits.chat_per_10s", "3", "--limits.viewers_per_stream", "2", "--limits.login_per_minute", "3")
-	ann := signUp(t, p.base, "127.0.0.21", "Ann")
-	bob := signUp(t, p.base, "127.0.0.22", "Bob")
-	carl := signUp(t, p.base, "127.0.0.23", "Carl")
+	ann := signUp(t, p.URL, "127.0.0.21", "Ann")
+	bob := signUp(t, p.URL, "127.0.0.22", "Bob")
+	carl := signUp(t, p.URL, "127.0.0.23", "Carl")
 	code := createRoomAs(t, ann, "limits")
 	for _, c := range []*webClient{bob, carl} {
 		mustPost(t, c, "/r/"+code+"/join", url.Values{}, 200)
@@ -74,13 +76,13 @@ func TestLimits(t *testing.T) {
 	t.Run("conns_per_ip", func(t *testing.T) {
 		var open []*wsConn
 		for i := range 3 {
-			c, err := dialRoomFrom(t, p.base, code, ann.session(), "127.0.0.31")
+			c, err := dialRoomFrom(t, p.URL, code, ann.session(), "127.0.0.31")
 			if err != nil || c.firstRefusal() != "" {
 				t.Fatalf("connection %d: %v", i, err)
 			}
 			open = append(open, c)
 		}
-		c, err := dialRoomFrom(t, p.base, code, ann.session(), "127.0.0.31")
+		c, err := dialRoomFrom(t, p.URL, code, ann.session(), "127.0.0.31")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +90,7 @@ func TestLimits(t *testing.T) {
 			t.Fatalf("the 4th connection from one address: %q, want too_many_connections", got)
 		}
 		// Another address is not affected.
-		other, err := dialRoomFrom(t, p.base, code, ann.session(), "127.0.0.32")
+		other, err := dialRoomFrom(t, p.URL, code, ann.session(), "127.0.0.32")
 		if err != nil || other.firstRefusal() != "" {
 			t.Fatalf("a connection from another address: %v", err)
 		}
@@ -125,12 +127,12 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("members_per_room", func(t *testing.T) {
-		a, _ := dialRoomFrom(t, p.base, code, ann.session(), "127.0.0.41")
-		b, _ := dialRoomFrom(t, p.base, code, bob.session(), "127.0.0.42")
+		a, _ := dialRoomFrom(t, p.URL, code, ann.session(), "127.0.0.41")
+		b, _ := dialRoomFrom(t, p.URL, code, bob.session(), "127.0.0.42")
 		if a.firstRefusal() != "" || b.firstRefusal() != "" {
 			t.Fatal("the first two members were refused")
 		}
-		c, err := dialRoomFrom(t, p.base, code, carl.session(), "127.0.0.43")
+		c, err := dialRoomFrom(t, p.URL, code, carl.session(), "127.0.0.43")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +140,7 @@ func TestLimits(t *testing.T) {
 			t.Fatalf("a third member: %q, want room_full", got)
 		}
 		// A second tab of a member already in does not count twice.
-		a2, _ := dialRoomFrom(t, p.base, code, ann.session(), "127.0.0.41")
+		a2, _ := dialRoomFrom(t, p.URL, code, ann.session(), "127.0.0.41")
 		if got := a2.firstRefusal(); got != "" {
 			t.Fatalf("a second tab of a connected member: %q", got)
 		}
@@ -156,7 +158,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("chat_per_10s", func(t *testing.T) {
-		c, err := dialRoomFrom(t, p.base, code, bob.session(), "127.0.0.51")
+		c, err := dialRoomFrom(t, p.URL, code, bob.session(), "127.0.0.51")
 		if err != nil || c.firstRefusal() != "" {
 			t.Fatalf("connect: %v", err)
 		}
@@ -173,7 +175,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("viewers_per_stream", func(t *testing.T) {
-		c, err := dialRoomFrom(t, p.base, code, ann.session(), "127.0.0.61")
+		c, err := dialRoomFrom(t, p.URL, code, ann.session(), "127.0.0.61")
 		if err != nil || c.firstRefusal() != "" {
 			t.Fatalf("connect: %v", err)
 		}
@@ -200,7 +202,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("login_per_minute", func(t *testing.T) {
-		c := from(p.base, "127.0.0.71")
+		c := from(p.URL, "127.0.0.71")
 		for i := range 4 {
 			st, body, err := c.post("/login", url.Values{"email": {fmt.Sprintf("nobody%d@limits.test", i)}, "password": {"wrong password"}}, false)
 			want := http.StatusUnauthorized

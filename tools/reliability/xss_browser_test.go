@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"watchparty/engine/apptest"
 	"watchparty/engine/browsertest"
 )
 
@@ -15,8 +16,8 @@ import (
 // no element is created, no script runs (no alert, no marker set, no
 // console error).
 func TestBrowserChatPayloadsAreInert(t *testing.T) {
-	p := startProc(t, binary(t), filepath.Join(t.TempDir(), "data"))
-	ann := signUp(t, p.base, "127.0.0.1", "Ann")
+	p := startProc(t, apptest.Binary(t), filepath.Join(t.TempDir(), "data"))
+	ann := signUp(t, p.URL, "127.0.0.1", "Ann")
 	code := createRoomAs(t, ann, `<img src=x onerror="window.__pwned='name'">`)
 	payloads := []string{
 		`<script>window.__pwned='script';alert(1)</script>`,
@@ -27,13 +28,13 @@ func TestBrowserChatPayloadsAreInert(t *testing.T) {
 		"</li><b class=\"injected\">bold</b>",
 	}
 	w := browsertest.New(t, browsertest.WithName("ann"))
-	w.SetCookie(p.base+"/", "wp_session", ann.session())
-	w.Navigate(p.base + "/r/" + code)
+	w.SetCookie(p.URL+"/", "wp_session", ann.session())
+	w.Navigate(p.URL + "/r/" + code)
 	w.WaitJS(`document.querySelector("#conn-state").dataset.state === "open"`)
 	// Any dialog would block the page; count them instead.
 	w.WaitJS(`(window.__alerts = 0, window.alert = () => { window.__alerts++; }, true)`)
 
-	ws, _ := mustDial(t, p.base, code, ann.session())
+	ws, _ := mustDial(t, p.URL, code, ann.session())
 	for i, text := range payloads {
 		ws.send(map[string]any{"type": "chat", "text": text, "ref": string(rune('a' + i))})
 	}
