@@ -29,6 +29,7 @@ import (
 	assets "watchparty/embed"
 	"watchparty/embed/i18n"
 	"watchparty/engine/account"
+	"watchparty/engine/limit"
 	"watchparty/engine/revoke"
 	"watchparty/engine/store"
 )
@@ -75,7 +76,7 @@ type Server struct {
 	revoke  *revoke.Bus
 	logins  *loginGuard
 	// refusalLog keeps refused requests from flooding the log (logonce.go).
-	refusalLog refusals
+	refusalLog limit.Refusals
 	rooms      *roomWeb
 	frames     *Frames
 	relays     *relaySessions
