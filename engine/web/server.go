@@ -28,7 +28,6 @@ import (
 	"watchparty/config"
 	assets "watchparty/embed"
 	"watchparty/embed/i18n"
-	"watchparty/engine/account"
 	"watchparty/engine/limit"
 	"watchparty/engine/revoke"
 	"watchparty/engine/store"
@@ -44,7 +43,7 @@ type Deps struct {
 	Config   *config.Config
 	Log      *slog.Logger
 	Store    Readiness
-	Accounts *account.Service
+	Accounts Accounts
 	// Secret keys CSRF tokens; the app keeps it in the store.
 	Secret []byte
 	// Metrics, when set, is served at /metrics (see engine/metrics).
@@ -64,7 +63,7 @@ type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	store    Readiness
-	accounts *account.Service
+	accounts Accounts
 	secret   []byte
 	app      *fiber.App
 	pages    map[string]*template.Template
