@@ -122,6 +122,8 @@ type target interface {
 	dial(code, user string) (*member, error)
 	// send sends load line n of sender id from m.
 	send(m *member, id, n int) error
+	// pid is the server process.
+	pid() int
 }
 
 var textMarker = []byte(`"text":"s`)

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"watchparty/tools/internal/visitor"
 	"watchparty/tools/latency"
 )
 
@@ -27,7 +28,14 @@ func connectRoom(t target, code string, roomIdx, n int, h *latency.Histogram) ([
 type result struct {
 	delivered, want int64
 	p50, p99, max   time.Duration
-	server          string // the server-side figure, if the target has one
+	cpu             float64 // the server's CPU use while the lines were sent, % of one core
+	server          string  // the server-side figure, if the target has one
+}
+
+// cpuSince is the server's CPU use since cpu0 was read at t0, in % of one
+// core.
+func cpuSince(t target, cpu0 time.Duration, t0 time.Time) float64 {
+	return 100 * float64(visitor.CPUTime(t.pid())-cpu0) / float64(time.Since(t0))
 }
 
 func (r result) loss() float64 { return 100 * float64(r.want-r.delivered) / float64(r.want) }
@@ -61,6 +69,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	total := int(d.Seconds() * rate)
 	tick := time.NewTicker(time.Second / rate)
 	start := time.Now()
+	cpu0 := visitor.CPUTime(t.pid())
 	for n := range total {
 		<-tick.C
 		if err := t.send(ms[0], 0, n); err != nil {
@@ -71,14 +80,15 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	tick.Stop()
 	elapsed := time.Since(start)
 	waitDelivered(ms, func(int) int64 { return int64(total) }, 10*time.Second)
-	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1)}
+	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1),
+		cpu: cpuSince(t, cpu0, start)}
 	if s, ok := t.(*server); ok {
 		r.server = fmt.Sprintf("dropped members %.0f", s.memory().dropped)
 	}
 	closeAll(ms)
 	fmt.Printf("fanout500 [%s]: 1 room x %d members, 1 sender at %d msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%)\n",
 		t.name(), members, rate, elapsed.Seconds(), total, r.delivered, r.want, r.loss())
-	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v\n", r.p50, r.p99, r.max)
+	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v; server CPU %.1f%% of one core\n", r.p50, r.p99, r.max, r.cpu)
 	if r.server != "" {
 		fmt.Printf("  server: %s\n", r.server)
 	}
@@ -120,6 +130,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	seconds := int(d.Seconds())
 	tick := time.NewTicker(time.Second / time.Duration(len(all)))
 	start := time.Now()
+	cpu0 := visitor.CPUTime(t.pid())
 	for sec := range seconds {
 		for i, m := range all {
 			<-tick.C
@@ -133,7 +144,8 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	elapsed := time.Since(start)
 	perMember := int64(seconds * members) // lines each member should see, its own included
 	waitDelivered(all, func(int) int64 { return perMember }, 10*time.Second)
-	r := result{delivered: sum(all), want: perMember * int64(len(all)), p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1)}
+	r := result{delivered: sum(all), want: perMember * int64(len(all)), p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1),
+		cpu: cpuSince(t, cpu0, start)}
 	dropped := any("-")
 	if s, ok := t.(*server); ok {
 		dropped = s.memory().dropped
@@ -141,7 +153,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	closeAll(all)
 	fmt.Printf("rooms200 [%s]: %d rooms x %d members, each sending 1 msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%, dropped conns %v)\n",
 		t.name(), rooms, members, elapsed.Seconds(), seconds*len(all), r.delivered, r.want, r.loss(), dropped)
-	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v\n", r.p50, r.p99, r.max)
+	fmt.Printf("  send-to-receive latency: p50 %v  p99 %v  max %v; server CPU %.1f%% of one core\n", r.p50, r.p99, r.max, r.cpu)
 	return r, nil
 }
 

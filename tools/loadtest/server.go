@@ -221,6 +221,8 @@ func (s *server) setup(rooms, members int) ([]string, error) {
 
 func (s *server) name() string { return "watchparty" }
 
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
 func (s *server) send(m *member, id, n int) error { return sendLine(m.conn, nil, id, n, "") }
 
 // dial connects guest user to the room's websocket with its session cookie

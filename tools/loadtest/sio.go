@@ -111,6 +111,8 @@ func (s *nodeServer) setup(rooms, members int) ([]string, error) {
 	return codes, nil
 }
 
+func (s *nodeServer) pid() int { return s.cmd.Process.Pid }
+
 func (s *nodeServer) dial(code, user string) (*member, error) {
 	conn, _, err := dialer.Dial("ws://"+s.addr+"/socket.io/?EIO=4&transport=websocket&room="+code+"&u="+user, nil)
 	if err != nil {
@@ -231,10 +233,10 @@ func compareSocketIO(scenarios []string, d time.Duration, pin bool, dir string) 
 		rows = append(rows, row{sc, ours, theirs, n.name()})
 	}
 	fmt.Printf("\nside by side (same run, each server alone on CPU 0):\n")
-	fmt.Printf("  %-10s %-16s %-22s %-9s %-10s %-10s %-10s\n", "scenario", "server", "delivered", "loss", "p50", "p99", "max")
+	fmt.Printf("  %-10s %-16s %-22s %-9s %-10s %-10s %-10s %-6s\n", "scenario", "server", "delivered", "loss", "p50", "p99", "max", "CPU")
 	line := func(sc, name string, r result) {
-		fmt.Printf("  %-10s %-16s %-22s %-9s %-10v %-10v %-10v\n", sc, name, fmt.Sprintf("%d/%d", r.delivered, r.want),
-			fmt.Sprintf("%.3f%%", r.loss()), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond))
+		fmt.Printf("  %-10s %-16s %-22s %-9s %-10v %-10v %-10v %.1f%%\n", sc, name, fmt.Sprintf("%d/%d", r.delivered, r.want),
+			fmt.Sprintf("%.3f%%", r.loss()), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.cpu)
 	}
 	for _, r := range rows {
 		line(r.scenario, "watchparty", r.ours)

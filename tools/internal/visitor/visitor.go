@@ -7,6 +7,7 @@ package visitor
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -165,6 +166,28 @@ func RSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// CPUTime is the user and system CPU time process pid has used, from
+// /proc/PID/stat (0 when it cannot be read). Linux counts it in ticks of
+// 1/100 s.
+func CPUTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count from its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // Metric reads one unlabelled sample from the server's /metrics (-1 when
