@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"watchparty/config"
 	"watchparty/engine/app"
 	"watchparty/engine/apptest"
 	"watchparty/engine/store"
@@ -146,4 +147,37 @@ func TestShutdownWithStuckClient(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestStopRightAfterStart: a server stopped before its HTTP listener is
+// served still stops, closes its listener and its store.
+func TestStopRightAfterStart(t *testing.T) {
+	cfg, err := config.Load(config.Source{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	for i := range 5 {
+		srv, err := app.NewServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.WithHashCost(1, 1024))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // stopped before Run starts serving
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run %d: %v", i, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("run %d: the server did not stop", i)
+		}
+		addr := <-srv.Addr
+		if c, err := net.Dial("tcp", addr.String()); err == nil {
+			c.Close()
+			t.Fatalf("run %d: the listener still accepts after Run returned", i)
+		}
+	}
 }

@@ -189,7 +189,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, timeout time.Durati
 		}
 		return fmt.Errorf("web: shutdown: %w", err)
 	}
-	return <-errc
+	// Fiber's shutdown closes the listener only once it serves on it: a stop
+	// right after the start would leave it accepting for ever.
+	_ = ln.Close()
+	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
 }
 
 func (s *Server) routes(r fiber.Router) {
