@@ -296,7 +296,18 @@ func (a *actor) join(u User, guestRoom string) error {
 }
 
 func (m *memberState) wire() wireMember {
-	return wireMember{ID: m.ID, Name: m.Name, Guest: m.Guest, Role: m.Role, Presence: m.presence()}
+	return wireMember{ID: m.ID, Name: m.Name, Guest: m.Guest, Role: m.Role, Presence: m.presence(), Native: m.native()}
+}
+
+// native reports whether one of the member's connections is a native
+// player's.
+func (m *memberState) native() bool {
+	for _, c := range m.conns {
+		if c.user.Native {
+			return true
+		}
+	}
+	return false
 }
 
 // updateInfo changes the room record (owner only), persists it, tells every
@@ -504,7 +515,7 @@ func (a *actor) connect(c *Conn) error {
 		}
 		return touchUserRoom(tx, m.ID, a.code, m.Role == RoleOwner, now)
 	})
-	before := m.presence()
+	before, wasNative := m.presence(), m.native()
 	m.conns = append(m.conns, c)
 	a.syncJoined(c)
 	if before == proto.PresenceOffline {
@@ -512,7 +523,7 @@ func (a *actor) connect(c *Conn) error {
 		metrics.Members.Inc()
 	}
 	c.send(a.hello(m, now))
-	if after := m.presence(); after != before {
+	if after := m.presence(); after != before || m.native() != wasNative {
 		a.broadcast(encode(proto.Member, wireMemberMsg{Member: m.wire()}), "")
 		if before == proto.PresenceOffline {
 			a.system("joined", "name", m.Name)
@@ -559,7 +570,7 @@ func (a *actor) disconnect(c *Conn) {
 	if i < 0 {
 		return
 	}
-	before := m.presence()
+	before, wasNative := m.presence(), m.native()
 	m.conns[i] = m.conns[len(m.conns)-1]
 	m.conns[len(m.conns)-1] = nil
 	m.conns = m.conns[:len(m.conns)-1]
@@ -569,7 +580,7 @@ func (a *actor) disconnect(c *Conn) {
 		metrics.Members.Dec()
 	}
 	a.syncLeft(c)
-	if after := m.presence(); after != before {
+	if after := m.presence(); after != before || m.native() != wasNative {
 		a.broadcast(encode(proto.Member, wireMemberMsg{Member: m.wire()}), "")
 		if after == proto.PresenceOffline {
 			a.system("left", "name", m.Name)

@@ -30,6 +30,7 @@ type wireMember struct {
 	Guest    bool   `json:"guest,omitempty"`
 	Role     Role   `json:"role"`
 	Presence string `json:"presence"`
+	Native   bool   `json:"native,omitempty"`
 }
 
 type wireLimits struct {

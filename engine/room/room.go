@@ -38,6 +38,9 @@ type User struct {
 	ID    string
 	Name  string
 	Guest bool
+	// Native: the connection is a native player's (Syncplay protocol);
+	// the member's People entry carries a badge while one is connected.
+	Native bool
 	// Addr is the client address a guest joins from (its limit.AddrKey):
 	// removing a guest keeps that address from coming back as a new guest.
 	Addr string
