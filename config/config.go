@@ -88,6 +88,19 @@ type Config struct {
 		// AllowPrivateURLs lets http(s) stream sources reach non-public addresses.
 		AllowPrivateURLs bool
 	}
+	// Syncplay is the listener native players (mpv, VLC) join rooms
+	// through (engine/syncplay).
+	Syncplay struct {
+		Listen          string
+		PublicAddress   string
+		TokenTTL        time.Duration
+		MaxConnections  int
+		ConnsPerIP      int
+		HelloTimeout    time.Duration
+		IdleTimeout     time.Duration
+		MaxLine         int
+		SeekThresholdMS int
+	}
 	WebRTC struct {
 		Enabled          bool
 		UDPPort          int

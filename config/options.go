@@ -159,6 +159,13 @@ func buildOptions() []Option {
 	optURL, optURLDesc := urlCheck(true)
 	reqURL, reqURLDesc := urlCheck(false)
 	ttl, ttlDesc := durRange(5*time.Minute, 365*24*time.Hour)
+	spTTL, spTTLDesc := durRange(time.Minute, 30*24*time.Hour)
+	spConns, spConnsDesc := intRange(1, 100000)
+	spPerIP, spPerIPDesc := intRange(1, 1000)
+	spHello, spHelloDesc := durRange(time.Second, 5*time.Minute)
+	spIdle, spIdleDesc := durRange(5*time.Second, 10*time.Minute)
+	spLine, spLineDesc := intRange(4096, 1<<20)
+	spSeek, spSeekDesc := intRange(50, 10000)
 	guestTTL, guestTTLDesc := durRange(5*time.Minute, 7*24*time.Hour)
 	perMin, perMinDesc := intRange(1, 10000)
 	count, countDesc := intRange(1, 1000000)
@@ -285,6 +292,25 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Stream.AllowCamera = v.(bool) }},
 		{Key: "stream.allow_private_urls", Kind: Bool, Default: false, Help: "let room streams fetch http(s) sources on loopback, private and link-local addresses (off: members cannot make the server probe its own network)",
 			set: func(c *Config, v any) { c.Stream.AllowPrivateURLs = v.(bool) }},
+
+		{Key: "syncplay.listen", Kind: String, Default: "", Help: "TCP listen address for native players (mpv, VLC) through the Syncplay protocol, e.g. :8999 (empty: off)", Check: optListen, Allowed: optListenDesc,
+			set: func(c *Config, v any) { c.Syncplay.Listen = v.(string) }},
+		{Key: "syncplay.public_address", Kind: String, Default: "", Help: "host:port native players connect to, shown in the room page's command (empty: base_url's host and syncplay.listen's port)",
+			set: func(c *Config, v any) { c.Syncplay.PublicAddress = v.(string) }},
+		{Key: "syncplay.token_ttl", Kind: Duration, Default: 24 * time.Hour, Help: "how long a member's native-player access token stays valid", Check: spTTL, Allowed: spTTLDesc,
+			set: func(c *Config, v any) { c.Syncplay.TokenTTL = v.(time.Duration) }},
+		{Key: "syncplay.max_connections", Kind: Int, Default: 256, Help: "native players connected at once (all rooms)", Check: spConns, Allowed: spConnsDesc,
+			set: func(c *Config, v any) { c.Syncplay.MaxConnections = v.(int) }},
+		{Key: "syncplay.conns_per_ip", Kind: Int, Default: 8, Help: "native-player connections open at once from one client address", Check: spPerIP, Allowed: spPerIPDesc,
+			set: func(c *Config, v any) { c.Syncplay.ConnsPerIP = v.(int) }},
+		{Key: "syncplay.hello_timeout", Kind: Duration, Default: 10 * time.Second, Help: "time a native player has to log in after connecting", Check: spHello, Allowed: spHelloDesc,
+			set: func(c *Config, v any) { c.Syncplay.HelloTimeout = v.(time.Duration) }},
+		{Key: "syncplay.idle_timeout", Kind: Duration, Default: 30 * time.Second, Help: "a native player that sends no whole line for this long is disconnected (clients answer every second)", Check: spIdle, Allowed: spIdleDesc,
+			set: func(c *Config, v any) { c.Syncplay.IdleTimeout = v.(time.Duration) }},
+		{Key: "syncplay.max_line", Kind: Int, Default: 16384, Help: "longest protocol line a native player may send, in bytes", Check: spLine, Allowed: spLineDesc,
+			set: func(c *Config, v any) { c.Syncplay.MaxLine = v.(int) }},
+		{Key: "syncplay.seek_threshold_ms", Kind: Int, Default: 200, Help: "a native player further than this from the room's position is told to seek", Check: spSeek, Allowed: spSeekDesc,
+			set: func(c *Config, v any) { c.Syncplay.SeekThresholdMS = v.(int) }},
 
 		{Key: "webrtc.enabled", Kind: Bool, Default: false, Help: "enable screen, tab and camera sharing through the built-in SFU",
 			set: func(c *Config, v any) { c.WebRTC.Enabled = v.(bool) }},

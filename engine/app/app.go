@@ -194,6 +194,9 @@ type Server struct {
 	Addr chan net.Addr
 	// frames streams pictures to rooms (frames.go).
 	frames *frameStreams
+	// native serves native players through the Syncplay protocol
+	// (syncplay.go).
+	native *nativePlayers
 	// SFU forwards shared screens, cameras and voice (nil unless
 	// webrtc.enabled); the frame hub can take its data channels through
 	// SFU.OnFrameChannel.
@@ -230,6 +233,7 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		st.Close()
 		return nil, err
 	}
+	np := newNativePlayers(cfg, log, st)
 	sfu, err := newSFU(cfg, log, so)
 	if err != nil {
 		st.Close()
@@ -242,8 +246,9 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 	}
 	ro.Streams = fr
 	rooms := fr.bind(room.New(ro))
+	np.rooms = rooms
 	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg),
-		Rooms: rooms, Frames: fr.web(), Revoke: bus})
+		Rooms: rooms, Frames: fr.web(), Syncplay: np.web(), Revoke: bus})
 	if err != nil {
 		rooms.Close()
 		if sfu != nil {
@@ -254,7 +259,7 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 	}
 	w.OnClose(rooms.Close)
 	log.Debug("services built", "ms", time.Since(start).Milliseconds())
-	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, SFU: sfu, ops: o}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, native: np, SFU: sfu, ops: o}, nil
 }
 
 // Run serves until ctx ends, then shuts down within ShutdownTimeout and
@@ -279,6 +284,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.Web.Serve(gctx, ln, ShutdownTimeout) })
 	g.Go(func() error { return s.runOps(gctx) })
 	g.Go(func() error { return s.frames.run(gctx) })
+	g.Go(func() error { return s.native.run(gctx, s.syncplayTLS()) })
 	if s.SFU != nil {
 		s.Log.Info(s.SFU.StartupSummary())
 		g.Go(func() error { return s.runSFU(gctx) })

@@ -60,6 +60,15 @@ func (s *Server) wrapTLS(ln net.Listener) net.Listener {
 	return tls.NewListener(ln, s.certs.tlsConfig())
 }
 
+// syncplayTLS is what native players get when they ask for STARTTLS: the
+// server's certificate (reloaded with it), or nil without tls.cert_file.
+func (s *Server) syncplayTLS() *tls.Config {
+	if s.certs == nil {
+		return nil
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.certs.getCertificate}
+}
+
 // Reload re-reads what may change without a restart: the TLS certificate and
 // key (same file names), and log.level from the configuration sources. It
 // is what SIGHUP (systemctl reload) does. A failure keeps the old values and

@@ -439,6 +439,7 @@ type RoomName struct {
 // ServerFeatures tells the client what the server supports.
 type ServerFeatures struct {
 	IsolateRooms         bool `json:"isolateRooms"`
+	SharedPlaylists      bool `json:"sharedPlaylists"`
 	Readiness            bool `json:"readiness"`
 	ManagedRooms         bool `json:"managedRooms"`
 	Chat                 bool `json:"chat"`

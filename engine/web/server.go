@@ -53,6 +53,8 @@ type Deps struct {
 	Rooms Rooms
 	// Frames, when set, serves the browser frame relay and stream tokens.
 	Frames *Frames
+	// Syncplay, when set, hands members native-player access tokens.
+	Syncplay *Syncplay
 	// Revoke carries ended sessions and lost room places to the server's
 	// long-lived connections (room websockets, the frame relay).
 	Revoke *revoke.Bus
@@ -78,6 +80,7 @@ type Server struct {
 	refusalLog limit.Refusals
 	rooms      *roomWeb
 	frames     *Frames
+	syncplay   *Syncplay
 	relays     *relaySessions
 
 	closersMu sync.Mutex
@@ -87,7 +90,7 @@ type Server struct {
 // New builds the server and its routes.
 func New(d Deps) (*Server, error) {
 	s := &Server{
-		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret, frames: d.Frames, revoke: d.Revoke,
+		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret, frames: d.Frames, syncplay: d.Syncplay, revoke: d.Revoke,
 		base:   d.Config.BasePath,
 		logins: newLoginGuard(d.Config.Limits.LoginPerMinute),
 	}
@@ -227,6 +230,7 @@ func (s *Server) routes(r fiber.Router) {
 	acct.Post("/invites", s.createInvite)
 	s.roomRoutes(r)
 	s.framesRoutes(r)
+	s.syncplayRoutes(r)
 	s.mediaRoutes(r)
 }
 
