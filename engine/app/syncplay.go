@@ -71,3 +71,7 @@ func (n *nativePlayers) run(ctx context.Context, tlsCfg *tls.Config) error {
 	n.log.Info("native players (Syncplay) listening", "addr", a, "tls", tlsCfg != nil)
 	return srv.Serve(ctx, ln)
 }
+
+// SyncplayAddr receives the native players' listener address once Run
+// listens on syncplay.listen.
+func (s *Server) SyncplayAddr() <-chan net.Addr { return s.native.Addr }

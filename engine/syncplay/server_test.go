@@ -432,7 +432,10 @@ func TestChatBothWays(t *testing.T) {
 	}))
 	c.send("Chat", "hello from mpv <b>")
 	web.wait(ofType("chat", func(v map[string]any) bool { return v["user"] == bob.ID && v["text"] == "hello from mpv <b>" }))
+	// A line for the client waits until its player is up (it reports a
+	// playstate): the stock client fails on chat before that.
 	web.do(proto.Chat, func(m *proto.ClientMessage) { m.Text = "hello from the browser" })
+	c.expectState(func(state) bool { return true }, follow)
 	c.expect("Chat", func(raw json.RawMessage) bool {
 		var v syncplay.ChatOut
 		_ = json.Unmarshal(raw, &v)

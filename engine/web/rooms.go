@@ -244,6 +244,7 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 		"YouTubeAPI":   s.cfg.YouTube.IFrameAPIURL,
 		"GuestsServer": s.cfg.Guests.Allowed,
 		"WebRTC":       s.cfg.WebRTC.Enabled,
+		"Native":       s.syncplay != nil,
 		"Banned":       bannedList(in),
 		"Levels":       []room.Level{room.LevelEveryone, room.LevelModerators, room.LevelOwner},
 		"Reactions":    room.Reactions,

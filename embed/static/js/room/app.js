@@ -20,6 +20,7 @@ import { installLayout } from "./layout.js";
 import { installControls } from "./controls.js";
 import { installChat } from "./chat.js";
 import { installPeople } from "./people.js";
+import { installNative } from "./native.js";
 import { installQueue } from "./queue.js";
 import { installLibrary } from "./library.js";
 import { installInvite } from "./invite.js";
@@ -442,6 +443,7 @@ function start(root, net) {
   installControls(ctx);
   installChat(ctx);
   installPeople(ctx);
+  installNative(ctx);
   installQueue(ctx);
   installLibrary(ctx);
   installInvite(ctx);

@@ -44,6 +44,8 @@ export function installPeople(ctx) {
       { class: "member-sub" },
       el("span", { class: "presence", "data-p": m.presence, text: t(`presence_${m.presence}`) }),
     );
+    // A member watching in a native player (engine/syncplay).
+    if (m.native) sub.append(el("span", { class: "badge native", title: t("native_title"), text: t("native_badge") }));
     const st = m.presence === "offline" ? "" : syncState(s.syncMembers[m.id]);
     if (st) {
       const drift = s.syncMembers[m.id].drift;
