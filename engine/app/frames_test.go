@@ -52,7 +52,7 @@ func startStreamServer(t *testing.T, mutate func(*config.Config)) (*apptest.Serv
 var roomInPath = regexp.MustCompile(`/r/([A-Z0-9]{10})$`)
 
 // newRoom creates a room as c and returns its code.
-func newRoom(t *testing.T, c *apptest.Client, name string) string {
+func newRoom(t testing.TB, c *apptest.Client, name string) string {
 	t.Helper()
 	resp, body := c.PostForm(t, "/rooms", url.Values{"name": {name}})
 	m := roomInPath.FindStringSubmatch(resp.Header.Get("Location"))
@@ -63,7 +63,7 @@ func newRoom(t *testing.T, c *apptest.Client, name string) string {
 }
 
 // postJSON posts a form with the CSRF header and decodes the JSON answer.
-func postJSON(t *testing.T, c *apptest.Client, path string, vals url.Values) (int, map[string]any) {
+func postJSON(t testing.TB, c *apptest.Client, path string, vals url.Values) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, c.Base+path, strings.NewReader(vals.Encode()))
 	if err != nil {

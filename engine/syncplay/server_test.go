@@ -2,11 +2,18 @@ package syncplay_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/md5"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -651,5 +658,65 @@ func TestTooManyConnections(t *testing.T) {
 	b := dialSP(t, r.addr)
 	if got := b.closed(); !strings.Contains(got, "too many") {
 		t.Fatalf("second connection: %q", got)
+	}
+}
+
+func TestStartTLS(t *testing.T) {
+	cert := selfSigned(t)
+	r := newRig(t, syncplay.Options{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}, room.Options{})
+	c := dialSP(t, r.addr)
+	c.send("TLS", map[string]string{"startTLS": "send"})
+	if v := c.expect("TLS", nil); !strings.Contains(string(v), `"true"`) {
+		t.Fatalf("TLS answer %s", v)
+	}
+	tc := tls.Client(c.conn, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test's own certificate
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	c.conn, c.lr = tc, syncplay.NewLineReader(tc, 1<<20)
+	c.hello(r.code, r.token(bob.ID))
+
+	// Without a certificate the server says no, and the client goes on.
+	r2 := newRig(t, syncplay.Options{}, room.Options{})
+	c2 := dialSP(t, r2.addr)
+	c2.send("TLS", map[string]string{"startTLS": "send"})
+	if v := c2.expect("TLS", nil); !strings.Contains(string(v), `"false"`) {
+		t.Fatalf("TLS answer %s", v)
+	}
+	c2.hello(r2.code, r2.token(bob.ID))
+}
+
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func TestFileIdentityWarning(t *testing.T) {
+	r := newRig(t, syncplay.Options{}, room.Options{})
+	web := connect(t, r.svc, r.code, ann)
+	web.do(proto.Video, func(m *proto.ClientMessage) { m.URL = "https://example.com/Night.webm" })
+	web.wait(ofType("playback", nil))
+	c := dialSP(t, r.addr)
+	c.hello(r.code, r.token(bob.ID))
+	c.expectState(func(state) bool { return true }, follow)
+	notice := func(raw json.RawMessage) bool {
+		return strings.Contains(string(raw), `"username":"watchparty"`) && strings.Contains(string(raw), "is not the room's")
+	}
+	// The room's file (by its name): no warning. Another file: a warning.
+	c.send("Set", map[string]any{"file": map[string]any{"name": "Night.webm", "duration": 30, "size": 1000}})
+	c.send("Set", map[string]any{"file": map[string]any{"name": "Day.mkv", "duration": 30, "size": 1000}})
+	got := c.expect("Chat", func(raw json.RawMessage) bool { return strings.Contains(string(raw), "is not the room's") })
+	if !notice(got) || !strings.Contains(string(got), "Day.mkv") {
+		t.Fatalf("warning %s", got)
 	}
 }

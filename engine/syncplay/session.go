@@ -662,7 +662,7 @@ func (se *session) clientState(st *State) {
 	}
 	// Every State counts against the member's report budget (a flood is
 	// refused, then closed, by the room), and reports the drift.
-	defer se.receive(&proto.ClientMessage{Type: proto.Drift, T: math.Round(se.drift)})
+	defer func() { se.receive(&proto.ClientMessage{Type: proto.Drift, T: math.Round(se.drift)}) }()
 	// A state sent before the client saw the last forced one is stale. While
 	// a change waits for its instant, only the client's own changes (which
 	// it flags with its counter, or doSeek) are commands.
