@@ -283,7 +283,7 @@ func (s *Server) hello(c net.Conn, lr *LineReader, h *Hello) {
 	m, err := s.opt.Rooms.Member(ctx, code, uid)
 	cancel()
 	if err != nil {
-		s.refuse(c, "you are not a member of this room: "+err.Error())
+		s.refuse(c, err.Error())
 		return
 	}
 	se := newSession(s, c, lr, code, h)

@@ -476,10 +476,15 @@ func (se *session) roomError(m *roomMsg) {
 		se.notice(m.Text)
 	}
 	switch m.Code {
-	case proto.CodeForbidden, proto.CodeNoVideo, proto.CodeBadCommand, proto.CodeRateLimited:
+	case proto.CodeForbidden, proto.CodeNoVideo, proto.CodeBadCommand:
 		// A refused command: put the player back where the room is.
 		se.commanded = nil
 		se.sendState(true, true)
+	case proto.CodeRateLimited:
+		if se.commanded != nil {
+			se.commanded = nil
+			se.sendState(true, false)
+		}
 	}
 }
 
