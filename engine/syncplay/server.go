@@ -151,12 +151,16 @@ func (s *Server) shutdown() {
 	s.mu.Lock()
 	s.closed = true
 	sessions := make([]*session, 0, len(s.sessions))
+	inSession := map[net.Conn]bool{}
 	for se := range s.sessions {
 		sessions = append(sessions, se)
+		inSession[se.raw] = true
 	}
 	conns := make([]net.Conn, 0, len(s.conns))
 	for c := range s.conns {
-		conns = append(conns, c)
+		if !inSession[c] {
+			conns = append(conns, c)
+		}
 	}
 	s.mu.Unlock()
 	for _, se := range sessions {
@@ -227,7 +231,7 @@ func (s *Server) handle(c net.Conn) {
 			conn = tc
 			lr = NewLineReader(tc, s.opt.MaxLine)
 		case m.Hello != nil:
-			s.hello(conn, lr, m.Hello)
+			s.hello(c, conn, lr, m.Hello)
 			return
 		default:
 			// Garbage before Hello: the stock server answers the same.
@@ -259,8 +263,9 @@ func write(c net.Conn, b []byte) bool {
 	return err == nil
 }
 
-// hello checks the room and the access token, then runs the session.
-func (s *Server) hello(c net.Conn, lr *LineReader, h *Hello) {
+// hello checks the room and the access token, then runs the session on
+// c (raw itself, or TLS over it).
+func (s *Server) hello(raw, c net.Conn, lr *LineReader, h *Hello) {
 	if h.Username == "" || h.Room == "" || h.Version == "" {
 		s.refuse(c, "Hello needs a user name, a room and a version")
 		return
@@ -287,6 +292,7 @@ func (s *Server) hello(c net.Conn, lr *LineReader, h *Hello) {
 		return
 	}
 	se := newSession(s, c, lr, code, h)
+	se.raw = raw
 	u := room.User{ID: m.ID, Name: m.Name, Guest: m.Guest, Native: true, Expires: m.Expires}
 	if !s.add(se) {
 		s.refuse(c, "the server is shutting down")

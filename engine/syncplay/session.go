@@ -31,6 +31,7 @@ const roomQueue = 512
 type session struct {
 	s     *Server
 	conn  net.Conn
+	raw   net.Conn // the TCP connection under conn
 	lr    *LineReader
 	code  string
 	hello *Hello
@@ -671,8 +672,11 @@ func (se *session) clientState(st *State) {
 	// A state sent before the client saw the last forced one is stale. While
 	// a change waits for its instant, only the client's own changes (which
 	// it flags with its counter, or doSeek) are commands.
+	// A seek the client flags as its own is taken even then: it was made
+	// in the player, and dropping it would let the correction undo it.
 	own := st.IgnoreClient != 0 || st.DoSeek
-	if se.serverIgnoring != 0 || (se.pending && !own) || !st.HasPlaystate || !se.haveState || se.state.Source == "" {
+	seekOnly := se.serverIgnoring != 0
+	if (seekOnly && !(st.DoSeek && st.IgnoreClient != 0)) || (se.pending && !own) || !st.HasPlaystate || !se.haveState || se.state.Source == "" {
 		return
 	}
 	if se.commanded != nil && now.After(se.commandedUntil) {
@@ -689,7 +693,7 @@ func (se *session) clientState(st *State) {
 		se.receive(&proto.ClientMessage{Type: proto.Seek, T: pos})
 		cmd = true
 	}
-	if st.Paused != roomPaused && (se.commanded == nil || *se.commanded != st.Paused) {
+	if !seekOnly && st.Paused != roomPaused && (se.commanded == nil || *se.commanded != st.Paused) {
 		typ := proto.Play
 		if st.Paused {
 			typ = proto.Pause
