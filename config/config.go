@@ -48,6 +48,8 @@ type Config struct {
 		RoomGuestJoinsPerMinute int
 		QueueLength             int
 		LinkBytes               int
+		Streams                 int
+		StreamsPerUser          int
 	}
 	YouTube struct{ IFrameAPIURL string }
 	Media   struct {
@@ -81,10 +83,14 @@ type Config struct {
 		ReadyTimeout           time.Duration
 	}
 	Stream struct {
-		Listen      string
-		MaxWidth    int
-		JPEGQuality int
-		AllowCamera bool
+		Listen          string
+		MaxWidth        int
+		MaxPixels       int
+		MaxSourcePixels int
+		MaxFPS          int
+		IdleTimeout     time.Duration
+		JPEGQuality     int
+		AllowCamera     bool
 		// AllowPrivateURLs lets http(s) stream sources reach non-public addresses.
 		AllowPrivateURLs bool
 	}

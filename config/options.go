@@ -181,6 +181,9 @@ func buildOptions() []Option {
 	defHeight, defHeightDesc := intRange(144, 2160)
 	encCheck, encAllowed := oneOf("libx264", "vaapi", "nvenc", "qsv")
 	presetCheck, presetAllowed := oneOf("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
+	pixels, pixelsDesc := intRange(16*16, 16384*16384)
+	fps, fpsDesc := intRange(1, 120)
+	idle, idleDesc := durRange(100*time.Millisecond, 24*time.Hour)
 
 	return []Option{
 		{Key: "listen", Kind: String, Default: ":8080", Help: "HTTP listen address", Check: listen, Allowed: listenDesc,
@@ -235,6 +238,10 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Limits.QueueLength = v.(int) }},
 		{Key: "limits.link_bytes", Kind: Int, Default: 2048, Help: "longest video link (bytes) a member may share or queue", Check: linkBytes, Allowed: linkBytesDesc,
 			set: func(c *Config, v any) { c.Limits.LinkBytes = v.(int) }},
+		{Key: "limits.streams", Kind: Int, Default: 8, Help: "frame streams running at once on the server (sources it runs and remote publishers)", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.Limits.Streams = v.(int) }},
+		{Key: "limits.streams_per_user", Kind: Int, Default: 2, Help: "frame streams one user may run at once, in all rooms", Check: count, Allowed: countDesc,
+			set: func(c *Config, v any) { c.Limits.StreamsPerUser = v.(int) }},
 
 		{Key: "youtube.iframe_api_url", Kind: String, Default: "https://www.youtube.com/iframe_api", Help: "URL of the YouTube IFrame Player API script", Check: reqURL, Allowed: reqURLDesc,
 			set: func(c *Config, v any) { c.YouTube.IFrameAPIURL = v.(string) }},
@@ -286,6 +293,14 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Stream.Listen = v.(string) }},
 		{Key: "stream.max_width", Kind: Int, Default: 1280, Help: "frames wider than this are scaled down", Check: width, Allowed: widthDesc,
 			set: func(c *Config, v any) { c.Stream.MaxWidth = v.(int) }},
+		{Key: "stream.max_pixels", Kind: Int, Default: 1280 * 720, Help: "frames of more pixels than this are scaled down (bounds what a stream costs to encode and to watch)", Check: pixels, Allowed: pixelsDesc,
+			set: func(c *Config, v any) { c.Stream.MaxPixels = v.(int) }},
+		{Key: "stream.max_source_pixels", Kind: Int, Default: 3840 * 2160, Help: "pictures and videos larger than this are refused before they are decoded, and remote publishers may not send them", Check: pixels, Allowed: pixelsDesc,
+			set: func(c *Config, v any) { c.Stream.MaxSourcePixels = v.(int) }},
+		{Key: "stream.max_fps", Kind: Int, Default: 30, Help: "frames per second a stream the server runs hands out at most (faster cameras have frames dropped before decoding)", Check: fps, Allowed: fpsDesc,
+			set: func(c *Config, v any) { c.Stream.MaxFPS = v.(int) }},
+		{Key: "stream.idle_timeout", Kind: Duration, Default: time.Minute, Help: "a stream the server runs itself stops when nobody has watched it for this long", Check: idle, Allowed: idleDesc,
+			set: func(c *Config, v any) { c.Stream.IdleTimeout = v.(time.Duration) }},
 		{Key: "stream.jpeg_quality", Kind: Int, Default: 75, Help: "JPEG quality of streamed frames", Check: quality, Allowed: qualityDesc,
 			set: func(c *Config, v any) { c.Stream.JPEGQuality = v.(int) }},
 		{Key: "stream.allow_camera", Kind: Bool, Default: false, Help: "members allowed to change the video may stream the server's cameras (camera:N, OpenCV builds)",
