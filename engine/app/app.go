@@ -228,7 +228,7 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 	// One bus carries every revocation to every transport (engine/revoke).
 	bus := &revoke.Bus{}
 	acc := accountService(cfg, st, so, bus)
-	fr, err := newFrameStreams(cfg, log, secret)
+	fr, err := newFrameStreams(cfg, log, secret, st, bus)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -4,29 +4,30 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"watchparty/config"
+	"watchparty/engine/fetch"
 	"watchparty/engine/frames"
 	"watchparty/engine/frames/source"
 	"watchparty/engine/frames/token"
 	"watchparty/engine/media"
 	"watchparty/engine/metrics"
+	"watchparty/engine/revoke"
 	"watchparty/engine/room"
+	"watchparty/engine/store"
 	"watchparty/engine/web"
 )
 
-// frameTokenTTL is how long the tokens the room page hands out are valid.
+// frameTokenTTL is how long the tokens the room page hands out are valid,
+// and the longest any frame token may live (token.Signer's maximum).
 const frameTokenTTL = time.Hour
 
 // metricsEvery is how often the hub's counters are copied to the metrics.
@@ -41,18 +42,16 @@ func frameKey(secret []byte) []byte {
 }
 
 // frameStreams is the server's frame streaming: one hub for every room, the
-// token signer, the optional TCP listener, and the room service's Streamer
-// (sources the server opens itself).
+// access checks and token issuing, the optional TCP listener, and the room
+// service's Streamer (sources the server opens itself).
 type frameStreams struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	hub    *frames.Hub
-	tokens *token.Signer
-	lib    *media.Library
-	// httpClient fetches http(s) sources (public addresses only, unless allowed).
-	httpClient *http.Client
-	rooms      atomic.Pointer[room.Service]
-	addr       atomic.Pointer[string] // the TCP listener's address once listening
+	access *frames.Access
+	opener *frames.Opener
+	rooms  atomic.Pointer[room.Service]
+	addr   atomic.Pointer[string] // the TCP listener's address once listening
 	// Addr receives the listener's address when stream.listen is set.
 	Addr chan net.Addr
 
@@ -65,30 +64,159 @@ type frameStreams struct {
 	reasons map[string]string // room -> why its stream is being stopped
 }
 
-func newFrameStreams(cfg *config.Config, log *slog.Logger, secret []byte) (*frameStreams, error) {
-	signer, err := token.NewSigner(frameKey(secret))
+func newFrameStreams(cfg *config.Config, log *slog.Logger, secret []byte, st *store.Store, bus *revoke.Bus) (*frameStreams, error) {
+	signer, err := token.NewSigner(frameKey(secret), frameTokenTTL)
 	if err != nil {
 		return nil, err
 	}
-	lib, err := media.NewLibrary(cfg.Media.Dir)
-	if err != nil {
+	var lib frames.Library
+	if l, err := media.NewLibrary(cfg.Media.Dir); err != nil {
 		log.Warn("streaming from the media folder is off", "dir", cfg.Media.Dir, "err", err)
-		lib, _ = media.NewLibrary("")
+	} else {
+		lib = l
 	}
-	fs := &frameStreams{cfg: cfg, log: log, tokens: signer, lib: lib, httpClient: streamHTTPClient(cfg.Stream.AllowPrivateURLs),
-		Addr: make(chan net.Addr, 1), reasons: map[string]string{}}
+	fs := &frameStreams{cfg: cfg, log: log, Addr: make(chan net.Addr, 1), reasons: map[string]string{}}
 	fs.feedCtx, fs.cancelFeed = context.WithCancel(context.Background())
 	fs.hub = frames.NewHub(frames.HubOptions{
-		MaxViewers: cfg.Limits.ViewersPerStream,
-		OnEvent:    fs.onEvent,
-		Logger:     log.With("part", "frames"),
+		MaxViewers:             cfg.Limits.ViewersPerStream,
+		MaxStreams:             cfg.Limits.Streams,
+		MaxStreamsPerPublisher: cfg.Limits.StreamsPerUser,
+		IdleTimeout:            cfg.Stream.IdleTimeout,
+		OnEvent:                fs.onEvent,
+		Logger:                 log.With("part", "frames"),
 	})
+	fs.access, err = frames.NewAccess(frames.AccessOptions{Tokens: signer, Members: fs, Epochs: storeEpochs{st}, Hub: fs.hub, TTL: frameTokenTTL})
+	if err != nil {
+		return nil, err
+	}
+	fs.opener = &frames.Opener{
+		Library:     lib,
+		Fetcher:     fetch.New(fetch.Options{AllowPrivate: cfg.Stream.AllowPrivateURLs}),
+		AllowCamera: cfg.Stream.AllowCamera,
+		Options: source.Options{MaxWidth: cfg.Stream.MaxWidth, MaxPixels: cfg.Stream.MaxPixels, MaxSourcePixels: cfg.Stream.MaxSourcePixels,
+			MaxFPS: float64(cfg.Stream.MaxFPS), Quality: cfg.Stream.JPEGQuality, Logger: log},
+	}
+	bus.Subscribe(fs.revoked)
 	return fs, nil
+}
+
+// revoked takes away what an event ends in the frame streams: tokens die
+// and TCP viewers, relays, data channels and publications close. An
+// account whose sessions all ended (a password change, a deleted account)
+// or everyone loses everything; a member removed from a room (or a deleted
+// room) loses that room's stream; after a change of roles or settings,
+// each member the room's stream serves keeps only what it may still do. A
+// single log-out leaves them: a frame token belongs to the member, not to
+// one session. Room events come from the room's own loop, which the rights
+// check asks, so they are handled on their own goroutine.
+func (fs *frameStreams) revoked(e revoke.Event) {
+	switch e.Kind {
+	case revoke.User, revoke.Deleted:
+		fs.revokeUser(e.User)
+	case revoke.Everyone:
+		fs.revokeUser(frames.Everyone)
+	case revoke.Member:
+		if e.User == "" {
+			fs.hub.Stop(e.Room)
+		}
+		fs.Revoke(e.Room, e.User, false, false)
+	case revoke.Rights:
+		go fs.recheck(e.Room, e.User)
+	case revoke.Session:
+	}
+}
+
+func (fs *frameStreams) revokeUser(who string) {
+	if err := fs.access.RevokeUser(who); err != nil {
+		fs.log.Error("revoking frame streams", "user", who, "err", err)
+	}
+}
+
+// recheck revokes what member (or, for "", each member the room's stream
+// serves) may no longer do in the room's stream.
+func (fs *frameStreams) recheck(code, member string) {
+	who := []string{member}
+	if member == "" {
+		who = fs.hub.Members(code)
+	}
+	for _, m := range who {
+		r, err := fs.StreamRights(context.Background(), code, m)
+		if err != nil {
+			fs.log.Error("checking stream rights", "room", code, "member", m, "err", err)
+			continue
+		}
+		if !r.View || !r.Publish {
+			fs.Revoke(code, m, r.View, r.Publish)
+		}
+	}
+}
+
+// StreamRights implements frames.Members from the room's records: a member
+// may view; one whose role the room lets change the video may publish.
+func (fs *frameStreams) StreamRights(ctx context.Context, code, member string) (frames.Rights, error) {
+	rs := fs.rooms.Load()
+	if rs == nil {
+		return frames.Rights{}, nil
+	}
+	m, err := rs.Member(ctx, code, member)
+	if errors.Is(err, room.ErrNotMember) {
+		return frames.Rights{}, nil
+	}
+	if err != nil {
+		return frames.Rights{}, err
+	}
+	in, err := rs.Get(ctx, code)
+	if errors.Is(err, room.ErrNotFound) {
+		return frames.Rights{}, nil
+	}
+	if err != nil {
+		return frames.Rights{}, err
+	}
+	return frames.Rights{View: true, Publish: in.Settings.ChangeVideo.Allows(m.Role)}, nil
+}
+
+// Revoke ends what member may no longer do in the room's stream (view,
+// publish), or everything of the stream for member "" (the room is gone).
+func (fs *frameStreams) Revoke(code, member string, view, publish bool) {
+	fs.mu.Lock()
+	if !publish && fs.hub.State(code).Active {
+		fs.reasons[code] = room.StreamStopped
+	}
+	fs.mu.Unlock()
+	if err := fs.access.Revoke(code, member, frames.Rights{View: view, Publish: publish}); err != nil {
+		fs.log.Error("revoking frame stream access", "room", code, "member", member, "err", err)
+	}
+}
+
+// storeEpochs keeps the frame token epochs in the store, each for as long
+// as a token issued before it could live.
+type storeEpochs struct{ st *store.Store }
+
+func epochKey(code, member string) []byte { return store.Key("framesepoch", code, member) }
+
+func (e storeEpochs) Epoch(code, member string) (uint64, error) {
+	b, err := e.st.Get(epochKey(code, member))
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if len(b) != 8 {
+		return 0, fmt.Errorf("frame token epoch of %d bytes", len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+func (e storeEpochs) SetEpoch(code, member string, epoch uint64, keep time.Duration) error {
+	return e.st.Update(func(tx *store.Tx) error {
+		return tx.SetTTL(epochKey(code, member), binary.BigEndian.AppendUint64(nil, epoch), keep)
+	})
 }
 
 // web returns what the web server needs for the browser relay and tokens.
 func (fs *frameStreams) web() *web.Frames {
-	return &web.Frames{Hub: fs.hub, Tokens: fs.tokens, TokenTTL: frameTokenTTL, Addr: fs.listenAddr}
+	return &web.Frames{Hub: fs.hub, Tokens: fs.access, Addr: fs.listenAddr}
 }
 
 // listenAddr is the TCP listener's address, "" while there is none.
@@ -112,8 +240,9 @@ func (fs *frameStreams) run(ctx context.Context) error {
 			return fmt.Errorf("listening for frames on %s: %w", fs.cfg.Stream.Listen, err)
 		}
 		srv, err := frames.NewServer(frames.ServerOptions{
-			Hub: fs.hub, Tokens: fs.tokens, Logger: fs.log.With("part", "frames"),
-			Admit: frames.NewIPLimiter(fs.cfg.Limits.ConnsPerIP).Admit,
+			Hub: fs.hub, Gate: fs.access, Logger: fs.log.With("part", "frames"),
+			Admit:     frames.NewIPLimiter(fs.cfg.Limits.ConnsPerIP).Admit,
+			MaxPixels: fs.cfg.Stream.MaxSourcePixels,
 		})
 		if err != nil {
 			ln.Close()
@@ -190,6 +319,8 @@ func (fs *frameStreams) onEvent(e frames.Event) {
 		switch {
 		case errors.Is(e.Err, frames.ErrHubClosed):
 			reason = room.StreamShutdown
+		case errors.Is(e.Err, frames.ErrIdle):
+			reason = room.StreamIdle
 		case reason == "":
 			reason = room.StreamEnded
 		}
@@ -235,7 +366,7 @@ func (fs *frameStreams) Start(ctx context.Context, code, spec string, by room.Us
 	if fs.hub.State(code).Active {
 		return room.ErrStreamBusy
 	}
-	src, desc, err := fs.open(ctx, spec)
+	src, desc, err := fs.opener.Open(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -248,19 +379,23 @@ func (fs *frameStreams) Start(ctx context.Context, code, spec string, by room.Us
 	fs.feeds.Add(1)
 	fs.mu.Unlock()
 	info := src.Info()
-	pub, err := fs.hub.Start(code, frames.SourceInfo{Description: desc, Publisher: by.ID, FPS: info.FPS, Width: info.Width, Height: info.Height})
+	pub, err := fs.hub.Start(code, frames.SourceInfo{Description: desc, Publisher: by.ID, FPS: info.FPS, Width: info.Width, Height: info.Height,
+		StopWhenIdle: true})
 	if err != nil {
 		fs.feeds.Done()
 		src.Close()
-		if errors.Is(err, frames.ErrStreamBusy) {
+		switch {
+		case errors.Is(err, frames.ErrStreamBusy):
 			return room.ErrStreamBusy
+		case errors.Is(err, frames.ErrTooManyStreams):
+			return fmt.Errorf("%w: %w", room.ErrStreamLimit, err)
 		}
 		return fmt.Errorf("the stream could not start: %w", err)
 	}
 	go func() {
 		defer fs.feeds.Done()
 		defer src.Close()
-		if err := frames.Feed(fs.feedCtx, src, pub); err != nil && !errors.Is(err, frames.ErrStreamEnded) && !errors.Is(err, frames.ErrHubClosed) {
+		if err := frames.Feed(fs.feedCtx, src, pub); err != nil && !stoppedOnPurpose(err) {
 			fs.log.Warn("stream source failed", "room", code, "source", desc, "err", err)
 			fs.mu.Lock()
 			if fs.reasons[code] == "" {
@@ -273,75 +408,16 @@ func (fs *frameStreams) Start(ctx context.Context, code, spec string, by room.Us
 	return nil
 }
 
-// Messages for sources a member may not use.
-var (
-	errBadSource = errors.New("unknown source: use media:FILE (a video in the server's media folder), an http(s) MJPEG URL, pattern:WIDTHxHEIGHT or camera:N")
-	errNoCamera  = errors.New("this server does not let members stream its cameras (stream.allow_camera)")
-)
-
-// open opens a source a member named. Only these are accepted: files of the
-// media library (through its confined Open, never a path joined here),
-// http(s) URLs, test patterns, and cameras when the admin allows them.
-func (fs *frameStreams) open(ctx context.Context, spec string) (source.Source, string, error) {
-	opts := source.Options{MaxWidth: fs.cfg.Stream.MaxWidth, Quality: fs.cfg.Stream.JPEGQuality, Logger: fs.log}
-	lower := strings.ToLower(spec)
-	switch {
-	case strings.HasPrefix(lower, media.LibraryPrefix):
-		rel := spec[len(media.LibraryPrefix):]
-		f, _, err := fs.lib.Open(rel)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", rel, err)
+// stoppedOnPurpose reports whether a feed ended because its publication
+// was stopped (by a member, the server, idleness or a revocation) rather
+// than because its source failed.
+func stoppedOnPurpose(err error) bool {
+	for _, e := range []error{frames.ErrStreamEnded, frames.ErrHubClosed, frames.ErrIdle, frames.ErrRevoked} {
+		if errors.Is(err, e) {
+			return true
 		}
-		// OpenCV opens by name: give it the file already opened inside
-		// the library, so no path outside it can be reached.
-		src, err := source.Open(ctx, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), opts)
-		if err != nil {
-			f.Close()
-			return nil, "", fmt.Errorf("%s: %w", rel, err)
-		}
-		return &fileSource{Source: src, f: f}, "media " + rel, nil
-	case strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://"):
-		opts.HTTPClient = fs.httpClient
-		src, err := source.Open(ctx, spec, opts)
-		if err != nil {
-			return nil, "", err
-		}
-		return src, "URL " + spec, nil
-	case strings.HasPrefix(lower, "pattern:"):
-		src, err := source.Open(ctx, lower, opts)
-		if err != nil {
-			return nil, "", err
-		}
-		return src, src.Info().Description, nil
-	case strings.HasPrefix(lower, "camera:"):
-		if !fs.cfg.Stream.AllowCamera {
-			return nil, "", errNoCamera
-		}
-		if !source.OpenCVAvailable {
-			return nil, "", source.ErrNoOpenCV
-		}
-		if _, err := strconv.ParseUint(lower[len("camera:"):], 10, 8); err != nil {
-			return nil, "", fmt.Errorf("%w: %q", errBadSource, spec)
-		}
-		src, err := source.Open(ctx, lower, opts)
-		if err != nil {
-			return nil, "", err
-		}
-		return src, src.Info().Description, nil
 	}
-	return nil, "", errBadSource
-}
-
-// fileSource keeps a library file open as long as its source reads it.
-type fileSource struct {
-	source.Source
-	f *os.File
-}
-
-func (s *fileSource) Close() error {
-	err := s.Source.Close()
-	s.f.Close()
-	return err
+	return false
 }
 
 // bind gives the streams the room service their starts and stops go to.

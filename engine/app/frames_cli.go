@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"watchparty/engine/fetch"
 	"watchparty/engine/frames"
 	"watchparty/engine/frames/source"
 	"watchparty/engine/room"
@@ -84,8 +85,11 @@ func runPublish(ctx context.Context, e Env, args []string) error {
 	defer stop()
 	return frames.RunPublish(ctx, frames.PublishOptions{
 		Addr: sf.server, Room: code, Token: sf.token, Source: fs.Arg(0),
-		SourceOptions: source.Options{MaxWidth: *maxWidth, Quality: *quality, FPS: *fps, Loop: *loop},
-		Out:           e.Stdout,
+		// The source is on the member's own computer and network: its
+		// cameras and LAN addresses are what publishing is for.
+		SourceOptions: source.Options{MaxWidth: *maxWidth, Quality: *quality, FPS: *fps, Loop: *loop,
+			Fetcher: fetch.New(fetch.Options{AllowPrivate: true}), OpenCVURLs: true},
+		Out: e.Stdout,
 	})
 }
 

@@ -99,6 +99,17 @@ type roomSocket struct {
 
 func dialRoomSocket(t *testing.T, srv *apptest.Server, c *apptest.Client, code string) *roomSocket {
 	t.Helper()
+	conn, err := dialSocket(srv, c, "/r/"+code+"/ws")
+	if err != nil {
+		t.Fatalf("room websocket: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &roomSocket{t: t, conn: conn}
+}
+
+// dialSocket opens one of the server's websockets as c, from the server's
+// own origin.
+func dialSocket(srv *apptest.Server, c *apptest.Client, path string) (*websocket.Conn, error) {
 	u, _ := url.Parse(srv.URL + "/")
 	var parts []string
 	for _, ck := range c.Jar.Cookies(u) {
@@ -106,16 +117,11 @@ func dialRoomSocket(t *testing.T, srv *apptest.Server, c *apptest.Client, code s
 	}
 	h := http.Header{"Origin": {srv.URL}, "Cookie": {strings.Join(parts, "; ")}}
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	conn, resp, err := d.Dial("ws://"+srv.Addr+"/r/"+code+"/ws", h)
-	if err != nil {
-		status := ""
-		if resp != nil {
-			status = resp.Status
-		}
-		t.Fatalf("room websocket: %v %s", err, status)
+	conn, resp, err := d.Dial("ws://"+srv.Addr+path, h)
+	if err != nil && resp != nil {
+		err = fmt.Errorf("%w (%s)", err, resp.Status)
 	}
-	t.Cleanup(func() { conn.Close() })
-	return &roomSocket{t: t, conn: conn}
+	return conn, err
 }
 
 func (r *roomSocket) send(m map[string]any) {
@@ -469,5 +475,10 @@ func TestDeletingRoomStopsItsStream(t *testing.T) {
 	}
 	if r.st.Frames == 0 {
 		t.Errorf("the viewer's stats count no frame: %+v %v", r.st, r.err)
+	}
+	// Its tokens admit nobody any more.
+	_, err := frames.Dial(context.Background(), frames.DialOptions{Addr: addr, Role: wire.RoleViewer, Room: code, Token: tok})
+	if refusalCode(err) != wire.RefuseForbidden {
+		t.Errorf("a token of the deleted room: %v, want refusal %s", err, wire.RefuseForbidden)
 	}
 }

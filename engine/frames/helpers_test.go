@@ -33,12 +33,16 @@ type testEnv struct {
 // newTestEnv starts a server; it is stopped (and waited for) at cleanup.
 func newTestEnv(t testing.TB, hopts HubOptions, sopts ServerOptions) *testEnv {
 	t.Helper()
-	signer, err := token.NewSigner(testKey)
+	signer, err := token.NewSigner(testKey, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hub := NewHub(hopts)
-	sopts.Hub, sopts.Tokens = hub, signer
+	access, err := NewAccess(AccessOptions{Tokens: signer, Hub: hub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sopts.Hub, sopts.Gate = hub, access
 	srv, err := NewServer(sopts)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +65,7 @@ func newTestEnv(t testing.TB, hopts HubOptions, sopts ServerOptions) *testEnv {
 }
 
 func (e *testEnv) token(room string, role wire.Role, subject string) string {
-	return e.signer.Issue(room, string(role), subject, time.Minute)
+	return e.signer.Issue(room, string(role), subject, 0, time.Minute)
 }
 
 // dial connects with a valid token.
@@ -141,4 +145,27 @@ func patternJPEG(t testing.TB, w, h int, i uint64) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// jpegFrame is a frame message carrying payload as a w x h JPEG.
+func jpegFrame(t testing.TB, payload []byte, w, h int) []byte {
+	t.Helper()
+	b, err := wire.AppendFrame(nil, &wire.Frame{Seq: 1, Width: w, Height: h, Codec: wire.CodecJPEG, Payload: payload}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// patchSOF rewrites the size in a JPEG's frame header: a small file that
+// announces a huge picture.
+func patchSOF(jpg []byte, w, h int) []byte {
+	out := append([]byte(nil), jpg...)
+	for i := 2; i+8 < len(out) && out[i] == 0xFF; i += 2 + int(out[i+2])<<8 | int(out[i+3]) {
+		if m := out[i+1]; m == 0xC0 || m == 0xC2 {
+			out[i+5], out[i+6], out[i+7], out[i+8] = byte(h>>8), byte(h), byte(w>>8), byte(w)
+			return out
+		}
+	}
+	panic("no frame header")
 }

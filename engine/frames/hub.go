@@ -38,6 +38,9 @@ var (
 	ErrHubClosed      = errors.New("frames: hub closed")
 	ErrViewerClosed   = errors.New("frames: viewer left")
 	ErrBadRoom        = errors.New("frames: bad room code")
+	ErrTooManyStreams = errors.New("too many streams")
+	ErrIdle           = errors.New("frames: nobody watched the stream")
+	ErrRevoked        = errors.New("frames: access withdrawn")
 )
 
 // HubOptions configure a Hub. Zero values take the defaults.
@@ -46,6 +49,15 @@ type HubOptions struct {
 	QueueLen     int           // frames queued per viewer, 1 or 2 (DefaultQueueLen)
 	StallTimeout time.Duration // a viewer without progress this long is dropped (DefaultStallTimeout)
 	MaxPayload   int           // largest frame payload (wire.DefaultMaxPayload)
+	// MaxStreams bounds the streams with a publisher at once, across
+	// rooms (0: no limit); MaxStreamsPerPublisher those of one
+	// SourceInfo.Publisher (0: no limit). Start refuses more with
+	// ErrTooManyStreams.
+	MaxStreams             int
+	MaxStreamsPerPublisher int
+	// IdleTimeout stops a publication started with SourceInfo.StopWhenIdle
+	// once it has had no viewer for this long (0: never), with ErrIdle.
+	IdleTimeout time.Duration
 	// OnEvent is called when a stream starts or stops, from the goroutine
 	// that started or stopped it, with no hub lock held. It must not block.
 	OnEvent func(Event)
@@ -85,6 +97,10 @@ type SourceInfo struct {
 	FPS         float64 // declared frame rate, 0 if unknown
 	Width       int     // declared size, 0 if unknown
 	Height      int
+	// StopWhenIdle stops the publication after HubOptions.IdleTimeout
+	// without a viewer: for sources the server runs, which cost it CPU
+	// whether anyone watches or not.
+	StopWhenIdle bool
 }
 
 // StreamState is what a room shows about its stream.
@@ -213,18 +229,65 @@ func (h *Hub) Start(room string, info SourceInfo) (*Publication, error) {
 		h.mu.Unlock()
 		return nil, ErrHubClosed
 	}
-	st := h.streamLocked(room)
-	if st.pub != nil {
+	if cur := h.streams[room]; cur != nil && cur.pub != nil {
 		h.mu.Unlock()
-		return nil, fmt.Errorf("%w: %s", ErrStreamBusy, st.pub.info.Description)
+		return nil, fmt.Errorf("%w: %s", ErrStreamBusy, cur.pub.info.Description)
 	}
+	if err := h.admitLocked(info.Publisher); err != nil {
+		h.mu.Unlock()
+		return nil, err
+	}
+	st := h.streamLocked(room)
 	p := &Publication{hub: h, st: st, info: info, started: time.Now(), done: make(chan struct{})}
 	st.pub = p
+	if info.StopWhenIdle && h.opts.IdleTimeout > 0 {
+		p.idle = time.AfterFunc(h.opts.IdleTimeout, p.idleCheck)
+		if len(st.viewers) > 0 {
+			p.idle.Stop()
+		}
+	}
 	state := h.stateLocked(st)
 	h.mu.Unlock()
 	h.log.Info("stream started", "room", room, "source", info.Description, "publisher", info.Publisher)
 	h.emit(Event{Kind: EventStarted, State: state})
 	return p, nil
+}
+
+// admitLocked checks the stream limits for one more publication by
+// publisher. Hub.mu must be held.
+func (h *Hub) admitLocked(publisher string) error {
+	if h.opts.MaxStreams <= 0 && h.opts.MaxStreamsPerPublisher <= 0 {
+		return nil
+	}
+	total, mine := 0, 0
+	for _, st := range h.streams {
+		if st.pub == nil {
+			continue
+		}
+		total++
+		if publisher != "" && st.pub.info.Publisher == publisher {
+			mine++
+		}
+	}
+	if h.opts.MaxStreams > 0 && total >= h.opts.MaxStreams {
+		return fmt.Errorf("%w: the server already runs %d, the most it allows (limits.streams)", ErrTooManyStreams, total)
+	}
+	if h.opts.MaxStreamsPerPublisher > 0 && publisher != "" && mine >= h.opts.MaxStreamsPerPublisher {
+		return fmt.Errorf("%w: you already run %d, the most one user may (limits.streams_per_user)", ErrTooManyStreams, mine)
+	}
+	return nil
+}
+
+// idleCheck runs when a publication's idle timer fires.
+func (p *Publication) idleCheck() {
+	h := p.hub
+	h.mu.Lock()
+	idle := p.st.pub == p && len(p.st.viewers) == 0
+	h.mu.Unlock()
+	if idle {
+		h.log.Info("stream unwatched, stopping it", "room", p.st.room, "after", h.opts.IdleTimeout)
+		p.stop(ErrIdle)
+	}
 }
 
 func (h *Hub) emit(e Event) {
@@ -236,6 +299,9 @@ func (h *Hub) emit(e Event) {
 // ViewerOptions configure a subscription.
 type ViewerOptions struct {
 	Name string // for stats and logs
+	// Member is the room member the viewer watches for; Revoke closes
+	// the viewers of a member.
+	Member string
 	// OnKick is called once if the hub drops the viewer for stalling, from
 	// the publisher's goroutine. It should unblock the viewer's writer, for a
 	// connection by closing it. It must not block.
@@ -262,6 +328,7 @@ func (h *Hub) Subscribe(room string, opts ViewerOptions) (*Viewer, error) {
 	v := &Viewer{
 		id:     h.nextID.Add(1),
 		name:   opts.Name,
+		member: opts.Member,
 		hub:    h,
 		st:     st,
 		qcap:   h.opts.QueueLen,
@@ -272,6 +339,9 @@ func (h *Hub) Subscribe(room string, opts ViewerOptions) (*Viewer, error) {
 	}
 	st.viewers[v.id] = v
 	st.publishSnapLocked()
+	if st.pub != nil && st.pub.idle != nil {
+		st.pub.idle.Stop()
+	}
 	return v, nil
 }
 
@@ -284,7 +354,76 @@ func (h *Hub) removeViewer(v *Viewer) {
 	}
 	delete(st.viewers, v.id)
 	st.publishSnapLocked()
+	if len(st.viewers) == 0 && st.pub != nil && st.pub.idle != nil {
+		st.pub.idle.Reset(h.opts.IdleTimeout)
+	}
 	h.forgetLocked(st)
+}
+
+// Revoke ends what member may no longer do in room: with view false, its
+// viewers (TCP viewers, browser relays, data channels) are closed; with
+// publish false, the publications it runs (a remote publisher, or a source
+// it started on the server) are stopped; both with ErrRevoked. Member ""
+// stands for everyone (the room is gone), room "" for every room (the
+// member's account changed). It returns how many viewers and publications
+// it ended.
+func (h *Hub) Revoke(room, member string, view, publish bool) int {
+	h.mu.Lock()
+	var viewers []*Viewer
+	var pubs []*Publication
+	for code, st := range h.streams {
+		if room != "" && code != room {
+			continue
+		}
+		if !view {
+			for _, v := range st.viewers {
+				if member == "" || v.member == member {
+					viewers = append(viewers, v)
+				}
+			}
+		}
+		if !publish && st.pub != nil && (member == "" || st.pub.info.Publisher == member) {
+			pubs = append(pubs, st.pub)
+		}
+	}
+	h.mu.Unlock()
+	for _, v := range viewers {
+		v.closeWith(ErrRevoked)
+	}
+	for _, p := range pubs {
+		p.stop(ErrRevoked)
+	}
+	n := len(viewers) + len(pubs)
+	if n > 0 {
+		h.log.Info("stream access revoked", "room", room, "member", member, "closed", n)
+	}
+	return n
+}
+
+// Members lists the members with a viewer or the publication in room, each
+// once: whose access a change of the room's rights may take away.
+func (h *Hub) Members(room string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.streams[room]
+	if st == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(m string) {
+		if m != "" && !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	for _, v := range st.viewers {
+		add(v.member)
+	}
+	if st.pub != nil {
+		add(st.pub.info.Publisher)
+	}
+	return out
 }
 
 // Stop stops the room's publisher, if any, closing its viewers with
@@ -416,6 +555,7 @@ type Publication struct {
 	st      *stream
 	info    SourceInfo
 	started time.Time
+	idle    *time.Timer // StopWhenIdle: armed while there is no viewer (under Hub.mu)
 
 	mu      sync.Mutex // serializes Publish
 	seq     uint64
@@ -511,6 +651,9 @@ func (p *Publication) stop(reason error) {
 	close(p.done)
 	h := p.hub
 	h.mu.Lock()
+	if p.idle != nil {
+		p.idle.Stop()
+	}
 	state := h.stateLocked(p.st)
 	state.Active = false
 	var viewers []*Viewer
@@ -522,8 +665,14 @@ func (p *Publication) stop(reason error) {
 	}
 	h.forgetLocked(p.st)
 	h.mu.Unlock()
+	// The viewers of a publication stopped for its publisher's sake
+	// (revoked, idle) see an ordinary end.
+	vreason := reason
+	if errors.Is(reason, ErrRevoked) || errors.Is(reason, ErrIdle) {
+		vreason = ErrStreamEnded
+	}
 	for _, v := range viewers {
-		v.closeWith(reason)
+		v.closeWith(vreason)
 	}
 	state.Viewers = 0
 	h.log.Info("stream stopped", "room", p.st.room, "reason", reason, "frames", state.Frames)
@@ -558,6 +707,7 @@ type ViewerStats struct {
 type Viewer struct {
 	id     uint64
 	name   string
+	member string
 	hub    *Hub
 	st     *stream
 	qcap   int
@@ -690,7 +840,7 @@ func (v *Viewer) closeWith(reason error) {
 	v.err = reason
 	if !errors.Is(reason, ErrStreamEnded) {
 		// Frames queued when a stream ends are still delivered (see Pop);
-		// in every other case they are dropped.
+		// in every other case (a revoked viewer too) they are dropped.
 		v.q = [2]*Packet{}
 		v.n = 0
 	}

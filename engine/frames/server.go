@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"watchparty/engine/frames/source"
 	"watchparty/engine/frames/token"
 	"watchparty/engine/frames/wire"
 )
@@ -30,21 +31,27 @@ const (
 // Errors of the server.
 var (
 	ErrNoHub           = errors.New("frames: server needs a hub")
-	ErrNoVerifier      = errors.New("frames: server needs a token verifier")
+	ErrNoGate          = errors.New("frames: server needs a gate that admits handshakes")
 	ErrTooManyConns    = errors.New("frames: too many connections from this address")
 	ErrUnexpectedFrame = errors.New("frames: viewers may not send frames")
 )
 
-// Verifier checks a handshake token; *token.Signer is one.
-type Verifier interface {
-	Verify(tok, room, role string, now time.Time) (subject string, err error)
+// Gate admits a handshake: it checks the token for the room and role (and
+// whatever else decides who may connect) and returns who connects.
+// *Access is one.
+type Gate interface {
+	Admit(ctx context.Context, tok, room string, role wire.Role) (subject string, err error)
 }
 
 // ServerOptions configure a Server. Zero durations take the defaults.
 type ServerOptions struct {
 	Hub    *Hub
-	Tokens Verifier
+	Gate   Gate
 	Logger *slog.Logger
+	// MaxPixels refuses publisher frames whose JPEG header announces more
+	// pixels (0: source.DefaultMaxSourcePixels): every viewer decodes what
+	// a publisher sends.
+	MaxPixels int
 
 	// HandshakeTimeout bounds the time a client has to send its handshake
 	// line from the moment it connects (slow senders are refused).
@@ -93,8 +100,11 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if opts.Hub == nil {
 		return nil, ErrNoHub
 	}
-	if opts.Tokens == nil {
-		return nil, ErrNoVerifier
+	if opts.Gate == nil {
+		return nil, ErrNoGate
+	}
+	if opts.MaxPixels <= 0 {
+		opts.MaxPixels = source.DefaultMaxSourcePixels
 	}
 	hopts := opts.Hub.Options()
 	if opts.HandshakeTimeout <= 0 {
@@ -178,8 +188,14 @@ func refusal(err error) string {
 		return wire.RefuseWrongRoom
 	case errors.Is(err, token.ErrWrongRole):
 		return wire.RefuseWrongRole
-	case errors.Is(err, token.ErrBadToken):
+	case errors.Is(err, token.ErrBadToken), errors.Is(err, token.ErrLifetime):
 		return wire.RefuseBadToken
+	case errors.Is(err, ErrTokenRevoked):
+		return wire.RefuseRevoked
+	case errors.Is(err, ErrForbidden):
+		return wire.RefuseForbidden
+	case errors.Is(err, ErrTooManyStreams):
+		return wire.RefuseTooManyStreams
 	case errors.Is(err, ErrTooManyViewers):
 		return wire.RefuseFull
 	case errors.Is(err, ErrStreamBusy):
@@ -219,6 +235,12 @@ func refusalText(code string) string {
 		return "too many connections from your address"
 	case wire.RefuseUnavailable:
 		return "the server is stopping"
+	case wire.RefuseRevoked:
+		return "token revoked: your access to this room changed; ask the room for a new one"
+	case wire.RefuseForbidden:
+		return "you are not a member of this room, or may not stream to it"
+	case wire.RefuseTooManyStreams:
+		return "too many streams run on this server, or by you"
 	case wire.RefuseBadRequest:
 		return "malformed handshake; expected: " + wire.Magic + "/" + strconv.Itoa(wire.Version) + " viewer|publisher ROOM TOKEN"
 	}
@@ -282,7 +304,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		s.refuse(c, err)
 		return
 	}
-	subject, err := s.opts.Tokens.Verify(hello.Token, hello.Room, string(hello.Role), time.Now())
+	subject, err := s.opts.Gate.Admit(ctx, hello.Token, hello.Room, hello.Role)
 	if err != nil {
 		s.refuse(c, err)
 		return
@@ -335,11 +357,17 @@ func closeFor(err error) wire.Close {
 		return wire.Close{Code: wire.CloseStalled, Text: "too slow to receive frames"}
 	case errors.Is(err, ErrHubClosed), errors.Is(err, context.Canceled):
 		return wire.Close{Code: wire.CloseShutdown, Text: "server stopping"}
+	case errors.Is(err, ErrRevoked):
+		return wire.Close{Code: wire.CloseRevoked, Text: "your access to this room's stream was withdrawn"}
+	case errors.Is(err, ErrIdle):
+		return wire.Close{Code: wire.CloseEnded, Text: "the stream stopped: nobody watched it"}
+	case errors.Is(err, source.ErrTooManyPixels):
+		return wire.Close{Code: wire.CloseBadFrame, Text: "picture larger than the server accepts"}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return wire.Close{Code: wire.CloseTimeout, Text: "nothing received in time"}
 	case errors.Is(err, wire.ErrTooLarge), errors.Is(err, wire.ErrPayloadTooLong):
 		return wire.Close{Code: wire.CloseTooLarge, Text: "message too large"}
-	case errors.Is(err, wire.ErrBadDimensions), errors.Is(err, wire.ErrUnknownCodec):
+	case errors.Is(err, wire.ErrBadDimensions), errors.Is(err, wire.ErrUnknownCodec), errors.Is(err, source.ErrBadJPEG):
 		return wire.Close{Code: wire.CloseBadFrame, Text: "bad frame"}
 	case errors.Is(err, wire.ErrEmptyMessage), errors.Is(err, wire.ErrUnknownType), errors.Is(err, wire.ErrMalformed),
 		errors.Is(err, ErrUnexpectedFrame), errors.Is(err, io.ErrUnexpectedEOF):
@@ -415,6 +443,7 @@ func (s *Server) serveViewer(ctx context.Context, ss *session, room, subject str
 	}
 	v, err := s.opts.Hub.Subscribe(room, ViewerOptions{
 		Name:   subject + "@" + c.RemoteAddr().String(),
+		Member: subject,
 		OnKick: func() { c.Close() },
 	})
 	if err != nil {
@@ -501,6 +530,15 @@ func (s *Server) servePublisher(ctx context.Context, ss *session, room, subject 
 	}
 	go ss.publisherWriter(ctx, pub)
 	cl, send := ss.readLoop(s.opts.MaxPayload, func(f *wire.Frame) error {
+		// Viewers decode what is published: the picture's own header,
+		// not the frame's, says what that costs.
+		w, h, err := source.JPEGHeader(f.Payload, s.opts.MaxPixels)
+		if err != nil {
+			return err
+		}
+		if w != f.Width || h != f.Height {
+			return fmt.Errorf("%w: frame says %dx%d, its JPEG %dx%d", wire.ErrBadDimensions, f.Width, f.Height, w, h)
+		}
 		return pub.Publish(Frame{Captured: f.Captured, Width: f.Width, Height: f.Height, Codec: f.Codec, Payload: f.Payload})
 	})
 	if send {

@@ -19,7 +19,7 @@ import (
 )
 
 func TestHandshakeRefusals(t *testing.T) {
-	env := newTestEnv(t, HubOptions{MaxViewers: 1}, ServerOptions{HandshakeTimeout: 300 * time.Millisecond})
+	env := newTestEnv(t, HubOptions{MaxViewers: 1}, ServerOptions{HandshakeTimeout: time.Second})
 	good := env.token("ROOM", wire.RoleViewer, "alice")
 	hello := func(role, room, tok string) string {
 		return "WPFRAMES/1 " + role + " " + room + " " + tok + "\n"
@@ -36,9 +36,10 @@ func TestHandshakeRefusals(t *testing.T) {
 		line string
 		code string
 	}{
-		{name: "bad token", line: hello("viewer", "ROOM", "1.AAAA.BBBB"), code: wire.RefuseBadToken},
-		{name: "foreign key", line: hello("viewer", "ROOM", mustSigner(t, "another-key-of-32-bytes-length!!").Issue("ROOM", "viewer", "x", time.Minute)), code: wire.RefuseBadToken},
-		{name: "expired", line: hello("viewer", "ROOM", env.signer.Issue("ROOM", "viewer", "alice", -time.Second)), code: wire.RefuseExpired},
+		{name: "bad token", line: hello("viewer", "ROOM", "2.AAAA.BBBB"), code: wire.RefuseBadToken},
+		{name: "version 1 token", line: hello("viewer", "ROOM", "1.AAAA.BBBB"), code: wire.RefuseBadVersion},
+		{name: "foreign key", line: hello("viewer", "ROOM", mustSigner(t, "another-key-of-32-bytes-length!!").Issue("ROOM", "viewer", "x", 0, time.Minute)), code: wire.RefuseBadToken},
+		{name: "expired", line: hello("viewer", "ROOM", env.signer.Issue("ROOM", "viewer", "alice", 0, -time.Second)), code: wire.RefuseExpired},
 		{name: "wrong room", line: hello("viewer", "OTHER", good), code: wire.RefuseWrongRoom},
 		{name: "wrong role", line: hello("publisher", "ROOM", good), code: wire.RefuseWrongRole},
 		{name: "bad protocol version", line: "WPFRAMES/2 viewer ROOM " + good + "\n", code: wire.RefuseBadVersion},
@@ -72,7 +73,7 @@ func TestHandshakeRefusals(t *testing.T) {
 
 func mustSigner(t *testing.T, key string) *token.Signer {
 	t.Helper()
-	s, err := token.NewSigner([]byte(key))
+	s, err := token.NewSigner([]byte(key), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +119,10 @@ func TestPublisherFrameLimits(t *testing.T) {
 		}(), code: wire.CloseBadFrame},
 		{name: "unknown type", msg: []byte{0, 0, 0, 1, 77}, code: wire.CloseProtocol},
 		{name: "empty message", msg: []byte{0, 0, 0, 0}, code: wire.CloseProtocol},
+		// Every viewer decodes what is published (issue 11.2).
+		{name: "jpeg bomb", msg: jpegFrame(t, patchSOF(patternJPEG(t, 16, 16, 0), 20000, 20000), 20000, 20000), code: wire.CloseBadFrame},
+		{name: "size differs from the jpeg", msg: jpegFrame(t, patternJPEG(t, 16, 16, 0), 16, 4000), code: wire.CloseBadFrame},
+		{name: "not a jpeg", msg: jpegFrame(t, []byte("hello, not a picture"), 16, 16), code: wire.CloseBadFrame},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,7 +160,11 @@ func TestGracefulStop(t *testing.T) {
 	signer := mustSigner(t, string(testKey))
 	hub := NewHub(HubOptions{})
 	defer hub.Close()
-	srv, err := NewServer(ServerOptions{Hub: hub, Tokens: signer})
+	access, err := NewAccess(AccessOptions{Tokens: signer, Hub: hub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(ServerOptions{Hub: hub, Gate: access})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +176,7 @@ func TestGracefulStop(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	dial := func(role wire.Role) *Conn {
-		c, err := Dial(context.Background(), DialOptions{Addr: ln.Addr().String(), Role: role, Room: "R", Token: signer.Issue("R", string(role), "s", time.Minute)})
+		c, err := Dial(context.Background(), DialOptions{Addr: ln.Addr().String(), Role: role, Room: "R", Token: signer.Issue("R", string(role), "s", 0, time.Minute)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ const (
 	StreamStopped  = "stopped"  // a member stopped it
 	StreamFailed   = "failed"   // the source failed
 	StreamShutdown = "shutdown" // the server is stopping
+	StreamIdle     = "idle"     // nobody watched a stream the server ran
 )
 
 // MaxStreamSource bounds the source field of stream_start.
@@ -53,8 +54,13 @@ type Streamer interface {
 	State(room string) StreamState
 }
 
-// ErrStreamBusy is returned by a Streamer whose room already streams.
-var ErrStreamBusy = errors.New("this room is already streaming; stop the stream first")
+// Errors a Streamer returns from Start.
+var (
+	// ErrStreamBusy: the room already streams.
+	ErrStreamBusy = errors.New("this room is already streaming; stop the stream first")
+	// ErrStreamLimit: a limit on streams (per server, per user) is reached.
+	ErrStreamLimit = errors.New("the stream could not start")
+)
 
 // streamSlot carries stream changes from the hub to the room's actor: the
 // newest state only, and a wake-up that never blocks the sender.
@@ -101,7 +107,7 @@ func (a *actor) streamChanged() {
 		a.system("stream_started_anon", "source", st.Source)
 	} else if st.Active {
 		a.system("stream_started", "name", st.Publisher, "source", st.Source)
-	} else if st.Reason == StreamEnded || st.Reason == StreamFailed {
+	} else if st.Reason == StreamEnded || st.Reason == StreamFailed || st.Reason == StreamIdle {
 		a.system("stream_ended")
 	} else if st.Reason == StreamStopped {
 		a.system("stream_stopped")
@@ -199,8 +205,11 @@ func (a *actor) startStream(c *Conn, by User, source, ref string) {
 		}()
 		if err := streams.Start(ctx, code, source, by); err != nil {
 			errCode := proto.CodeBadSource
-			if errors.Is(err, ErrStreamBusy) {
+			switch {
+			case errors.Is(err, ErrStreamBusy):
 				errCode = proto.CodeStreamBusy
+			case errors.Is(err, ErrStreamLimit):
+				errCode = proto.CodeStreamLimit
 			}
 			c.sendError(errCode, err.Error(), ref, 0)
 		}

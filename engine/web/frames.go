@@ -12,7 +12,6 @@ import (
 
 	"watchparty/engine/account"
 	"watchparty/engine/frames"
-	"watchparty/engine/frames/token"
 	"watchparty/engine/frames/wire"
 	"watchparty/engine/limit"
 	"watchparty/engine/revoke"
@@ -22,14 +21,19 @@ import (
 )
 
 // Frames is what the web server needs of frame streaming: the hub the
-// browser relay subscribes to, the token signer, and the TCP listener's
+// browser relay subscribes to, the token issuer, and the TCP listener's
 // address for the room page's Stream panel.
 type Frames struct {
-	Hub      *frames.Hub
-	Tokens   *token.Signer
-	TokenTTL time.Duration
+	Hub    *frames.Hub
+	Tokens FrameTokens
 	// Addr returns the frame listener's address, "" when stream.listen is off.
 	Addr func() string
+}
+
+// FrameTokens issues frame tokens to members the web server checked;
+// *frames.Access is one.
+type FrameTokens interface {
+	Issue(room, member string, role wire.Role) (tok string, expires time.Time, err error)
 }
 
 // relayPing is how often the relay pings a browser.
@@ -150,14 +154,13 @@ func (s *Server) streamToken(c *fiber.Ctx) error {
 	default:
 		return fiber.NewError(fiber.StatusBadRequest, `role must be "viewer" or "publisher"`)
 	}
-	ttl := s.frames.TokenTTL
-	if ttl <= 0 {
-		ttl = time.Hour
+	tok, expires, err := s.frames.Tokens.Issue(code, u.ID, wire.Role(role))
+	if err != nil {
+		return err
 	}
-	tok := s.frames.Tokens.Issue(code, role, u.ID, ttl)
 	addr := publicFrameAddr(s.frames.Addr(), c.Hostname())
 	out := fiber.Map{"role": role, "room": code, "token": tok, "addr": addr,
-		"expires": time.Now().Add(ttl).UnixMilli()}
+		"expires": expires.UnixMilli()}
 	if addr != "" {
 		if role == string(wire.RolePublisher) {
 			out["command"] = "watchparty publish --server " + addr + " --room " + code + " --token " + tok + " camera:0"
@@ -226,7 +229,8 @@ func (s *Server) frameRelay(conn *websocket.Conn) {
 	defer s.relays.remove(quit)
 	nc := conn.NetConn()
 	v, err := s.frames.Hub.Subscribe(code, frames.ViewerOptions{
-		Name: u.ID + "@web",
+		Name:   u.ID + "@web",
+		Member: u.ID,
 		// A stalled browser: wake the writer blocked on it.
 		OnKick: func() { _ = nc.SetWriteDeadline(time.Unix(1, 0)) },
 	})
@@ -287,6 +291,8 @@ func (s *Server) frameRelay(conn *websocket.Conn) {
 				}
 			case errors.Is(err, frames.ErrStalled):
 				closeWith(websocket.CloseTryAgainLater, "stalled")
+			case errors.Is(err, frames.ErrRevoked):
+				closeWith(websocket.ClosePolicyViolation, "revoked")
 			case errors.Is(err, frames.ErrHubClosed):
 				closeWith(websocket.CloseGoingAway, "shutdown")
 			}

@@ -66,6 +66,7 @@ export const CODE = Object.freeze({
   BAD_COMMAND: "bad_command", // a playback or queue command out of range
   BAD_SOURCE: "bad_source", // the stream source was refused or could not be opened
   STREAM_BUSY: "stream_busy", // the room already has a stream
+  STREAM_LIMIT: "stream_limit", // the server or the member runs as many streams as allowed
   NO_STREAM: "no_stream", // stream_stop without a stream
   WEBRTC_DISABLED: "webrtc_disabled",
   NOT_JOINED: "not_joined", // an rtc message before rtc join

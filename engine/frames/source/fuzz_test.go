@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"image/jpeg"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -34,14 +35,28 @@ func FuzzSplitter(f *testing.F) {
 	})
 }
 
-// FuzzJPEGSize: arbitrary bytes never panic, and a size is never zero.
-func FuzzJPEGSize(f *testing.F) {
+// FuzzJPEGHeader: arbitrary bytes never panic; a header within the budget
+// gives a positive size; and when the header passes, the decoder never
+// makes a picture of another size, so the budget bounds what decoding
+// costs.
+func FuzzJPEGHeader(f *testing.F) {
 	f.Add(testJPEG(f, 8, 8, 0))
-	f.Add([]byte{0xff, 0xd8, 0xff, 0xc0, 0, 7, 8, 0, 1, 0, 1})
+	f.Add(testJPEG(f, 40, 24, 1))
+	f.Add(withApp(testJPEG(f, 16, 16, 0)))
+	f.Add(patchSOF(testJPEG(f, 16, 16, 0), 20000, 20000))
+	f.Add([]byte{0xff, 0xd8, 0xff, 0xc0, 0, 11, 8, 0, 1, 0, 1, 1, 1, 0x11, 0})
 	f.Fuzz(func(t *testing.T, in []byte) {
-		w, h, err := JPEGSize(in)
-		if err == nil && (w <= 0 || h <= 0) {
-			t.Fatalf("size %dx%d without error", w, h)
+		const budget = 1 << 14
+		w, h, err := JPEGHeader(in, budget)
+		if err != nil {
+			return
+		}
+		if w <= 0 || h <= 0 || w*h > budget {
+			t.Fatalf("size %dx%d passed a budget of %d pixels", w, h, budget)
+		}
+		img, err := jpeg.Decode(bytes.NewReader(in))
+		if err == nil && (img.Bounds().Dx() != w || img.Bounds().Dy() != h) {
+			t.Fatalf("header says %dx%d, decoder made %v", w, h, img.Bounds())
 		}
 	})
 }

@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"fmt"
+	"image/jpeg"
 	"io"
 	"sync/atomic"
 )
@@ -17,54 +18,26 @@ const (
 
 func isRST(m byte) bool { return m >= 0xD0 && m <= 0xD7 }
 
-// isSOF reports whether m starts a frame header (SOF0..SOF15 except DHT,
-// JPG and DAC, which share the range).
-func isSOF(m byte) bool {
-	return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC
-}
-
-// JPEGSize reads the dimensions from a JPEG's frame header without decoding
-// the picture.
-func JPEGSize(b []byte) (width, height int, err error) {
+// JPEGHeader reads the dimensions from a JPEG's frame header, with the
+// same parser the decoder uses (image/jpeg's DecodeConfig) and without
+// decoding the picture, and refuses (ErrTooManyPixels) a picture of more
+// than maxPixels pixels (0: no limit): what a decoder would allocate for it
+// is known before it starts.
+func JPEGHeader(b []byte, maxPixels int) (width, height int, err error) {
 	if len(b) < 4 || b[0] != 0xFF || b[1] != mSOI {
 		return 0, 0, fmt.Errorf("%w: no start of image", ErrBadJPEG)
 	}
-	i := 2
-	for {
-		for i < len(b) && b[i] == 0xFF && i+1 < len(b) && b[i+1] == 0xFF {
-			i++ // fill bytes
-		}
-		if i+1 >= len(b) || b[i] != 0xFF {
-			return 0, 0, fmt.Errorf("%w: no frame header", ErrBadJPEG)
-		}
-		m := b[i+1]
-		if isRST(m) || m == mTEM {
-			i += 2
-			continue
-		}
-		if m == mSOS || m == mEOI || m == mSOI || m == 0 {
-			return 0, 0, fmt.Errorf("%w: no frame header before marker %#x", ErrBadJPEG, m)
-		}
-		if i+3 >= len(b) {
-			return 0, 0, fmt.Errorf("%w: truncated header", ErrBadJPEG)
-		}
-		n := int(b[i+2])<<8 | int(b[i+3])
-		if n < 2 {
-			return 0, 0, fmt.Errorf("%w: segment length %d", ErrBadJPEG, n)
-		}
-		if isSOF(m) {
-			if n < 7 || i+8 >= len(b) {
-				return 0, 0, fmt.Errorf("%w: truncated frame header", ErrBadJPEG)
-			}
-			height = int(b[i+5])<<8 | int(b[i+6])
-			width = int(b[i+7])<<8 | int(b[i+8])
-			if width == 0 || height == 0 {
-				return 0, 0, fmt.Errorf("%w: %dx%d", ErrBadJPEG, width, height)
-			}
-			return width, height, nil
-		}
-		i += 2 + n
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrBadJPEG, err)
 	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return 0, 0, fmt.Errorf("%w: %dx%d", ErrBadJPEG, cfg.Width, cfg.Height)
+	}
+	if maxPixels > 0 && int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
+		return 0, 0, fmt.Errorf("%w: %dx%d is over %d pixels", ErrTooManyPixels, cfg.Width, cfg.Height, maxPixels)
+	}
+	return cfg.Width, cfg.Height, nil
 }
 
 // splitter cuts a byte stream of concatenated JPEGs into pictures. It

@@ -9,11 +9,12 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"watchparty/engine/fetch"
 )
 
 // MJPEGFile reads an .mjpeg/.mjpg file: JPEG pictures one after the other.
@@ -53,7 +54,7 @@ func OpenMJPEGFile(path string, opts Options) (*MJPEGFile, error) {
 		split: newSplitter(bufio.NewReaderSize(f, 256<<10), opts.MaxFrameSize, nil),
 		info:  Info{Kind: "mjpeg-file", Description: "file " + path, FPS: opts.FPS, Loop: opts.Loop},
 	}
-	s.fit = fitter{maxWidth: opts.MaxWidth, quality: opts.Quality, c: &s.c}
+	s.fit = newFitter(opts, &s.c)
 	s.split.skipped = &s.c.skipped
 	return s, nil
 }
@@ -161,59 +162,55 @@ func (s *MJPEGFile) Close() error {
 
 // MJPEGHTTP reads a live MJPEG stream over HTTP: a multipart/x-mixed-replace
 // response with one JPEG per part (IP cameras, other servers), or a plain
-// response body of concatenated JPEGs. Frames are handed out as they arrive.
+// response body of concatenated JPEGs. Frames are handed out as they arrive,
+// at most Options.MaxFPS a second: faster ones are dropped unread.
 type MJPEGHTTP struct {
 	url  string
 	opts Options
 	c    counters
 	fit  fitter
+	gate rateGate
 
-	body   io.ReadCloser
-	next   func() ([]byte, error)
-	cancel context.CancelFunc
+	body io.ReadCloser
+	next func() ([]byte, error)
 
 	mu    sync.Mutex // guards info
 	info  Info
 	index uint64
 }
 
-// OpenMJPEGHTTP requests url and checks that the answer is an MJPEG stream
-// (ErrNotStream otherwise). The request lives until Close, not until ctx
-// ends.
+// OpenMJPEGHTTP fetches url with Options.Fetcher and checks that the answer
+// is an MJPEG stream (ErrNotStream otherwise). The request lives until
+// Close, not until ctx ends.
 func OpenMJPEGHTTP(ctx context.Context, url string, opts Options) (*MJPEGHTTP, error) {
 	opts = opts.withDefaults()
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, cancel) // ctx ending before the answer aborts
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+	m, err := opts.Fetcher.OpenMedia(ctx, url)
+	if errors.Is(err, fetch.ErrNotMedia) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotStream, url, err)
+	}
 	if err != nil {
-		cancel()
 		return nil, fmt.Errorf("%w: %w", ErrOpen, err)
 	}
-	resp, err := opts.HTTPClient.Do(req)
-	stop()
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("%w: %s: %w", ErrOpen, url, err)
+	if m.Kind != fetch.KindMJPEG {
+		m.Body.Close()
+		return nil, fmt.Errorf("%w: %s answers %s", ErrNotStream, url, m.Format)
 	}
-	s := &MJPEGHTTP{url: url, opts: opts, body: resp.Body, cancel: cancel,
+	return newMJPEGHTTP(m, url, opts), nil
+}
+
+// newMJPEGHTTP reads the MJPEG media m fetched from url.
+func newMJPEGHTTP(m *fetch.Media, url string, opts Options) *MJPEGHTTP {
+	s := &MJPEGHTTP{url: url, opts: opts, body: m.Body, gate: newRateGate(opts.MaxFPS),
 		info: Info{Kind: "mjpeg-http", Description: "MJPEG stream " + url, Live: true}}
-	s.fit = fitter{maxWidth: opts.MaxWidth, quality: opts.Quality, c: &s.c}
-	if resp.StatusCode != http.StatusOK {
-		s.Close()
-		return nil, fmt.Errorf("%w: %s: HTTP status %s", ErrOpen, url, resp.Status)
-	}
-	mt, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	br := bufio.NewReaderSize(resp.Body, 64<<10)
-	switch {
-	case strings.HasPrefix(mt, "multipart/") && params["boundary"] != "":
+	s.fit = newFitter(opts, &s.c)
+	br := bufio.NewReaderSize(m.Body, 64<<10)
+	_, params, _ := mime.ParseMediaType(m.ContentType)
+	if m.Format == "multipart" {
 		s.next = s.multipart(br, params["boundary"])
-	case mt == "image/jpeg" || mt == "video/x-motion-jpeg" || mt == "video/mjpeg" || mt == "application/octet-stream":
+	} else {
 		s.next = newSplitter(br, opts.MaxFrameSize, &s.c.skipped).Next
-	default:
-		s.Close()
-		return nil, fmt.Errorf("%w: %s answers %q", ErrNotStream, url, mt)
 	}
-	return s, nil
+	return s
 }
 
 // multipart reads one JPEG per part. When the first line of the body is
@@ -283,12 +280,18 @@ func (s *MJPEGHTTP) Next(ctx context.Context) (Frame, error) {
 			}
 			return Frame{}, fmt.Errorf("source: read %s: %w", s.url, err)
 		}
+		now := time.Now()
+		if !s.gate.admit(now) {
+			s.c.dropped.Add(1)
+			continue
+		}
 		fr, err := s.fit.fit(jpg)
 		if err != nil {
 			s.c.skipped.Add(1)
+			s.opts.Logger.Debug("mjpeg stream: skipping picture", "url", s.url, "err", err)
 			continue
 		}
-		fr.Captured = time.Now()
+		fr.Captured = now
 		s.mu.Lock()
 		fr.Index = s.index
 		s.index++
@@ -300,7 +303,4 @@ func (s *MJPEGHTTP) Next(ctx context.Context) (Frame, error) {
 }
 
 // Close ends the request.
-func (s *MJPEGHTTP) Close() error {
-	s.cancel()
-	return s.body.Close()
-}
+func (s *MJPEGHTTP) Close() error { return s.body.Close() }

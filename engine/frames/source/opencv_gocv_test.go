@@ -103,7 +103,7 @@ func TestOpenCVFiles(t *testing.T) {
 				if err != nil {
 					t.Fatalf("frame %d: %v", i, err)
 				}
-				w, h, err := JPEGSize(fr.JPEG)
+				w, h, err := JPEGHeader(fr.JPEG, 0)
 				if err != nil || w != 320 || h != 180 || fr.Width != 320 || fr.Index != uint64(i) {
 					t.Fatalf("frame %d: %dx%d (%v), index %d", i, w, h, err, fr.Index)
 				}

@@ -2,7 +2,12 @@
 
 package source
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+
+	"watchparty/engine/fetch"
+)
 
 // OpenCVAvailable reports whether this build can open OpenCV sources.
 const OpenCVAvailable = false
@@ -10,4 +15,10 @@ const OpenCVAvailable = false
 // OpenOpenCV fails with ErrNoOpenCV: this build has no OpenCV.
 func OpenOpenCV(spec string, opts Options) (Source, error) {
 	return nil, fmt.Errorf("%w (asked to open %q)", ErrNoOpenCV, spec)
+}
+
+// OpenOpenCVMedia fails with ErrNoOpenCV and closes m.Body.
+func OpenOpenCVMedia(_ context.Context, m *fetch.Media, desc string, _ Options) (Source, error) {
+	m.Body.Close()
+	return nil, fmt.Errorf("%w (asked to open %s, a %s video)", ErrNoOpenCV, desc, m.Format)
 }

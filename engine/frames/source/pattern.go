@@ -31,17 +31,21 @@ type Pattern struct {
 }
 
 // NewPattern returns a w x h pattern source that ends after count frames
-// (0: never).
+// (0: never). Each side is at most MaxPatternSide; the size is not fitted
+// to the options' limits (openPattern does that).
 func NewPattern(w, h int, count uint64, opts Options) (*Pattern, error) {
-	if w <= 0 || h <= 0 || w > 8192 || h > 8192 {
-		return nil, fmt.Errorf("%w: pattern size %dx%d", ErrOpen, w, h)
+	if w <= 0 || h <= 0 || w > MaxPatternSide || h > MaxPatternSide {
+		return nil, fmt.Errorf("%w: pattern size %dx%d (each side 1 to %d)", ErrOpen, w, h, MaxPatternSide)
 	}
 	opts = opts.withDefaults()
 	p := &Pattern{w: w, h: h, count: count, opts: opts, pace: NewPacer(opts.FPS), img: image.NewRGBA(image.Rect(0, 0, w, h))}
-	p.fit = fitter{quality: opts.Quality, c: &p.c}
+	p.fit = newFitter(opts, &p.c)
 	return p, nil
 }
 
+// openPattern opens "pattern:WxH", drawn at the size that fits the
+// options' width and pixel limits: what a pattern costs is bounded
+// whatever size is asked for.
 func openPattern(spec string, opts Options) (*Pattern, error) {
 	ws, hs, ok := strings.Cut(strings.TrimPrefix(spec, "pattern:"), "x")
 	w, werr := strconv.Atoi(ws)
@@ -49,7 +53,10 @@ func openPattern(spec string, opts Options) (*Pattern, error) {
 	if !ok || werr != nil || herr != nil {
 		return nil, fmt.Errorf("%w: %q: want pattern:WIDTHxHEIGHT", ErrOpen, spec)
 	}
-	w, h = FitWidth(w, h, opts.MaxWidth)
+	if w <= 0 || h <= 0 || w > MaxPatternSide || h > MaxPatternSide {
+		return nil, fmt.Errorf("%w: pattern size %dx%d (each side 1 to %d)", ErrOpen, w, h, MaxPatternSide)
+	}
+	w, h = Fit(w, h, opts.MaxWidth, opts.MaxPixels)
 	return NewPattern(w, h, 0, opts)
 }
 

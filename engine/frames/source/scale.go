@@ -146,39 +146,64 @@ func Downscale(img image.Image, w, h int) image.Image {
 	return out
 }
 
-// FitWidth returns the size of a w x h picture scaled to at most maxWidth
-// wide, keeping the aspect ratio (and at least one pixel high).
-func FitWidth(w, h, maxWidth int) (int, int) {
-	if maxWidth <= 0 || w <= maxWidth {
+// Fit returns the size of a w x h picture scaled down, keeping the aspect
+// ratio, to at most maxWidth wide and maxPixels in area (each 0: no limit),
+// and at least one pixel each way.
+func Fit(w, h, maxWidth, maxPixels int) (int, int) {
+	scale := 1.0
+	if maxWidth > 0 && w > maxWidth {
+		scale = float64(maxWidth) / float64(w)
+	}
+	if area := float64(w) * float64(h) * scale * scale; maxPixels > 0 && area > float64(maxPixels) {
+		scale *= math.Sqrt(float64(maxPixels) / area)
+	}
+	if scale >= 1 {
 		return w, h
 	}
-	nh := int(math.Round(float64(h) * float64(maxWidth) / float64(w)))
-	return maxWidth, max(nh, 1)
+	nw := max(int(math.Round(float64(w)*scale)), 1)
+	nh := max(int(math.Round(float64(h)*scale)), 1)
+	if maxWidth > 0 {
+		nw = min(nw, maxWidth)
+	}
+	if maxPixels > 0 && nw*nh > maxPixels { // rounding went over
+		nw = min(nw, maxPixels)
+		nh = max(maxPixels/nw, 1)
+	}
+	return nw, nh
 }
 
-// fitter turns JPEGs into frames no wider than the maximum: pictures that
-// fit pass through untouched; wider ones are decoded, scaled down and
-// re-encoded once.
+// fitter turns JPEGs into frames within the limits: pictures that fit pass
+// through untouched; larger ones are decoded, scaled down and re-encoded
+// once; pictures over the decode budget are refused from their header.
 type fitter struct {
-	maxWidth int
-	quality  int
-	c        *counters
-	buf      bytes.Buffer
+	maxWidth  int
+	maxPixels int
+	maxSource int
+	quality   int
+	c         *counters
+	buf       bytes.Buffer
+}
+
+func newFitter(opts Options, c *counters) fitter {
+	return fitter{maxWidth: opts.MaxWidth, maxPixels: opts.MaxPixels, maxSource: opts.MaxSourcePixels, quality: opts.Quality, c: c}
 }
 
 func (f *fitter) fit(jpg []byte) (Frame, error) {
-	w, h, err := JPEGSize(jpg)
+	w, h, err := JPEGHeader(jpg, f.maxSource)
 	if err != nil {
 		return Frame{}, err
 	}
-	if f.maxWidth <= 0 || w <= f.maxWidth {
+	nw, nh := Fit(w, h, f.maxWidth, f.maxPixels)
+	if nw == w && nh == h {
 		return Frame{JPEG: jpg, Width: w, Height: h}, nil
 	}
 	img, err := jpeg.Decode(bytes.NewReader(jpg))
 	if err != nil {
 		return Frame{}, fmt.Errorf("%w: %w", ErrBadJPEG, err)
 	}
-	nw, nh := FitWidth(w, h, f.maxWidth)
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		return Frame{}, fmt.Errorf("%w: header says %dx%d, picture is %dx%d", ErrBadJPEG, w, h, b.Dx(), b.Dy())
+	}
 	out, err := f.encode(Downscale(img, nw, nh))
 	if err != nil {
 		return Frame{}, err

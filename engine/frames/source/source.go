@@ -1,19 +1,25 @@
 // Package source produces JPEG frames for a stream: a pure-Go MJPEG reader
 // (an .mjpeg file or an HTTP multipart stream) in every build, and an OpenCV
-// capture (files, URLs, cameras) in builds tagged gocv.
+// capture (files, fetched videos, cameras) in builds tagged gocv.
 //
-// Every source hands out frames that are already JPEG, no wider than the
-// configured maximum, encoded at most once.
+// Every source hands out frames that are already JPEG, within the configured
+// width and pixel limits, encoded at most once. Pictures larger than
+// Options.MaxSourcePixels are refused from their header, before anything is
+// decoded. URLs are fetched through package fetch (Options.Fetcher); OpenCV
+// never opens an http(s) URL itself, and opens other URLs only when
+// Options.OpenCVURLs says so.
 package source
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"watchparty/engine/fetch"
 )
 
 // Defaults of Options.
@@ -21,6 +27,10 @@ const (
 	DefaultQuality      = 75
 	DefaultFPS          = 30.0
 	DefaultMaxFrameSize = 8 << 20
+	// DefaultMaxSourcePixels is the largest picture decoded: 3840x2160.
+	DefaultMaxSourcePixels = 3840 * 2160
+	// MaxPatternSide bounds each side of a requested test pattern.
+	MaxPatternSide = 8192
 	// resyncAfter is how late a paced source may fall behind its schedule
 	// before it gives up catching up and restarts the schedule from now.
 	resyncAfter = time.Second
@@ -35,6 +45,8 @@ var (
 	ErrNotStream     = errors.New("source: not an MJPEG stream")
 	ErrOpen          = errors.New("source: cannot open")
 	ErrClosed        = errors.New("source: closed")
+	ErrTooManyPixels = errors.New("source: picture larger than the server decodes (stream.max_source_pixels)")
+	ErrURL           = errors.New("source: only http and https URLs can be streamed")
 )
 
 // Frame is one JPEG picture.
@@ -65,6 +77,7 @@ type Stats struct {
 	Encodes uint64 // JPEG encodes (frames that had to be scaled down, or raw captures)
 	Resized uint64 // frames scaled down
 	Skipped uint64 // malformed or oversize frames skipped
+	Dropped uint64 // frames over the frame rate limit, dropped before decoding
 	Resyncs uint64 // times a paced source fell behind and restarted its schedule
 }
 
@@ -81,14 +94,30 @@ type Source interface {
 
 // Options configure sources. Zero values take the defaults.
 type Options struct {
-	MaxWidth     int     // frames wider than this are scaled down (0: never)
-	Quality      int     // JPEG quality 1..100 for frames that are (re)encoded (DefaultQuality)
-	FPS          float64 // rate of MJPEG files; OpenCV files use their own rate (DefaultFPS)
-	Loop         bool    // files start over at their end
-	Unpaced      bool    // files are read as fast as possible (tests, benchmarks)
-	MaxFrameSize int     // larger JPEGs are skipped (DefaultMaxFrameSize)
-	HTTPClient   *http.Client
-	Logger       *slog.Logger
+	MaxWidth int // frames wider than this are scaled down (0: never)
+	// MaxPixels scales down frames of more pixels than this (0: no limit):
+	// what a source costs to encode and a viewer to decode is bounded.
+	MaxPixels int
+	// MaxSourcePixels refuses pictures and videos larger than this before
+	// they are decoded (DefaultMaxSourcePixels).
+	MaxSourcePixels int
+	Quality         int     // JPEG quality 1..100 for frames that are (re)encoded (DefaultQuality)
+	FPS             float64 // rate of MJPEG files and patterns; OpenCV files use their own rate (DefaultFPS)
+	// MaxFPS bounds the frames handed out per second (0: no limit): live
+	// sources drop the frames that come faster before decoding them, files
+	// and patterns are paced no faster.
+	MaxFPS       float64
+	Loop         bool // files start over at their end
+	Unpaced      bool // files are read as fast as possible (tests, benchmarks)
+	MaxFrameSize int  // larger JPEGs are skipped (DefaultMaxFrameSize)
+	// Fetcher fetches http(s) sources (default: a client that reaches
+	// public addresses only).
+	Fetcher *fetch.Client
+	// OpenCVURLs lets OpenCV open URLs other than http(s) (rtsp, ...)
+	// itself, unchecked. Only for the publish command on a member's own
+	// computer; a server never sets it.
+	OpenCVURLs bool
+	Logger     *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -101,8 +130,14 @@ func (o Options) withDefaults() Options {
 	if o.MaxFrameSize <= 0 {
 		o.MaxFrameSize = DefaultMaxFrameSize
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = http.DefaultClient
+	if o.MaxSourcePixels <= 0 {
+		o.MaxSourcePixels = DefaultMaxSourcePixels
+	}
+	if o.MaxFPS > 0 {
+		o.FPS = min(o.FPS, o.MaxFPS)
+	}
+	if o.Fetcher == nil {
+		o.Fetcher = fetch.New(fetch.Options{})
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -113,25 +148,42 @@ func (o Options) withDefaults() Options {
 // Open opens spec:
 //   - "pattern:WxH": a synthetic test pattern (Pattern);
 //   - a path ending in .mjpeg or .mjpg: the pure-Go MJPEG file reader;
-//   - an http(s) URL: the pure-Go MJPEG HTTP reader when the server sends
-//     an MJPEG stream, else OpenCV (gocv builds);
-//   - "camera:N", or any other path or URL: OpenCV (gocv builds).
+//   - an http(s) URL, fetched with Options.Fetcher: the pure-Go MJPEG reader
+//     when it answers with MJPEG, else OpenCV reading the fetched bytes from
+//     a pipe (gocv builds);
+//   - another URL: OpenCV, only with Options.OpenCVURLs (else ErrURL);
+//   - "camera:N", or any other path: OpenCV (gocv builds).
 func Open(ctx context.Context, spec string, opts Options) (Source, error) {
 	lower := strings.ToLower(spec)
-	isURL := strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")
+	isHTTP := strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")
 	switch {
 	case strings.HasPrefix(lower, "pattern:"):
 		return nilIfErr(openPattern(lower, opts))
-	case (strings.HasSuffix(lower, ".mjpeg") || strings.HasSuffix(lower, ".mjpg")) && !isURL:
-		return nilIfErr(OpenMJPEGFile(spec, opts))
-	case isURL:
-		src, err := OpenMJPEGHTTP(ctx, spec, opts)
-		if errors.Is(err, ErrNotStream) && !strings.HasSuffix(lower, ".mjpeg") && !strings.HasSuffix(lower, ".mjpg") {
-			return OpenOpenCV(spec, opts)
+	case isHTTP:
+		return OpenURL(ctx, spec, opts)
+	case strings.Contains(lower, "://"):
+		if !opts.OpenCVURLs {
+			return nil, fmt.Errorf("%w: %q", ErrURL, spec)
 		}
-		return nilIfErr(src, err)
+	case strings.HasSuffix(lower, ".mjpeg") || strings.HasSuffix(lower, ".mjpg"):
+		return nilIfErr(OpenMJPEGFile(spec, opts))
 	}
 	return OpenOpenCV(spec, opts)
+}
+
+// OpenURL fetches an http(s) URL with Options.Fetcher and opens what it
+// answers: MJPEG with the pure-Go reader, a video container with OpenCV
+// reading the fetched bytes (gocv builds; ErrNoOpenCV otherwise).
+func OpenURL(ctx context.Context, url string, opts Options) (Source, error) {
+	opts = opts.withDefaults()
+	m, err := opts.Fetcher.OpenMedia(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOpen, err)
+	}
+	if m.Kind == fetch.KindMJPEG {
+		return newMJPEGHTTP(m, url, opts), nil
+	}
+	return OpenOpenCVMedia(ctx, m, "URL "+url, opts)
 }
 
 // nilIfErr keeps a typed nil pointer out of the Source interface.
@@ -144,7 +196,7 @@ func nilIfErr[S Source](src S, err error) (Source, error) {
 
 // counters are the atomics behind Stats.
 type counters struct {
-	frames, encodes, resized, skipped, resyncs atomic.Uint64
+	frames, encodes, resized, skipped, dropped, resyncs atomic.Uint64
 }
 
 func (c *counters) stats() Stats {
@@ -153,6 +205,7 @@ func (c *counters) stats() Stats {
 		Encodes: c.encodes.Load(),
 		Resized: c.resized.Load(),
 		Skipped: c.skipped.Load(),
+		Dropped: c.dropped.Load(),
 		Resyncs: c.resyncs.Load(),
 	}
 }
@@ -211,4 +264,34 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// rateGate keeps a live source within a frame rate: a token bucket that
+// fills at the rate and holds one and a half frames, so a camera sending
+// at exactly the rate with some jitter loses nothing, and a faster one has
+// its extra frames dropped before anything is spent on them.
+type rateGate struct {
+	rate   float64 // frames per second
+	tokens float64
+	last   time.Time
+}
+
+const gateBurst = 1.5
+
+func newRateGate(maxFPS float64) rateGate { return rateGate{rate: maxFPS, tokens: gateBurst} }
+
+// admit reports whether a frame arriving at now may be handed out.
+func (g *rateGate) admit(now time.Time) bool {
+	if g.rate <= 0 {
+		return true
+	}
+	if !g.last.IsZero() {
+		g.tokens = min(gateBurst, g.tokens+now.Sub(g.last).Seconds()*g.rate)
+	}
+	g.last = now
+	if g.tokens < 1 {
+		return false
+	}
+	g.tokens--
+	return true
 }

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"watchparty/engine/fetch"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -49,7 +51,26 @@ func withApp(jpg []byte) []byte {
 	return append(out, jpg[2:]...)
 }
 
-func TestJPEGSize(t *testing.T) {
+// patchSOF rewrites the size in a JPEG's frame header, as a decompression
+// bomb does: a small file announcing a huge picture.
+func patchSOF(jpg []byte, w, h int) []byte {
+	out := append([]byte(nil), jpg...)
+	for i := 2; i+8 < len(out); {
+		if out[i] != 0xFF {
+			break
+		}
+		m := out[i+1]
+		if m == 0xC0 || m == 0xC2 {
+			out[i+5], out[i+6] = byte(h>>8), byte(h)
+			out[i+7], out[i+8] = byte(w>>8), byte(w)
+			return out
+		}
+		i += 2 + int(out[i+2])<<8 | int(out[i+3])
+	}
+	panic("no frame header")
+}
+
+func TestJPEGHeader(t *testing.T) {
 	jpg := testJPEG(t, 320, 180, 0)
 	tests := []struct {
 		name string
@@ -59,21 +80,24 @@ func TestJPEGSize(t *testing.T) {
 	}{
 		{name: "plain", in: jpg, w: 320, h: 180},
 		{name: "app segment", in: withApp(jpg), w: 320, h: 180},
+		{name: "at the budget", in: patchSOF(jpg, 400, 250), w: 400, h: 250},
+		{name: "bomb", in: patchSOF(jpg, 20000, 20000), err: ErrTooManyPixels},
+		{name: "one pixel over", in: patchSOF(jpg, 401, 250), err: ErrTooManyPixels},
 		{name: "not jpeg", in: []byte("hello world"), err: ErrBadJPEG},
 		{name: "truncated", in: jpg[:30], err: ErrBadJPEG},
 		{name: "empty", in: nil, err: ErrBadJPEG},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w, h, err := JPEGSize(tc.in)
+			w, h, err := JPEGHeader(tc.in, 400*250)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
-					t.Fatalf("JPEGSize error = %v, want %v", err, tc.err)
+					t.Fatalf("JPEGHeader error = %v, want %v", err, tc.err)
 				}
 				return
 			}
 			if err != nil || w != tc.w || h != tc.h {
-				t.Fatalf("JPEGSize = %d, %d, %v", w, h, err)
+				t.Fatalf("JPEGHeader = %d, %d, %v", w, h, err)
 			}
 		})
 	}
@@ -416,6 +440,10 @@ func multipartServer(t *testing.T, pics [][]byte, header string) *httptest.Serve
 	}))
 }
 
+// local reaches the loopback test servers, as stream.allow_private_urls
+// does.
+var local = Options{Fetcher: fetch.New(fetch.Options{AllowPrivate: true})}
+
 func TestMJPEGHTTP(t *testing.T) {
 	var pics [][]byte
 	for i := range 10 {
@@ -426,7 +454,7 @@ func TestMJPEGHTTP(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			srv := multipartServer(t, pics, kind)
 			defer srv.Close()
-			src, err := Open(ctx, srv.URL+"/stream", Options{})
+			src, err := Open(ctx, srv.URL+"/stream", local)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -451,14 +479,16 @@ func TestMJPEGHTTP(t *testing.T) {
 	t.Run("not a stream", func(t *testing.T) {
 		srv := multipartServer(t, pics, "html")
 		defer srv.Close()
-		if _, err := OpenMJPEGHTTP(ctx, srv.URL, Options{}); !errors.Is(err, ErrNotStream) {
+		if _, err := OpenMJPEGHTTP(ctx, srv.URL, local); !errors.Is(err, ErrNotStream) {
 			t.Fatalf("open an HTML page: %v", err)
 		}
 	})
 	t.Run("resized", func(t *testing.T) {
 		srv := multipartServer(t, pics, "multipart")
 		defer srv.Close()
-		src, err := OpenMJPEGHTTP(ctx, srv.URL, Options{MaxWidth: 160})
+		opts := local
+		opts.MaxWidth = 160
+		src, err := OpenMJPEGHTTP(ctx, srv.URL, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -481,7 +511,7 @@ func TestMJPEGHTTP(t *testing.T) {
 		}))
 		defer srv.Close()
 		defer close(block)
-		src, err := OpenMJPEGHTTP(ctx, srv.URL, Options{})
+		src, err := OpenMJPEGHTTP(ctx, srv.URL, local)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -506,7 +536,7 @@ func TestPattern(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, h, err := JPEGSize(fr.JPEG)
+		w, h, err := JPEGHeader(fr.JPEG, 0)
 		if err != nil || w != 320 || h != 180 || fr.Width != 320 {
 			t.Fatalf("frame %d: %dx%d, %v", i, w, h, err)
 		}

@@ -9,16 +9,21 @@ import (
 
 func TestVerify(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	s, err := NewSigner(key)
+	s, err := NewSigner(key, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewSigner([]byte("fedcba9876543210fedcba9876543210"))
+	other, err := NewSigner([]byte("fedcba9876543210fedcba9876543210"), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	good := s.Issue("ROOM1", "viewer", "alice", time.Minute)
+	good := s.Issue("ROOM1", "viewer", "alice", 7, time.Minute)
+	// A token signed with the right key but an expiry 70 years ahead, as
+	// an old build or a restored backup's key could have made (issue 11.16).
+	forever := s.issueAt("ROOM1", "viewer", "alice", 7, now.Add(70*365*24*time.Hour))
+	// Issue never signs one longer than the lifetime.
+	clamped := s.Issue("ROOM1", "viewer", "alice", 7, 70*365*24*time.Hour)
 	tests := []struct {
 		name  string
 		tok   string
@@ -30,23 +35,26 @@ func TestVerify(t *testing.T) {
 		valid bool
 	}{
 		{name: "good", tok: good, room: "ROOM1", role: "viewer", now: now, subj: "alice", valid: true},
+		{name: "clamped to the lifetime", tok: clamped, room: "ROOM1", role: "viewer", now: now, subj: "alice", valid: true},
+		{name: "clamped one expires", tok: clamped, room: "ROOM1", role: "viewer", now: now.Add(time.Hour + time.Second), want: ErrExpired},
+		{name: "70-year expiry", tok: forever, room: "ROOM1", role: "viewer", now: now, want: ErrLifetime},
 		{name: "expired", tok: good, room: "ROOM1", role: "viewer", now: now.Add(2 * time.Minute), want: ErrExpired},
 		{name: "wrong room", tok: good, room: "ROOM2", role: "viewer", now: now, want: ErrWrongRoom},
 		{name: "wrong role", tok: good, room: "ROOM1", role: "publisher", now: now, want: ErrWrongRole},
-		{name: "other key", tok: other.Issue("ROOM1", "viewer", "alice", time.Minute), room: "ROOM1", role: "viewer", now: now, want: ErrBadToken},
-		{name: "bad version", tok: "2" + good[1:], room: "ROOM1", role: "viewer", now: now, want: ErrBadVersion},
+		{name: "other key", tok: other.Issue("ROOM1", "viewer", "alice", 7, time.Minute), room: "ROOM1", role: "viewer", now: now, want: ErrBadToken},
+		{name: "bad version", tok: "1" + good[1:], room: "ROOM1", role: "viewer", now: now, want: ErrBadVersion},
 		{name: "garbage", tok: "hello", room: "ROOM1", role: "viewer", now: now, want: ErrBadToken},
 		{name: "empty", tok: "", room: "ROOM1", role: "viewer", now: now, want: ErrBadToken},
 		{name: "flipped signature", tok: flipLast(good), room: "ROOM1", role: "viewer", now: now, want: ErrBadToken},
-		{name: "too long", tok: "1." + strings.Repeat("A", MaxLen), room: "ROOM1", role: "viewer", now: now, want: ErrBadToken},
+		{name: "too long", tok: "2." + strings.Repeat("A", MaxLen), room: "ROOM1", role: "viewer", now: now, want: ErrBadToken},
 		{name: "no signature", tok: strings.Join(strings.Split(good, ".")[:2], "."), room: "ROOM1", role: "viewer", now: now, want: ErrBadToken},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			subj, err := s.Verify(tc.tok, tc.room, tc.role, tc.now)
+			c, err := s.Verify(tc.tok, tc.room, tc.role, tc.now)
 			if tc.valid {
-				if err != nil || subj != tc.subj {
-					t.Fatalf("Verify = %q, %v; want %q, nil", subj, err, tc.subj)
+				if err != nil || c.Subject != tc.subj || c.Epoch != 7 || c.Room != tc.room || c.Role != tc.role {
+					t.Fatalf("Verify = %+v, %v; want subject %q, epoch 7", c, err, tc.subj)
 				}
 				return
 			}
@@ -70,17 +78,17 @@ func flipLast(s string) string {
 }
 
 func TestShortKey(t *testing.T) {
-	if _, err := NewSigner([]byte("short")); !errors.Is(err, ErrShortKey) {
+	if _, err := NewSigner([]byte("short"), 0); !errors.Is(err, ErrShortKey) {
 		t.Fatalf("NewSigner(short) error = %v", err)
 	}
 }
 
 func TestTokenFitsHandshake(t *testing.T) {
-	s, err := NewSigner(make([]byte, 32))
+	s, err := NewSigner(make([]byte, 32), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := s.Issue(strings.Repeat("r", 64), "publisher", strings.Repeat("s", MaxField), time.Hour)
+	tok := s.Issue(strings.Repeat("r", 64), "publisher", strings.Repeat("s", MaxField), ^uint64(0), time.Hour)
 	if len(tok) > MaxLen {
 		t.Fatalf("token of %d bytes exceeds %d", len(tok), MaxLen)
 	}

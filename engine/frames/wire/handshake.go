@@ -30,19 +30,22 @@ const (
 
 // Refusal codes sent in an "ERR code reason" handshake reply.
 const (
-	RefuseBadRequest   = "bad-request"
-	RefuseBadVersion   = "bad-version"
-	RefuseLineTooLong  = "line-too-long"
-	RefuseTimeout      = "timeout"
-	RefuseBadToken     = "bad-token"
-	RefuseExpired      = "expired"
-	RefuseWrongRoom    = "wrong-room"
-	RefuseWrongRole    = "wrong-role"
-	RefuseFull         = "full"
-	RefuseBusy         = "busy"
-	RefuseTooManyConns = "too-many-connections"
-	RefuseUnavailable  = "unavailable"
-	RefuseInternal     = "internal"
+	RefuseBadRequest     = "bad-request"
+	RefuseBadVersion     = "bad-version"
+	RefuseLineTooLong    = "line-too-long"
+	RefuseTimeout        = "timeout"
+	RefuseBadToken       = "bad-token"
+	RefuseExpired        = "expired"
+	RefuseWrongRoom      = "wrong-room"
+	RefuseWrongRole      = "wrong-role"
+	RefuseFull           = "full"
+	RefuseBusy           = "busy"
+	RefuseTooManyConns   = "too-many-connections"
+	RefuseUnavailable    = "unavailable"
+	RefuseRevoked        = "revoked"
+	RefuseForbidden      = "forbidden"
+	RefuseTooManyStreams = "too-many-streams"
+	RefuseInternal       = "internal"
 )
 
 // ErrRefused matches every RefusedError with errors.Is.

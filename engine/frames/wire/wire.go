@@ -69,17 +69,18 @@ type CloseCode uint16
 
 // Close codes.
 const (
-	CloseNormal     CloseCode = 0 // the peer is done
-	CloseShutdown   CloseCode = 1 // the server is stopping
-	CloseProtocol   CloseCode = 2 // malformed or unexpected message
-	CloseTooLarge   CloseCode = 3 // a message exceeded the size limit
-	CloseTimeout    CloseCode = 4 // nothing received within the read deadline
-	CloseStalled    CloseCode = 5 // the viewer did not keep up
-	CloseEnded      CloseCode = 6 // the stream stopped
-	CloseBadFrame   CloseCode = 7 // a frame with bad dimensions or codec
-	CloseInternal   CloseCode = 8 // the server failed
-	CloseReplaced   CloseCode = 9 // another publisher took over
-	closeCodeLimits CloseCode = 10
+	CloseNormal     CloseCode = 0  // the peer is done
+	CloseShutdown   CloseCode = 1  // the server is stopping
+	CloseProtocol   CloseCode = 2  // malformed or unexpected message
+	CloseTooLarge   CloseCode = 3  // a message exceeded the size limit
+	CloseTimeout    CloseCode = 4  // nothing received within the read deadline
+	CloseStalled    CloseCode = 5  // the viewer did not keep up
+	CloseEnded      CloseCode = 6  // the stream stopped
+	CloseBadFrame   CloseCode = 7  // a frame with bad dimensions or codec
+	CloseInternal   CloseCode = 8  // the server failed
+	CloseReplaced   CloseCode = 9  // another publisher took over
+	CloseRevoked    CloseCode = 10 // the member's access was withdrawn
+	closeCodeLimits CloseCode = 11
 )
 
 var closeNames = [...]string{
@@ -93,6 +94,7 @@ var closeNames = [...]string{
 	CloseBadFrame: "bad-frame",
 	CloseInternal: "internal",
 	CloseReplaced: "replaced",
+	CloseRevoked:  "revoked",
 }
 
 func (c CloseCode) String() string {

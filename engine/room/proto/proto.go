@@ -76,11 +76,12 @@ const (
 	CodeRoomFull           = "room_full"
 	CodeNotMember          = "not_member"
 	CodeTooManyConnections = "too_many_connections"
-	CodeNoVideo            = "no_video"    // a playback command before any video
-	CodeBadCommand         = "bad_command" // a playback or queue command out of range
-	CodeBadSource          = "bad_source"  // the stream source was refused or could not be opened
-	CodeStreamBusy         = "stream_busy" // the room already has a stream
-	CodeNoStream           = "no_stream"   // stream_stop without a stream
+	CodeNoVideo            = "no_video"     // a playback command before any video
+	CodeBadCommand         = "bad_command"  // a playback or queue command out of range
+	CodeBadSource          = "bad_source"   // the stream source was refused or could not be opened
+	CodeStreamBusy         = "stream_busy"  // the room already has a stream
+	CodeStreamLimit        = "stream_limit" // the server or the member runs as many streams as allowed
+	CodeNoStream           = "no_stream"    // stream_stop without a stream
 	CodeWebRTCDisabled     = "webrtc_disabled"
 	CodeNotJoined          = "not_joined" // an rtc message before rtc join
 )
