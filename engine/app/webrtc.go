@@ -84,7 +84,7 @@ func feedRTCMetrics(st rtc.Stats, last *rtc.Stats) {
 // channel is congested. When a stream ends the channel waits for the next
 // one; it stops when the channel or the hub closes.
 func (fs *frameStreams) frameChannel(sink *rtc.FrameSink) {
-	v, err := fs.hub.Subscribe(sink.Room(), frames.ViewerOptions{Name: "webrtc " + sink.Member()})
+	v, err := fs.hub.Subscribe(sink.Room(), frames.ViewerOptions{Name: "webrtc " + sink.Member(), Member: sink.Member()})
 	if err != nil {
 		fs.log.Debug("frames data channel refused", "room", sink.Room(), "member", sink.Member(), "err", err)
 		return
@@ -109,7 +109,7 @@ func (fs *frameStreams) frameChannel(sink *rtc.FrameSink) {
 					return // the hub is closing, or the viewer was dropped
 				}
 				// Wait for the room's next stream.
-				if v, err = fs.hub.Subscribe(sink.Room(), frames.ViewerOptions{Name: "webrtc " + sink.Member()}); err != nil {
+				if v, err = fs.hub.Subscribe(sink.Room(), frames.ViewerOptions{Name: "webrtc " + sink.Member(), Member: sink.Member()}); err != nil {
 					return
 				}
 			}
