@@ -365,7 +365,9 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestHeartbeats(t *testing.T) {
-	env := newTestEnv(t, HubOptions{}, ServerOptions{HeartbeatInterval: 20 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
+	// The read timeout leaves room for a busy machine: a heartbeat every
+	// 50 ms, silence for 2 s closes.
+	env := newTestEnv(t, HubOptions{}, ServerOptions{HeartbeatInterval: 50 * time.Millisecond, ReadTimeout: 2 * time.Second})
 	// A viewer that keeps sending heartbeats stays; the server's heartbeats arrive.
 	alive := env.dial(t, "HB", wire.RoleViewer, "alive", 0)
 	defer alive.Close()
