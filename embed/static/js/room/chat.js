@@ -195,10 +195,13 @@ export function installChat(ctx) {
       },
       icon("emoji"),
     );
+    // The picker's buttons are made when it first opens: most lines never
+    // get a reaction, and a long log renders faster without them.
     const pick = el("span", { class: "picker" });
-    for (const emoji of state.reactions)
-      pick.append(reactButton(x.seq, emoji, emoji, (r[emoji] || []).includes(state.me?.id)));
     more.addEventListener("click", () => {
+      if (!pick.firstChild)
+        for (const emoji of state.reactions)
+          pick.append(reactButton(x.seq, emoji, emoji, (r[emoji] || []).includes(state.me?.id)));
       const open = pick.classList.toggle("open");
       more.setAttribute("aria-expanded", String(open));
       if (open) pick.querySelector("button")?.focus();
@@ -383,8 +386,12 @@ export function installChat(ctx) {
 
   // ---- emoji picker ----
 
-  for (const e of EMOJI) {
-    picker.append(el("button", { type: "button", text: e, "aria-label": e, onclick: () => insert(e) }));
+  // The emoji buttons are made when the picker first opens.
+  function fillPicker() {
+    if (picker.firstChild) return;
+    for (const e of EMOJI) {
+      picker.append(el("button", { type: "button", text: e, "aria-label": e, onclick: () => insert(e) }));
+    }
   }
   function insert(text) {
     const start = input.selectionStart ?? input.value.length;
@@ -398,6 +405,7 @@ export function installChat(ctx) {
     emojiOpen.setAttribute("aria-expanded", "false");
   }
   emojiOpen.addEventListener("click", () => {
+    fillPicker();
     const open = picker.hidden;
     picker.hidden = !open;
     emojiOpen.setAttribute("aria-expanded", String(open));

@@ -301,13 +301,21 @@ export function installControls(ctx) {
     $("rate-wrap").title = ok ? t("speed") : reason();
   }
 
+  let captionsShown = "";
   function renderCaptions() {
     const list = player.tracks();
-    const wrap = $("captions-wrap");
-    wrap.hidden = list.length === 0;
-    const opts = [new Option(t("captions_off_option"), "-1"), ...list.map((x) => new Option(x.label, String(x.index)))];
-    b.captions.replaceChildren(...opts);
-    b.captions.value = String(player.track);
+    // The options are made again only when the tracks change.
+    const key = JSON.stringify(list.map((x) => [x.index, x.label]));
+    if (key !== captionsShown) {
+      captionsShown = key;
+      $("captions-wrap").hidden = list.length === 0;
+      const opts = [
+        new Option(t("captions_off_option"), "-1"),
+        ...list.map((x) => new Option(x.label, String(x.index))),
+      ];
+      b.captions.replaceChildren(...opts);
+    }
+    if (b.captions.value !== String(player.track)) b.captions.value = String(player.track);
   }
 
   function renderLocal() {

@@ -145,7 +145,8 @@ export function installLayout({ root, store, state }) {
     }
     const name = s.room ? s.room.name || s.room.display : "";
     const title = name ? `${name} · watchparty` : baseTitle;
-    document.title = s.ui.unread ? `(${s.ui.unread}) ${title}` : title;
+    const want = s.ui.unread ? `(${s.ui.unread}) ${title}` : title;
+    if (document.title !== want) document.title = want;
 
     if (changed(s, "conn")) {
       conn.dataset.state = s.conn === "reconnecting" ? "connecting" : s.conn;
