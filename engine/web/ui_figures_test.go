@@ -21,7 +21,10 @@ import (
 // click included); the room page's weight (HTML, scripts and styles as
 // transferred, compressed) and its time to interactive (navigation start to
 // the first rendered hello); and input-to-paint on the sender's own screen
-// for a chat line (Enter) and for play/pause (a click), p50 and max of 20.
+// for a chat line (Enter) and for play/pause (a click), p50 and max of 20;
+// and the page's main-thread CPU time to interactive, all and style plus
+// layout, from a Chromium trace (new tab, second visit): a figure the
+// machine's load hardly moves.
 func BenchmarkRoomFigures(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		roomFigures(b)
@@ -106,6 +109,15 @@ func roomFigures(b *testing.B) {
 	p50, max = spread(play)
 	b.ReportMetric(p50, "play_paint_p50_ms")
 	b.ReportMetric(max, "play_paint_max_ms")
+
+	// ---- the page's main-thread CPU time to interactive, in a new tab and on a second visit ----
+	tr := rig.person(b, "trace", ann, 1366, 800)
+	cpu, style := loadCPU(b, tr, rig.srv.URL, code)
+	b.ReportMetric(cpu, "tti_cpu_ms")
+	b.ReportMetric(style, "tti_style_layout_cpu_ms")
+	cpu, style = loadCPU(b, tr, rig.srv.URL, code)
+	b.ReportMetric(cpu, "tti_warm_cpu_ms")
+	b.ReportMetric(style, "tti_warm_style_layout_cpu_ms")
 }
 
 func spread(xs []float64) (p50, max float64) {

@@ -1,0 +1,119 @@
+//go:build browser
+
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/tracing"
+	"github.com/chromedp/chromedp"
+
+	"watchparty/engine/browsertest"
+)
+
+// traceEvent is one event of a Chromium trace (the Trace Event Format).
+type traceEvent struct {
+	Name string          `json:"name"`
+	Ph   string          `json:"ph"`
+	Ts   float64         `json:"ts"`   // µs
+	Dur  float64         `json:"dur"`  // µs, wall
+	Tdur float64         `json:"tdur"` // µs, the thread's CPU time
+	Pid  int             `json:"pid"`
+	Tid  int             `json:"tid"`
+	Args json.RawMessage `json:"args"`
+}
+
+// loadCPU opens the room code in w under a Chromium trace and returns the
+// CPU time of the page's main thread from navigation start to the
+// "room:interactive" mark, in ms: all of it, and the part spent on style and
+// layout. Unlike the wall-clock time to interactive, it hardly moves with
+// the machine's load, so it shows what a change to the page costs or saves.
+func loadCPU(tb testing.TB, w *browsertest.Window, base, code string) (total, styleLayout float64) {
+	tb.Helper()
+	var mu sync.Mutex
+	var events []traceEvent
+	done := make(chan struct{})
+	var once sync.Once
+	ctx, cancel := context.WithCancel(w.Context())
+	defer cancel()
+	if err := chromedp.Listen(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *tracing.EventDataCollected:
+			mu.Lock()
+			defer mu.Unlock()
+			for _, v := range e.Value {
+				var x traceEvent
+				if b, err := json.Marshal(v); err == nil && json.Unmarshal(b, &x) == nil {
+					events = append(events, x)
+				}
+			}
+		case *tracing.EventTracingComplete:
+			once.Do(func() { close(done) })
+		}
+	}); err != nil {
+		tb.Fatalf("trace: %v", err)
+	}
+	w.Do("start a trace", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, tracing.Start, tracing.StartParams{TraceConfig: &tracing.TraceConfig{
+			IncludedCategories: []string{"devtools.timeline", "loading", "blink.user_timing", "disabled-by-default-devtools.timeline"},
+		}})
+		return err
+	}))
+	enterRoom(w, base, code)
+	time.Sleep(200 * time.Millisecond) // the renderer hands its trace events over in batches
+	w.Do("end the trace", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, tracing.End, cdp.Empty{})
+		return err
+	}))
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		tb.Fatal("trace: not complete after 30 s")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The room document's navigation, its renderer's main thread, the mark.
+	var start, end float64
+	pid := 0
+	for _, e := range events {
+		if e.Name == "navigationStart" && start == 0 && strings.Contains(string(e.Args), "/r/"+code) {
+			start, pid = e.Ts, e.Pid
+		}
+	}
+	main := map[int]bool{}
+	for _, e := range events {
+		if e.Pid != pid {
+			continue
+		}
+		if e.Name == "room:interactive" && e.Ts > start && end == 0 {
+			end = e.Ts
+		}
+		if e.Ph == "M" && e.Name == "thread_name" && strings.Contains(string(e.Args), `"CrRendererMain"`) {
+			main[e.Tid] = true
+		}
+	}
+	if pid == 0 || end == 0 {
+		tb.Fatalf("trace: no navigation to room %s or no room:interactive mark in %d events", code, len(events))
+	}
+	sort.Slice(events, func(i, j int) bool { return events[i].Ts < events[j].Ts })
+	top := 0.0 // end of the current top-level task
+	for _, e := range events {
+		if e.Pid != pid || !main[e.Tid] || e.Ph != "X" || e.Ts < start || e.Ts > end {
+			continue
+		}
+		if e.Ts >= top {
+			total += e.Tdur / 1000
+			top = e.Ts + e.Dur
+		} else if e.Name == "UpdateLayoutTree" || e.Name == "Layout" {
+			styleLayout += e.Tdur / 1000
+		}
+	}
+	return total, styleLayout
+}
