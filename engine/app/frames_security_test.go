@@ -368,6 +368,7 @@ func TestJPEGBombCamera(t *testing.T) {
 		t.Fatalf("after the camera's last frame: %v", m["stream"])
 	}
 	runtime.ReadMemStats(&after)
+	t.Logf("allocated %d MB for 10 frames and 10 bombs; Go heap in use %d MB", (after.TotalAlloc-before.TotalAlloc)>>20, after.HeapInuse>>20)
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 200<<20 {
 		t.Fatalf("the server allocated %d MB for 10 frames and 10 bombs", alloc>>20)
 	}
