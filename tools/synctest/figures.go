@@ -7,24 +7,56 @@ import (
 	"sort"
 )
 
-// Mark is a moment of the scenario, in server ms.
+// Mark is a moment of the scenario, in machine (and server) ms.
 type Mark struct {
-	Kind   string  // play, seek, pause, join
+	Kind   string  // play, seek, pause, join, net (a path changed), capped, recover
 	At     float64 // when the command was sent (or the late joiner's page opened)
 	Target float64 // seek target, seconds
-	Player int     // the late joiner's index (join)
+	Player int     // who sent the command, joined, or whose path changed
 	RTT    float64 // the sender's round trip to the server, ms
 }
 
 // Figures are the measured results.
 type Figures struct {
+	Scenario             string
+	Paths                []Profile // per player; the late joiner's last
 	SteadyCount          int
 	SteadyP50, SteadyP95 float64
 	SteadyMax            float64
 	AllP95, AllMax       float64 // every instant at which all players play
 	Converge             []Converged
 	LateJoin             []Converged
+	Recover              []Recovered
 	Control              []Latency
+	Players              []PlayerFigures
+	Capped               *CappedFigures
+}
+
+// PlayerFigures are one player's own figures.
+type PlayerFigures struct {
+	DriftP95    float64 // |position - room's position| on the machine clock, steady state, ms
+	DriftMean   float64 // signed mean of the same
+	ClockOffset float64 // the page's estimate of the server's clock minus the machine's, at the end, ms
+	ClockSource string  // what the page's clock follows (device or rtt)
+	RTT         float64 // the page's round trip estimate, ms
+}
+
+// Recovered is how a capped player came back once its link recovered.
+type Recovered struct {
+	Mark    Mark
+	MS      float64 // until every player was within 100 ms for 1 s
+	SkewAt2 float64 // the skew between players 2 s after the recovery, ms
+	Max2to4 float64 // the largest skew from 2 s to 4 s after it, ms
+}
+
+// CappedFigures describe the room while one player's link was capped.
+type CappedFigures struct {
+	Player   int
+	Seconds  float64 // how long the cap lasted
+	Holds    int     // times the room was held (waiting for everyone)
+	HeldMS   float64 // total time held
+	MaxLagMS float64 // the capped player's largest distance behind the room
+	PlayedS  float64 // seconds of media the capped player played during the cap
 }
 
 // Converged is how long after a mark the players came together (ms; NaN
@@ -100,21 +132,51 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 		}
 		return out
 	}
+	quiet := func(t float64) bool {
+		capped := false
+		for _, m := range marks {
+			switch m.Kind {
+			case "capped":
+				capped = t >= m.At
+			case "recover":
+				capped = capped && t < m.At
+			}
+			if m.Kind != "net" && m.Kind != "capped" && t >= m.At && t < m.At+settleMS {
+				return false
+			}
+		}
+		return !capped
+	}
+	drifts := make([][]float64, len(recs))
 	for t := from; t <= to; t += gridMS {
-		skew, playing, n := skewAt(recs, t, present(t))
+		ids := present(t)
+		skew, playing, n := skewAt(recs, t, ids)
 		if !playing || n < 2 {
 			continue
 		}
 		all = append(all, skew)
-		quiet := true
-		for _, m := range marks {
-			if t >= m.At && t < m.At+settleMS {
-				quiet = false
+		if quiet(t) {
+			steady = append(steady, skew)
+			for _, i := range ids {
+				if d, ok := driftAt(recs[i], t); ok {
+					drifts[i] = append(drifts[i], d)
+				}
 			}
 		}
-		if quiet {
-			steady = append(steady, skew)
+	}
+	for i, r := range recs {
+		pf := PlayerFigures{ClockOffset: r.Clock.Offset, ClockSource: r.Clock.Source, RTT: r.Clock.RTT, DriftP95: math.NaN(), DriftMean: math.NaN()}
+		if len(drifts[i]) > 0 {
+			abs := make([]float64, len(drifts[i]))
+			sum := 0.0
+			for k, d := range drifts[i] {
+				abs[k] = math.Abs(d)
+				sum += d
+			}
+			pf.DriftP95 = pct(abs, 95)
+			pf.DriftMean = sum / float64(len(drifts[i]))
 		}
+		f.Players = append(f.Players, pf)
 	}
 	f.SteadyCount = len(steady)
 	f.SteadyP50, f.SteadyP95, f.SteadyMax = pct(steady, 50), pct(steady, 95), pct(steady, 100)
@@ -132,9 +194,78 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 			f.LateJoin = append(f.LateJoin, Converged{m, convergence(recs, present, m, end)})
 		case "pause":
 			f.Control = append(f.Control, pauseLatency(recs, present(m.At), m))
+		case "recover":
+			r := Recovered{Mark: m, MS: convergence(recs, present, m, end)}
+			r.SkewAt2, _, _ = skewAt(recs, m.At+2000, present(m.At+2000))
+			for t := m.At + 2000; t <= m.At+4000; t += gridMS {
+				x, _, _ := skewAt(recs, t, present(t))
+				r.Max2to4 = math.Max(r.Max2to4, x)
+			}
+			f.Recover = append(f.Recover, r)
+		case "capped":
+			f.Capped = cappedFigures(recs, marks, k)
 		}
 	}
 	return f
+}
+
+// driftAt is player rec's distance from the room's position at t (ms),
+// from its latest fresh reading of a playing player.
+func driftAt(rec Recording, t float64) (float64, bool) {
+	s := rec.Samples
+	i := sort.Search(len(s), func(i int) bool { return s[i][0] > t }) - 1
+	if i < 0 || t-s[i][0] > freshMS || s[i][2] != 0 {
+		return 0, false
+	}
+	return s[i][4], true
+}
+
+// cappedFigures describe the period from marks[k] (the cap) to the next
+// recover mark: how the room held and how far the capped player fell
+// behind. Holds are read from the first player's recording.
+func cappedFigures(recs []Recording, marks []Mark, k int) *CappedFigures {
+	m := marks[k]
+	end := math.Inf(1)
+	for _, x := range marks[k+1:] {
+		if x.Kind == "recover" {
+			end = x.At
+			break
+		}
+	}
+	c := &CappedFigures{Player: m.Player, Seconds: (end - m.At) / 1000}
+	held := false
+	var heldFrom float64
+	for _, r := range recs[0].Samples {
+		if r[0] < m.At || r[0] > end {
+			continue
+		}
+		if r[5] != 0 && !held {
+			held, heldFrom = true, r[0]
+			c.Holds++
+		}
+		if r[5] == 0 && held {
+			held = false
+			c.HeldMS += r[0] - heldFrom
+		}
+	}
+	if held {
+		c.HeldMS += end - heldFrom
+	}
+	first, last := math.NaN(), math.NaN()
+	for _, r := range recs[m.Player].Samples {
+		if r[0] < m.At || r[0] > end {
+			continue
+		}
+		if math.IsNaN(first) {
+			first = r[1]
+		}
+		last = r[1]
+		if r[5] == 0 {
+			c.MaxLagMS = math.Max(c.MaxLagMS, -r[4])
+		}
+	}
+	c.PlayedS = last - first
+	return c
 }
 
 // convergence is the time from m to the first instant after which every
@@ -201,8 +332,18 @@ func pct(xs []float64, p float64) float64 {
 }
 
 // Print writes the figures as a report.
-func (f Figures) Print(w io.Writer, players int) {
-	fmt.Fprintf(w, "players: %d (+1 late joiner)\n", players)
+func (f Figures) Print(w io.Writer) {
+	fmt.Fprintln(w, f.Scenario)
+	for i, p := range f.Paths {
+		who := fmt.Sprintf("player %d", i+1)
+		if i == len(f.Paths)-1 {
+			who = "late joiner"
+		}
+		pf := f.Players[i]
+		fmt.Fprintf(w, "  %-11s %-40s |drift| p95 %5.1f ms, mean %+5.1f ms; clock %s, offset %+.1f ms, rtt %.1f ms\n",
+			who, p, pf.DriftP95, pf.DriftMean, orDash(pf.ClockSource), pf.ClockOffset, pf.RTT)
+	}
+	fmt.Fprintln(w, "  (drift and offset on the machine clock, which the server and every page share: an offset of 0 is right)")
 	fmt.Fprintf(w, "steady-state skew between any two players (%d instants, 100 ms apart, >2 s after each command or join):\n", f.SteadyCount)
 	fmt.Fprintf(w, "  p50 %.1f ms   p95 %.1f ms   max %.1f ms\n", f.SteadyP50, f.SteadyP95, f.SteadyMax)
 	fmt.Fprintf(w, "skew at every instant all players play (transitions included): p95 %.1f ms   max %.1f ms\n", f.AllP95, f.AllMax)
@@ -212,10 +353,18 @@ func (f Figures) Print(w io.Writer, players int) {
 		if what == "seek" {
 			what = fmt.Sprintf("seek to %.0f s", c.Mark.Target)
 		}
-		fmt.Fprintf(w, "  %-14s %6.0f ms (includes the %s lead)\n", what, c.MS, "scheduled")
+		fmt.Fprintf(w, "  %-14s %6.0f ms (by player %d; includes the scheduled lead)\n", what, c.MS, c.Mark.Player+1)
 	}
 	for _, c := range f.LateJoin {
 		fmt.Fprintf(w, "late joiner: within 100 ms of the others %.0f ms after its page started loading\n", c.MS)
+	}
+	if c := f.Capped; c != nil {
+		fmt.Fprintf(w, "capped link (player %d, %.0f s): the room was held %d times, %.1f s in all; the player played %.1f s of media and fell up to %.0f ms behind\n",
+			c.Player+1, c.Seconds, c.Holds, c.HeldMS/1000, c.PlayedS, c.MaxLagMS)
+	}
+	for _, r := range f.Recover {
+		fmt.Fprintf(w, "after the link recovered: every player within 100 ms for 1 s after %.0f ms; skew 2 s after %.1f ms, largest from 2 to 4 s %.1f ms\n",
+			r.MS, r.SkewAt2, r.Max2to4)
 	}
 	fmt.Fprintln(w, "control latency (click -> every player paused) vs the clicker's round trip:")
 	for _, l := range f.Control {
@@ -223,6 +372,13 @@ func (f Figures) Print(w io.Writer, players int) {
 		for _, d := range l.PerPlayer {
 			fmt.Fprintf(w, " %.1f", d)
 		}
-		fmt.Fprintf(w, ")   round trip %.2f ms   budget (round trip + 50 ms) %.1f ms\n", l.Mark.RTT, l.Mark.RTT+50)
+		fmt.Fprintf(w, ")   round trip %.2f ms\n", l.Mark.RTT)
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -7,11 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"watchparty/engine/browsertest"
 )
 
 func main() {
@@ -21,14 +19,45 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs := flag.NewFlagSet("synctest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	players := fs.Int("players", 3, "players in the room from the start (2-6); one more joins late")
+	scen := fs.String("scenario", "loopback", "loopback, mixed (shaped paths per player) or capped (one player's link below the video's bitrate)")
+	players := fs.Int("players", 3, "loopback: players in the room from the start (2-6); one more joins late")
+	profiles := fs.String("profiles", "", "mixed: the players' paths, space-separated name=up/down[,jitter][,loss%][,capKbps] (default "+quoteProfiles(mixedProfiles)+")")
+	wait := fs.Bool("wait", false, "capped: the room waits for everyone")
 	verbose := fs.Bool("v", false, "log the server and the browsers")
 	raw := fs.String("raw", "", "write the recordings and marks as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *players < 2 || *players > 6 {
-		fmt.Fprintln(stderr, "synctest: -players must be 2 to 6")
+	var sc Scenario
+	switch *scen {
+	case "loopback":
+		if *players < 2 || *players > 6 {
+			fmt.Fprintln(stderr, "synctest: -players must be 2 to 6")
+			return 2
+		}
+		sc = loopbackScenario(*players)
+	case "mixed":
+		ps := mixedProfiles
+		if *profiles != "" {
+			ps = nil
+			for _, f := range strings.Fields(*profiles) {
+				p, err := ParseProfile(f)
+				if err != nil {
+					fmt.Fprintln(stderr, "synctest:", err)
+					return 2
+				}
+				ps = append(ps, p)
+			}
+			if len(ps) < 2 || len(ps) > 6 {
+				fmt.Fprintln(stderr, "synctest: -profiles needs 2 to 6 paths")
+				return 2
+			}
+		}
+		sc = mixedScenario(ps)
+	case "capped":
+		sc = cappedScenario(*wait)
+	default:
+		fmt.Fprintf(stderr, "synctest: unknown -scenario %q\n", *scen)
 		return 2
 	}
 	tmp, err := os.MkdirTemp("", "synctest-")
@@ -50,71 +79,15 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 			code = 1
 		}
 	}()
-	f, recs, marks := scenario(t, *players)
+	f, recs, marks := sc.Run(t)
 	if *raw != "" {
 		b, _ := json.Marshal(map[string]any{"recordings": recs, "marks": marks})
 		if err := os.WriteFile(*raw, b, 0o644); err != nil {
 			t.Errorf("writing %s: %v", *raw, err)
 		}
 	}
-	f.Print(stdout, *players)
+	f.Print(stdout)
 	return 0
-}
-
-// scenario runs the measured session: about 60 s with plays, seeks, pauses
-// and a late joiner.
-func scenario(t *runner, players int) (Figures, []Recording, []Mark) {
-	dir := t.TempDir()
-	t.Logf("making the test clip")
-	clip := MakeClip(t, dir, 120)
-	s := NewSession(t, dir, clip, players+1, nil)
-	s.Settings(t, false)
-	var ws []*browsertest.Window
-	for i := range players {
-		ws = append(ws, s.Join(t, i))
-	}
-	late := s.Window(t, players)
-	s.Share(t, ws[0])
-	// Let the browsers finish starting before the first measured action.
-	time.Sleep(4 * time.Second)
-
-	var marks []Mark
-	cmd := func(i int, kind string, arg ...float64) {
-		m := Mark{Kind: kind, RTT: browsertest.Eval[float64](ws[i], `window.watchpartySync.clock.rtt()`)}
-		m.At = command(t, ws[i], kind, arg...)
-		if len(arg) > 0 {
-			m.Target = arg[0]
-		}
-		marks = append(marks, m)
-	}
-	hold := func(d time.Duration) { time.Sleep(d) }
-
-	start := serverNow(t, ws[0])
-	cmd(0, "play")
-	hold(12 * time.Second)
-	cmd(1, "seek", 40)
-	hold(10 * time.Second)
-	cmd(0, "pause")
-	hold(3 * time.Second)
-	cmd(1, "play")
-	hold(8 * time.Second)
-	joinAt := make([]float64, players+1)
-	joinAt[players] = serverNow(t, ws[0])
-	marks = append(marks, Mark{Kind: "join", At: joinAt[players], Player: players})
-	s.Enter(t, players, late)
-	hold(12 * time.Second)
-	cmd(players-1, "seek", 20)
-	hold(8 * time.Second)
-	cmd(1, "pause")
-	hold(2 * time.Second)
-	end := serverNow(t, ws[0])
-
-	all := append(ws, late)
-	recs := make([]Recording, len(all))
-	for i, w := range all {
-		recs[i] = Collect(t, w)
-	}
-	return Analyze(recs, marks, joinAt, start, end), recs, marks
 }
 
 // runner lets the test harnesses (apptest, browsertest), written for

@@ -13,15 +13,20 @@ import (
 	"watchparty/engine/browsertest"
 )
 
-// samplerJS runs in every page before its own scripts. Every 100 ms, in a
-// task of its own (Chromium keeps currentTime constant within a task), it
-// records the player's position with the instant it was read, mapped to the
-// server's clock by the page's own clock offset; it also records the
-// instants of the player's pause/play events.
+// samplerJS runs in every page before its own scripts. It keeps the
+// machine's clock (performance.timeOrigin + performance.now(), as they are
+// before a test sets the page's clock wrong): the server and every page
+// share that clock, so positions compared on it show the players' real skew,
+// whatever each page believes the server's time is. Every 100 ms, in a task
+// of its own (Chromium keeps currentTime constant within a task), it records
+// the player's position with the instant it was read, and the instants of
+// the player's pause/play events.
 const samplerJS = `(() => {
+  const origin = performance.timeOrigin;
+  const perfNow = performance.now.bind(performance);
+  const now = () => origin + perfNow();
+  window.__wpNow = now;
   const S = window.__wpSamples = { samples: [], events: [] };
-  const now = () => performance.timeOrigin + performance.now();
-  const offset = () => (window.watchpartySync ? window.watchpartySync.clock.offset : 0);
   let bound = null;
   function bind(v) {
     if (bound === v) return;
@@ -29,7 +34,7 @@ const samplerJS = `(() => {
     for (const type of ['pause', 'play', 'seeking', 'waiting']) {
       // The event's timeStamp is when the player queued it (when pause()
       // ran), not when this handler got to run.
-      v.addEventListener(type, (ev) => S.events.push({ type, t: performance.timeOrigin + ev.timeStamp + offset() }));
+      v.addEventListener(type, (ev) => S.events.push({ type, t: origin + ev.timeStamp }));
     }
   }
   function tick() {
@@ -39,27 +44,28 @@ const samplerJS = `(() => {
       bind(v);
       const t = now();
       const pos = v.currentTime;
-      const st = t + e.clock.offset;
-      S.samples.push([st, pos, v.paused || v.readyState < 3 ? 1 : 0, v.playbackRate, e.state ? (pos - e.expected(st)) * 1000 : 0]);
+      S.samples.push([t, pos, v.paused || v.readyState < 3 ? 1 : 0, v.playbackRate,
+        e.state ? (pos - e.expected(t)) * 1000 : 0, e.held ? 1 : 0]);
     }
     setTimeout(tick, 100);
   }
   setTimeout(tick, 100);
 })();`
 
-// probeJS reads one sample now, in a fresh task. It reads the <video>, or
-// else a YouTube player straight through the IFrame API.
+// probeJS reads one sample now, in a fresh task, on the machine's clock. It
+// reads the <video>, or else a YouTube player straight through the IFrame
+// API.
 const probeJS = `new Promise((resolve) => setTimeout(() => {
   const e = window.watchpartySync;
   const v = document.querySelector('#player video');
   const yt = !v && e && e.adapter && e.adapter.kind === 'youtube' ? e.adapter.p : null;
-  const t = performance.timeOrigin + performance.now();
+  const t = window.__wpNow ? window.__wpNow() : performance.timeOrigin + performance.now();
   const pos = v ? v.currentTime : yt ? yt.getCurrentTime() : -1;
   const paused = v ? v.paused : yt ? yt.getPlayerState() !== 1 : true;
   const rate = v ? v.playbackRate : yt ? yt.getPlaybackRate() : 1;
-  resolve({ t: t + (e ? e.clock.offset : 0), pos, paused, rate,
+  resolve({ t, pos, paused, rate,
     playing: !!(e && e.state && e.state.playing), held: !!(e && e.held), version: e && e.state ? e.state.version : 0,
-    expected: e && e.state ? e.expected(t + e.clock.offset) : 0 });
+    expected: e && e.state ? e.expected(t) : 0 });
 }, 0))`
 
 func addScript(src string) chromedp.Action[chromedp.Void] {
@@ -71,7 +77,7 @@ func addScript(src string) chromedp.Action[chromedp.Void] {
 
 // Probe is one reading of a player.
 type Probe struct {
-	T        float64 `json:"t"`   // server ms
+	T        float64 `json:"t"`   // machine (and server) ms
 	Pos      float64 `json:"pos"` // seconds
 	Paused   bool    `json:"paused"`
 	Rate     float64 `json:"rate"`
@@ -114,9 +120,10 @@ func Spread(ps []Probe) float64 {
 	return (hi - lo) * 1000
 }
 
-// Sample is one row of a page's sampler: server ms, position, paused, rate,
-// and the distance from the room's position (ms).
-type Sample [5]float64
+// Sample is one row of a page's sampler: machine ms, position, paused (or
+// not ready), rate, the distance from the room's position on the machine's
+// clock (ms), and whether the room was held.
+type Sample [6]float64
 
 // Event is a player event with its server instant.
 type Event struct {
@@ -129,27 +136,38 @@ type Recording struct {
 	Samples []Sample         `json:"samples"`
 	Events  []Event          `json:"events"`
 	Log     []map[string]any `json:"log"` // the sync engine's own notes
+	Clock   ClockInfo        `json:"clock"`
+}
+
+// ClockInfo is a page's clock estimate at the end.
+type ClockInfo struct {
+	Offset float64 `json:"offset"` // the page's server time minus its local time, ms
+	RTT    float64 `json:"rtt"`
+	Source string  `json:"source"`
 }
 
 // Collect returns what the window's sampler recorded.
 func Collect(t testing.TB, w *browsertest.Window) Recording {
 	t.Helper()
-	return browsertest.Eval[Recording](w, `({...window.__wpSamples, log: window.watchpartySync ? window.watchpartySync.log : []})`)
+	return browsertest.Eval[Recording](w, `(() => { const e = window.watchpartySync; const c = e && e.clock;
+		return {...window.__wpSamples, log: e ? e.log : [],
+			clock: c ? { offset: c.offset, rtt: Number.isFinite(c.rtt()) ? c.rtt() : -1, source: c.source || "" } : {} }; })()`)
 }
 
-// serverNow returns the server's clock as window w estimates it (ms).
-func serverNow(t testing.TB, w *browsertest.Window) float64 {
+// machineNow returns the machine's clock, which the server and every page
+// share (ms), read in window w.
+func machineNow(t testing.TB, w *browsertest.Window) float64 {
 	t.Helper()
-	return browsertest.Eval[float64](w, `window.watchpartySync.serverNow()`)
+	return browsertest.Eval[float64](w, `window.__wpNow()`)
 }
 
 // command sends a control command from window w, as its controls would, and
-// returns the server instant it was sent at.
+// returns the machine instant it was sent at.
 func command(t testing.TB, w *browsertest.Window, kind string, arg ...float64) float64 {
 	t.Helper()
 	a := "undefined"
 	if len(arg) > 0 {
 		a = fmt.Sprint(arg[0])
 	}
-	return browsertest.Eval[float64](w, fmt.Sprintf(`(() => { const e = window.watchpartySync; const at = e.serverNow(); e.command(%q, %s); return at; })()`, kind, a))
+	return browsertest.Eval[float64](w, fmt.Sprintf(`(() => { const e = window.watchpartySync; const at = window.__wpNow(); e.command(%q, %s); return at; })()`, kind, a))
 }

@@ -37,6 +37,37 @@ type Session struct {
 	Users   []*apptest.User // Users[0] owns the room
 	Windows []*browsertest.Window
 	Clip    string // the video's library link, media:<name>
+	// Shapers holds the network shaper of each member whose path is
+	// shaped (Shape); the others reach the server straight on loopback.
+	Shapers map[int]*Shaper
+	// Skews holds the ms each member's page clock is set wrong by (SkewClock).
+	Skews map[int]float64
+}
+
+// Shape puts member i's browser behind a shaping proxy with profile p.
+// Call it before the member's window opens the room.
+func (s *Session) Shape(t testing.TB, i int, p Profile) *Shaper {
+	t.Helper()
+	host := strings.TrimPrefix(s.Srv.URL, "http://")
+	sh, err := NewShaper(host, p, uint64(i+1))
+	if err != nil {
+		t.Fatalf("synctest: shaper: %v", err)
+	}
+	t.Cleanup(func() { _ = sh.Close() })
+	s.Shapers[i] = sh
+	return sh
+}
+
+// SkewClock sets member i's page clock wrong by ms: the device clock of a
+// phone that is not synchronised. Call it before the member's window opens.
+func (s *Session) SkewClock(i int, ms float64) { s.Skews[i] = ms }
+
+// URL is the address member i's browser reaches path at.
+func (s *Session) URL(i int, path string) string {
+	if sh := s.Shapers[i]; sh != nil {
+		return sh.URL(s.Srv.URL) + path
+	}
+	return s.Srv.URL + path
 }
 
 // MakeClip writes a VP8/Opus WebM test clip of the given length (a test
@@ -83,7 +114,7 @@ func NewSession(t testing.TB, mediaDir, clip string, members int, mutate func(*c
 			mutate(c)
 		}
 	})
-	s := &Session{Srv: srv, Clip: "media:" + clip}
+	s := &Session{Srv: srv, Clip: "media:" + clip, Shapers: map[int]*Shaper{}, Skews: map[int]float64{}}
 	for i := range members {
 		s.Users = append(s.Users, srv.SignUp(t, fmt.Sprintf("Viewer %d", i+1)))
 	}
@@ -130,15 +161,32 @@ func (s *Session) Window(t testing.TB, i int) *browsertest.Window {
 	w := browsertest.New(t, browsertest.WithName(fmt.Sprintf("viewer%d", i+1)), browsertest.WithWindowSize(800, 600), browsertest.WithRoomHooks())
 	w.Timeout = 30 * time.Second
 	w.SetCookie(s.Srv.URL, apptest.SessionCookie, s.Users[i].Client.Cookie(apptest.SessionCookie))
+	// The sampler first: it keeps the machine's clock before a skew
+	// changes the page's.
 	w.Do("install the sampler", addScript(samplerJS))
+	if d := s.Skews[i]; d != 0 {
+		w.Do("set the page clock wrong", addScript(skewJS(d)))
+	}
 	return w
+}
+
+// skewJS moves the page's clocks (Date and performance.timeOrigin, the
+// clocks the sync engine reads) by ms.
+func skewJS(ms float64) string {
+	return fmt.Sprintf(`(() => {
+  const d = %g;
+  const origin = performance.timeOrigin + d;
+  Object.defineProperty(Performance.prototype, "timeOrigin", { get: () => origin, configurable: true });
+  const now = Date.now.bind(Date);
+  Date.now = () => now() + d;
+})();`, ms)
 }
 
 // Enter opens the room page in member i's window w and waits until its
 // sync engine is connected.
 func (s *Session) Enter(t testing.TB, i int, w *browsertest.Window) {
 	t.Helper()
-	w.Navigate(s.Srv.URL + "/r/" + s.Code)
+	w.Navigate(s.URL(i, "/r/"+s.Code))
 	w.WaitJS(`window.watchpartySync && window.watchpartySync.clock.synced`)
 	for len(s.Windows) <= i {
 		s.Windows = append(s.Windows, nil)
