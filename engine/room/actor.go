@@ -128,6 +128,7 @@ func (a *actor) load() {
 func (a *actor) run() {
 	defer a.s.actors.Done()
 	defer a.syncStop()
+	defer a.videoLeft()
 	a.load()
 	a.expireGuests()
 	ticker := time.NewTicker(a.s.opt.PingInterval)

@@ -40,6 +40,9 @@ type Options struct {
 	Sync           SyncOptions   // synchronized playback (sync.go)
 	Streams        Streamer      // frame streams (stream.go); nil: none
 	RTC            *rtc.SFU      // screen, camera and voice sharing (rtc.go); nil: off
+	// VideoLeft is told when a room leaves a video: another one starts or
+	// the room's actor stops (media.go). It must not block.
+	VideoLeft func(room, source, kind string, position, duration float64)
 	// Revoke: the service closes connections whose session or account
 	// ends, and publishes members who lose their place or rights (revoke.go).
 	Revoke *revoke.Bus

@@ -573,6 +573,7 @@ func (a *actor) ended() {
 // room was playing (after the lead, so members have time to load it),
 // otherwise it waits paused at its start.
 func (a *actor) syncVideo(v *Video, by string) {
+	a.videoLeft()
 	wasPlaying := a.sync.state.Playing || a.sync.want
 	now := a.now().UnixMilli()
 	next, err := playback.Load(a.sync.state, v.URL, v.Kind, v.Start, now)
