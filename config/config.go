@@ -50,6 +50,8 @@ type Config struct {
 		LinkBytes               int
 		Streams                 int
 		StreamsPerUser          int
+		// MediaSearchesPer10s: library listings and searches per member.
+		MediaSearchesPer10s int
 	}
 	YouTube struct{ IFrameAPIURL string }
 	Media   struct {

@@ -243,6 +243,9 @@ func buildOptions() []Option {
 		{Key: "limits.streams_per_user", Kind: Int, Default: 2, Help: "frame streams one user may run at once, in all rooms", Check: count, Allowed: countDesc,
 			set: func(c *Config, v any) { c.Limits.StreamsPerUser = v.(int) }},
 
+		{Key: "limits.media_searches_per_10s", Kind: Int, Default: 30, Help: "media library listings and searches a member may make per 10 seconds", Check: perMin, Allowed: perMinDesc,
+			set: func(c *Config, v any) { c.Limits.MediaSearchesPer10s = v.(int) }},
+
 		{Key: "youtube.iframe_api_url", Kind: String, Default: "https://www.youtube.com/iframe_api", Help: "URL of the YouTube IFrame Player API script", Check: reqURL, Allowed: reqURLDesc,
 			set: func(c *Config, v any) { c.YouTube.IFrameAPIURL = v.(string) }},
 		{Key: "media.dir", Kind: String, Default: "", Help: "folder of video files members may play from the server (empty: none)",

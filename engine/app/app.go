@@ -197,6 +197,8 @@ type Server struct {
 	// native serves native players through the Syncplay protocol
 	// (syncplay.go).
 	native *nativePlayers
+	// media is the library and its transcoder.
+	media *web.Media
 	// SFU forwards shared screens, cameras and voice (nil unless
 	// webrtc.enabled); the frame hub can take its data channels through
 	// SFU.OnFrameChannel.
@@ -239,7 +241,9 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		st.Close()
 		return nil, err
 	}
+	md := web.NewMedia(cfg, st, log)
 	ro := roomOptions(cfg, st, log, bus)
+	ro.VideoLeft = md.VideoLeft
 	ro.RTC = sfu
 	if sfu != nil {
 		sfu.OnFrameChannel(fr.frameChannel)
@@ -248,7 +252,7 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 	rooms := fr.bind(room.New(ro))
 	np.rooms = rooms
 	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg),
-		Rooms: rooms, Frames: fr.web(), Syncplay: np.web(), Revoke: bus})
+		Rooms: rooms, Frames: fr.web(), Syncplay: np.web(), Revoke: bus, Media: md})
 	if err != nil {
 		rooms.Close()
 		if sfu != nil {
@@ -259,7 +263,7 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 	}
 	w.OnClose(rooms.Close)
 	log.Debug("services built", "ms", time.Since(start).Milliseconds())
-	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, native: np, SFU: sfu, ops: o}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, native: np, SFU: sfu, ops: o, media: md}, nil
 }
 
 // Run serves until ctx ends, then shuts down within ShutdownTimeout and
@@ -285,6 +289,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.runOps(gctx) })
 	g.Go(func() error { return s.frames.run(gctx) })
 	g.Go(func() error { return s.native.run(gctx, s.syncplayTLS()) })
+	g.Go(func() error { return s.media.Run(gctx) })
 	if s.SFU != nil {
 		s.Log.Info(s.SFU.StartupSummary())
 		g.Go(func() error { return s.runSFU(gctx) })

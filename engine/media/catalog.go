@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"time"
 
 	"watchparty/engine/store"
 )
@@ -52,9 +53,9 @@ func NewCatalog(lib *Library, ffprobe string, st *store.Store) *Catalog {
 func probeKey(rel string) []byte    { return store.Key("media", "probe", rel) }
 func keyframeKey(rel string) []byte { return store.Key("media", "kf", rel) }
 
-// Cached returns the stored probe of rel if it still matches info (the
-// file's current size and time), without running anything.
-func (c *Catalog) Cached(rel string, info fs.FileInfo) (Probed, bool) {
+// Cached returns the stored probe of rel if it still matches the file's
+// size and modification time, without running anything.
+func (c *Catalog) Cached(rel string, size int64, mod time.Time) (Probed, bool) {
 	if c.Store == nil {
 		return Probed{}, false
 	}
@@ -63,7 +64,7 @@ func (c *Catalog) Cached(rel string, info fs.FileInfo) (Probed, bool) {
 		return Probed{}, false
 	}
 	var p Probed
-	if json.Unmarshal(raw, &p) != nil || p.Size != info.Size() || p.ModTime != info.ModTime().UnixNano() {
+	if json.Unmarshal(raw, &p) != nil || p.Size != size || p.ModTime != mod.UnixNano() {
 		return Probed{}, false
 	}
 	return p, true
@@ -80,7 +81,7 @@ func (c *Catalog) Describe(ctx context.Context, rel string) (Probed, error) {
 		return Probed{}, err
 	}
 	defer f.Close()
-	if p, ok := c.Cached(rel, info); ok {
+	if p, ok := c.Cached(rel, info.Size(), info.ModTime()); ok {
 		return p, p.failure()
 	}
 	if c.Prober.Path == "" {

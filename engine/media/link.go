@@ -65,6 +65,9 @@ type Source struct {
 	Start float64 `json:"start,omitempty"`
 	// Title is a display name derived from the link.
 	Title string `json:"title"`
+	// Burn is the stream index of a picture subtitle drawn into the video
+	// (library only, "media:films/a.mkv#burn=3"); 0 for none.
+	Burn int `json:"burn,omitempty"`
 }
 
 // remoteExts maps the file extensions accepted in direct links to their kind.
@@ -236,16 +239,36 @@ func parseDirect(u *url.URL) (Source, error) {
 }
 
 func parseLibraryLink(rel string) (Source, error) {
+	rel, frag, _ := strings.Cut(rel, "#")
+	burn := 0
+	var start float64
+	for part := range strings.SplitSeq(frag, "&") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "burn":
+			if n, err := strconv.Atoi(v); err == nil && n > 0 && n < 1000 {
+				burn = n
+			}
+		case "t":
+			start, _ = parseStart(v)
+		}
+	}
 	if err := checkRelPath(rel); err != nil {
 		return Source{}, reject("%s", err.Error())
 	}
 	if !videoExts[strings.ToLower(path.Ext(rel))] {
 		return Source{}, reject("media library links must name a video file (%s)", videoExtList)
 	}
+	u := LibraryPrefix + rel
+	if burn > 0 {
+		u += "#burn=" + strconv.Itoa(burn)
+	}
 	return Source{
 		Kind:  KindLibrary,
-		URL:   LibraryPrefix + rel,
+		URL:   u,
 		Path:  rel,
+		Start: start,
+		Burn:  burn,
 		Title: cleanTitle(strings.TrimSuffix(path.Base(rel), path.Ext(rel))),
 	}, nil
 }

@@ -104,3 +104,14 @@ func FuzzBrowserIPv4(f *testing.F) {
 		}
 	})
 }
+
+func TestLibraryLinkFragment(t *testing.T) {
+	src, err := ParseLink("media:films/a.mkv#burn=3&t=90")
+	if err != nil || src.Path != "films/a.mkv" || src.Burn != 3 || src.Start != 90 || src.URL != "media:films/a.mkv#burn=3" {
+		t.Fatalf("%+v %v", src, err)
+	}
+	src, err = ParseLink("media:films/a.mkv#burn=x")
+	if err != nil || src.Burn != 0 || src.URL != "media:films/a.mkv" {
+		t.Fatalf("%+v %v", src, err)
+	}
+}

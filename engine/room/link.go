@@ -1,6 +1,12 @@
 package room
 
-import "watchparty/engine/media"
+import (
+	"context"
+	"net"
+	"net/netip"
+
+	"watchparty/engine/media"
+)
 
 // VideoFromLink reads a pasted link with media.ParseLink. Its errors name
 // what is accepted, and are shown to the member as they are.
@@ -9,5 +15,29 @@ func VideoFromLink(raw string) (Video, error) {
 	if err != nil {
 		return Video{}, err
 	}
-	return Video{Kind: string(src.Kind), URL: src.URL, ID: src.VideoID, Start: src.Start, Title: src.Title}, nil
+	return VideoFromSource(src), nil
+}
+
+// VideoFromSource is the Video of a parsed link.
+func VideoFromSource(src media.Source) Video {
+	return Video{Kind: string(src.Kind), URL: src.URL, ID: src.VideoID, Start: src.Start, Title: src.Title}
+}
+
+// LinkParser reads links under a server's rules for direct links
+// (links.allow_private_hosts): off, a name is looked up, and one that
+// points at a non-public address is refused like the address itself.
+func LinkParser(allowPrivateHosts bool) func(string) (Video, error) {
+	rules := media.LinkRules{AllowPrivateHosts: allowPrivateHosts}
+	if !allowPrivateHosts {
+		rules.Lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	return func(raw string) (Video, error) {
+		src, err := media.ParseLinkWith(raw, rules)
+		if err != nil {
+			return Video{}, err
+		}
+		return VideoFromSource(src), nil
+	}
 }

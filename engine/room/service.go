@@ -62,6 +62,7 @@ func OptionsFrom(cfg *config.Config) Options {
 		LinkBytes:      cfg.Limits.LinkBytes,
 		MembersPerRoom: cfg.Limits.MembersPerRoom,
 		RoomsPerUser:   cfg.Limits.RoomsPerUser,
+		ParseLink:      LinkParser(cfg.Links.AllowPrivateHosts),
 		Sync:           SyncOptionsFrom(cfg),
 	}
 }

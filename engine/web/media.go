@@ -14,14 +14,20 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"watchparty/engine/limit"
 	"watchparty/engine/media"
 )
 
 // The media library over HTTP, for members of a room:
 //
-//	GET /r/:code/media?q=words   JSON list of videos (and their subtitles)
+//	GET /r/:code/media?dir=d | ?q=words  a folder of the library, or a search
 //	GET /r/:code/media/file/*    a video, with Range support, or a subtitle
-//	                                 (.srt is converted to WebVTT)
+//	                             (.srt and .ass are converted to WebVTT)
+//	GET /r/:code/media/play?f=   how a library file plays (direct or HLS),
+//	                             its audio, subtitle and rendition choices
+//	GET /r/:code/media/poster?f= its poster
+//	GET /r/:code/media/subs?f=&s=  an embedded text subtitle as WebVTT
+//	GET /r/:code/media/hls/...   HLS playlists and segments (media_hls.go)
 //
 // Files are opened through media.Library, which confines them to the media
 // folder (os.Root) and refuses hidden, escaping and malformed paths.
@@ -39,10 +45,14 @@ var (
 const mediaLimit = 500
 
 type mediaHandler struct {
-	lib    *media.Library
+	m      *Media
 	member memberCheck
 	user   func(c *fiber.Ctx) (uid string, ok bool)
-	base   string
+	// current is the link of what room code plays now ("" for nothing).
+	current func(ctx context.Context, code string) string
+	base    string
+	// searches limits library searches per member.
+	searches *limit.Keyed
 }
 
 // MediaFileURL is the path a member's browser loads a library file from.
@@ -58,6 +68,12 @@ func (h *mediaHandler) routes(r fiber.Router) {
 	g := r.Group("/r/:code/media", h.requireMember)
 	g.Get("/", h.list)
 	g.Get("/file/*", h.file)
+	g.Get("/play", h.play)
+	g.Get("/poster", h.poster)
+	g.Get("/subs", h.subs)
+	g.Get("/hls/master.m3u8", h.master)
+	g.Get("/hls/:rend/:track", h.playlist)
+	g.Get("/hls/:rend/:track/:seg", h.segment)
 }
 
 func (h *mediaHandler) requireMember(c *fiber.Ctx) error {
@@ -67,6 +83,7 @@ func (h *mediaHandler) requireMember(c *fiber.Ctx) error {
 	}
 	switch err := h.member(c.UserContext(), c.Params("code"), uid); {
 	case err == nil:
+		c.Locals("mediaUser", uid)
 		return c.Next()
 	case errors.Is(err, errNoRoom):
 		return fiber.NewError(fiber.StatusNotFound, "No room has this code.")
@@ -89,33 +106,98 @@ type mediaEntry struct {
 	ContentType string          `json:"contentType"`
 	Link        string          `json:"link"` // for the link box: media:<path>
 	URL         string          `json:"url"`
+	Poster      string          `json:"poster"`
 	Subtitles   []mediaSubtitle `json:"subtitles"`
+	// From the probe, once known.
+	Probed   bool    `json:"probed"`
+	Duration float64 `json:"duration,omitempty"`
+	Width    int     `json:"width,omitempty"`
+	Height   int     `json:"height,omitempty"`
+	Mode     string  `json:"mode,omitempty"`   // direct, remux, transcode, or unplayable
+	Reason   string  `json:"reason,omitempty"` // why not direct, or why unplayable
+	// Resume is where this room left the file (seconds), 0 when none.
+	Resume float64 `json:"resume,omitempty"`
 }
 
 func (h *mediaHandler) list(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if !h.lib.Enabled() {
+	m := h.m
+	if !m.Lib.Enabled() {
 		return c.JSON(fiber.Map{"enabled": false, "entries": []mediaEntry{}})
 	}
 	q := c.Query("q")
 	if len(q) > 200 {
 		return fiber.NewError(fiber.StatusBadRequest, "The search may be at most 200 characters.")
 	}
-	entries, err := h.lib.List(q, mediaLimit)
-	if err != nil {
-		return err
+	if ok, wait := h.searches.Allow(c.Locals("mediaUser").(string)); !ok {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+		return fiber.NewError(fiber.StatusTooManyRequests, "Too many library searches; wait a moment.")
 	}
 	code := c.Params("code")
+	var entries []media.Entry
+	folder := media.Folder{Folders: []string{}}
+	var err error
+	if strings.TrimSpace(q) != "" {
+		entries, err = m.Index.List(q, mediaLimit)
+	} else {
+		folder, err = m.Index.Browse(c.Query("dir"))
+		entries = folder.Videos
+	}
+	switch {
+	case errors.Is(err, media.ErrNoFolder), errors.Is(err, media.ErrForbidden):
+		return fiber.NewError(fiber.StatusNotFound, "No such folder in the media library.")
+	case err != nil:
+		return err
+	}
+	var resume map[string]float64
+	if m.Resume != nil {
+		resume, _ = m.Resume.Positions(code)
+	}
 	out := make([]mediaEntry, 0, len(entries))
 	for _, e := range entries {
-		me := mediaEntry{Path: e.Path, Name: e.Name, Size: e.Size, ContentType: e.ContentType,
-			Link: media.LibraryPrefix + e.Path, URL: mediaFileURL(h.base, code, e.Path), Subtitles: []mediaSubtitle{}}
-		for _, s := range e.Subtitles {
-			me.Subtitles = append(me.Subtitles, mediaSubtitle{Subtitle: s, URL: mediaFileURL(h.base, code, s.Path)})
+		if len(out) == mediaLimit {
+			break
 		}
-		out = append(out, me)
+		out = append(out, h.entry(code, e, resume[e.Path]))
 	}
-	return c.JSON(fiber.Map{"enabled": true, "entries": out})
+	missing := ""
+	if m.Tools != nil {
+		missing = m.Tools.Missing()
+	}
+	return c.JSON(fiber.Map{"enabled": true, "dir": folder.Path, "folders": folder.Folders, "entries": out,
+		"search": strings.TrimSpace(q) != "", "transcoding": m.Jobs != nil, "missing": missing})
+}
+
+func (h *mediaHandler) entry(code string, e media.Entry, resume float64) mediaEntry {
+	q := "?f=" + url.QueryEscape(e.Path)
+	me := mediaEntry{Path: e.Path, Name: e.Name, Size: e.Size, ContentType: e.ContentType,
+		Link: media.LibraryPrefix + e.Path, URL: mediaFileURL(h.base, code, e.Path), Subtitles: []mediaSubtitle{},
+		Poster: h.base + "/r/" + url.PathEscape(code) + "/media/poster" + q, Resume: resume}
+	for _, s := range e.Subtitles {
+		me.Subtitles = append(me.Subtitles, mediaSubtitle{Subtitle: s, URL: mediaFileURL(h.base, code, s.Path)})
+	}
+	if h.m.Catalog == nil {
+		return me
+	}
+	p, ok := h.m.Catalog.Cached(e.Path, e.Size, e.ModTime)
+	if !ok {
+		h.m.probeLater(e.Path)
+		return me
+	}
+	me.Probed = true
+	if p.Err != "" {
+		me.Mode, me.Reason = "unplayable", p.Err
+		return me
+	}
+	me.Duration = p.Info.Duration
+	if v := p.Info.Video(); v != nil {
+		me.Width, me.Height = v.Width, v.Height
+	}
+	me.Mode, me.Reason = string(p.Decision.Mode), p.Decision.Reason()
+	if p.Decision.Mode != media.Direct && h.m.Jobs == nil {
+		me.Mode, me.Reason = "unplayable", me.Reason+"; the server has no ffmpeg to convert it"
+	}
+	return me
 }
 
 func (h *mediaHandler) file(c *fiber.Ctx) error {
@@ -124,7 +206,7 @@ func (h *mediaHandler) file(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.NewError(fiber.StatusBadRequest, "The file path is not valid.")
 	}
-	f, info, err := h.lib.Open(rel)
+	f, info, err := h.m.Lib.Open(rel)
 	switch {
 	case errors.Is(err, media.ErrForbidden):
 		return fiber.NewError(fiber.StatusForbidden, "This file cannot be served.")
@@ -132,6 +214,19 @@ func (h *mediaHandler) file(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound, "No such file in the media library.")
 	case err != nil:
 		return err
+	}
+	if ext := strings.ToLower(path.Ext(rel)); ext == ".ass" || ext == ".ssa" {
+		f.Close()
+		if h.m.Jobs == nil {
+			return fiber.NewError(fiber.StatusUnprocessableEntity, "ASS subtitles need ffmpeg on the server.")
+		}
+		vtt, err := h.m.Jobs.SidecarVTT(c.UserContext(), rel)
+		if err != nil {
+			return fiber.NewError(fiber.StatusUnprocessableEntity, "The subtitle file could not be converted.")
+		}
+		c.Set(fiber.HeaderContentType, "text/vtt; charset=utf-8")
+		c.Set(fiber.HeaderCacheControl, "private, no-cache")
+		return c.Send(vtt)
 	}
 	if strings.EqualFold(path.Ext(rel), ".srt") {
 		defer f.Close()

@@ -3,24 +3,37 @@ package web
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"watchparty/engine/media"
+	"watchparty/engine/limit"
 	"watchparty/engine/room"
 )
 
 // mediaRoutes serves the media library (media.dir) to the members of each
 // room; see media.go.
 func (s *Server) mediaRoutes(r fiber.Router) {
-	lib, err := media.NewLibrary(s.cfg.Media.Dir)
-	if err != nil {
-		s.log.Error("media library disabled", "dir", s.cfg.Media.Dir, "err", err)
-		lib, _ = media.NewLibrary("")
+	m := s.media
+	if m == nil {
+		m = NewMedia(s.cfg, nil, s.log)
+		s.media = m
 	}
 	h := &mediaHandler{
-		lib:  lib,
-		base: s.base,
+		m:        m,
+		base:     s.base,
+		searches: limit.NewKeyed(s.cfg.Limits.MediaSearchesPer10s, 10*time.Second),
+		current: func(ctx context.Context, code string) string {
+			norm, ok := room.NormalizeCode(code)
+			if !ok {
+				return ""
+			}
+			in, err := s.rooms.svc.Get(ctx, norm)
+			if err != nil || in.Video == nil {
+				return ""
+			}
+			return in.Video.URL
+		},
 		user: func(c *fiber.Ctx) (string, bool) {
 			u := s.currentUser(c)
 			if u == nil {

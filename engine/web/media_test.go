@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"watchparty/engine/limit"
 	"watchparty/engine/media"
 )
 
@@ -70,7 +72,9 @@ func newMediaApp(t *testing.T, root string) *fiber.App {
 		t.Fatal(err)
 	}
 	h := &mediaHandler{
-		lib: lib,
+		m:        &Media{Lib: lib, Index: media.NewIndex(lib)},
+		searches: limit.NewKeyed(1000, time.Second),
+		current:  func(context.Context, string) string { return "" },
 		member: func(_ context.Context, code, uid string) error {
 			switch {
 			case code != "ROOM1":

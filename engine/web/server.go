@@ -58,6 +58,9 @@ type Deps struct {
 	// Revoke carries ended sessions and lost room places to the server's
 	// long-lived connections (room websockets, the frame relay).
 	Revoke *revoke.Bus
+	// Media is the library and its transcoder; nil builds one from Config
+	// (its transcoder then never stops: the app builds and runs its own).
+	Media *Media
 }
 
 // Server is the HTTP application.
@@ -81,6 +84,7 @@ type Server struct {
 	rooms      *roomWeb
 	frames     *Frames
 	syncplay   *Syncplay
+	media      *Media
 	relays     *relaySessions
 
 	closersMu sync.Mutex
@@ -90,7 +94,7 @@ type Server struct {
 // New builds the server and its routes.
 func New(d Deps) (*Server, error) {
 	s := &Server{
-		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret, frames: d.Frames, syncplay: d.Syncplay, revoke: d.Revoke,
+		cfg: d.Config, log: d.Log, store: d.Store, accounts: d.Accounts, secret: d.Secret, frames: d.Frames, syncplay: d.Syncplay, revoke: d.Revoke, media: d.Media,
 		base:   d.Config.BasePath,
 		logins: newLoginGuard(d.Config.Limits.LoginPerMinute),
 	}
@@ -147,7 +151,7 @@ func New(d Deps) (*Server, error) {
 	// media (byte ranges), websockets and metrics are left alone.
 	s.app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed, Next: func(c *fiber.Ctx) bool {
 		p := c.Path()
-		return strings.Contains(p, "/media/file/") || strings.HasSuffix(p, "/ws") || strings.HasSuffix(p, "/frames") || strings.HasSuffix(p, "/metrics")
+		return strings.Contains(p, "/media/file/") || strings.Contains(p, "/media/hls/") || strings.HasSuffix(p, "/media/poster") || strings.HasSuffix(p, "/ws") || strings.HasSuffix(p, "/frames") || strings.HasSuffix(p, "/metrics")
 	}}))
 	s.app.Use(s.requestLog)
 	s.app.Use(s.securityHeaders)
