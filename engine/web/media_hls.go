@@ -73,8 +73,10 @@ func mediaError(c *fiber.Ctx, err error) error {
 	var failed *transcode.FailedError
 	switch {
 	case errors.As(err, &busy):
+		// Not a failure: the member is told why the video waits.
 		c.Set(fiber.HeaderRetryAfter, "2")
-		return fiber.NewError(fiber.StatusServiceUnavailable, busy.Error())
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Status(fiber.StatusServiceUnavailable).SendString(busy.Error())
 	case errors.As(err, &failed):
 		return fiber.NewError(fiber.StatusUnprocessableEntity, failed.Error())
 	case errors.Is(err, media.ErrUnreadable):

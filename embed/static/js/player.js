@@ -4,7 +4,10 @@
 // to load, and the sync engine drives it through play/pause/seek/rate. Both
 // kinds run without their own controls: the room's control bar
 // (room/controls.js) is the same for every source, and the local settings a
-// member keeps (volume, mute, captions) are applied here.
+// member keeps (volume, mute, captions, audio track, quality) are applied
+// here. A library video the server converts plays as HLS in the same
+// <video> through hls.js (loaded when first needed), or through the
+// browser's own HLS where Media Source Extensions are missing.
 
 import { t } from "./i18n.js";
 
@@ -46,6 +49,10 @@ export class Player extends EventTarget {
     this.volume = 1;
     this.muted = false;
     this.track = -1; // the chosen subtitle track (-1: off)
+    this.info = null; // how a library video plays (the server's /media/play answer)
+    this.hls = null; // the hls.js instance of an HLS video
+    // resolve(video) answers how a library video plays; set by the room.
+    this.resolve = null;
   }
 
   // load switches to video (null shows the empty state). Loading what is
@@ -69,20 +76,32 @@ export class Player extends EventTarget {
     this.dispatchEvent(new CustomEvent("load", { detail: video }));
   }
 
-  loadFile(v) {
+  async loadFile(v) {
+    let info = null;
+    if (this.resolve && v.kind === "library") {
+      const gen = ++this.gen;
+      try {
+        info = await this.resolve(v);
+      } catch (e) {
+        if (gen === this.gen) this.failed(e.message || t("player_failed"));
+        return;
+      }
+      if (gen !== this.gen) return;
+      this.info = info;
+    }
     const el = document.createElement("video");
     el.controls = false;
     el.playsInline = true;
     el.volume = this.volume;
     el.muted = this.muted;
     el.preload = "auto";
-    el.src = this.fileURL ? this.fileURL(v) : v.url;
     if (v.title) el.setAttribute("aria-label", v.title);
     el.addEventListener(
       "loadedmetadata",
       () => {
         if (v.start) el.currentTime = v.start;
         this.el.dataset.ready = "1";
+        if (info && info.subtitles.length) this.addTracks(info.subtitles);
         this.dispatchEvent(new Event("ready"));
       },
       { once: true },
@@ -90,6 +109,71 @@ export class Player extends EventTarget {
     el.addEventListener("error", () => this.failed(t("player_failed")));
     this.el.replaceChildren(el);
     this.html = el;
+    if (info && info.hls && (window.MediaSource || window.ManagedMediaSource)) this.loadHLS(el, info);
+    else el.src = info ? info.url : this.fileURL ? this.fileURL(v) : v.url;
+  }
+
+  // loadHLS plays a converted library video through hls.js, starting on the
+  // rendition the server suggests (no automatic switching unless the member
+  // asks for it: every switch is another conversion on the server).
+  async loadHLS(el, info) {
+    const gen = this.gen;
+    let Hls;
+    try {
+      ({ default: Hls } = await import("./vendor/hls-1.7.4.min.mjs"));
+    } catch {
+      if (gen === this.gen) this.failed(t("player_failed"));
+      return;
+    }
+    if (gen !== this.gen || this.html !== el) return;
+    const hls = new Hls({
+      startLevel: info.default,
+      capLevelToPlayerSize: false,
+      maxBufferLength: 30,
+      backBufferLength: 30,
+    });
+    this.hls = hls;
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      hls.currentLevel = info.default;
+      this.dispatchEvent(new Event("tracks"));
+    });
+    hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, () => this.dispatchEvent(new Event("tracks")));
+    hls.on(Hls.Events.LEVEL_SWITCHED, () => this.dispatchEvent(new Event("tracks")));
+    hls.on(Hls.Events.ERROR, (_, data) => {
+      // The server answers 503 with why a part is not ready (every
+      // transcoder busy): shown, while hls.js tries again.
+      if (data.response?.code === 503 && data.response.text)
+        this.dispatchEvent(new CustomEvent("notice", { detail: data.response.text }));
+      if (!data.fatal) return;
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+      else this.failed(data.response?.text || t("player_failed"));
+    });
+    hls.loadSource(info.url);
+    hls.attachMedia(el);
+  }
+
+  // Audio tracks and qualities of an HLS video, each member's own choice.
+  audioTracks() {
+    if (!this.hls || !this.info) return [];
+    return this.info.audio.map((a, i) => ({ index: i, label: a.label, lang: a.lang, on: this.hls.audioTrack === i }));
+  }
+
+  setAudio(index) {
+    if (this.hls) this.hls.audioTrack = index;
+  }
+
+  levels() {
+    if (!this.hls || !this.info) return [];
+    return this.info.renditions.map((name, i) => ({ index: i, label: name }));
+  }
+
+  // level is the chosen quality, -1 when the player chooses.
+  level() {
+    return this.hls ? (this.hls.autoLevelEnabled ? -1 : this.hls.currentLevel) : -1;
+  }
+
+  setLevel(index) {
+    if (this.hls) this.hls.currentLevel = index;
   }
 
   async loadYouTube(v) {
@@ -136,6 +220,9 @@ export class Player extends EventTarget {
 
   destroy() {
     this.gen++;
+    if (this.hls) this.hls.destroy();
+    this.hls = null;
+    this.info = null;
     if (this.yt && typeof this.yt.destroy === "function") this.yt.destroy();
     if (this.html) {
       this.html.pause();

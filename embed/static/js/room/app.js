@@ -23,6 +23,7 @@ import { installPeople } from "./people.js";
 import { installNative } from "./native.js";
 import { installQueue } from "./queue.js";
 import { installLibrary } from "./library.js";
+import { installTracks } from "./tracks.js";
 import { installInvite } from "./invite.js";
 import { installSettings } from "./settings.js";
 import { installOverlays } from "./overlays.js";
@@ -108,8 +109,27 @@ function start(root, net) {
   const player = new Player(document.getElementById("player"), { youtubeAPI: root.dataset.yt });
   player.fileURL = (v) => {
     if (v.kind !== "library") return v.url;
-    const rel = v.path || v.url.replace(/^media:/i, "");
+    const rel = v.path || v.url.replace(/^media:/i, "").replace(/#.*$/, "");
     return `${base}/r/${encodeURIComponent(code)}/media/file/${rel.split("/").map(encodeURIComponent).join("/")}`;
+  };
+  // How a library video plays (as it is, or converted to HLS by the server),
+  // with its audio, subtitle and quality choices.
+  player.resolve = async (v) => {
+    const [rel, frag] = v.url.replace(/^media:/i, "").split("#");
+    const burn = new URLSearchParams(frag || "").get("burn");
+    const q = `f=${encodeURIComponent(rel)}${burn ? `&burn=${encodeURIComponent(burn)}` : ""}`;
+    const res = await fetch(`${base}/r/${encodeURIComponent(code)}/media/play?${q}`, {
+      headers: { Accept: "application/json" },
+    });
+    let body = {};
+    try {
+      body = await res.json();
+    } catch {
+      body = {};
+    }
+    if (!res.ok) throw new Error(body.error || t("player_failed"));
+    if (body.mode === "unplayable") throw new Error(body.missing || t("player_failed"));
+    return body;
   };
   const sync = new SyncEngine({
     send,
@@ -138,6 +158,7 @@ function start(root, net) {
     });
   });
   player.addEventListener("tracks", () => store.update("player"));
+  player.addEventListener("notice", (e) => toast(e.detail));
 
   function stopPlayback() {
     sync.detach();
@@ -446,6 +467,7 @@ function start(root, net) {
   installNative(ctx);
   installQueue(ctx);
   installLibrary(ctx);
+  installTracks(ctx);
   installInvite(ctx);
   installSettings(ctx);
   installOverlays(ctx);

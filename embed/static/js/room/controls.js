@@ -14,7 +14,7 @@ const RATES = [0.5, 0.75, 1, 1.25, 1.5, 2];
 const $ = (id) => document.getElementById(id);
 
 export function installControls(ctx) {
-  const { root, store, state, sync, player, can, levelOf, toast, base, code } = ctx;
+  const { root, store, state, sync, player, can, levelOf, toast } = ctx;
   const b = {
     play: $("play"),
     back: $("back10"),
@@ -145,7 +145,8 @@ export function installControls(ctx) {
     toast(t("volume_at", { n: Math.round(player.volume * 100) }));
   }
 
-  // Captions: sidecar files of library videos are listed here; the track in
+  // Captions: the subtitles of library videos (files beside them and text
+  // tracks inside them, which the player adds) are listed here; the track in
   // the browser's language is on by default, and each member may pick another.
   let trackChoice = null; // null: the default
   let lastTrack = 0;
@@ -180,31 +181,6 @@ export function installControls(ctx) {
   player.addEventListener("load", () => {
     trackChoice = null;
   });
-  player.addEventListener("ready", () => {
-    const v = player.video;
-    if (v && v.kind === "library" && player.html) loadSidecars(v);
-  });
-  async function loadSidecars(v) {
-    const video = player.html;
-    const rel = v.path || v.url.replace(/^media:/i, "");
-    const q = rel
-      .split("/")
-      .pop()
-      .replace(/\.[^.]+$/, "");
-    let data;
-    try {
-      const res = await fetch(`${base}/r/${encodeURIComponent(code)}/media?q=${encodeURIComponent(q)}`, {
-        headers: { Accept: "application/json" },
-      });
-      if (!res.ok) return;
-      data = await res.json();
-    } catch {
-      return;
-    }
-    const entry = (data.entries || []).find((e) => e.path === rel);
-    if (entry && player.html === video && entry.subtitles?.length) player.addTracks(entry.subtitles);
-  }
-
   b.pip.addEventListener("click", () => player.pip().catch((e) => toast(e.message)));
 
   b.theatre.addEventListener("click", () => toggleTheatre());
