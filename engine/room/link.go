@@ -1,12 +1,6 @@
 package room
 
-import (
-	"context"
-	"net"
-	"net/netip"
-
-	"watchparty/engine/media"
-)
+import "watchparty/engine/media"
 
 // VideoFromLink reads a pasted link with media.ParseLink. Its errors name
 // what is accepted, and are shown to the member as they are.
@@ -24,15 +18,12 @@ func VideoFromSource(src media.Source) Video {
 }
 
 // LinkParser reads links under a server's rules for direct links
-// (links.allow_private_hosts): off, a name is looked up, and one that
-// points at a non-public address is refused like the address itself.
+// (links.allow_private_hosts). Hosts are judged by their form (addresses
+// in every form a browser reads, local names); names are not looked up:
+// the room would wait for DNS, and a browser resolves a name on its own
+// anyway.
 func LinkParser(allowPrivateHosts bool) func(string) (Video, error) {
 	rules := media.LinkRules{AllowPrivateHosts: allowPrivateHosts}
-	if !allowPrivateHosts {
-		rules.Lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
-			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-		}
-	}
 	return func(raw string) (Video, error) {
 		src, err := media.ParseLinkWith(raw, rules)
 		if err != nil {

@@ -89,7 +89,10 @@ func mediaServer(t *testing.T) string {
 // other's player follows.
 func TestBrowserRoomChatAndSharedPlayer(t *testing.T) {
 	media := mediaServer(t)
-	srv := apptest.StartServer(t, func(c *config.Config) { c.YouTube.IFrameAPIURL = media + "/iframe_api" })
+	srv := apptest.StartServer(t, func(c *config.Config) {
+		c.YouTube.IFrameAPIURL = media + "/iframe_api"
+		c.Links.AllowPrivateHosts = true // the test's clip is on loopback
+	})
 	ann := srv.SignUp(t, "Ann")
 	bob := srv.SignUp(t, "Bob")
 	code := createRoom(t, ann.Client, "Friday film")

@@ -176,6 +176,16 @@ func TestRoomPagesAndWebsocketChecks(t *testing.T) {
 	if m := readMsg(t, a, "error"); m["code"] != proto.CodeBadLink || !strings.Contains(m["text"].(string), "YouTube") {
 		t.Fatalf("bad link: %v", m)
 	}
+	// A direct link into the members' own network is refused by default
+	// (links.allow_private_hosts), whatever form the address takes.
+	for _, u := range []string{"http://192.168.1.1/admin.mp4", "http://2130706433/a.mp4", "http://nas.local/a.mp4"} {
+		if err := a.WriteMessage(websocket.TextMessage, []byte(`{"type":"video","url":"`+u+`","ref":"v2"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if m := readMsg(t, a, "error"); m["code"] != proto.CodeBadLink || !strings.Contains(m["text"].(string), "links.allow_private_hosts") {
+			t.Fatalf("private link %s: %v", u, m)
+		}
+	}
 
 	// Home pages list the rooms.
 	if _, body := ann.Client.Get(t, "/"); !strings.Contains(body, "My rooms") || !strings.Contains(body, "Film club") {

@@ -52,6 +52,7 @@ func newUIRig(t testing.TB, mutate func(*config.Config)) *uiRig {
 	}
 	srv := apptest.StartServer(t, func(c *config.Config) {
 		c.Media.Dir = dir
+		c.Links.AllowPrivateHosts = true // links to the test server on loopback
 		if mutate != nil {
 			mutate(c)
 		}
