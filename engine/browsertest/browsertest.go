@@ -433,7 +433,26 @@ func (w *Window) Fill(sel, value string) {
 // visible). Use ClickNavigate when the click loads a new page.
 func (w *Window) Click(sel string) {
 	w.t.Helper()
-	w.Do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+	ctx, cancel := context.WithTimeout(w.ctx, w.Timeout)
+	defer cancel()
+	var err error
+	// A list that re-renders between finding the element and clicking it
+	// replaces the node: find it again, as a person's next try would.
+	for range 5 {
+		if err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err == nil || !replacedNode(err) {
+			break
+		}
+	}
+	if err != nil {
+		w.fail("click %s: %v", sel, err)
+	}
+}
+
+// replacedNode reports whether err says the node an action found was
+// removed from the page before the action reached it.
+func replacedNode(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not find node with given id") || strings.Contains(msg, "Node is detached")
 }
 
 // ClickNavigate clicks the element matched by the CSS selector, waits for the
