@@ -67,13 +67,19 @@ func mediaFixture(t *testing.T) (root string, video []byte) {
 // header, and only "ann" is a member of room ROOM1.
 func newMediaApp(t *testing.T, root string) *fiber.App {
 	t.Helper()
+	return newMediaAppLimited(t, root, limit.NewKeyed(1000, time.Second))
+}
+
+// newMediaAppLimited is newMediaApp with searches limited by searches.
+func newMediaAppLimited(t *testing.T, root string, searches *limit.Keyed) *fiber.App {
+	t.Helper()
 	lib, err := media.NewLibrary(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &mediaHandler{
 		m:        &Media{Lib: lib, Index: media.NewIndex(lib)},
-		searches: limit.NewKeyed(1000, time.Second),
+		searches: searches,
 		current:  func(context.Context, string) string { return "" },
 		member: func(_ context.Context, code, uid string) error {
 			switch {
@@ -306,6 +312,23 @@ func TestMediaList(t *testing.T) {
 	_, body = mediaGet(t, app, "GET", "/r/ROOM1/media?q=nothing+matches", "ann", nil)
 	if !strings.Contains(string(body), `"entries":[]`) {
 		t.Fatalf("empty search: %s", body)
+	}
+}
+
+// TestMediaSearchesLimited: a member lists and searches the library at most
+// limits.media_searches_per_10s times per 10 s; more are answered 429 with
+// Retry-After.
+func TestMediaSearchesLimited(t *testing.T) {
+	root, _ := mediaFixture(t)
+	app := newMediaAppLimited(t, root, limit.NewKeyed(3, 10*time.Second))
+	for i := range 3 {
+		if resp, body := mediaGet(t, app, "GET", "/r/ROOM1/media?q=night", "ann", nil); resp.StatusCode != 200 {
+			t.Fatalf("search %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	resp, body := mediaGet(t, app, "GET", "/r/ROOM1/media?q=night", "ann", nil)
+	if resp.StatusCode != fiber.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("search 4 within 10 s: %d (Retry-After %q) %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 }
 
