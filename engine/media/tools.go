@@ -48,7 +48,7 @@ func FindTools(ctx context.Context, ffmpeg, ffprobe string) *Tools {
 	if t.FFmpeg == "" {
 		return t
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second) // a busy or small machine
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, t.FFmpeg, "-hide_banner", "-version").Output(); err == nil {
 		t.Version, _, _ = strings.Cut(string(out), "\n")

@@ -347,6 +347,11 @@ func TestCorruptFileAndQueue(t *testing.T) {
 	if _, err := r.segment(ctx, "A", a, 0, 0); err != nil {
 		t.Fatal(err)
 	}
+	// B's file is read first, so that the second below is all queue wait
+	// (on a busy machine probing alone may take longer).
+	if _, err := r.m.Describe(ctx, b.Path, b.Burn); err != nil {
+		t.Fatal(err)
+	}
 	bctx, cancel := context.WithTimeout(ctx, time.Second)
 	_, err = r.segment(bctx, "B", b, 0, 0)
 	cancel()
