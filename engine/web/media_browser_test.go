@@ -20,9 +20,10 @@ import (
 	"watchparty/engine/media/mediatest"
 )
 
-// ffmpegs counts the server's ffmpeg processes (those reading a file handed
-// to them as descriptor 3) whose command line holds every word of want.
-func ffmpegs(want ...string) int {
+// ffmpegs counts the ffmpeg processes of the server whose data directory is
+// dir (those reading a file handed to them as descriptor 3) whose command
+// line holds every word of want.
+func ffmpegs(dir string, want ...string) int {
 	ents, _ := os.ReadDir("/proc")
 	n := 0
 	for _, e := range ents {
@@ -34,6 +35,11 @@ func ffmpegs(want ...string) int {
 			continue
 		}
 		cmd := strings.ReplaceAll(string(raw), "\x00", " ")
+		// Only this server's: jobs write into its cache, under its data
+		// directory (other packages' tests run ffmpeg at the same time).
+		if !strings.Contains(cmd, dir+"/") {
+			continue
+		}
 		if !strings.Contains(strings.Fields(cmd)[0], "ffmpeg") || !strings.Contains(cmd, "-segment_format") {
 			continue
 		}
@@ -149,7 +155,7 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 	wa.Click("#play")
 	waitPlaying(t, members, 0.5)
 	t.Logf("figure: Watch to every member playing (HEVC 320x180, 3 members): %v", time.Since(start).Round(10*time.Millisecond))
-	if n := ffmpegs("libx264"); n != 1 {
+	if n := ffmpegs(srv.DataDir, "libx264"); n != 1 {
 		t.Fatalf("%d ffmpeg processes for one room and rendition with 3 members", n)
 	}
 	s1 := skew(members, 15)
@@ -163,7 +169,7 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	s2 := skew(all, 10)
 	t.Logf("figure: skew with a late joiner: p50 %.0f ms, max %.0f ms", s2[len(s2)/2]*1000, s2[len(s2)-1]*1000)
-	if n := ffmpegs("libx264"); n > 1 {
+	if n := ffmpegs(srv.DataDir, "libx264"); n > 1 {
 		t.Fatalf("%d ffmpeg processes after a fourth member joined", n)
 	}
 
@@ -173,7 +179,7 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 	time.Sleep(time.Second)
 	s3 := skew(all, 8)
 	t.Logf("figure: skew after a far seek: p50 %.0f ms, max %.0f ms", s3[len(s3)/2]*1000, s3[len(s3)-1]*1000)
-	if n := ffmpegs("libx264"); n > 1 {
+	if n := ffmpegs(srv.DataDir, "libx264"); n > 1 {
 		t.Fatalf("%d ffmpeg processes after a far seek", n)
 	}
 	for _, s := range [][]float64{s1, s2, s3} {
@@ -190,7 +196,7 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 		w.WaitJS(`document.querySelector("#player").dataset.src === "media:films/tracks.mkv" && document.querySelector("#player").dataset.ready === "1"`)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for ffmpegs("libx264") != 0 {
+	for ffmpegs(srv.DataDir, "libx264") != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the HEVC conversion still runs after the room moved on")
 		}
