@@ -379,8 +379,10 @@ func (m *rtcMember) connected() bool {
 	return m.pc.ConnectionState() == webrtc.PeerConnectionStateConnected
 }
 
-// closeSocket ends the websocket only (as a closed tab would).
+// closeSocket ends the websocket only (as a closed tab would): the member
+// is leaving, so its peer failing from then on is expected.
 func (m *rtcMember) closeSocket() {
+	m.left.Store(true)
 	m.wmu.Lock()
 	_ = m.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 	m.wmu.Unlock()
