@@ -563,6 +563,9 @@ func TestRoomWebRTCSignalling(t *testing.T) {
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).workerFunc"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).getCh"),
+		// fasthttp's compression keeps a small pool of workers for the
+		// process's lifetime, started by the first compressed response.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp/stackless.funcWorker"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
 }
 
