@@ -117,6 +117,8 @@ type mediaEntry struct {
 	Reason   string  `json:"reason,omitempty"` // why not direct, or why unplayable
 	// Resume is where this room left the file (seconds), 0 when none.
 	Resume float64 `json:"resume,omitempty"`
+	// Burn lists the picture subtitles that may be burnt in.
+	Burn []playTrack `json:"burn,omitempty"`
 }
 
 func (h *mediaHandler) list(c *fiber.Ctx) error {
@@ -194,6 +196,9 @@ func (h *mediaHandler) entry(code string, e media.Entry, resume float64) mediaEn
 		me.Width, me.Height = v.Width, v.Height
 	}
 	me.Mode, me.Reason = string(p.Decision.Mode), p.Decision.Reason()
+	if h.m.Jobs != nil {
+		me.Burn = burnTracks(p.Info)
+	}
 	if p.Decision.Mode != media.Direct && h.m.Jobs == nil {
 		me.Mode, me.Reason = "unplayable", me.Reason+"; the server has no ffmpeg to convert it"
 	}

@@ -140,12 +140,12 @@ func (h *mediaHandler) play(c *fiber.Ctx) error {
 	}
 	out.Mode, out.Reason, out.Duration = string(p.Decision.Mode), p.Decision.Reason(), p.Info.Duration
 	q := hlsQuery(rel, burn)
+	out.Burn = burnTracks(p.Info)
 	for _, s := range p.Info.Subtitles() {
-		label := media.TrackLabel(s, len(out.Subtitles)+1)
 		if transcode.PictureSubtitle(s.Codec) {
-			out.Burn = append(out.Burn, playTrack{Index: s.Index, Label: label + " (" + media.CodecName(s.Codec) + ")", Lang: s.Language, Kind: "picture"})
 			continue
 		}
+		label := media.TrackLabel(s, len(out.Subtitles)+1)
 		out.Subtitles = append(out.Subtitles, playTrack{Index: s.Index, Label: label, Lang: s.Language, Default: s.Default && s.Forced, Kind: "text",
 			URL: h.roomURL(c, "subs?f="+url.QueryEscape(rel)+"&s="+strconv.Itoa(s.Index))})
 	}
@@ -184,6 +184,19 @@ func (h *mediaHandler) play(c *fiber.Ctx) error {
 		out.Default = len(st.Renditions) - 1
 	}
 	return c.JSON(out)
+}
+
+// burnTracks lists a file's picture subtitles (PGS, VobSub, DVB), which
+// browsers cannot show: the owner may have one burnt into the video.
+func burnTracks(info *media.Info) []playTrack {
+	out := []playTrack{}
+	for _, s := range info.Subtitles() {
+		if transcode.PictureSubtitle(s.Codec) {
+			out = append(out, playTrack{Index: s.Index, Label: media.TrackLabel(s, len(out)+1) + " (" + media.CodecName(s.Codec) + ")",
+				Lang: s.Language, Kind: "picture"})
+		}
+	}
+	return out
 }
 
 // defaultAudio is the track marked default, or the first.
