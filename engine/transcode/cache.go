@@ -26,6 +26,10 @@ type Cache struct {
 	lru   *list.List // of *cached, most recent at the front
 	files map[string]*list.Element
 	size  int64
+	// wanted counts the requests waiting for each file: a wanted file is
+	// not evicted, so a request is not starved by production running
+	// ahead of it in a small cache.
+	wanted map[string]int
 
 	evicted int64
 }
@@ -192,14 +196,39 @@ func (c *Cache) forget(key string) {
 	}
 }
 
-// trim removes least recently used files until the cache is under its cap;
-// the file just added stays even when it alone is over the cap. c.mu is
-// held.
+// Want marks rel as awaited by a request until the returned function is
+// called: it is not evicted meanwhile.
+func (c *Cache) Want(rel string) (done func()) {
+	key := filepath.FromSlash(rel)
+	c.mu.Lock()
+	if c.wanted == nil {
+		c.wanted = map[string]int{}
+	}
+	c.wanted[key]++
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		if c.wanted[key]--; c.wanted[key] <= 0 {
+			delete(c.wanted, key)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// trim removes least recently used files until the cache is under its cap,
+// passing over files a request waits for (so the file just added may go
+// at once); a single file stays even when it alone is over the cap. c.mu
+// is held.
 func (c *Cache) trim() {
-	for c.size > c.max && c.lru.Len() > 1 {
-		e := c.lru.Back()
+	for e := c.lru.Back(); c.size > c.max && e != nil && c.lru.Len() > 1; {
 		f := e.Value.(*cached)
+		prev := e.Prev()
+		if c.wanted[f.rel] > 0 {
+			e = prev
+			continue
+		}
 		c.lru.Remove(e)
+		e = prev
 		delete(c.files, f.rel)
 		c.size -= f.size
 		c.evicted++

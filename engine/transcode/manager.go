@@ -304,6 +304,7 @@ func (m *Manager) Segment(ctx context.Context, room string, key Key, track, i in
 	}
 	timer := time.NewTimer(m.cfg.Wait)
 	defer timer.Stop()
+	defer m.cache.Want(j.segRel(track, i))()
 	for {
 		if f, err := m.cache.Open(j.segRel(track, i)); err == nil {
 			m.mu.Lock()
