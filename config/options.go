@@ -179,7 +179,7 @@ func buildOptions() []Option {
 	timeout, timeoutDesc := durRange(time.Second, 10*time.Minute)
 	jobs, jobsDesc := intRange(1, 64)
 	defHeight, defHeightDesc := intRange(144, 2160)
-	encCheck, encAllowed := oneOf("libx264", "vaapi", "nvenc", "qsv")
+	encCheck, encAllowed := oneOf("auto", "software", "libx264", "vaapi", "nvenc", "qsv")
 	presetCheck, presetAllowed := oneOf("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 	pixels, pixelsDesc := intRange(16*16, 16384*16384)
 	fps, fpsDesc := intRange(1, 120)
@@ -258,11 +258,11 @@ func buildOptions() []Option {
 			set: func(c *Config, v any) { c.Media.CacheMax, _ = ParseSize(v.(string)) }},
 		{Key: "media.transcode.max_jobs", Kind: Int, Default: 2, Help: "how many ffmpeg processes may convert videos at once; more wait in a queue and members are told", Check: jobs, Allowed: jobsDesc,
 			set: func(c *Config, v any) { c.Media.Transcode.MaxJobs = v.(int) }},
-		{Key: "media.transcode.encoder", Kind: String, Default: "libx264", Help: "H.264 encoder: libx264 (software), vaapi, nvenc or qsv (hardware; libx264 is used when ffmpeg lacks it)", Check: encCheck, Allowed: encAllowed,
+		{Key: "media.transcode.encoder", Kind: String, Default: "auto", Help: "H.264 encoder: auto (the first hardware encoder that works, else software), software (libx264), or vaapi, nvenc, qsv; a hardware encoder is used when ffmpeg has it, its device is present and a trial encode works, libx264 otherwise (the log says why)", Check: encCheck, Allowed: encAllowed,
 			set: func(c *Config, v any) { c.Media.Transcode.Encoder = v.(string) }},
 		{Key: "media.transcode.preset", Kind: String, Default: "veryfast", Help: "the preset of libx264: faster presets use less CPU for a larger stream", Check: presetCheck, Allowed: presetAllowed,
 			set: func(c *Config, v any) { c.Media.Transcode.Preset = v.(string) }},
-		{Key: "media.transcode.vaapi_device", Kind: String, Default: "/dev/dri/renderD128", Help: "VAAPI render node (encoder vaapi)",
+		{Key: "media.transcode.vaapi_device", Kind: String, Default: "/dev/dri/renderD128", Help: "render node of the vaapi and qsv encoders",
 			set: func(c *Config, v any) { c.Media.Transcode.VAAPIDevice = v.(string) }},
 		{Key: "media.transcode.renditions", Kind: List, Default: []string{"1080", "720", "480"}, Help: "heights of the renditions offered besides the source (never above the source's)", Check: heightsCheck, Allowed: "a list of heights from 144 to 2160",
 			set: func(c *Config, v any) { c.Media.Transcode.Renditions = heights(v.([]string)) }},

@@ -73,12 +73,8 @@ func (s runSpec) args() []string {
 	if s.Threads > 0 {
 		a = append(a, "-threads", strconv.Itoa(s.Threads))
 	}
-	if !s.Rend.Copy && s.Encoder == EncoderVAAPI {
-		dev := s.Device
-		if dev == "" {
-			dev = "/dev/dri/renderD128"
-		}
-		a = append(a, "-vaapi_device", dev)
+	if !s.Rend.Copy {
+		a = append(a, s.deviceArgs()...)
 	}
 	if s.Realtime {
 		a = append(a, "-re")
@@ -132,6 +128,22 @@ func (s runSpec) args() []string {
 		a = append(a, s.Dir+"/"+audioPattern(i))
 	}
 	return a
+}
+
+// deviceArgs open the hardware device of a VAAPI or QSV encoder (a render
+// node); NVENC finds its GPU itself.
+func (s runSpec) deviceArgs() []string {
+	dev := s.Device
+	if dev == "" {
+		dev = "/dev/dri/renderD128"
+	}
+	switch s.Encoder {
+	case EncoderVAAPI:
+		return []string{"-vaapi_device", dev}
+	case EncoderQSV:
+		return []string{"-qsv_device", dev}
+	}
+	return nil
 }
 
 // videoEncode is the video part of a transcode: scaling (and a burnt-in

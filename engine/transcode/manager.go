@@ -53,7 +53,7 @@ type Config struct {
 	FFmpeg  string // path of ffmpeg
 	Heights []int  // rendition ladder (1080, 720, 480)
 	MaxJobs int    // ffmpeg processes at once (2)
-	Encoder string // libx264, vaapi, nvenc or qsv
+	Encoder string // libx264, vaapi, nvenc or qsv (EncoderProbe.Select resolves auto)
 	Preset  string // libx264 preset (veryfast)
 	Device  string // VAAPI render node
 	// Ahead is how far production may run past the furthest segment asked

@@ -62,10 +62,15 @@ func NewMedia(cfg *config.Config, st *store.Store, log *slog.Logger) *Media {
 	if !m.Tools.Available() || cfg.DataDir == "" {
 		return m
 	}
-	enc := cfg.Media.Transcode.Encoder
-	if enc != transcode.EncoderSoftware && !m.Tools.Encoders[transcode.EncoderName(enc)] {
-		log.Warn("media: this ffmpeg has no "+transcode.EncoderName(enc)+" encoder; using libx264", "encoder", enc)
-		enc = transcode.EncoderSoftware
+	want := cfg.Media.Transcode.Encoder
+	choice := transcode.EncoderProbe{FFmpeg: m.Tools.FFmpeg, Encoders: m.Tools.Encoders, Device: cfg.Media.Transcode.VAAPIDevice}.
+		Select(context.Background(), want)
+	enc := choice.Encoder
+	switch {
+	case choice.Fallback != "" && want == transcode.EncoderAuto:
+		log.Info("media: no hardware encoder works; converting with libx264 (software)", "why", choice.Fallback)
+	case choice.Fallback != "":
+		log.Warn("media: the "+want+" encoder is not usable; converting with libx264 (software)", "why", choice.Fallback)
 	}
 	cache, err := transcode.OpenCache(filepath.Join(cfg.DataDir, "media-cache"), cfg.Media.CacheMax, log)
 	if err != nil {
