@@ -7,10 +7,26 @@
 //
 //   offset = s - (t0 + t1) / 2      delay = t1 - t0
 //
-// A sample's error is at most delay / 2, so the clock keeps a window of recent
-// samples and trusts the one with the lowest delay. The estimate moves toward
-// that sample smoothly (a jump of a few ms every few seconds would show up as
-// drift and cause needless corrections) unless it is far off.
+// Whatever the two legs take, the true offset lies within delay / 2 of that
+// estimate: each sample is an interval. Round trips cannot tell how a path
+// splits between the two directions, so on an asymmetric path (upload
+// slower than download) the midpoint is off by half the difference. Devices
+// are usually synchronised by NTP, though: when the device's own clock
+// (Date.now) lies inside every recent sample's interval, it is the better
+// estimate and the clock follows it ("device"); when it does not, the device
+// clock is wrong and the round-trip estimate stands ("rtt"): the sample
+// whose interval is narrowest now.
+//
+// An interval widens with the sample's age, by the rate at which two clocks
+// can drift apart; the drift itself is estimated from the samples of the
+// last few minutes and old samples are carried forward by it. A sample that
+// contradicts the others (the local clock stepped: a device that slept) makes
+// the clock forget the older ones. A network change, the page coming back
+// into view or out of a freeze sends a burst of pings.
+//
+// The estimate moves toward its target smoothly (a jump of a few ms every
+// few seconds would show up as drift and cause needless corrections) unless
+// it is far off.
 //
 // Instants come from performance.timeOrigin + performance.now(): monotonic,
 // sub-millisecond, and unaffected by the user changing the wall clock.
@@ -23,30 +39,41 @@ export function localNow() {
 }
 
 const defaults = {
-  burst: 8, // pings sent when (re)connecting
+  burst: 8, // pings sent when (re)connecting or when the network changes
   burstGapMs: 40, // between the burst's pings
   intervalMs: 3000, // between later pings
-  window: 16, // samples considered for the best one
-  smoothing: 0.3, // weight of a new best sample
-  jumpMs: 25, // a best sample this far from the estimate replaces it at once
+  windowMs: 180000, // samples kept this long
+  maxSamples: 64,
+  smoothing: 0.3, // weight of a new target
+  jumpMs: 25, // a target this far from the estimate replaces it at once
   timeoutMs: 5000, // a ping unanswered this long is forgotten
+  marginMs: 1, // slack of an interval: timer resolution, the server's own work
+  maxDriftPpm: 100, // how fast two clocks may drift apart before the drift is known
+  residualPpm: 20, // ... and once it is estimated
+  driftSpanMs: 30000, // samples must span this long before the drift is estimated
 };
 
 export class Clock {
   /**
    * @param {(msg: object) => void} send sends one message on the room socket
-   * @param {object} [opts] overrides of the defaults above
+   * @param {object} [opts] overrides of the defaults above, and for tests
+   *   now() (the local clock, localNow) and wall() (the device clock, Date.now)
    */
   constructor(send, opts = {}) {
     this.send = send;
     this.opts = { ...defaults, ...opts };
-    this.samples = []; // {offset, delay, at}
+    this.now = this.opts.now || localNow;
+    this.wall = this.opts.wall || (() => Date.now());
+    this.samples = []; // {offset, delay, at, dev}
     this.pending = new Map(); // t0 -> true
     this.offset = 0;
-    this.delay = NaN; // of the sample the offset follows
+    this.delay = NaN; // of the sample the round-trip estimate follows
+    this.drift = 0; // estimated rate of the server's clock against ours, minus 1
+    this.source = ""; // "device" or "rtt" once synced
     this.synced = false;
     this.timer = 0;
     this.listeners = [];
+    this.watching = false;
   }
 
   /** Starts (or restarts, after a reconnect) the ping schedule. */
@@ -55,29 +82,50 @@ export class Clock {
     if (!this.synced && Number.isFinite(hintServerMs)) {
       // hello carries the server time: good to a one-way delay until the
       // first pong arrives.
-      this.offset = hintServerMs - localNow();
+      this.offset = hintServerMs - this.now();
     }
-    let sent = 0;
-    const burst = () => {
-      this.ping();
-      sent++;
-      this.timer = setTimeout(sent < this.opts.burst ? burst : steady, sent < this.opts.burst ? this.opts.burstGapMs : this.opts.intervalMs);
-    };
-    const steady = () => {
-      this.ping();
-      this.timer = setTimeout(steady, this.opts.intervalMs);
-    };
-    burst();
+    this.running = true;
+    this.watch();
+    this.burst();
   }
 
   stop() {
     clearTimeout(this.timer);
     this.timer = 0;
+    this.running = false;
     this.pending.clear();
   }
 
+  /** Sends a burst of pings, then one every intervalMs. */
+  burst() {
+    if (!this.running) return;
+    clearTimeout(this.timer);
+    let left = this.opts.burst;
+    const next = () => {
+      this.ping();
+      left--;
+      this.timer = setTimeout(next, left > 0 ? this.opts.burstGapMs : this.opts.intervalMs);
+    };
+    next();
+  }
+
+  /** Re-measures when the network or the page's life changes. */
+  watch() {
+    if (this.watching || typeof window === "undefined") return;
+    this.watching = true;
+    const again = () => this.burst();
+    window.addEventListener("online", again);
+    window.addEventListener("pageshow", again);
+    document.addEventListener("resume", again);
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") again();
+    });
+    const c = navigator.connection;
+    if (c && typeof c.addEventListener === "function") c.addEventListener("change", again);
+  }
+
   ping() {
-    const t0 = localNow();
+    const t0 = this.now();
     const cutoff = t0 - this.opts.timeoutMs;
     for (const t of this.pending.keys()) if (t < cutoff) this.pending.delete(t);
     this.pending.set(t0, true);
@@ -86,25 +134,110 @@ export class Clock {
 
   /** Handles a pong {t, s}. Returns true when it answered one of our pings. */
   onPong(msg) {
-    const t1 = localNow();
+    const t1 = this.now();
     const t0 = Number(msg.t);
     const s = Number(msg.s);
     if (!this.pending.delete(t0) || !Number.isFinite(s)) return false;
     const delay = t1 - t0;
     if (delay < 0) return true;
-    this.samples.push({ offset: s - (t0 + t1) / 2, delay, at: t1 });
-    if (this.samples.length > this.opts.window) this.samples.shift();
-    let best = this.samples[0];
-    for (const x of this.samples) if (x.delay < best.delay) best = x;
-    if (!this.synced || Math.abs(best.offset - this.offset) > this.opts.jumpMs) {
-      this.offset = best.offset;
-    } else {
-      this.offset += (best.offset - this.offset) * this.opts.smoothing;
-    }
-    this.delay = best.delay;
-    this.synced = true;
+    // Date.now() is whole milliseconds: its reading is 0.5 ms low on average.
+    const x = { offset: s - (t0 + t1) / 2, delay, at: t1, dev: this.wall() + 0.5 - t1 };
+    this.add(x);
+    this.update(t1);
     for (const fn of this.listeners) fn(this);
     return true;
+  }
+
+  /** Adds sample x, forgetting the samples it shows to be from before a clock step. */
+  add(x) {
+    const o = this.opts;
+    const best = this.best(x.at);
+    if (best && Math.abs(x.offset - best.offset) > x.delay / 2 + best.u + 4 * o.marginMs) {
+      this.samples = []; // the local clock stepped (sleep, a frozen page): start again
+      this.drift = 0;
+    }
+    this.samples.push(x);
+    const cutoff = x.at - o.windowMs;
+    while (this.samples.length > o.maxSamples || (this.samples.length && this.samples[0].at < cutoff)) this.samples.shift();
+    this.estimateDrift();
+  }
+
+  /** Growth of a sample's uncertainty per ms of age. */
+  growth() {
+    const span = this.samples.length ? this.samples.at(-1).at - this.samples[0].at : 0;
+    return (span >= this.opts.driftSpanMs ? this.opts.residualPpm : this.opts.maxDriftPpm) * 1e-6;
+  }
+
+  /** The sample with the narrowest interval at local instant now, carried forward. */
+  best(now) {
+    let best = null;
+    const g = this.growth();
+    for (const x of this.samples) {
+      const age = Math.abs(now - x.at);
+      const u = x.delay / 2 + age * g + this.opts.marginMs;
+      if (!best || u < best.u) best = { offset: x.offset + this.drift * (now - x.at), u, delay: x.delay };
+    }
+    return best;
+  }
+
+  /**
+   * Estimates the drift: the slope of the offset over time, fitted to the
+   * best sample of each of six stretches of the window (the others carry
+   * more of the path's jitter).
+   */
+  estimateDrift() {
+    const xs = this.samples;
+    if (xs.length < 6) return;
+    const t0 = xs[0].at;
+    const span = xs.at(-1).at - t0;
+    if (span < this.opts.driftSpanMs) return;
+    const bins = new Array(6).fill(null);
+    for (const x of xs) {
+      const k = Math.min(5, Math.floor(((x.at - t0) / span) * 6));
+      if (!bins[k] || x.delay < bins[k].delay) bins[k] = x;
+    }
+    const pts = bins.filter(Boolean);
+    if (pts.length < 4) return;
+    const mt = pts.reduce((a, p) => a + p.at, 0) / pts.length;
+    const mo = pts.reduce((a, p) => a + p.offset, 0) / pts.length;
+    let num = 0;
+    let den = 0;
+    for (const p of pts) {
+      num += (p.at - mt) * (p.offset - mo);
+      den += (p.at - mt) ** 2;
+    }
+    const lim = 5 * this.opts.maxDriftPpm * 1e-6;
+    if (den > 0) this.drift = Math.max(-lim, Math.min(lim, num / den));
+  }
+
+  /** Moves the estimate toward the device clock or the best round trip. */
+  update(now) {
+    const o = this.opts;
+    const best = this.best(now);
+    if (!best) return;
+    // The device clock, as an offset: the latest few readings' median.
+    const devs = this.samples.slice(-5).map((x) => x.dev);
+    devs.sort((a, b) => a - b);
+    const dev = devs[devs.length >> 1];
+    // Hysteresis: the device clock must sit a margin inside every interval
+    // to be taken, and a margin outside one to be dropped.
+    const slack = this.source === "device" ? o.marginMs : -o.marginMs;
+    const g = this.growth();
+    let agrees = true;
+    for (const x of this.samples) {
+      const u = x.delay / 2 + Math.abs(now - x.at) * g + o.marginMs;
+      const c = x.offset + this.drift * (now - x.at);
+      if (Math.abs(dev - c) > u + slack) {
+        agrees = false;
+        break;
+      }
+    }
+    this.source = agrees ? "device" : "rtt";
+    const target = agrees ? dev : best.offset;
+    if (!this.synced || Math.abs(target - this.offset) > o.jumpMs) this.offset = target;
+    else this.offset += (target - this.offset) * o.smoothing;
+    this.delay = best.delay;
+    this.synced = true;
   }
 
   /** Calls fn after every accepted sample. */
@@ -114,7 +247,7 @@ export class Clock {
 
   /** The server's clock now, in Unix milliseconds (fractional). */
   serverNow() {
-    return localNow() + this.offset;
+    return this.now() + this.offset;
   }
 
   /** Converts a server instant to the local clock. */

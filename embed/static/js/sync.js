@@ -40,6 +40,33 @@ export function rateOf(s) {
 
 const clamp = (x, lo, hi) => Math.max(lo, Math.min(hi, x));
 
+// When the page last came into view (or out of a freeze).
+let shownAt = -Infinity;
+if (typeof document !== "undefined") {
+  const shown = () => {
+    if (document.visibilityState === "visible") shownAt = localNow();
+  };
+  document.addEventListener("visibilitychange", shown);
+  document.addEventListener("resume", shown);
+}
+
+/**
+ * Whether a play or pause the engine did not ask for was the browser's own:
+ * Chromium pauses muted and video-only media in a hidden page and plays it
+ * again when the page shows; a phone pauses it when it locks. Those are never
+ * a member's command. A member's own play or pause comes with a user gesture
+ * in the page (the control bar goes through the engine anyway; what is left
+ * is the player's context menu, or a click inside a YouTube frame, which
+ * activates this page too) or through the media session (media keys, the
+ * lock screen), which the engine handles itself.
+ */
+export function browserMade() {
+  if (typeof document === "undefined") return false;
+  if (document.visibilityState !== "visible" || localNow() - shownAt < 2000) return true;
+  const ua = typeof navigator !== "undefined" ? navigator.userActivation : null;
+  return !!ua && !ua.isActive;
+}
+
 /** Player adapter for an HTML5 <video> element. */
 export class HTML5Adapter {
   constructor(el) {
@@ -64,11 +91,11 @@ export class HTML5Adapter {
     });
     on("play", () => {
       if (this.expectPlay > 0) this.expectPlay--;
-      else this.emit("userplay");
+      else this.emit(browserMade() ? "browserplay" : "userplay");
     });
     on("pause", () => {
       if (this.expectPause > 0) this.expectPause--;
-      else if (!el.ended) this.emit("userpause");
+      else if (!el.ended) this.emit(browserMade() ? "browserpause" : "userpause");
     });
     on("waiting", () => this.emit("buffering", true));
     on("stalled", () => {
@@ -124,6 +151,14 @@ export class HTML5Adapter {
   buffering() {
     return this.el.seeking || this.el.readyState < 3;
   }
+  /** Seconds of media loaded from t on (0 when t is not loaded). */
+  bufferedAhead(t) {
+    const b = this.el.buffered;
+    for (let i = 0; i < b.length; i++) {
+      if (b.start(i) <= t + 0.05 && t < b.end(i)) return b.end(i) - t;
+    }
+    return 0;
+  }
   rate() {
     return this.el.playbackRate;
   }
@@ -167,12 +202,12 @@ export class YouTubeAdapter {
       if (st === YT_PLAYING) {
         this.emit("buffering", false);
         if (this.expectPlay > 0) this.expectPlay--;
-        else if (this.wasPaused) this.emit("userplay");
+        else if (this.wasPaused) this.emit(browserMade() ? "browserplay" : "userplay");
         this.wasPaused = false;
       } else if (st === YT_PAUSED) {
         this.emit("buffering", false);
         if (this.expectPause > 0) this.expectPause--;
-        else if (!this.wasPaused) this.emit("userpause");
+        else if (!this.wasPaused) this.emit(browserMade() ? "browserpause" : "userpause");
         this.wasPaused = true;
       } else if (st === YT_BUFFERING) {
         this.emit("buffering", true);
@@ -259,6 +294,10 @@ export class YouTubeAdapter {
   buffering() {
     return this.state() === YT_BUFFERING;
   }
+  /** The IFrame API does not say what is loaded where. */
+  bufferedAhead() {
+    return null;
+  }
   rate() {
     return Number(this.p.getPlaybackRate ? this.p.getPlaybackRate() : 1) || 1;
   }
@@ -286,10 +325,13 @@ const mechanics = {
   settleMs: 300, // after play() or a seek, the media clock is left alone this long
   reportMs: 4000, // drift report period
   trimAfterMs: 2000, // a drift above twice trimMs for this long is trimmed
+  bufferingAfterMs: 200, // a player that cannot play for this long reports buffering
   // First guesses of how long each way of starting takes until the media
   // clock moves; each is then learned from this player's own starts.
   startLatencyMs: 80, // play() on a paused, ready player (with audio)
-  jumpLatencyMs: 250, // a seek until the player can play (margin of a jump)
+  jumpLatencyMs: 250, // a seek into media not loaded yet until the player can play
+  seekInLatencyMs: 60, // a seek into loaded media until the player can play
+  catchUpTryMs: 3000, // a player behind on a slow link tries to jump at most this often (doubling)
 };
 
 /**
@@ -355,6 +397,35 @@ export function correction(tune, p) {
   return { action: "nudge", rate: Math.round(base * (1 + delta) * 1000) / 1000, nudging: true };
 }
 
+/** The median of xs (not empty). */
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Learned is a latency learned from this player's own measurements: the
+ * first guess until the first measurement, then the median of the last few,
+ * so that one stalled sample does not throw it off.
+ */
+class Learned {
+  constructor(guess, lo, hi) {
+    this.guess = guess;
+    this.lo = lo;
+    this.hi = hi;
+    this.xs = [];
+  }
+  add(x) {
+    if (!Number.isFinite(x)) return;
+    this.xs.push(clamp(x, this.lo, this.hi));
+    if (this.xs.length > 7) this.xs.shift();
+  }
+  get value() {
+    return this.xs.length ? median(this.xs) : this.guess;
+  }
+}
+
 /**
  * SyncEngine steers one player (through an adapter) onto the room's state.
  *
@@ -377,16 +448,26 @@ export class SyncEngine {
     this.source = "";
     this.startTimer = 0;
     this.loopTimer = 0;
-    this.latency = { start: this.cfg.startLatencyMs, jump: this.cfg.jumpLatencyMs };
-    this.pending = null; // {at, since, jump}: a start waiting for the player to be ready
-    this.learn = null; // "start": the next settled sample calibrates the start latency
+    this.learned = {
+      start: new Learned(this.cfg.startLatencyMs, 0, 500),
+      jump: new Learned(this.cfg.jumpLatencyMs, 40, 4000),
+      in: new Learned(this.cfg.seekInLatencyMs, 10, 1000),
+    };
+    this.pending = null; // {at, since, kind, seeked}: a start waiting for the player to be ready
+    this.learn = null; // {used}: the next settled sample calibrates the start latency
+    this.spoiled = false; // the player stalled or the browser played it since the start
     this.settleUntil = 0;
     this.reaims = 0;
     this.aboveTrimSince = 0; // local instant the drift went above 2 * trimMs
     this.lastTick = 0;
     this.nudging = false;
+    this.behind = null; // {tryAt, backoff}: the link is too slow for the room's position
+    this.lastStall = -Infinity;
+    this.browserPaused = false;
     this.drift = NaN;
     this.bufferingSent = null;
+    this.bufSince = 0;
+    this.bufTimer = 0;
     this.blocked = false;
     this.prompt = null;
     this.userHoldUntil = 0;
@@ -399,6 +480,11 @@ export class SyncEngine {
     this.running = false;
   }
 
+  /** What this player has learned about starting: {start, jump, in} in ms. */
+  get latency() {
+    return { start: this.learned.start.value, jump: this.learned.jump.value, in: this.learned.in.value };
+  }
+
   /** Starts the clock and the correction loop; hello is the room's hello. */
   hello(h) {
     this.clock.start(h && h.time);
@@ -406,6 +492,7 @@ export class SyncEngine {
     if (h && h.playback) this.setState(h.playback, true);
     if (!this.running) {
       this.running = true;
+      this.watchPage();
       this.loop();
     }
   }
@@ -434,13 +521,19 @@ export class SyncEngine {
     this.adapter = adapter;
     this.source = source || "";
     this.bufferingSent = null;
+    this.bufSince = 0;
     this.nudging = false;
+    this.behind = null;
+    this.browserPaused = false;
     adapter.on("userplay", () => this.userCommand(T.PLAY));
     adapter.on("userpause", () => this.userCommand(T.PAUSE));
     adapter.on("userseek", (t) => this.userCommand(T.SEEK, t));
-    adapter.on("buffering", (on) => this.reportBuffering(on));
+    adapter.on("browserpause", () => this.browserPause());
+    adapter.on("browserplay", () => this.browserPlay());
+    adapter.on("buffering", (on) => this.playerBuffering(on));
     adapter.on("ended", () => this.reportEnded());
     adapter.on("duration", (d) => this.reportDuration(d));
+    this.mediaSession(true);
     this.apply();
   }
 
@@ -448,7 +541,72 @@ export class SyncEngine {
     this.cancelStart();
     if (this.adapter) this.adapter.destroy();
     this.adapter = null;
+    this.mediaSession(false);
     this.hidePrompt();
+  }
+
+  /**
+   * Media keys, a headset's button and the lock screen's controls are the
+   * member's own commands: they go to the room like the control bar's.
+   */
+  mediaSession(on) {
+    const ms = typeof navigator !== "undefined" ? navigator.mediaSession : null;
+    if (!ms || typeof ms.setActionHandler !== "function") return;
+    const h = {
+      play: () => this.userCommand(T.PLAY),
+      pause: () => this.userCommand(T.PAUSE),
+      seekto: (d) => d && Number.isFinite(d.seekTime) && this.userCommand(T.SEEK, d.seekTime),
+      seekbackward: (d) => this.userCommand(T.SEEK, Math.max(0, this.expected() - ((d && d.seekOffset) || 10))),
+      seekforward: (d) => this.userCommand(T.SEEK, this.expected() + ((d && d.seekOffset) || 10)),
+    };
+    for (const [action, fn] of Object.entries(h)) {
+      try {
+        ms.setActionHandler(action, on ? fn : null);
+      } catch {
+        /* an action this browser does not know */
+      }
+    }
+  }
+
+  /** Re-synchronises at once when the page comes back into view. */
+  watchPage() {
+    if (typeof document === "undefined") return;
+    const back = () => {
+      if (document.visibilityState !== "visible") return;
+      setTimeout(() => this.resync(), 0); // a task of its own: currentTime is fresh
+    };
+    document.addEventListener("visibilitychange", back);
+    document.addEventListener("resume", back);
+    window.addEventListener("pageshow", back);
+  }
+
+  resync() {
+    const a = this.adapter;
+    const s = this.state;
+    if (!this.matches() || this.blocked) return;
+    this.note("visible", { paused: a.paused(), browserPaused: this.browserPaused });
+    const stopped = this.browserPaused || (s.playing && a.paused() && !this.pending && !this.startTimer);
+    this.browserPaused = false;
+    this.lastTick = 0;
+    if (stopped) this.apply();
+    else this.tick();
+  }
+
+  /** The browser paused the player (a hidden page, a locked phone): not a command. */
+  browserPause() {
+    this.browserPaused = true;
+    this.cancelStart();
+    this.note("browser-pause");
+    this.syncBuffering();
+  }
+
+  /** The browser played the player on its own (a page shown again). */
+  browserPlay() {
+    this.note("browser-play");
+    this.spoiled = true;
+    const s = this.state;
+    // A start of our own is being prepared, or the room is paused: not now.
+    if (this.pending || this.startTimer || !s || !s.playing) this.adapter.pause();
   }
 
   serverNow() {
@@ -478,8 +636,14 @@ export class SyncEngine {
     if (s.version !== this.userHoldVersion) this.userHoldUntil = 0;
     this.note("state", { version: s.version, playing: s.playing });
     this.status();
-    if (prev && prev.source === s.source && prev.playing === s.playing && prev.position === s.position &&
-        prev.updatedAt === s.updatedAt && rateOf(prev) === rateOf(s)) {
+    if (
+      prev &&
+      prev.source === s.source &&
+      prev.playing === s.playing &&
+      prev.position === s.position &&
+      prev.updatedAt === s.updatedAt &&
+      rateOf(prev) === rateOf(s)
+    ) {
       return; // only the duration changed
     }
     if (this.rateOnly(prev, s)) return;
@@ -510,6 +674,7 @@ export class SyncEngine {
     const s = this.state;
     if (!this.matches()) return;
     this.nudging = false;
+    this.behind = null;
     this.reaims = 2; // re-aims allowed before the correction loop takes over
     this.learn = null;
     const rate = rateOf(s);
@@ -518,14 +683,16 @@ export class SyncEngine {
       a.setRate(rate);
       if (Math.abs(a.position() - s.position) > 0.001) a.seek(s.position);
       this.note("paused", { position: s.position });
+      this.syncBuffering();
       return;
     }
+    if (this.browserPaused && document.visibilityState !== "visible") return; // until the page shows again
     const now = this.serverNow();
     if (s.updatedAt - now > this.latency.start + 5) {
       // A scheduled start: wait at the start position, then call play()
       // early by the learned start latency so that the media clock starts
       // moving at updatedAt.
-      this.prepare(s.position, s.updatedAt);
+      this.prepare(s.position, s.updatedAt, "seek");
       return;
     }
     // Already running (a late joiner, a reconnect, a start we cannot make).
@@ -534,16 +701,21 @@ export class SyncEngine {
 
   /**
    * Puts the paused player at position, then starts it so that it is there
-   * at server instant at. If the player is not ready in time (a far seek, a
-   * slow network), the start is given up and the player jumps again.
+   * at server instant at. kind says what the seek is, for learning how long
+   * it takes: "seek" (anywhere), "jump" (to a position not loaded yet) or
+   * "in" (into loaded media).
    */
-  prepare(position, at) {
+  prepare(position, at, kind) {
     const a = this.adapter;
     a.pause();
     a.setRate(rateOf(this.state));
-    if (Math.abs(a.position() - position) > 0.001) a.seek(position);
-    this.pending = { at, since: localNow() };
+    const seeked = Math.abs(a.position() - position) > 0.001;
+    // A room's seek goes into loaded media or not; a jump knows already.
+    if (kind === "seek") kind = a.bufferedAhead(position) > 0.5 ? "in" : "jump";
+    if (seeked) a.seek(position);
+    this.pending = { at, since: localNow(), kind, seeked };
     this.continueStart();
+    this.syncBuffering();
   }
 
   /** Schedules the pending start once the player can play. */
@@ -553,20 +725,46 @@ export class SyncEngine {
     if (!p || !a || this.startTimer) return;
     if (a.seeking() || a.buffering()) return; // the buffering event calls again
     const readyMs = localNow() - p.since;
+    if (p.seeked) {
+      // How long the seek took says how far ahead the next one must aim.
+      const loaded = p.kind === "in";
+      this.learned[loaded ? "in" : "jump"].add(readyMs + (loaded ? 20 : 40));
+    }
     const left = this.clock.toLocal(p.at) - this.latency.start - localNow();
+    this.pending = null;
     if (left < 0) {
-      // Too late: the player took longer to get ready than there was time.
-      // After a jump, allow more time for the next one; a scheduled start
-      // after a far seek says nothing about jumps, which seek to data that
-      // is, by then, loaded.
-      if (p.jump) this.latency.jump = clamp(Math.max(this.latency.jump, readyMs) * 1.3 + 20, 60, 3000);
-      this.note("start-late", { readyMs, jump: this.latency.jump });
-      this.pending = null;
-      this.jump();
+      this.note("start-late", { readyMs, lateMs: -left, ...this.latency });
+      this.retry();
       return;
     }
-    if (p.jump) this.latency.jump = clamp(0.7 * this.latency.jump + 0.3 * (readyMs + 40), 60, 3000);
     this.scheduleStart(this.clock.toLocal(p.at) - this.latency.start);
+  }
+
+  /**
+   * A start the player was not ready for in time. What it loaded while
+   * getting ready is not thrown away: when the room's position is loaded
+   * now, a short seek into it aims again; when it is not, the link is
+   * slower than the media (or very late): the player plays what it has,
+   * from where it is, and catches up once the data is there.
+   */
+  retry() {
+    const a = this.adapter;
+    const s = this.state;
+    const at = this.serverNow() + this.latency.in + this.latency.start;
+    const target = positionAt(s, at);
+    const ahead = a.bufferedAhead(target);
+    if (ahead === null) {
+      this.jump(); // the player does not say what it has loaded
+      return;
+    }
+    if (ahead > 0.5) {
+      this.note("reaim-loaded", { to: target });
+      this.prepare(target, at, "in");
+      return;
+    }
+    if (!this.behind) this.behind = { tryAt: localNow() + this.cfg.catchUpTryMs, backoff: this.cfg.catchUpTryMs };
+    this.note("behind", { drift: (a.position() - positionAt(s, this.serverNow())) * 1000 });
+    this.startNow(false);
   }
 
   /**
@@ -578,12 +776,21 @@ export class SyncEngine {
    */
   jump() {
     const s = this.state;
-    if (!this.adapter || !s) return;
-    const at = this.serverNow() + this.latency.jump + this.latency.start;
+    const a = this.adapter;
+    if (!a || !s) return;
+    const lat = this.latency;
+    const sn = this.serverNow();
+    let kind = "jump";
+    let at = sn + lat.jump + lat.start;
+    const near = positionAt(s, sn + lat.in + lat.start);
+    if (a.bufferedAhead(near) > 0.5) {
+      kind = "in";
+      at = sn + lat.in + lat.start;
+    }
     const target = positionAt(s, at);
-    this.note("jump", { to: target, margin: this.latency.jump });
-    this.prepare(target, at);
-    if (this.pending) this.pending.jump = true;
+    this.note("jump", { to: target, kind, margin: at - sn });
+    this.browserPaused = false;
+    this.prepare(target, at, kind);
   }
 
   cancelStart() {
@@ -602,19 +809,23 @@ export class SyncEngine {
       }
       this.startTimer = 0;
       this.pending = null;
-      this.startNow("start");
+      this.startNow(true);
     };
     this.startTimer = setTimeout(fire, Math.max(0, localAt - localNow() - 6));
   }
 
+  /** Plays now; learn: the start was aimed, so its error teaches the start latency. */
   startNow(learn) {
     const a = this.adapter;
     if (!a || this.blocked) return;
     a.setRate(rateOf(this.state));
-    this.settleUntil = localNow() + this.latency.start + this.cfg.settleMs;
-    this.learn = learn;
+    const used = this.latency.start;
+    this.settleUntil = localNow() + used + this.cfg.settleMs;
+    this.learn = learn ? { used } : null;
+    this.spoiled = false;
     this.note("play");
     a.play().catch((err) => this.playRefused(err));
+    this.syncBuffering();
   }
 
   playRefused(err) {
@@ -638,7 +849,10 @@ export class SyncEngine {
       const a = this.adapter;
       if (!a) return;
       // play() inside the click counts as the user's gesture.
-      a.play().then(() => this.apply(), (e) => this.playRefused(e));
+      a.play().then(
+        () => this.apply(),
+        (e) => this.playRefused(e),
+      );
     });
     box.appendChild(b);
     this.prompt = b;
@@ -671,6 +885,7 @@ export class SyncEngine {
     const drift = (pos - expected) * 1000;
     this.drift = drift;
     this.maybeReport(sn);
+    this.syncBuffering();
     const lnow = localNow();
     const dt = this.lastTick ? lnow - this.lastTick : 0;
     this.lastTick = lnow;
@@ -685,25 +900,68 @@ export class SyncEngine {
       this.continueStart(); // in case no event said the player is ready
       return;
     }
+    if (this.browserPaused) {
+      if (document.visibilityState !== "visible") return; // the browser wants it paused while hidden
+      this.browserPaused = false;
+    }
     if (a.ended() && s.duration > 0 && expected >= s.duration - 0.5) return;
     if (a.paused()) {
       // Should be playing: a start we missed, or an ended or refused player.
       if (lnow > this.settleUntil && !a.seeking()) this.jump();
       return;
     }
-    if (a.buffering()) return;
+    if (a.buffering()) {
+      this.lastStall = lnow;
+      this.spoiled = true;
+      return;
+    }
     if (lnow < this.settleUntil) return;
     let afterStart = false;
     if (this.learn) {
-      // The first settled sample after a start says how far off the learned
-      // start latency was: ahead means the media started early.
+      // The first settled sample after a start says how far off the start
+      // latency was: ahead means the media started early. A start that
+      // stalled, or was off by more than any start latency, says nothing.
       const wallMs = drift / rateOf(s);
-      this.latency.start = clamp(this.latency.start - 0.7 * wallMs, 0, 500);
-      this.note("learned", { drift, ...this.latency });
+      if (!this.spoiled && Math.abs(wallMs) < 150) this.learned.start.add(this.learn.used - wallMs);
+      this.note("learned", { drift, spoiled: this.spoiled, ...this.latency });
       this.learn = null;
       afterStart = this.reaims > 0;
     }
+    if (this.behind && this.catchUp(drift, lnow)) return;
     this.correct(drift, afterStart, lnow, dt);
+  }
+
+  /**
+   * Steers a player that fell behind on a link slower than the media: it
+   * plays what it has. One short seek catches up once the room's position
+   * is loaded; while the link keeps up again, a jump is tried now and then.
+   * Returns true when it did something.
+   */
+  catchUp(drift, lnow) {
+    const a = this.adapter;
+    const s = this.state;
+    const mag = Math.abs(drift);
+    if (mag <= this.cfg.deadZoneMs) {
+      this.note("caught-up", { drift });
+      this.behind = null;
+      return false;
+    }
+    const lat = this.latency;
+    if (a.bufferedAhead(positionAt(s, this.serverNow() + lat.in + lat.start)) > 0.5) {
+      this.behind = null;
+      this.jump();
+      return true;
+    }
+    if (mag < this.cfg.seekThresholdMs) return false; // the nudge catches up
+    if (lnow >= this.behind.tryAt && lnow - this.lastStall > this.cfg.catchUpTryMs) {
+      this.behind.backoff = Math.min(this.behind.backoff * 2, 30000);
+      this.behind.tryAt = lnow + this.behind.backoff;
+      this.jump();
+      return true;
+    }
+    this.nudging = false;
+    a.setRate(rateOf(s));
+    return true;
   }
 
   /** Steers the playing player by the correction rule. */
@@ -766,9 +1024,42 @@ export class SyncEngine {
     if (kind === T.PAUSE && this.adapter) this.adapter.pause();
   }
 
-  reportBuffering(on) {
+  playerBuffering(on) {
+    if (on && this.state && this.state.playing && !this.pending && !this.startTimer) {
+      this.lastStall = localNow();
+      this.spoiled = true;
+    }
     if (!on && this.pending) this.continueStart();
-    if (this.simBuffering) on = true;
+    this.syncBuffering();
+  }
+
+  /** Whether this member's player cannot play the room's media now. */
+  cannotPlay() {
+    const a = this.adapter;
+    if (this.simBuffering) return true;
+    if (!this.matches() || this.blocked || this.browserPaused || a.ended()) return false;
+    return a.buffering();
+  }
+
+  /**
+   * Reports buffering to the room: on once the player has been unable to
+   * play for bufferingAfterMs (a quick seek into loaded media does not hold
+   * a room that waits for everyone; a jump that waits for data does, also
+   * while the player is paused for it), off at once.
+   */
+  syncBuffering() {
+    const on = this.cannotPlay();
+    const now = localNow();
+    clearTimeout(this.bufTimer);
+    if (!on) this.bufSince = 0;
+    else if (this.bufferingSent !== true) {
+      if (!this.bufSince) this.bufSince = now;
+      const wait = this.bufSince + this.cfg.bufferingAfterMs - now;
+      if (wait > 0 && !this.simBuffering) {
+        this.bufTimer = setTimeout(() => this.syncBuffering(), wait + 1);
+        return;
+      }
+    }
     if (on === this.bufferingSent) return;
     this.bufferingSent = on;
     this.note("buffering", { on });
@@ -780,7 +1071,7 @@ export class SyncEngine {
   simulateBuffering(on) {
     this.simBuffering = !!on;
     if (on && this.adapter) this.adapter.pause();
-    this.reportBuffering(!!on);
+    this.syncBuffering();
     if (!on) this.apply();
   }
 

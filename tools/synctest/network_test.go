@@ -1,0 +1,120 @@
+//go:build browser
+
+package main
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/chromedp"
+
+	"watchparty/engine/browsertest"
+)
+
+// setMinimized minimises window w's browser window (its page becomes hidden,
+// as behind another tab or on a locked phone) or brings it back (visible).
+func setMinimized(t *testing.T, w *browsertest.Window, min bool) {
+	t.Helper()
+	state := browser.WindowStateNormal
+	if min {
+		state = browser.WindowStateMinimized
+	}
+	w.Do("set the window "+string(state), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		win, err := cdp.Call(ctx, tg, browser.GetWindowForTarget, browser.GetWindowForTargetParams{})
+		if err != nil {
+			return err
+		}
+		_, err = cdp.Call(ctx, tg, browser.SetWindowBounds, browser.SetWindowBoundsParams{WindowID: win.WindowID, Bounds: &browser.Bounds{WindowState: state}})
+		return err
+	}))
+	if min {
+		w.WaitJS(`document.visibilityState === "hidden"`)
+	} else {
+		w.WaitJS(`document.visibilityState === "visible"`)
+	}
+}
+
+// commandsSent is how many commands window w's sync engine sent for its
+// member (the control bar's, and what it took for the member's own input).
+func commandsSent(w *browsertest.Window) int {
+	return browsertest.Eval[int](w, `window.watchpartySync.log.filter((x) => x.what === "command").length`)
+}
+
+// TestBrowserHiddenTabIsNotACommand: a muted player in a hidden tab is paused
+// by Chromium itself; that pause is not its member's command, so the room
+// plays on, and when the tab shows again its player re-syncs without
+// sending play.
+func TestBrowserHiddenTabIsNotACommand(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	a := s.Join(t, 0)
+	b := s.Join(t, 1)
+	s.Share(t, a)
+	two := []*browsertest.Window{a, b}
+	browsertest.Eval[bool](b, `(document.querySelector('#player video').muted = true, true)`)
+
+	command(t, a, "play")
+	ps := waitTogether(t, "play", two, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	version := ps[0].Version
+	sent := commandsSent(b)
+
+	setMinimized(t, b, true)
+	// Chromium pauses muted media in a hidden page after a second or so.
+	b.WaitJS(`document.querySelector('#player video').paused`)
+	for range 10 {
+		p := ProbeAll(t, []*browsertest.Window{a})[0]
+		if !playing(p) || p.Version != version {
+			t.Fatalf("the room changed while a hidden tab's player was paused by the browser: %+v", p)
+		}
+	}
+	setMinimized(t, b, false)
+	ps = waitTogether(t, "shown again", two, func(p Probe) bool { return playing(p) })
+	for _, p := range ps {
+		if p.Version != version {
+			t.Errorf("the room's state changed (version %v, was %v): showing the tab was taken as a command", p.Version, version)
+		}
+	}
+	if n := commandsSent(b); n != sent {
+		t.Errorf("the hidden member's page sent %d commands; the browser's pause and play are not the member's", n-sent)
+	}
+}
+
+// clockError is how far window w's estimate of the server's clock is off,
+// in ms, measured against the machine's clock (which the server keeps).
+func clockError(w *browsertest.Window) (float64, string) {
+	type reading struct {
+		Err    float64 `json:"err"`
+		Source string  `json:"source"`
+	}
+	r := browsertest.Eval[reading](w, `(() => { const c = window.watchpartySync.clock;
+		return { err: c.serverNow() - window.__wpNow(), source: c.source || "" }; })()`)
+	return r.Err, r.Source
+}
+
+// TestBrowserClockAsymmetricPath: round trips cannot see how a path splits
+// between its directions, so on a path of 5 ms up and 95 ms down they put
+// the server's clock 45 ms off. A page whose device clock is right (it
+// agrees with every round trip within half its time) follows the device
+// clock and is right too; a page whose device clock is 3 s wrong keeps the
+// round-trip estimate, which is right on a symmetric path.
+func TestBrowserClockAsymmetricPath(t *testing.T) {
+	s := NewSession(t, t.TempDir(), "none.webm", 2, nil)
+	s.Shape(t, 0, mustProfile("D=5/95,2"))
+	s.Shape(t, 1, mustProfile("S=20/20,2"))
+	s.SkewClock(1, 3000)
+	right := s.Join(t, 0)
+	wrong := s.Join(t, 1)
+	for _, w := range []*browsertest.Window{right, wrong} {
+		w.WaitJS(`window.watchpartySync.clock.samples.length >= 8`)
+	}
+	if e, src := clockError(right); src != "device" || math.Abs(e) > 10 {
+		t.Errorf("right device clock over an asymmetric path: the estimate is %.1f ms off (following %q); want the device clock, within 10 ms", e, src)
+	}
+	if e, src := clockError(wrong); src != "rtt" || math.Abs(e) > 15 {
+		t.Errorf("device clock 3 s wrong over a symmetric path: the estimate is %.1f ms off (following %q); want the round trips, within 15 ms", e, src)
+	}
+}
