@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/contrib/websocket"
+	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
 
 	"watchparty/engine/account"
@@ -71,13 +71,7 @@ func (s *Server) roomRoutes(r fiber.Router) {
 	r.Post("/i/:token", s.inviteJoin)
 	rr := r.Group("/r/:code", s.roomCode)
 	rr.Get("/", s.roomPage)
-	rr.Get("/ws", s.roomSocketCheck, websocket.New(s.roomSocket, websocket.Config{
-		ReadBufferSize:  512,
-		WriteBufferSize: 1024,
-		WriteBufferPool: s.rooms.ws.BufferPool(),
-		// Origins stays empty: roomSocketCheck compares Origin with the
-		// Host and base_url before the upgrade.
-	}))
+	rr.Get("/ws", s.roomSocketCheck, s.roomSocket)
 	rr.Post("/join", s.requireUser, s.roomJoin)
 	rr.Post("/leave", s.requireUser, s.roomLeave)
 	rr.Post("/rename", s.requireUser, s.roomRename)
@@ -488,34 +482,41 @@ func (s *Server) roomSocketCheck(c *fiber.Ctx) error {
 		}
 		return roomError(err)
 	}
-	if !websocket.IsWebSocketUpgrade(c) {
+	if !ws.IsUpgrade(c.Context()) {
 		return fiber.ErrUpgradeRequired
 	}
 	return c.Next()
 }
 
-// roomSocket serves an upgraded room websocket (see docs/protocol.md).
-func (s *Server) roomSocket(conn *websocket.Conn) {
-	u, _ := conn.Locals("user").(*account.User)
-	code, _ := conn.Locals("room").(string)
+// roomSocket upgrades the room websocket and serves it (see
+// docs/protocol.md). What the connection needs of the request is taken
+// before the upgrade: the request is not kept while the member stays.
+func (s *Server) roomSocket(c *fiber.Ctx) error {
+	u, _ := c.Locals("user").(*account.User)
+	code, _ := c.Locals("room").(string)
 	if u == nil || code == "" {
-		_ = conn.Close()
-		return
+		return fiber.ErrUnauthorized
 	}
-	ip := limit.AddrKey(conn.IP()) // IPv6: the /64
-	if !s.rooms.acquireIP(ip, s.cfg.Limits.ConnsPerIP) {
-		_ = conn.WriteMessage(websocket.TextMessage, proto.ErrorMessage(proto.CodeTooManyConnections, "too many connections from your address", "", 0))
-		_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(proto.ClosePolicy, proto.CodeTooManyConnections))
-		return
-	}
-	defer s.rooms.releaseIP(ip)
 	ru := roomUser(u)
 	// The connection ends with the session it came with (engine/revoke).
-	if tok, _ := conn.Locals("session").(string); tok != "" {
+	if tok, _ := c.Locals("session").(string); tok != "" {
 		ru.Session = account.SessionID(tok)
 	}
-	ru.Expires, _ = conn.Locals("session_expires").(time.Time)
-	_ = s.rooms.ws.Serve(code, ru, conn.Conn)
+	ru.Expires, _ = c.Locals("session_expires").(time.Time)
+	ip := limit.AddrKey(c.IP()) // IPv6: the /64
+	err := s.rooms.ws.Upgrade(c.Context(), func(conn *websocket.Conn) {
+		if !s.rooms.acquireIP(ip, s.cfg.Limits.ConnsPerIP) {
+			_ = conn.WriteMessage(websocket.TextMessage, proto.ErrorMessage(proto.CodeTooManyConnections, "too many connections from your address", "", 0))
+			_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(proto.ClosePolicy, proto.CodeTooManyConnections))
+			return
+		}
+		defer s.rooms.releaseIP(ip)
+		_ = s.rooms.ws.Serve(code, ru, conn)
+	})
+	if err != nil {
+		return fiber.ErrUpgradeRequired
+	}
+	return nil
 }
 
 func (rw *roomWeb) acquireIP(ip string, limit int) bool {

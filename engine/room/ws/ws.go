@@ -53,10 +53,11 @@ type Options struct {
 
 // Endpoint serves room websockets.
 type Endpoint struct {
-	rooms   Rooms
-	opt     Options
-	pool    WriteBufferPool
-	dropped atomic.Int64
+	rooms    Rooms
+	opt      Options
+	pool     WriteBufferPool
+	upgrader websocket.FastHTTPUpgrader
+	dropped  atomic.Int64
 }
 
 // New returns an endpoint for the rooms of rs.
@@ -76,12 +77,10 @@ func New(rs Rooms, o Options) *Endpoint {
 	if o.ReadGrace <= 0 {
 		o.ReadGrace = 10 * time.Second
 	}
-	return &Endpoint{rooms: rs, opt: o}
+	e := &Endpoint{rooms: rs, opt: o}
+	e.upgrader = newUpgrader(&e.pool)
+	return e
 }
-
-// BufferPool is the write buffer pool to give the websocket upgrader, so
-// that idle connections hold no write buffer.
-func (e *Endpoint) BufferPool() *WriteBufferPool { return &e.pool }
 
 // Dropped counts connections closed because they could not keep up.
 func (e *Endpoint) Dropped() int64 { return e.dropped.Load() }

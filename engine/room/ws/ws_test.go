@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
-	fws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/goleak"
 
@@ -87,10 +86,7 @@ func serveRoomsWith(t *testing.T, svc *room.Service, o ws.Options) (string, *ws.
 	o.Log = quietLog()
 	ep := ws.New(svc, o)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Get("/ws/:code", fws.New(func(c *fws.Conn) {
-		u := room.User{ID: c.Query("user"), Name: c.Query("name")}
-		_ = ep.Serve(c.Params("code"), u, c.Conn)
-	}, fws.Config{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: ep.BufferPool()}))
+	mount(app, ep)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +97,16 @@ func serveRoomsWith(t *testing.T, svc *room.Service, o ws.Options) (string, *ws.
 		_ = app.ShutdownWithTimeout(5 * time.Second)
 	})
 	return "ws://" + ln.Addr().String(), ep
+}
+
+// mount serves ep at /ws/CODE?user=ID&name=NAME.
+func mount(app *fiber.App, ep *ws.Endpoint) {
+	app.Get("/ws/:code", func(c *fiber.Ctx) error {
+		// Copies: fiber's strings point into buffers it reuses.
+		u := room.User{ID: strings.Clone(c.Query("user")), Name: strings.Clone(c.Query("name"))}
+		code := strings.Clone(c.Params("code"))
+		return ep.Upgrade(c.Context(), func(conn *websocket.Conn) { _ = ep.Serve(code, u, conn) })
+	})
 }
 
 // wsClient is a test member.
@@ -610,9 +616,7 @@ func killHelper(dir string) error {
 	}
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	ep := ws.New(svc, ws.Options{Log: quietLog()})
-	app.Get("/ws/:code", fws.New(func(c *fws.Conn) {
-		_ = ep.Serve(c.Params("code"), room.User{ID: c.Query("user"), Name: c.Query("name")}, c.Conn)
-	}))
+	mount(app, ep)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
