@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -119,5 +124,92 @@ func TestImportLayersCatchAnArrowUp(t *testing.T) {
 	}
 	if !matchesAny("github.com/valyala/fasthttp", httpStack) || len(bad["watchparty/engine/frames"]) == 0 {
 		t.Errorf("a package with the web server's dependencies is not reported: %v", bad["watchparty/engine/frames"])
+	}
+}
+
+// storeNamers are where the store's concrete types may be named: the store
+// itself, the wiring that opens it, and the domains' Badger
+// implementations of their repositories (files named badger*.go).
+var storeNamers = []string{"engine/store", "engine/app"}
+
+// notYetBehindRepos are domain files that still name the store's concrete
+// types; the list only shrinks.
+var notYetBehindRepos = map[string]bool{
+	"engine/media/catalog.go":     true,
+	"engine/media/resume.go":      true,
+	"engine/room/actor.go":        true,
+	"engine/room/forget.go":       true,
+	"engine/room/guests.go":       true,
+	"engine/room/persist.go":      true,
+	"engine/room/queue.go":        true,
+	"engine/room/service.go":      true,
+	"engine/room/sync.go":         true,
+	"engine/syncplay/token.go":    true,
+	"engine/web/media_service.go": true,
+}
+
+// concreteStoreUses returns, per file under engine/, how many times it
+// names *store.Store or *store.Tx, leaving out tests, the storeNamers and
+// badger*.go files.
+func concreteStoreUses(t *testing.T) map[string]int {
+	t.Helper()
+	uses := map[string]int{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir("engine", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
+			strings.HasPrefix(d.Name(), "badger") || matchesAny(filepath.ToSlash(filepath.Dir(path)), storeNamers) {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		name := ""
+		for _, im := range f.Imports {
+			if im.Path.Value == `"watchparty/engine/store"` {
+				name = "store"
+				if im.Name != nil {
+					name = im.Name.Name
+				}
+			}
+		}
+		if name == "" {
+			return nil
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == name && (sel.Sel.Name == "Store" || sel.Sel.Name == "Tx") {
+				uses[filepath.ToSlash(path)]++
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uses
+}
+
+// TestStoreBehindRepositories: domain packages keep their records through
+// repository interfaces of their own (account.Repo, room.Repo ...); only
+// the wiring and the Badger implementations name *store.Store or *store.Tx.
+func TestStoreBehindRepositories(t *testing.T) {
+	uses := concreteStoreUses(t)
+	for file, n := range uses {
+		if !notYetBehindRepos[file] {
+			t.Errorf("%s names *store.Store or *store.Tx %d times: take the domain's repository interface", file, n)
+		}
+	}
+	for file := range notYetBehindRepos {
+		if uses[file] == 0 {
+			t.Errorf("%s no longer names the store's types: take it off notYetBehindRepos", file)
+		}
+	}
+	if len(uses) < len(notYetBehindRepos) {
+		t.Errorf("%d files use the store's types, %d listed", len(uses), len(notYetBehindRepos))
 	}
 }

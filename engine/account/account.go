@@ -1,6 +1,6 @@
 // Package account holds users (users.go), their password hashes
 // (passwords.go), log-in and guest sessions (sessions.go) and sign-up
-// invites (invites.go), on top of the store.
+// invites (invites.go), kept in a Repo (repo.go; in the store: badger.go).
 package account
 
 import (
@@ -14,10 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"watchparty/engine/revoke"
-	"watchparty/engine/store"
 )
 
 // Errors a user can be shown.
@@ -67,7 +64,7 @@ const (
 
 // Service manages accounts.
 type Service struct {
-	st    *store.Store
+	repo  Repo
 	set   Settings
 	Now   func() time.Time
 	dummy []byte
@@ -84,8 +81,8 @@ type Service struct {
 	countMu sync.Mutex
 }
 
-// New returns a Service on st.
-func New(st *store.Store, set Settings) *Service {
+// New returns a Service keeping its records in repo.
+func New(repo Repo, set Settings) *Service {
 	if set.HashTime == 0 {
 		set.HashTime = DefaultHashTime
 	}
@@ -104,7 +101,7 @@ func New(st *store.Store, set Settings) *Service {
 	if set.Registration == "" {
 		set.Registration = RegistrationOpen
 	}
-	s := &Service{st: st, set: set, Now: time.Now, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	s := &Service{repo: repo, set: set, Now: time.Now, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.dummy = s.dummyHash()
 	return s
 }
@@ -142,7 +139,7 @@ func (s *Service) retryThen(fn func() error, e revoke.Event) error {
 func (s *Service) retry(fn func() error) error {
 	var err error
 	for i := 0; i < 20; i++ {
-		if err = fn(); !errors.Is(err, badger.ErrConflict) {
+		if err = fn(); !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}

@@ -36,7 +36,7 @@ func openStore(t *testing.T, dir string) *store.Store {
 func newService(t *testing.T, set account.Settings) (*account.Service, *store.Store) {
 	t.Helper()
 	st := openStore(t, t.TempDir())
-	return account.New(st, set), st
+	return account.New(account.NewBadger(st), set), st
 }
 
 func register(t *testing.T, s *account.Service, email, name, password string) *account.User {
@@ -622,9 +622,9 @@ func TestDefaultHashCost(t *testing.T) {
 func TestHashParametersTravelWithTheHash(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
-	cheap := account.New(st, fast(account.RegistrationOpen))
+	cheap := account.New(account.NewBadger(st), fast(account.RegistrationOpen))
 	register(t, cheap, "ann@example.org", "Ann", "correct horse")
-	other := account.New(st, account.Settings{HashTime: 2, HashMemory: 2048})
+	other := account.New(account.NewBadger(st), account.Settings{HashTime: 2, HashMemory: 2048})
 	login(t, other, "ann@example.org", "correct horse")
 }
 
@@ -632,14 +632,14 @@ func TestHashParametersTravelWithTheHash(t *testing.T) {
 func TestAccountsSurviveReopen(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
-	s := account.New(st, fast(account.RegistrationOpen))
+	s := account.New(account.NewBadger(st), fast(account.RegistrationOpen))
 	register(t, s, "ann@example.org", "Ann", "correct horse")
 	tok := login(t, s, "ann@example.org", "correct horse")
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
 	st2 := openStore(t, dir)
-	s2 := account.New(st2, fast(account.RegistrationOpen))
+	s2 := account.New(account.NewBadger(st2), fast(account.RegistrationOpen))
 	login(t, s2, "ann@example.org", "correct horse")
 	if u, err := s2.Authenticate(ctx, tok); err != nil || u.Email != "ann@example.org" {
 		t.Errorf("session after reopen: %+v, %v", u, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"runtime/debug"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"watchparty/engine/revoke"
-	"watchparty/engine/store"
 )
 
 // releaseAfter is how long after the last hash the memory it used is handed
@@ -99,8 +97,8 @@ func (s *Service) verify(stored []byte, password string) bool {
 // ChangePassword checks the current password, sets the new one and revokes
 // every other session of the user; keepToken (the caller's session) stays.
 func (s *Service) ChangePassword(ctx context.Context, userID, current, next, keepToken string) error {
-	var rec *userRecord
-	if err := s.st.View(func(tx *store.Tx) (err error) { rec, err = s.getRecord(tx, userID); return }); err != nil {
+	var rec *UserRecord
+	if err := s.repo.View(func(tx Tx) (err error) { rec, err = tx.User(userID); return }); err != nil {
 		return err
 	}
 	if !s.verify(rec.Hash, current) {
@@ -119,14 +117,13 @@ func (s *Service) setPassword(userID, next, keepToken string) error {
 		keep = tokenHash(keepToken)
 	}
 	return s.retryThen(func() error {
-		return s.st.UpdateSync(func(tx *store.Tx) error {
-			rec, err := s.getRecord(tx, userID)
+		return s.repo.UpdateSync(func(tx Tx) error {
+			rec, err := tx.User(userID)
 			if err != nil {
 				return err
 			}
 			rec.Hash = hash
-			b, _ := json.Marshal(rec)
-			if err := tx.Set(userKey(userID), b); err != nil {
+			if err := tx.PutUser(rec); err != nil {
 				return err
 			}
 			return revokeSessions(tx, userID, keep)

@@ -2,39 +2,23 @@ package account
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
 	"watchparty/engine/revoke"
-	"watchparty/engine/store"
 )
-
-type sessionRecord struct {
-	UserID  string    `json:"uid"`
-	Created time.Time `json:"created"`
-	Expires time.Time `json:"expires"`
-	// Guest sessions carry their user inline: guests have no user record.
-	Guest *User `json:"guest,omitempty"`
-}
-
-func sessionKey(hash string) []byte { return store.Key("session", hash) }
-
-func userSessionPrefix(id string) []byte {
-	return []byte("usersession/" + id + "/")
-}
 
 // Login checks an email and password and opens a new session. Whether the
 // email exists or not, the same slow hash runs, so timing tells nothing.
 func (s *Service) Login(ctx context.Context, email, password string) (*User, string, error) {
 	norm, _ := NormalizeEmail(email)
-	var rec *userRecord
-	err := s.st.View(func(tx *store.Tx) error {
-		id, err := s.idByEmail(tx, norm)
+	var rec *UserRecord
+	err := s.repo.View(func(tx Tx) error {
+		id, err := tx.UserIDByEmail(norm)
 		if err != nil {
 			return err
 		}
-		rec, err = s.getRecord(tx, id)
+		rec, err = tx.User(id)
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -61,12 +45,9 @@ func (s *Service) NewSession(ctx context.Context, userID string) (string, error)
 	tok := newToken()
 	h := tokenHash(tok)
 	now := s.Now().UTC()
-	rec, _ := json.Marshal(sessionRecord{UserID: userID, Created: now, Expires: now.Add(s.set.SessionTTL)})
-	err := s.st.UpdateSync(func(tx *store.Tx) error {
-		if err := tx.SetTTL(sessionKey(h), rec, s.set.SessionTTL); err != nil {
-			return err
-		}
-		return tx.SetTTL(append(userSessionPrefix(userID), h...), nil, s.set.SessionTTL)
+	rec := SessionRecord{UserID: userID, Created: now, Expires: now.Add(s.set.SessionTTL)}
+	err := s.repo.UpdateSync(func(tx Tx) error {
+		return tx.PutSession(h, &rec, s.set.SessionTTL)
 	})
 	return tok, err
 }
@@ -80,9 +61,9 @@ func (s *Service) NewGuestSession(ctx context.Context, name, roomCode string) (s
 	tok := newToken()
 	now := s.Now().UTC()
 	g := &User{ID: newID("g_"), Name: name, Created: now, Guest: true, GuestRoom: roomCode}
-	rec, _ := json.Marshal(sessionRecord{UserID: g.ID, Created: now, Expires: now.Add(s.set.GuestTTL), Guest: g})
-	err = s.st.Update(func(tx *store.Tx) error {
-		return tx.SetTTL(sessionKey(tokenHash(tok)), rec, s.set.GuestTTL)
+	rec := SessionRecord{UserID: g.ID, Created: now, Expires: now.Add(s.set.GuestTTL), Guest: g}
+	err = s.repo.Update(func(tx Tx) error {
+		return tx.PutSession(tokenHash(tok), &rec, s.set.GuestTTL)
 	})
 	return tok, g, err
 }
@@ -101,15 +82,12 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*User,
 	}
 	var u *User
 	var expires time.Time
-	err := s.st.View(func(tx *store.Tx) error {
-		v, err := tx.Get(sessionKey(tokenHash(token)))
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrSessionInvalid
-		} else if err != nil {
+	err := s.repo.View(func(tx Tx) error {
+		sr, err := tx.Session(tokenHash(token))
+		if err != nil {
 			return err
 		}
-		var sr sessionRecord
-		if json.Unmarshal(v, &sr) != nil || !s.Now().Before(sr.Expires) {
+		if !s.Now().Before(sr.Expires) {
 			return ErrSessionInvalid
 		}
 		expires = sr.Expires
@@ -118,7 +96,7 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*User,
 			u = &g
 			return nil
 		}
-		rec, err := s.getRecord(tx, sr.UserID)
+		rec, err := tx.User(sr.UserID)
 		if errors.Is(err, ErrNotFound) {
 			return ErrSessionInvalid
 		}
@@ -134,21 +112,14 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*User,
 // Logout revokes one session.
 func (s *Service) Logout(ctx context.Context, token string) error {
 	h := tokenHash(token)
-	err := s.st.UpdateSync(func(tx *store.Tx) error {
-		v, err := tx.Get(sessionKey(h))
-		if errors.Is(err, store.ErrNotFound) {
+	err := s.repo.UpdateSync(func(tx Tx) error {
+		sr, err := tx.Session(h)
+		if errors.Is(err, ErrSessionInvalid) {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		var sr sessionRecord
-		_ = json.Unmarshal(v, &sr)
-		if sr.UserID != "" {
-			if err := tx.Delete(append(userSessionPrefix(sr.UserID), h...)); err != nil {
-				return err
-			}
-		}
-		return tx.Delete(sessionKey(h))
+		return tx.DeleteSession(h, sr.UserID)
 	})
 	if err == nil {
 		s.set.Revoke.Publish(revoke.Event{Kind: revoke.Session, Session: h})
@@ -163,61 +134,25 @@ func SessionID(token string) string { return tokenHash(token) }
 // LogoutEveryone revokes every session, of accounts and guests alike, and
 // returns how many there were.
 func (s *Service) LogoutEveryone(ctx context.Context) (int, error) {
-	var keys [][]byte
-	err := s.st.View(func(tx *store.Tx) error {
-		for _, prefix := range []string{"session/", "usersession/"} {
-			if err := tx.Iterate([]byte(prefix), false, func(k, _ []byte) error {
-				keys = append(keys, append([]byte(nil), k...))
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	n, err := s.repo.ClearSessions()
 	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for len(keys) > 0 {
-		batch := keys[:min(len(keys), 1000)]
-		keys = keys[len(batch):]
-		if err := s.st.UpdateSync(func(tx *store.Tx) error {
-			for _, k := range batch {
-				if string(k[:len("session/")]) == "session/" {
-					n++
-				}
-				if err := tx.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return n, err
-		}
+		return n, err
 	}
 	s.set.Revoke.Publish(revoke.Event{Kind: revoke.Everyone})
 	return n, nil
 }
 
 // revokeSessions deletes every session of a user except keep (a token hash).
-func revokeSessions(tx *store.Tx, userID, keepHash string) error {
-	var hashes []string
-	prefix := userSessionPrefix(userID)
-	if err := tx.Iterate(prefix, false, func(k, _ []byte) error {
-		hashes = append(hashes, string(k[len(prefix):]))
-		return nil
-	}); err != nil {
+func revokeSessions(tx Tx, userID, keepHash string) error {
+	hashes, err := tx.UserSessions(userID)
+	if err != nil {
 		return err
 	}
 	for _, h := range hashes {
 		if h == keepHash {
 			continue
 		}
-		if err := tx.Delete(sessionKey(h)); err != nil {
-			return err
-		}
-		if err := tx.Delete(append(userSessionPrefix(userID), h...)); err != nil {
+		if err := tx.DeleteSession(h, userID); err != nil {
 			return err
 		}
 	}

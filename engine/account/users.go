@@ -2,18 +2,14 @@ package account
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/mail"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"watchparty/engine/revoke"
-	"watchparty/engine/store"
 )
 
 // User is an account, or a guest limited to one room.
@@ -25,11 +21,6 @@ type User struct {
 	Created   time.Time `json:"created"`
 	Guest     bool      `json:"guest,omitempty"`
 	GuestRoom string    `json:"guest_room,omitempty"`
-}
-
-type userRecord struct {
-	User
-	Hash []byte `json:"hash"`
 }
 
 // NormalizeEmail trims and lower-cases an address and checks its form.
@@ -58,12 +49,6 @@ func CleanName(raw string) (string, error) {
 	}
 	return n, nil
 }
-
-func userKey(id string) []byte { return store.Key("user", id) }
-
-func emailKey(email string) []byte { return store.Key("email", email) }
-
-var userCountKey = []byte("meta/usercount")
 
 // SignUp is what the sign-up form sends.
 type SignUp struct {
@@ -129,90 +114,40 @@ func (s *Service) create(ctx context.Context, in SignUp, bypass bool) (*User, er
 	u := &User{ID: newID("u_"), Email: email, Name: name, Created: now}
 	s.countMu.Lock()
 	err = s.retry(func() error {
-		return s.st.Update(func(tx *store.Tx) error {
+		return s.repo.Update(func(tx Tx) error {
 			if useInvite {
-				ik := inviteKey(tokenHash(in.Invite))
-				v, err := tx.Get(ik)
-				if errors.Is(err, store.ErrNotFound) {
-					return ErrInviteInvalid
-				} else if err != nil {
+				h, err := usableInvite(tx, in.Invite, now)
+				if err != nil {
 					return err
 				}
-				var inv inviteRecord
-				if json.Unmarshal(v, &inv) != nil || !now.Before(inv.Expires) {
-					return ErrInviteInvalid
-				}
-				if err := tx.Delete(ik); err != nil {
+				if err := tx.DeleteInvite(h); err != nil {
 					return err
 				}
 			}
-			if ok, err := tx.Has(emailKey(email)); err != nil {
-				return err
-			} else if ok {
+			if _, err := tx.UserIDByEmail(email); err == nil {
 				return &FieldError{"email", ErrEmailTaken}
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
 			}
-			count, err := userCount(tx)
+			count, err := tx.UserCount()
 			if err != nil {
 				return err
 			}
 			u.Admin = count == 0
-			rec, _ := json.Marshal(userRecord{User: *u, Hash: hash})
-			if err := tx.Set(userKey(u.ID), rec); err != nil {
+			if err := tx.CreateUser(&UserRecord{User: *u, Hash: hash}); err != nil {
 				return err
 			}
-			if err := tx.Set(emailKey(email), []byte(u.ID)); err != nil {
-				return err
-			}
-			return tx.Set(userCountKey, []byte(strconv.Itoa(count+1)))
+			return tx.SetUserCount(count + 1)
 		})
 	})
 	s.countMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.st.Sync(); err != nil {
+	if err := s.repo.Sync(); err != nil {
 		return nil, err
 	}
 	return u, nil
-}
-
-// userCount reads the number of accounts.
-func userCount(tx *store.Tx) (int, error) {
-	v, err := tx.Get(userCountKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(string(v))
-	if err != nil {
-		return 0, fmt.Errorf("account: corrupt user count %q", v)
-	}
-	return n, nil
-}
-
-func (s *Service) getRecord(tx *store.Tx, id string) (*userRecord, error) {
-	v, err := tx.Get(userKey(id))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	var r userRecord
-	if err := json.Unmarshal(v, &r); err != nil {
-		return nil, fmt.Errorf("account: corrupt user %s: %w", id, err)
-	}
-	return &r, nil
-}
-
-func (s *Service) idByEmail(tx *store.Tx, email string) (string, error) {
-	v, err := tx.Get(emailKey(email))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", ErrNotFound
-	}
-	return string(v), err
 }
 
 // Rename changes a user's display name.
@@ -223,15 +158,14 @@ func (s *Service) Rename(ctx context.Context, userID, name string) (*User, error
 	}
 	var out User
 	err = s.retry(func() error {
-		return s.st.UpdateSync(func(tx *store.Tx) error {
-			rec, err := s.getRecord(tx, userID)
+		return s.repo.UpdateSync(func(tx Tx) error {
+			rec, err := tx.User(userID)
 			if err != nil {
 				return err
 			}
 			rec.Name = name
-			b, _ := json.Marshal(rec)
 			out = rec.User
-			return tx.Set(userKey(userID), b)
+			return tx.PutUser(rec)
 		})
 	})
 	return &out, err
@@ -239,8 +173,8 @@ func (s *Service) Rename(ctx context.Context, userID, name string) (*User, error
 
 // User returns a user by id.
 func (s *Service) User(ctx context.Context, id string) (*User, error) {
-	var rec *userRecord
-	err := s.st.View(func(tx *store.Tx) (err error) { rec, err = s.getRecord(tx, id); return })
+	var rec *UserRecord
+	err := s.repo.View(func(tx Tx) (err error) { rec, err = tx.User(id); return })
 	if err != nil {
 		return nil, err
 	}
@@ -253,13 +187,13 @@ func (s *Service) UserByEmail(ctx context.Context, email string) (*User, error) 
 	if err != nil {
 		return nil, ErrNotFound
 	}
-	var rec *userRecord
-	err = s.st.View(func(tx *store.Tx) error {
-		id, err := s.idByEmail(tx, norm)
+	var rec *UserRecord
+	err = s.repo.View(func(tx Tx) error {
+		id, err := tx.UserIDByEmail(norm)
 		if err != nil {
 			return err
 		}
-		rec, err = s.getRecord(tx, id)
+		rec, err = tx.User(id)
 		return err
 	})
 	if err != nil {
@@ -271,12 +205,8 @@ func (s *Service) UserByEmail(ctx context.Context, email string) (*User, error) 
 // Users lists every account in id order.
 func (s *Service) Users(ctx context.Context) ([]User, error) {
 	var out []User
-	err := s.st.View(func(tx *store.Tx) error {
-		return tx.Iterate([]byte("user/"), false, func(_, v []byte) error {
-			var r userRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
-			}
+	err := s.repo.View(func(tx Tx) error {
+		return tx.Users(func(r *UserRecord) error {
 			out = append(out, r.User)
 			return nil
 		})
@@ -284,11 +214,10 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 	return out, err
 }
 
-func (s *Service) adminCount(tx *store.Tx) (int, error) {
+func adminCount(tx Tx) (int, error) {
 	n := 0
-	err := tx.Iterate([]byte("user/"), false, func(_, v []byte) error {
-		var r userRecord
-		if json.Unmarshal(v, &r) == nil && r.Admin {
+	err := tx.Users(func(r *UserRecord) error {
+		if r.Admin {
 			n++
 		}
 		return nil
@@ -303,21 +232,20 @@ func (s *Service) SetAdmin(ctx context.Context, email string, admin bool) error 
 		return err
 	}
 	return s.retry(func() error {
-		return s.st.UpdateSync(func(tx *store.Tx) error {
-			rec, err := s.getRecord(tx, u.ID)
+		return s.repo.UpdateSync(func(tx Tx) error {
+			rec, err := tx.User(u.ID)
 			if err != nil {
 				return err
 			}
 			if rec.Admin && !admin {
-				if n, err := s.adminCount(tx); err != nil {
+				if n, err := adminCount(tx); err != nil {
 					return err
 				} else if n <= 1 {
 					return ErrLastAdmin
 				}
 			}
 			rec.Admin = admin
-			b, _ := json.Marshal(rec)
-			return tx.Set(userKey(u.ID), b)
+			return tx.PutUser(rec)
 		})
 	})
 }
@@ -327,17 +255,17 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 	s.countMu.Lock()
 	defer s.countMu.Unlock()
 	return s.retryThen(func() error {
-		return s.st.UpdateSync(func(tx *store.Tx) error {
-			rec, err := s.getRecord(tx, userID)
+		return s.repo.UpdateSync(func(tx Tx) error {
+			rec, err := tx.User(userID)
 			if err != nil {
 				return err
 			}
-			count, err := userCount(tx)
+			count, err := tx.UserCount()
 			if err != nil {
 				return err
 			}
 			if rec.Admin && count > 1 {
-				if n, err := s.adminCount(tx); err != nil {
+				if n, err := adminCount(tx); err != nil {
 					return err
 				} else if n <= 1 {
 					return ErrLastAdmin
@@ -346,23 +274,20 @@ func (s *Service) Delete(ctx context.Context, userID string) error {
 			if err := revokeSessions(tx, userID, ""); err != nil {
 				return err
 			}
-			if err := tx.Delete(emailKey(rec.Email)); err != nil {
-				return err
-			}
-			if err := tx.Delete(userKey(userID)); err != nil {
+			if err := tx.DeleteUser(rec); err != nil {
 				return err
 			}
 			// The count decides who becomes the first admin: when the last
 			// account is gone, the next sign-up must be admin again.
-			return tx.Set(userCountKey, []byte(strconv.Itoa(max(count-1, 0))))
+			return tx.SetUserCount(max(count-1, 0))
 		})
 	}, revoke.Event{Kind: revoke.Deleted, User: userID})
 }
 
 // DeleteWithPassword deletes the caller's own account after checking the password.
 func (s *Service) DeleteWithPassword(ctx context.Context, userID, password string) error {
-	var rec *userRecord
-	if err := s.st.View(func(tx *store.Tx) (err error) { rec, err = s.getRecord(tx, userID); return }); err != nil {
+	var rec *UserRecord
+	if err := s.repo.View(func(tx Tx) (err error) { rec, err = tx.User(userID); return }); err != nil {
 		return err
 	}
 	if !s.verify(rec.Hash, password) {

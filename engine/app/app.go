@@ -145,7 +145,7 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
 }
 
 func accountService(cfg *config.Config, st *store.Store, o serverOptions, bus *revoke.Bus) *account.Service {
-	return account.New(st, account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL,
+	return account.New(account.NewBadger(st), account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL,
 		HashTime: o.hashTime, HashMemory: o.hashMemory, Revoke: bus})
 }
 

@@ -24,7 +24,7 @@ func BenchmarkBackupRestore(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	acc := account.New(st, account.Settings{HashTime: 1, HashMemory: 64})
+	acc := account.New(account.NewBadger(st), account.Settings{HashTime: 1, HashMemory: 64})
 	ctx := context.Background()
 	for i := range 10000 {
 		if _, err := acc.AdminCreate(ctx, account.SignUp{Email: fmt.Sprintf("viewer%05d@example.org", i), Name: fmt.Sprintf("Viewer %d", i), Password: "correct horse battery"}, false); err != nil {

@@ -167,7 +167,7 @@ func TestOnlineBackupUnderConcurrentWritesRestores(t *testing.T) {
 	if int64(live) < atStart {
 		t.Errorf("backup has %d live lines, but %d were committed before it started", live, atStart)
 	}
-	acc := account.New(st, account.Settings{})
+	acc := account.New(account.NewBadger(st), account.Settings{})
 	for i := range users {
 		email := fmt.Sprintf("viewer%d@example.org", i)
 		if _, _, err := acc.Login(ctx, email, "correct horse battery"); err != nil {

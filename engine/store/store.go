@@ -1,6 +1,10 @@
 // Package store is watchparty's embedded database: a Badger directory with
 // keys grouped by a kind prefix (user/, session/, room/, chat/<room>/<seq> ...).
-// Domain packages define the narrow interfaces they need and take a *Store.
+// Domain packages define the repository interfaces they need (account.Repo,
+// room.Repo, media.ResumeRepo ...) and keep, in a file of their own named
+// badger*.go, the implementation of them on a *Store with their key layout;
+// only those files and the wiring (engine/app) name *Store and *Tx
+// (imports_test.go checks it).
 package store
 
 import (
@@ -33,6 +37,9 @@ var (
 	ErrStop = errors.New("store: stop iteration")
 	// ErrUnavailable wraps write failures such as a full disk or a read-only directory.
 	ErrUnavailable = errors.New("store: cannot write (disk full or read-only?)")
+	// ErrConflict means a concurrent transaction changed what an Update
+	// read; running it again may succeed.
+	ErrConflict = badger.ErrConflict
 )
 
 // Store is an open Badger database.

@@ -71,7 +71,7 @@ func newTestServer(t *testing.T, mutate func(*config.Config), routes func(*fiber
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc := account.New(st, account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL, HashTime: 1, HashMemory: 1024})
+	acc := account.New(account.NewBadger(st), account.Settings{Registration: cfg.Registration, SessionTTL: cfg.Session.TTL, GuestTTL: cfg.Guests.TTL, HashTime: 1, HashMemory: 1024})
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	ro := room.OptionsFrom(cfg)
