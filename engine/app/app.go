@@ -22,6 +22,7 @@ import (
 	"watchparty/config"
 	"watchparty/engine/account"
 	"watchparty/engine/limit"
+	"watchparty/engine/media"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room"
 	"watchparty/engine/rtc"
@@ -241,7 +242,7 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		st.Close()
 		return nil, err
 	}
-	md := web.NewMedia(cfg, st, log)
+	md := web.NewMedia(cfg, media.NewBadger(st), log)
 	ro := roomOptions(cfg, st, log, bus)
 	ro.VideoLeft = md.VideoLeft
 	ro.RTC = sfu

@@ -2,15 +2,12 @@ package media
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"sync"
 	"time"
-
-	"watchparty/engine/store"
 )
 
 // Probed is a library file's probe result as kept in the store: valid
@@ -25,13 +22,13 @@ type Probed struct {
 	Err string `json:"err,omitempty"`
 }
 
-// Catalog probes library files once and remembers the answers in the
-// store, keyed by path, size and modification time: a file that changes is
+// Catalog probes library files once and remembers the answers in its
+// Repo, keyed by path, size and modification time: a file that changes is
 // probed again, one that does not never is.
 type Catalog struct {
 	Lib    *Library
 	Prober Prober
-	Store  *store.Store
+	Repo   CatalogRepo // nil: nothing is remembered
 
 	mu       sync.Mutex
 	inflight map[string]*probeCall
@@ -46,25 +43,18 @@ type probeCall struct {
 
 // NewCatalog returns a catalog of lib's files; ffprobe is the program's
 // path ("" when missing: every file is then direct or unknown).
-func NewCatalog(lib *Library, ffprobe string, st *store.Store) *Catalog {
-	return &Catalog{Lib: lib, Prober: Prober{Path: ffprobe}, Store: st, inflight: map[string]*probeCall{}, sem: make(chan struct{}, 2)}
+func NewCatalog(lib *Library, ffprobe string, repo CatalogRepo) *Catalog {
+	return &Catalog{Lib: lib, Prober: Prober{Path: ffprobe}, Repo: repo, inflight: map[string]*probeCall{}, sem: make(chan struct{}, 2)}
 }
-
-func probeKey(rel string) []byte    { return store.Key("media", "probe", rel) }
-func keyframeKey(rel string) []byte { return store.Key("media", "kf", rel) }
 
 // Cached returns the stored probe of rel if it still matches the file's
 // size and modification time, without running anything.
 func (c *Catalog) Cached(rel string, size int64, mod time.Time) (Probed, bool) {
-	if c.Store == nil {
+	if c.Repo == nil {
 		return Probed{}, false
 	}
-	raw, err := c.Store.Get(probeKey(rel))
-	if err != nil {
-		return Probed{}, false
-	}
-	var p Probed
-	if json.Unmarshal(raw, &p) != nil || p.Size != size || p.ModTime != mod.UnixNano() {
+	p, ok := c.Repo.Probe(rel)
+	if !ok || p.Size != size || p.ModTime != mod.UnixNano() {
 		return Probed{}, false
 	}
 	return p, true
@@ -134,9 +124,8 @@ func (c *Catalog) probe(ctx context.Context, rel string, f *os.File, info fs.Fil
 	default:
 		return Probed{}, err
 	}
-	if c.Store != nil {
-		raw, _ := json.Marshal(p)
-		if err := c.Store.Update(func(tx *store.Tx) error { return tx.Set(probeKey(rel), raw) }); err != nil {
+	if c.Repo != nil {
+		if err := c.Repo.PutProbe(rel, p); err != nil {
 			return Probed{}, err
 		}
 	}
@@ -153,12 +142,6 @@ func unwrapMessage(err error) string {
 	return s
 }
 
-type keyframes struct {
-	Size    int64     `json:"size"`
-	ModTime int64     `json:"mtime"`
-	Times   []float64 `json:"t"`
-}
-
 // Keyframes returns the video keyframe times of rel (for remuxing), from
 // the store when it has them for the file's current size and time.
 func (c *Catalog) Keyframes(ctx context.Context, rel string) ([]float64, error) {
@@ -171,12 +154,9 @@ func (c *Catalog) Keyframes(ctx context.Context, rel string) ([]float64, error) 
 		return nil, err
 	}
 	defer f.Close()
-	if c.Store != nil {
-		if raw, err := c.Store.Get(keyframeKey(rel)); err == nil {
-			var k keyframes
-			if json.Unmarshal(raw, &k) == nil && k.Size == info.Size() && k.ModTime == info.ModTime().UnixNano() {
-				return k.Times, nil
-			}
+	if c.Repo != nil {
+		if k, ok := c.Repo.Keyframes(rel); ok && k.Size == info.Size() && k.ModTime == info.ModTime().UnixNano() {
+			return k.Times, nil
 		}
 	}
 	select {
@@ -192,9 +172,8 @@ func (c *Catalog) Keyframes(ctx context.Context, rel string) ([]float64, error) 
 	if len(times) == 0 {
 		return nil, fmt.Errorf("%w: its video has no keyframes", ErrUnreadable)
 	}
-	if c.Store != nil {
-		raw, _ := json.Marshal(keyframes{Size: info.Size(), ModTime: info.ModTime().UnixNano(), Times: times})
-		if err := c.Store.Update(func(tx *store.Tx) error { return tx.Set(keyframeKey(rel), raw) }); err != nil {
+	if c.Repo != nil {
+		if err := c.Repo.PutKeyframes(rel, Keyframes{Size: info.Size(), ModTime: info.ModTime().UnixNano(), Times: times}); err != nil {
 			return nil, err
 		}
 	}

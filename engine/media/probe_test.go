@@ -73,7 +73,7 @@ func TestProbeAndDecide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := media.NewCatalog(lib, tl.FFprobe, openStore(t))
+	cat := media.NewCatalog(lib, tl.FFprobe, media.NewBadger(openStore(t)))
 	tests := []struct {
 		name    string
 		file    mediatest.Kind
@@ -143,7 +143,7 @@ func TestCatalogProbesOnce(t *testing.T) {
 	probe, log := countingProbe(t, tl.FFprobe)
 	lib, _ := media.NewLibrary(dir)
 	st := openStore(t)
-	cat := media.NewCatalog(lib, probe, st)
+	cat := media.NewCatalog(lib, probe, media.NewBadger(st))
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		if _, err := cat.Describe(ctx, "film.mkv"); err != nil {
@@ -157,7 +157,7 @@ func TestCatalogProbesOnce(t *testing.T) {
 		t.Fatalf("ffprobe ran %d times for two files asked three times each", n)
 	}
 	// A new catalog on the same store (a restart) probes nothing.
-	cat2 := media.NewCatalog(lib, probe, st)
+	cat2 := media.NewCatalog(lib, probe, media.NewBadger(st))
 	if p, err := cat2.Describe(ctx, "film.mkv"); err != nil || p.Decision.Mode != media.Transcode {
 		t.Fatalf("after restart: %+v %v", p, err)
 	}
@@ -182,7 +182,7 @@ func TestKeyframes(t *testing.T) {
 	dir := t.TempDir()
 	mediatest.MakeSpec(t, dir, mediatest.H264AC3, "", mediatest.Spec{Seconds: 6, GOP: 25})
 	lib, _ := media.NewLibrary(dir)
-	cat := media.NewCatalog(lib, tl.FFprobe, openStore(t))
+	cat := media.NewCatalog(lib, tl.FFprobe, media.NewBadger(openStore(t)))
 	kf, err := cat.Keyframes(context.Background(), string(mediatest.H264AC3))
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestDescribeWithoutFFprobe(t *testing.T) {
 	dir := t.TempDir()
 	mediatest.Make(t, dir, mediatest.MP4, "")
 	lib, _ := media.NewLibrary(dir)
-	cat := media.NewCatalog(lib, "", openStore(t))
+	cat := media.NewCatalog(lib, "", media.NewBadger(openStore(t)))
 	if _, err := cat.Describe(context.Background(), string(mediatest.MP4)); !errors.Is(err, media.ErrNoFFmpeg) {
 		t.Fatalf("without ffprobe: %v", err)
 	}

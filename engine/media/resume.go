@@ -1,58 +1,37 @@
 package media
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
-
-	"watchparty/engine/store"
 )
 
 // Resume remembers, per room, where the room was in each library file it
 // left unfinished ("continue where we left off").
-type Resume struct{ st *store.Store }
+type Resume struct{ repo ResumeRepo }
 
-// NewResume keeps positions in st.
-func NewResume(st *store.Store) *Resume { return &Resume{st: st} }
+// NewResume keeps positions in repo.
+func NewResume(repo ResumeRepo) *Resume { return &Resume{repo: repo} }
 
 // resumeTTL forgets positions after a while.
 const resumeTTL = 180 * 24 * time.Hour
-
-type resumeRec struct {
-	Pos float64 `json:"pos"`
-	Dur float64 `json:"dur,omitempty"`
-}
-
-func resumeKey(room, rel string) []byte { return store.Key("media", "resume", room, rel) }
 
 // Save records that room left library file rel at pos of dur seconds. A
 // position in the first half minute or the last minute (finished) clears
 // what was recorded.
 func (r *Resume) Save(room, rel string, pos, dur float64) error {
-	key := resumeKey(room, rel)
 	if pos < 30 || (dur > 0 && pos > dur-60) {
-		return r.st.Update(func(tx *store.Tx) error { return tx.Delete(key) })
+		return r.repo.DeleteResume(room, rel)
 	}
-	raw, _ := json.Marshal(resumeRec{Pos: pos, Dur: dur})
-	return r.st.Update(func(tx *store.Tx) error { return tx.SetTTL(key, raw, resumeTTL) })
+	return r.repo.PutResume(room, rel, pos, dur, resumeTTL)
 }
 
 // Positions returns room's recorded positions by library path.
 func (r *Resume) Positions(room string) (map[string]float64, error) {
 	out := map[string]float64{}
-	prefix := string(store.Key("media", "resume", room)) + "/"
-	err := r.st.View(func(tx *store.Tx) error {
-		return tx.Iterate([]byte(prefix), false, func(key, val []byte) error {
-			var rec resumeRec
-			if json.Unmarshal(val, &rec) == nil {
-				out[strings.TrimPrefix(string(key), prefix)] = rec.Pos
-			}
-			if len(out) >= 10000 {
-				return store.ErrStop
-			}
-			return nil
-		})
+	err := r.repo.Resumes(room, func(rel string, pos float64) bool {
+		out[rel] = pos
+		return len(out) < 10000
 	})
 	return out, err
 }

@@ -64,7 +64,7 @@ func newRig(t *testing.T, cfg transcode.Config, cacheMax int64) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := media.NewCatalog(lib, tl.FFprobe, st)
+	cat := media.NewCatalog(lib, tl.FFprobe, media.NewBadger(st))
 	cfg.FFmpeg = tl.FFmpeg
 	if cfg.Threads == 0 {
 		cfg.Threads = 1

@@ -9,7 +9,6 @@ import (
 
 	"watchparty/config"
 	"watchparty/engine/media"
-	"watchparty/engine/store"
 	"watchparty/engine/transcode"
 )
 
@@ -38,7 +37,8 @@ type Media struct {
 // logged, when the folder is unusable) and, when ffmpeg and ffprobe are
 // found, the transcoder with its cache under the data directory. Without
 // them the library serves files as they are and says what is missing.
-func NewMedia(cfg *config.Config, st *store.Store, log *slog.Logger) *Media {
+// repo keeps resume positions and probes; nil keeps nothing.
+func NewMedia(cfg *config.Config, repo media.Repo, log *slog.Logger) *Media {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -48,8 +48,8 @@ func NewMedia(cfg *config.Config, st *store.Store, log *slog.Logger) *Media {
 		lib, _ = media.NewLibrary("")
 	}
 	m := &Media{Lib: lib, Index: media.NewIndex(lib), DefaultHeight: cfg.Media.Transcode.DefaultHeight, log: log}
-	if st != nil {
-		m.Resume = media.NewResume(st)
+	if repo != nil {
+		m.Resume = media.NewResume(repo)
 	}
 	if !lib.Enabled() {
 		return m
@@ -58,7 +58,7 @@ func NewMedia(cfg *config.Config, st *store.Store, log *slog.Logger) *Media {
 	if msg := m.Tools.Missing(); msg != "" {
 		log.Warn("media: "+msg, "ffmpeg", cfg.Media.FFmpeg, "ffprobe", cfg.Media.FFprobe)
 	}
-	m.Catalog = media.NewCatalog(lib, m.Tools.FFprobe, st)
+	m.Catalog = media.NewCatalog(lib, m.Tools.FFprobe, repo)
 	if !m.Tools.Available() || cfg.DataDir == "" {
 		return m
 	}
