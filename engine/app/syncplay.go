@@ -30,7 +30,7 @@ type nativePlayers struct {
 }
 
 func newNativePlayers(cfg *config.Config, log *slog.Logger, st *store.Store) *nativePlayers {
-	return &nativePlayers{cfg: cfg, log: log.With("part", "syncplay"), tokens: syncplay.NewTokens(st), Addr: make(chan net.Addr, 1)}
+	return &nativePlayers{cfg: cfg, log: log.With("part", "syncplay"), tokens: syncplay.NewTokens(syncplay.NewBadgerTokens(st)), Addr: make(chan net.Addr, 1)}
 }
 
 // web returns what the room page's "Join with mpv/VLC" needs (nil when the

@@ -69,7 +69,7 @@ func newRig(t *testing.T, o syncplay.Options, ro room.Options) *rig {
 		return room.Video{}, errors.New("a .webm link please")
 	}
 	svc := room.New(ro)
-	tokens := syncplay.NewTokens(st)
+	tokens := syncplay.NewTokens(syncplay.NewBadgerTokens(st))
 	o.Rooms, o.Tokens, o.Log = svc, tokens, quietLog()
 	srv := syncplay.New(o)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -6,12 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
-
-	"watchparty/engine/store"
 )
 
 // ErrBadToken is a password that is no live access token for the room.
@@ -23,21 +20,34 @@ var ErrBadToken = errors.New("syncplay: not a valid access token for this room")
 // under the SHA-256 of that MD5, with the room and member it opens and a
 // TTL; the store never holds what a client sends.
 type Tokens struct {
-	st  *store.Store
-	now func() time.Time
+	repo TokenRepo
+	now  func() time.Time
 }
 
-// NewTokens keeps tokens in st.
-func NewTokens(st *store.Store) *Tokens { return &Tokens{st: st, now: time.Now} }
+// NewTokens keeps tokens in repo.
+func NewTokens(repo TokenRepo) *Tokens { return &Tokens{repo: repo, now: time.Now} }
 
-type tokenRecord struct {
+// TokenRepo keeps access tokens by the hash of what the client sends.
+// badger.go keeps them in the store (NewBadgerTokens); repo_test.go is the
+// test every TokenRepo passes.
+type TokenRepo interface {
+	// PutToken keeps a token's record under hash for ttl.
+	PutToken(hash string, r TokenRecord, ttl time.Duration) error
+	// Token returns the record kept under hash; an error when there is
+	// none (or it cannot be read).
+	Token(hash string) (TokenRecord, error)
+}
+
+// TokenRecord is the room and member a token opens.
+type TokenRecord struct {
 	Room string `json:"room"`
 	User string `json:"user"`
 }
 
-func tokenKey(wire string) []byte {
+// tokenHash is what a token is kept under: the SHA-256 of its wire form.
+func tokenHash(wire string) string {
 	h := sha256.Sum256([]byte(wire))
-	return store.Key("syncplaytoken", hex.EncodeToString(h[:]))
+	return hex.EncodeToString(h[:])
 }
 
 // wireForm is what the client sends for a password: its MD5 in hex.
@@ -53,8 +63,7 @@ func (t *Tokens) Issue(code, uid string, ttl time.Duration) (string, error) {
 		return "", err
 	}
 	tok := "wp" + base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
-	rec, _ := json.Marshal(tokenRecord{Room: code, User: uid})
-	if err := t.st.Update(func(tx *store.Tx) error { return tx.SetTTL(tokenKey(wireForm(tok)), rec, ttl) }); err != nil {
+	if err := t.repo.PutToken(tokenHash(wireForm(tok)), TokenRecord{Room: code, User: uid}, ttl); err != nil {
 		return "", fmt.Errorf("syncplay: storing a token: %w", err)
 	}
 	return tok, nil
@@ -67,14 +76,7 @@ func (t *Tokens) Check(code, password string) (string, error) {
 	if !isMD5Hex(password) {
 		w = wireForm(password)
 	}
-	var rec tokenRecord
-	err := t.st.View(func(tx *store.Tx) error {
-		b, err := tx.Get(tokenKey(w))
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(b, &rec)
-	})
+	rec, err := t.repo.Token(tokenHash(w))
 	if err != nil || rec.Room != code || rec.User == "" {
 		return "", ErrBadToken
 	}
