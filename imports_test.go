@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -11,6 +12,7 @@ import (
 	"io/fs"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -128,32 +130,29 @@ func TestImportLayersCatchAnArrowUp(t *testing.T) {
 }
 
 // storeNamers are where the store's concrete types may be named: the store
-// itself, the wiring that opens it, and the domains' Badger
-// implementations of their repositories (files named badger*.go).
-var storeNamers = []string{"engine/store", "engine/app"}
+// itself and the wiring that opens it. Besides them, only the domains'
+// Badger implementations of their repositories (files named badger*.go)
+// name *store.Store or *store.Tx, and only those and the web server
+// (which tells a full disk apart) import the store at all.
+var (
+	storeNamers    = []string{"watchparty/engine/store", "watchparty/engine/app"}
+	storeImporters = []string{"watchparty/engine/store", "watchparty/engine/app", "watchparty/engine/web"}
+)
 
-// notYetBehindRepos are domain files that still name the store's concrete
-// types; the list only shrinks.
-var notYetBehindRepos = map[string]bool{
-	"engine/room/actor.go":   true,
-	"engine/room/forget.go":  true,
-	"engine/room/guests.go":  true,
-	"engine/room/persist.go": true,
-	"engine/room/queue.go":   true,
-	"engine/room/service.go": true,
-	"engine/room/sync.go":    true,
+// storeUse is how one non-test file under engine/ uses the store.
+type storeUse struct {
+	imports bool
+	names   int // times it names store.Store or store.Tx
 }
 
-// concreteStoreUses returns, per file under engine/, how many times it
-// names *store.Store or *store.Tx, leaving out tests, the storeNamers and
-// badger*.go files.
-func concreteStoreUses(t *testing.T) map[string]int {
+// storeUses returns, per non-test file under engine/ that imports
+// engine/store, how it uses it.
+func storeUses(t *testing.T) map[string]storeUse {
 	t.Helper()
-	uses := map[string]int{}
+	uses := map[string]storeUse{}
 	fset := token.NewFileSet()
 	err := filepath.WalkDir("engine", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
-			strings.HasPrefix(d.Name(), "badger") || matchesAny(filepath.ToSlash(filepath.Dir(path)), storeNamers) {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return err
 		}
 		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
@@ -172,16 +171,18 @@ func concreteStoreUses(t *testing.T) map[string]int {
 		if name == "" {
 			return nil
 		}
+		u := storeUse{imports: true}
 		ast.Inspect(f, func(n ast.Node) bool {
 			sel, ok := n.(*ast.SelectorExpr)
 			if !ok {
 				return true
 			}
 			if x, ok := sel.X.(*ast.Ident); ok && x.Name == name && (sel.Sel.Name == "Store" || sel.Sel.Name == "Tx") {
-				uses[filepath.ToSlash(path)]++
+				u.names++
 			}
 			return true
 		})
+		uses[filepath.ToSlash(path)] = u
 		return nil
 	})
 	if err != nil {
@@ -190,22 +191,63 @@ func concreteStoreUses(t *testing.T) map[string]int {
 	return uses
 }
 
+// storeViolations lists what files may not do with the store: name its
+// concrete types outside storeNamers and badger*.go, or import it outside
+// storeImporters and badger*.go.
+func storeViolations(uses map[string]storeUse) []string {
+	var bad []string
+	for file, u := range uses {
+		pkg := "watchparty/" + pathDir(file)
+		if strings.HasPrefix(pathBase(file), "badger") {
+			continue
+		}
+		if u.names > 0 && !matchesAny(pkg, storeNamers) {
+			bad = append(bad, fmt.Sprintf("%s names *store.Store or *store.Tx %d times: take the domain's repository interface", file, u.names))
+		} else if u.imports && !matchesAny(pkg, storeImporters) {
+			bad = append(bad, file+" imports engine/store: keep the store behind the domain's repository (badger*.go)")
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+func pathDir(p string) string  { return p[:max(strings.LastIndexByte(p, '/'), 0)] }
+func pathBase(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
+
 // TestStoreBehindRepositories: domain packages keep their records through
 // repository interfaces of their own (account.Repo, room.Repo ...); only
 // the wiring and the Badger implementations name *store.Store or *store.Tx.
 func TestStoreBehindRepositories(t *testing.T) {
-	uses := concreteStoreUses(t)
-	for file, n := range uses {
-		if !notYetBehindRepos[file] {
-			t.Errorf("%s names *store.Store or *store.Tx %d times: take the domain's repository interface", file, n)
+	uses := storeUses(t)
+	for _, must := range []string{"engine/account/badger.go", "engine/room/badger.go", "engine/app/app.go"} {
+		if !uses[must].imports {
+			t.Fatalf("%s is not seen importing the store", must)
 		}
 	}
-	for file := range notYetBehindRepos {
-		if uses[file] == 0 {
-			t.Errorf("%s no longer names the store's types: take it off notYetBehindRepos", file)
-		}
+	for _, v := range storeViolations(uses) {
+		t.Error(v)
 	}
-	if len(uses) < len(notYetBehindRepos) {
-		t.Errorf("%d files use the store's types, %d listed", len(uses), len(notYetBehindRepos))
+}
+
+// TestStoreBehindRepositoriesCatchesAUse: the check reports a domain file
+// naming the store's types or importing it, and leaves the wiring and the
+// Badger implementations alone.
+func TestStoreBehindRepositoriesCatchesAUse(t *testing.T) {
+	bad := storeViolations(map[string]storeUse{
+		"engine/room/actor.go":     {imports: true, names: 2},
+		"engine/media/resume.go":   {imports: true},
+		"engine/room/badger.go":    {imports: true, names: 20},
+		"engine/app/app.go":        {imports: true, names: 5},
+		"engine/web/server.go":     {imports: true},
+		"engine/web/media_more.go": {imports: true, names: 1},
+	})
+	want := []string{"engine/media/resume.go imports", "engine/room/actor.go names", "engine/web/media_more.go names"}
+	if len(bad) != len(want) {
+		t.Fatalf("reported %q, want %d reports", bad, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(bad[i], w) {
+			t.Errorf("report %d = %q, want it to start %q", i, bad[i], w)
+		}
 	}
 }

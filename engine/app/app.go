@@ -153,7 +153,7 @@ func accountService(cfg *config.Config, st *store.Store, o serverOptions, bus *r
 // roomOptions are the room service's options: the configuration's, on st.
 func roomOptions(cfg *config.Config, st *store.Store, log *slog.Logger, bus *revoke.Bus) room.Options {
 	o := room.OptionsFrom(cfg)
-	o.Store, o.Log, o.Revoke = st, log, bus
+	o.Repo, o.Log, o.Revoke = room.NewBadger(st), log, bus
 	return o
 }
 

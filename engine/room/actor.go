@@ -1,7 +1,6 @@
 package room
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -13,7 +12,6 @@ import (
 	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room/proto"
-	"watchparty/engine/store"
 )
 
 type op uint8
@@ -97,12 +95,12 @@ func (a *actor) post(m msg) bool {
 }
 
 func (a *actor) load() {
-	err := a.s.st.View(func(tx *store.Tx) error {
+	err := a.s.repo.View(func(tx Tx) error {
 		in, err := loadInfo(tx, a.code)
 		if err != nil {
 			return err
 		}
-		ms, err := loadMembers(tx, a.code)
+		ms, err := tx.Members(a.code)
 		if err != nil {
 			return err
 		}
@@ -252,8 +250,8 @@ func (a *actor) join(u User, guestRoom string) error {
 	}
 	now := a.now()
 	if m, ok := a.members[u.ID]; ok {
-		return a.s.st.Update(func(tx *store.Tx) error {
-			return touchUserRoom(tx, u.ID, a.code, m.Role == RoleOwner, now)
+		return a.s.repo.Update(func(tx Tx) error {
+			return tx.TouchUserRoom(u.ID, a.code, m.Role == RoleOwner, now)
 		})
 	}
 	if u.Guest {
@@ -279,14 +277,14 @@ func (a *actor) join(u User, guestRoom string) error {
 		}
 		m.Expires = now.Add(a.s.opt.GuestTTL).UTC()
 	}
-	if err := a.s.st.Update(func(tx *store.Tx) error {
-		if err := setJSON(tx, memberKey(a.code, u.ID), m); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error {
+		if err := tx.PutMember(a.code, m); err != nil {
 			return err
 		}
 		if u.Guest {
 			return nil
 		}
-		return touchUserRoom(tx, u.ID, a.code, false, now)
+		return tx.TouchUserRoom(u.ID, a.code, false, now)
 	}); err != nil {
 		return err
 	}
@@ -325,7 +323,7 @@ func (a *actor) updateInfo(by string, change func(in *Info) string) error {
 		}
 	}
 	line := change(&c)
-	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, roomKey(a.code), &c) }); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error { return tx.PutRoom(a.code, &c) }); err != nil {
 		return err
 	}
 	a.info = &c
@@ -407,15 +405,15 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 			c.GuestBans = bans
 		}
 	}
-	if err := a.s.st.Update(func(tx *store.Tx) error {
-		if err := tx.Delete(memberKey(a.code, target)); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error {
+		if err := tx.DeleteMember(a.code, target); err != nil {
 			return err
 		}
-		if err := tx.Delete(userRoomKey(target, a.code)); err != nil {
+		if err := tx.DeleteUserRoom(target, a.code); err != nil {
 			return err
 		}
 		if ban {
-			return setJSON(tx, roomKey(a.code), &c)
+			return tx.PutRoom(a.code, &c)
 		}
 		return nil
 	}); err != nil {
@@ -454,7 +452,7 @@ func (a *actor) setRole(by, target string, role Role) error {
 	}
 	mm := m.Member
 	mm.Role = role
-	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, memberKey(a.code, target), mm) }); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error { return tx.PutMember(a.code, mm) }); err != nil {
 		return err
 	}
 	m.Member = mm
@@ -469,7 +467,7 @@ func (a *actor) delete(by string) error {
 	if err := a.requireOwner(by); err != nil {
 		return err
 	}
-	if err := a.s.st.Update(func(tx *store.Tx) error { return deleteRoomKeys(tx, a.info) }); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error { return tx.DeleteRoom(a.info) }); err != nil {
 		return err
 	}
 	for _, m := range a.members {
@@ -510,11 +508,11 @@ func (a *actor) connect(c *Conn) error {
 		return ErrTooManyTabs
 	}
 	now := a.now()
-	_ = a.s.st.Update(func(tx *store.Tx) error {
+	_ = a.s.repo.Update(func(tx Tx) error {
 		if m.Guest {
 			return nil
 		}
-		return touchUserRoom(tx, m.ID, a.code, m.Role == RoleOwner, now)
+		return tx.TouchUserRoom(m.ID, a.code, m.Role == RoleOwner, now)
 	})
 	before, wasNative := m.presence(), m.native()
 	m.conns = append(m.conns, c)
@@ -747,17 +745,13 @@ func (a *actor) flush() {
 	}
 	pending := a.pending
 	a.pending = a.pending[:0]
-	err := a.s.st.Update(func(tx *store.Tx) error {
+	err := a.s.repo.Update(func(tx Tx) error {
 		for _, p := range pending {
-			b, err := json.Marshal(p.line)
-			if err != nil {
-				return err
-			}
-			if err := tx.Set(chatKey(a.code, p.line.Seq), b); err != nil {
+			if err := tx.PutLine(a.code, p.line); err != nil {
 				return err
 			}
 			if p.line.Seq > HistoryLines {
-				if err := tx.Delete(chatKey(a.code, p.line.Seq-HistoryLines)); err != nil {
+				if err := tx.DeleteLine(a.code, p.line.Seq-HistoryLines); err != nil {
 					return err
 				}
 			}
@@ -851,7 +845,7 @@ func (a *actor) react(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	} else {
 		cp.Reactions[cm.Emoji] = next
 	}
-	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, chatKey(a.code, cp.Seq), &cp) }); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error { return tx.PutLine(a.code, &cp) }); err != nil {
 		c.sendError(proto.CodeUnavailable, "the server could not save your reaction; try again", cm.Ref, 0)
 		return
 	}
@@ -882,7 +876,7 @@ func (a *actor) video(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	v.At = a.now().UnixMilli()
 	in := *a.info
 	in.Video = &v
-	if err := a.s.st.Update(func(tx *store.Tx) error { return setJSON(tx, roomKey(a.code), &in) }); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error { return tx.PutRoom(a.code, &in) }); err != nil {
 		c.sendError(proto.CodeUnavailable, "the server could not save the video; try again", cm.Ref, 0)
 		return
 	}

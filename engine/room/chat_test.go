@@ -151,7 +151,7 @@ func TestHelloAndFanOutInOrder(t *testing.T) {
 func TestHistoryOnRejoinAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
-	svc := New(Options{Store: st, Log: quietLog(), ParseLink: testLink, ChatPer10s: 1000})
+	svc := New(Options{Repo: NewBadger(st), Log: quietLog(), ParseLink: testLink, ChatPer10s: 1000})
 	base := serveRooms(t, svc)
 	in := mustCreate(t, svc, ann, "")
 	mustJoin(t, svc, in.Code, bob)
@@ -222,7 +222,7 @@ func TestHistoryOnRejoinAndRestart(t *testing.T) {
 	}
 	st2 := openStore(t, dir)
 	defer st2.Close()
-	svc2 := New(Options{Store: st2, Log: quietLog(), ParseLink: testLink})
+	svc2 := New(Options{Repo: NewBadger(st2), Log: quietLog(), ParseLink: testLink})
 	defer svc2.Close()
 	base2 := serveRooms(t, svc2)
 	b2 := dial(t, base2, in.Code, bob)

@@ -2,14 +2,12 @@ package room
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sort"
 
 	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room/proto"
-	"watchparty/engine/store"
 )
 
 // What happens to a room when its owner's account is deleted.
@@ -50,17 +48,16 @@ func heir(members map[string]*Member, owner string) *Member {
 // owns: the account page shows it before the owner confirms.
 func (s *Service) OwnedFates(ctx context.Context, uid string) ([]Fate, error) {
 	var out []Fate
-	err := s.st.View(func(tx *store.Tx) error {
-		prefix := userRoomPrefix(uid)
-		var codes []string
-		if err := tx.Iterate(prefix, false, func(k, v []byte) error {
-			var ur userRoom
-			if json.Unmarshal(v, &ur) == nil && ur.Owner {
-				codes = append(codes, string(k[len(prefix):]))
-			}
-			return nil
-		}); err != nil {
+	err := s.repo.View(func(tx Tx) error {
+		urs, err := tx.UserRooms(uid)
+		if err != nil {
 			return err
+		}
+		var codes []string
+		for _, ur := range urs {
+			if ur.Owner {
+				codes = append(codes, ur.Code)
+			}
 		}
 		for _, code := range codes {
 			in, err := loadInfo(tx, code)
@@ -72,7 +69,7 @@ func (s *Service) OwnedFates(ctx context.Context, uid string) ([]Fate, error) {
 			if in.Owner != uid {
 				continue
 			}
-			ms, err := loadMembers(tx, code)
+			ms, err := tx.Members(code)
 			if err != nil {
 				return err
 			}
@@ -94,12 +91,12 @@ func (s *Service) OwnedFates(ctx context.Context, uid string) ([]Fate, error) {
 // rooms.
 func (s *Service) ForgetUser(ctx context.Context, uid string) ([]Fate, error) {
 	var codes []string
-	err := s.st.View(func(tx *store.Tx) error {
-		prefix := userRoomPrefix(uid)
-		return tx.Iterate(prefix, false, func(k, _ []byte) error {
-			codes = append(codes, string(k[len(prefix):]))
-			return nil
-		})
+	err := s.repo.View(func(tx Tx) error {
+		urs, err := tx.UserRooms(uid)
+		for _, ur := range urs {
+			codes = append(codes, ur.Code)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -119,9 +116,9 @@ func (s *Service) ForgetUser(ctx context.Context, uid string) ([]Fate, error) {
 		}
 	}
 	// Whatever is left of the account's room list goes too.
-	if err := s.st.Update(func(tx *store.Tx) error {
+	if err := s.repo.Update(func(tx Tx) error {
 		for _, code := range codes {
-			if err := tx.Delete(userRoomKey(uid, code)); err != nil {
+			if err := tx.DeleteUserRoom(uid, code); err != nil {
 				return err
 			}
 		}
@@ -163,20 +160,20 @@ func (a *actor) transfer(from, to string) error {
 	hm := heir.Member
 	hm.Role = RoleOwner
 	now := a.now()
-	if err := a.s.st.Update(func(tx *store.Tx) error {
-		if err := setJSON(tx, roomKey(a.code), &in); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error {
+		if err := tx.PutRoom(a.code, &in); err != nil {
 			return err
 		}
-		if err := setJSON(tx, memberKey(a.code, to), hm); err != nil {
+		if err := tx.PutMember(a.code, hm); err != nil {
 			return err
 		}
-		if err := tx.Delete(memberKey(a.code, from)); err != nil {
+		if err := tx.DeleteMember(a.code, from); err != nil {
 			return err
 		}
-		if err := tx.Delete(userRoomKey(from, a.code)); err != nil {
+		if err := tx.DeleteUserRoom(from, a.code); err != nil {
 			return err
 		}
-		return touchUserRoom(tx, to, a.code, true, now)
+		return tx.TouchUserRoom(to, a.code, true, now)
 	}); err != nil {
 		return err
 	}

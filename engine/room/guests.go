@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"watchparty/engine/room/proto"
-	"watchparty/engine/store"
 )
 
 // GuestBanFor is how long a removed guest's address may not join the room
@@ -54,9 +53,9 @@ func (a *actor) expireGuests() {
 	if len(gone) == 0 {
 		return
 	}
-	if err := a.s.st.Update(func(tx *store.Tx) error {
+	if err := a.s.repo.Update(func(tx Tx) error {
 		for _, m := range gone {
-			if err := tx.Delete(memberKey(a.code, m.ID)); err != nil {
+			if err := tx.DeleteMember(a.code, m.ID); err != nil {
 				return err
 			}
 		}

@@ -67,7 +67,7 @@ func TestHelloBounded(t *testing.T) {
 		if err := st.Update(func(tx *store.Tx) error {
 			for j := i; j < i+500; j++ {
 				id := fmt.Sprintf("u_%05d", j)
-				if err := setJSON(tx, memberKey(in.Code, id), Member{ID: id, Name: fmt.Sprintf("Member %05d", j), Role: RoleMember, Joined: now}); err != nil {
+				if err := (badgerTx{tx}).PutMember(in.Code, Member{ID: id, Name: fmt.Sprintf("Member %05d", j), Role: RoleMember, Joined: now}); err != nil {
 					return err
 				}
 			}

@@ -49,7 +49,7 @@ func testLink(raw string) (Video, error) {
 func newService(t *testing.T, o Options) (*Service, *store.Store) {
 	t.Helper()
 	st := openStore(t, t.TempDir())
-	o.Store = st
+	o.Repo = NewBadger(st)
 	o.Log = quietLog()
 	if o.ParseLink == nil {
 		o.ParseLink = testLink

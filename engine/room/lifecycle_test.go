@@ -16,7 +16,7 @@ func TestRoomLifecycle(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	st := openStore(t, dir)
-	svc := New(Options{Store: st, Log: quietLog(), RoomsPerUser: 2, GuestsAllowed: true})
+	svc := New(Options{Repo: NewBadger(st), Log: quietLog(), RoomsPerUser: 2, GuestsAllowed: true})
 
 	in, err := svc.Create(ctx, ann, "  Movie night ")
 	if err != nil {
@@ -141,7 +141,7 @@ func TestRoomLifecycle(t *testing.T) {
 	}
 	st = openStore(t, dir)
 	defer st.Close()
-	svc = New(Options{Store: st, Log: quietLog()})
+	svc = New(Options{Repo: NewBadger(st), Log: quietLog()})
 	defer svc.Close()
 	got, err := svc.Get(ctx, in.Code)
 	if err != nil {

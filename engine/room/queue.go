@@ -2,10 +2,8 @@ package room
 
 import (
 	"fmt"
-	"strconv"
 
 	"watchparty/engine/room/proto"
-	"watchparty/engine/store"
 )
 
 // QueueItem is a video waiting in a room's up-next list.
@@ -14,22 +12,12 @@ type QueueItem struct {
 	Video Video  `json:"video"`
 }
 
-// The queue is stored one key per item plus its order, so that a change
-// writes what changed (an item, or the order of ids), not the whole queue:
-//
-//	roomqueue/<code>/order       queueOrder
-//	roomqueue/<code>/item/<id>   Video
-type queueOrder struct {
+// QueueOrder is the order of a room's queue, kept apart from its items so
+// that a change writes what changed (an item, or the order of ids), not the
+// whole queue.
+type QueueOrder struct {
 	Seq uint64   `json:"seq"` // the last id handed out
 	IDs []uint64 `json:"ids"`
-}
-
-func queuePrefix(code string) []byte { return store.Key("roomqueue", code, "") }
-func queueOrderKey(code string) []byte {
-	return store.Key("roomqueue", code, "order")
-}
-func queueItemKey(code string, id uint64) []byte {
-	return store.Key("roomqueue", code, "item", strconv.FormatUint(id, 10))
 }
 
 // wireQueueChange is one change of the queue: the item added (for "add")
@@ -60,12 +48,12 @@ func (a *actor) queueIDs() []uint64 {
 
 // loadQueue reads the queue's keys; legacy is the queue of a record written
 // before items had keys of their own (written out at the next change).
-func (a *actor) loadQueue(tx *store.Tx, legacy []QueueItem, legacySeq uint64) error {
-	var order queueOrder
-	if err := getJSON(tx, queueOrderKey(a.code), &order); err != nil {
-		if !isNotFound(err) {
-			return err
-		}
+func (a *actor) loadQueue(tx Tx, legacy []QueueItem, legacySeq uint64) error {
+	order, ok, err := tx.QueueOrder(a.code)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		a.sync.queue, a.sync.queueSeq = legacy, legacySeq
 		a.sync.queueLegacy = len(legacy) > 0
 		return nil
@@ -73,12 +61,12 @@ func (a *actor) loadQueue(tx *store.Tx, legacy []QueueItem, legacySeq uint64) er
 	a.sync.queueSeq = order.Seq
 	a.sync.queue = make([]QueueItem, 0, len(order.IDs))
 	for _, id := range order.IDs {
-		var v Video
-		if err := getJSON(tx, queueItemKey(a.code, id), &v); err != nil {
-			if isNotFound(err) {
-				continue
-			}
+		v, ok, err := tx.QueueItem(a.code, id)
+		if err != nil {
 			return err
+		}
+		if !ok {
+			continue
 		}
 		a.sync.queue = append(a.sync.queue, QueueItem{ID: id, Video: v})
 	}
@@ -87,22 +75,22 @@ func (a *actor) loadQueue(tx *store.Tx, legacy []QueueItem, legacySeq uint64) er
 
 // saveQueue writes the order and the given items, and deletes the removed
 // ones, in tx.
-func (a *actor) saveQueue(tx *store.Tx, put []QueueItem, removed []uint64) error {
+func (a *actor) saveQueue(tx Tx, put []QueueItem, removed []uint64) error {
 	if a.sync.queueLegacy {
 		put = a.sync.queue // the first change writes out every item
 		a.sync.queueLegacy = false
 	}
 	for _, it := range put {
-		if err := setJSON(tx, queueItemKey(a.code, it.ID), it.Video); err != nil {
+		if err := tx.PutQueueItem(a.code, it.ID, it.Video); err != nil {
 			return err
 		}
 	}
 	for _, id := range removed {
-		if err := tx.Delete(queueItemKey(a.code, id)); err != nil {
+		if err := tx.DeleteQueueItem(a.code, id); err != nil {
 			return err
 		}
 	}
-	return setJSON(tx, queueOrderKey(a.code), queueOrder{Seq: a.sync.queueSeq, IDs: a.queueIDs()})
+	return tx.PutQueueOrder(a.code, &QueueOrder{Seq: a.sync.queueSeq, IDs: a.queueIDs()})
 }
 
 // changeQueue makes next the queue, stores the change and tells everyone.
@@ -114,7 +102,7 @@ func (a *actor) changeQueue(next []QueueItem, op string, added *QueueItem, remov
 	if added != nil {
 		put = []QueueItem{*added}
 	}
-	if err := a.s.st.Update(func(tx *store.Tx) error { return a.saveQueue(tx, put, removed) }); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error { return a.saveQueue(tx, put, removed) }); err != nil {
 		a.sync.queue, a.sync.queueLegacy = prev, prevLegacy
 		a.s.log.Error("saving the queue", "room", a.code, "err", err)
 		return err
@@ -217,8 +205,8 @@ func (a *actor) advance(by *memberState, byMember bool) {
 	rest := append([]QueueItem(nil), a.sync.queue[1:]...)
 	prev := a.sync.queue
 	a.sync.queue = rest
-	if err := a.s.st.Update(func(tx *store.Tx) error {
-		if err := setJSON(tx, roomKey(a.code), &in); err != nil {
+	if err := a.s.repo.Update(func(tx Tx) error {
+		if err := tx.PutRoom(a.code, &in); err != nil {
 			return err
 		}
 		return a.saveQueue(tx, nil, []uint64{it.ID})

@@ -63,7 +63,7 @@ func TestQueueChangesAreSmall(t *testing.T) {
 func TestQueueSurvivesRestartAndOldRecords(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, dir)
-	svc := New(Options{Store: st, Log: quietLog(), ParseLink: testLink})
+	svc := New(Options{Repo: NewBadger(st), Log: quietLog(), ParseLink: testLink})
 	in := mustCreate(t, svc, ann, "")
 	base := serveRooms(t, svc)
 	a := dial(t, base, in.Code, ann)
@@ -79,7 +79,7 @@ func TestQueueSurvivesRestartAndOldRecords(t *testing.T) {
 	st.Close()
 
 	order := func(st *store.Store) []string {
-		svc := New(Options{Store: st, Log: quietLog(), ParseLink: testLink})
+		svc := New(Options{Repo: NewBadger(st), Log: quietLog(), ParseLink: testLink})
 		defer svc.Close()
 		var urls []string
 		if err := svc.exec(context.Background(), in.Code, func(a *actor) error {
@@ -98,7 +98,7 @@ func TestQueueSurvivesRestartAndOldRecords(t *testing.T) {
 	}
 
 	// An older version's record: the queue inside roomsync/<code>.
-	old := syncRecord{Queue: []QueueItem{{ID: 7, Video: Video{Kind: "file", URL: "https://x.test/old.webm"}}}, QueueSeq: 7}
+	old := PlaybackRecord{Queue: []QueueItem{{ID: 7, Video: Video{Kind: "file", URL: "https://x.test/old.webm"}}}, QueueSeq: 7}
 	if err := st.UpdateSync(func(tx *store.Tx) error {
 		var keys [][]byte
 		_ = tx.Iterate(queuePrefix(in.Code), false, func(k, _ []byte) error { keys = append(keys, append([]byte(nil), k...)); return nil })
@@ -107,7 +107,7 @@ func TestQueueSurvivesRestartAndOldRecords(t *testing.T) {
 				return err
 			}
 		}
-		return setJSON(tx, syncKey(in.Code), old)
+		return (badgerTx{tx}).PutPlayback(in.Code, &old)
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,13 +15,13 @@ import (
 	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
 	"watchparty/engine/rtc"
-	"watchparty/engine/store"
 )
 
 // Options configure the room service. Zero values take the defaults.
 type Options struct {
-	Store *store.Store
-	Log   *slog.Logger
+	// Repo keeps the rooms (NewBadger: in the store).
+	Repo Repo
+	Log  *slog.Logger
 	// ParseLink turns a pasted link into a Video, or explains what is accepted.
 	ParseLink func(raw string) (Video, error)
 	// GuestsAllowed is the server-wide switch; each room also opts in.
@@ -69,9 +68,9 @@ func OptionsFrom(cfg *config.Config) Options {
 
 // Service manages rooms: their records in the store and their live actors.
 type Service struct {
-	opt Options
-	st  *store.Store
-	log *slog.Logger
+	opt  Options
+	repo Repo
+	log  *slog.Logger
 
 	mu     sync.Mutex
 	rooms  map[string]*actor
@@ -121,7 +120,7 @@ func New(o Options) *Service {
 	if o.ParseLink == nil {
 		o.ParseLink = VideoFromLink
 	}
-	s := &Service{opt: o, st: o.Store, log: o.Log, rooms: map[string]*actor{}, quit: make(chan struct{}),
+	s := &Service{opt: o, repo: o.Repo, log: o.Log, rooms: map[string]*actor{}, quit: make(chan struct{}),
 		conns: connIndex{byUser: map[string]map[*Conn]struct{}{}}}
 	if o.Revoke != nil {
 		o.Revoke.Subscribe(s.revoked)
@@ -219,23 +218,23 @@ func (s *Service) Create(ctx context.Context, u User, name string) (*Info, error
 	}
 	now := s.opt.Now()
 	in := &Info{Name: name, Owner: u.ID, OwnerName: u.Name, Created: now.UTC(), Invite: newToken(), Settings: DefaultSettings()}
-	err = s.st.Update(func(tx *store.Tx) error {
+	err = s.repo.Update(func(tx Tx) error {
+		urs, err := tx.UserRooms(u.ID)
+		if err != nil {
+			return err
+		}
 		owned := 0
-		if err := tx.Iterate(userRoomPrefix(u.ID), false, func(_, v []byte) error {
-			var ur userRoom
-			if json.Unmarshal(v, &ur) == nil && ur.Owner {
+		for _, ur := range urs {
+			if ur.Owner {
 				owned++
 			}
-			return nil
-		}); err != nil {
-			return err
 		}
 		if owned >= s.opt.RoomsPerUser {
 			return ErrTooManyRooms
 		}
 		for range 8 {
 			code := NewCode()
-			if ok, err := tx.Has(roomKey(code)); err != nil {
+			if ok, err := tx.RoomExists(code); err != nil {
 				return err
 			} else if !ok {
 				in.Code = code
@@ -245,16 +244,16 @@ func (s *Service) Create(ctx context.Context, u User, name string) (*Info, error
 		if in.Code == "" {
 			return errors.New("room: could not find a free code")
 		}
-		if err := setJSON(tx, roomKey(in.Code), in); err != nil {
+		if err := tx.PutRoom(in.Code, in); err != nil {
 			return err
 		}
-		if err := setJSON(tx, memberKey(in.Code, u.ID), Member{ID: u.ID, Name: u.Name, Role: RoleOwner, Joined: now.UTC()}); err != nil {
+		if err := tx.PutMember(in.Code, Member{ID: u.ID, Name: u.Name, Role: RoleOwner, Joined: now.UTC()}); err != nil {
 			return err
 		}
-		if err := tx.Set(inviteKey(in.Invite), []byte(in.Code)); err != nil {
+		if err := tx.PutInvite(in.Invite, in.Code); err != nil {
 			return err
 		}
-		return touchUserRoom(tx, u.ID, in.Code, true, now)
+		return tx.TouchUserRoom(u.ID, in.Code, true, now)
 	})
 	if err != nil {
 		return nil, err
@@ -265,7 +264,7 @@ func (s *Service) Create(ctx context.Context, u User, name string) (*Info, error
 // Get returns a room's record.
 func (s *Service) Get(ctx context.Context, code string) (*Info, error) {
 	var in *Info
-	err := s.st.View(func(tx *store.Tx) error {
+	err := s.repo.View(func(tx Tx) error {
 		var err error
 		in, err = loadInfo(tx, code)
 		return err
@@ -275,22 +274,19 @@ func (s *Service) Get(ctx context.Context, code string) (*Info, error) {
 
 // Member returns u's membership of a room, ErrNotMember when there is none.
 func (s *Service) Member(ctx context.Context, code, uid string) (*Member, error) {
-	var m Member
-	err := s.st.View(func(tx *store.Tx) error { return getJSON(tx, memberKey(code, uid), &m) })
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrNotMember
-	}
+	var m *Member
+	err := s.repo.View(func(tx Tx) (err error) { m, err = tx.Member(code, uid); return })
 	if err != nil {
 		return nil, err
 	}
-	return &m, nil
+	return m, nil
 }
 
 // Members lists a room's members, owner first, then by name.
 func (s *Service) Members(ctx context.Context, code string) ([]Member, error) {
 	var out []Member
-	err := s.st.View(func(tx *store.Tx) error {
-		ms, err := loadMembers(tx, code)
+	err := s.repo.View(func(tx Tx) error {
+		ms, err := tx.Members(code)
 		for _, m := range ms {
 			out = append(out, *m)
 		}
@@ -308,7 +304,7 @@ func (s *Service) Members(ctx context.Context, code string) ([]Member, error) {
 // History returns the kept chat lines of a room.
 func (s *Service) History(ctx context.Context, code string) ([]*Line, error) {
 	var lines []*Line
-	err := s.st.View(func(tx *store.Tx) error {
+	err := s.repo.View(func(tx Tx) error {
 		var err error
 		lines, _, err = loadChat(tx, code)
 		return err
@@ -321,11 +317,9 @@ func (s *Service) CodeForInvite(ctx context.Context, token string) (string, erro
 	if token == "" || len(token) > 64 {
 		return "", ErrInvite
 	}
-	b, err := s.st.Get(inviteKey(token))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", ErrInvite
-	}
-	return string(b), err
+	var code string
+	err := s.repo.View(func(tx Tx) (err error) { code, err = tx.RoomForInvite(token); return })
+	return code, err
 }
 
 // Join makes u a member of the room (a no-op for members). Guests may only
@@ -393,14 +387,14 @@ func (s *Service) RevokeInvite(ctx context.Context, code, by string) (string, er
 		old := a.info.Invite
 		c := *a.info
 		c.Invite = token
-		if err := s.st.Update(func(tx *store.Tx) error {
-			if err := tx.Delete(inviteKey(old)); err != nil {
+		if err := s.repo.Update(func(tx Tx) error {
+			if err := tx.DeleteInvite(old); err != nil {
 				return err
 			}
-			if err := tx.Set(inviteKey(token), []byte(a.code)); err != nil {
+			if err := tx.PutInvite(token, a.code); err != nil {
 				return err
 			}
-			return setJSON(tx, roomKey(a.code), &c)
+			return tx.PutRoom(a.code, &c)
 		}); err != nil {
 			return err
 		}
@@ -454,32 +448,20 @@ func (s *Service) Delete(ctx context.Context, code, by string) error {
 // UserRooms lists the rooms u owns or has visited, most recent first.
 func (s *Service) UserRooms(ctx context.Context, uid string) ([]Summary, error) {
 	var out []Summary
-	err := s.st.View(func(tx *store.Tx) error {
-		prefix := userRoomPrefix(uid)
-		type entry struct {
-			code string
-			ur   userRoom
-		}
-		var entries []entry
-		if err := tx.Iterate(prefix, false, func(k, v []byte) error {
-			var ur userRoom
-			if json.Unmarshal(v, &ur) != nil {
-				return nil
-			}
-			entries = append(entries, entry{string(k[len(prefix):]), ur})
-			return nil
-		}); err != nil {
+	err := s.repo.View(func(tx Tx) error {
+		entries, err := tx.UserRooms(uid)
+		if err != nil {
 			return err
 		}
 		for _, e := range entries {
-			in, err := loadInfo(tx, e.code)
+			in, err := loadInfo(tx, e.Code)
 			if errors.Is(err, ErrNotFound) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			out = append(out, Summary{Code: e.code, Name: in.Name, Owner: in.Owner == uid, Visited: time.UnixMilli(e.ur.Visited)})
+			out = append(out, Summary{Code: e.Code, Name: in.Name, Owner: in.Owner == uid, Visited: time.UnixMilli(e.Visited)})
 		}
 		return nil
 	})

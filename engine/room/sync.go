@@ -11,7 +11,6 @@ import (
 	"watchparty/config"
 	"watchparty/engine/playback"
 	"watchparty/engine/room/proto"
-	"watchparty/engine/store"
 )
 
 // SyncOptions tune synchronized playback (config keys sync.*). A zero field
@@ -127,33 +126,31 @@ type syncState struct {
 	wakeAt time.Time
 }
 
-// syncRecord is the persisted form, at roomsync/<code>. Queue and QueueSeq
+// PlaybackRecord is a room's playback state as kept. Queue and QueueSeq
 // are only read, from records written before the queue had keys of its own
 // (queue.go).
-type syncRecord struct {
+type PlaybackRecord struct {
 	State    playback.State `json:"state"`
 	Queue    []QueueItem    `json:"queue,omitempty"`
 	QueueSeq uint64         `json:"queue_seq,omitempty"`
 	SavedAt  int64          `json:"saved_at"` // unix ms of the write
 }
 
-func syncKey(code string) []byte { return store.Key("roomsync", code) }
-
 // loadSync reads the room's playback record. A room that was playing when
 // the server stopped comes back paused at the position it had at the last
 // save (each change, every CheckpointEvery while playing, and at shutdown):
 // nobody is watching a room whose server restarts, and continuing would
 // skip what happened during the outage.
-func (a *actor) loadSync(tx *store.Tx) error {
+func (a *actor) loadSync(tx Tx) error {
 	a.sync.opt = a.s.opt.Sync.withDefaults()
 	a.sync.conns = map[*Conn]*connSync{}
-	var rec syncRecord
-	if err := getJSON(tx, syncKey(a.code), &rec); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			a.syncFromVideo()
-			return nil
-		}
+	rec, ok, err := tx.Playback(a.code)
+	if err != nil {
 		return err
+	}
+	if !ok {
+		a.syncFromVideo()
+		return nil
 	}
 	if rec.State.Validate() != nil {
 		rec.State = playback.State{Version: rec.State.Version}
@@ -192,15 +189,15 @@ func (a *actor) syncFromVideo() {
 // saveSync persists the playback record.
 func (a *actor) saveSync() {
 	now := a.now()
-	rec := syncRecord{State: a.sync.state, SavedAt: now.UnixMilli()}
-	if err := a.s.st.Update(func(tx *store.Tx) error {
+	rec := PlaybackRecord{State: a.sync.state, SavedAt: now.UnixMilli()}
+	if err := a.s.repo.Update(func(tx Tx) error {
 		if a.sync.queueLegacy {
 			// A record of an older version held the queue: move it out.
 			if err := a.saveQueue(tx, nil, nil); err != nil {
 				return err
 			}
 		}
-		return setJSON(tx, syncKey(a.code), &rec)
+		return tx.PutPlayback(a.code, &rec)
 	}); err != nil {
 		a.s.log.Error("saving playback", "room", a.code, "err", err)
 		return

@@ -480,7 +480,7 @@ func TestSyncStateAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	open := func() *Service {
 		st := openStore(t, dir)
-		svc := New(Options{Store: st, Log: quietLog(), ParseLink: testLink})
+		svc := New(Options{Repo: NewBadger(st), Log: quietLog(), ParseLink: testLink})
 		t.Cleanup(func() { svc.Close(); st.Close() })
 		return svc
 	}
@@ -496,7 +496,7 @@ func TestSyncStateAfterRestart(t *testing.T) {
 
 	// Stop the server (its store too) and start a new one on the same data.
 	svc1.Close()
-	svc1.st.Close()
+	svc1.repo.(badgerRepo).st.Close()
 	svc2 := open()
 	base := serveRooms(t, svc2)
 	c := dial(t, base, r.code, syncPeer)

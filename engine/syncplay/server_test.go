@@ -61,7 +61,7 @@ func newRig(t *testing.T, o syncplay.Options, ro room.Options) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ro.Store, ro.Log = st, quietLog()
+	ro.Repo, ro.Log = room.NewBadger(st), quietLog()
 	ro.ParseLink = func(raw string) (room.Video, error) {
 		if strings.HasSuffix(raw, ".webm") {
 			return room.Video{Kind: "file", URL: raw}, nil

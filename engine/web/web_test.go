@@ -75,7 +75,7 @@ func newTestServer(t *testing.T, mutate func(*config.Config), routes func(*fiber
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	ro := room.OptionsFrom(cfg)
-	ro.Store, ro.Log = st, log
+	ro.Repo, ro.Log = room.NewBadger(st), log
 	rooms := room.New(ro)
 	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Rooms: rooms})
 	if err != nil {

@@ -63,7 +63,7 @@ func testLink(raw string) (room.Video, error) {
 func newService(t *testing.T, o room.Options) (*room.Service, *store.Store) {
 	t.Helper()
 	st := openStore(t, t.TempDir())
-	o.Store, o.Log, o.ParseLink = st, quietLog(), testLink
+	o.Repo, o.Log, o.ParseLink = room.NewBadger(st), quietLog(), testLink
 	svc := room.New(o)
 	t.Cleanup(func() {
 		svc.Close()
@@ -419,7 +419,7 @@ func TestNoGoroutineLeakAfterAllLeave(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	before := goleak.IgnoreCurrent()
-	svc := room.New(room.Options{Store: st, Log: quietLog(), ParseLink: testLink, IdleTimeout: time.Millisecond, PingInterval: 20 * time.Millisecond})
+	svc := room.New(room.Options{Repo: room.NewBadger(st), Log: quietLog(), ParseLink: testLink, IdleTimeout: time.Millisecond, PingInterval: 20 * time.Millisecond})
 	base := serveRooms(t, svc)
 	var codes []string
 	for i := range 3 {
@@ -609,7 +609,7 @@ func killHelper(dir string) error {
 	if err != nil {
 		return err
 	}
-	svc := room.New(room.Options{Store: st, Log: quietLog(), ParseLink: testLink, ChatPer10s: 100000})
+	svc := room.New(room.Options{Repo: room.NewBadger(st), Log: quietLog(), ParseLink: testLink, ChatPer10s: 100000})
 	in, err := svc.Create(context.Background(), ann, "")
 	if err != nil {
 		return err
@@ -682,7 +682,7 @@ func TestAcknowledgedChatSurvivesKill(t *testing.T) {
 
 	st := openStore(t, dir)
 	defer st.Close()
-	svc := room.New(room.Options{Store: st, Log: quietLog()})
+	svc := room.New(room.Options{Repo: room.NewBadger(st), Log: quietLog()})
 	defer svc.Close()
 	lines, err := svc.History(context.Background(), code)
 	if err != nil {
