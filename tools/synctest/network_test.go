@@ -6,6 +6,7 @@ import (
 	"context"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
@@ -117,4 +118,42 @@ func TestBrowserClockAsymmetricPath(t *testing.T) {
 	if e, src := clockError(wrong); src != "rtt" || math.Abs(e) > 15 {
 		t.Errorf("device clock 3 s wrong over a symmetric path: the estimate is %.1f ms off (following %q); want the round trips, within 15 ms", e, src)
 	}
+}
+
+// TestBrowserSeekingPlayerHoldsTheRoom: with "wait for everyone" on, a
+// member whose link becomes slow (1.5 s down) just as the room seeks is
+// paused in the middle of its seek for a while; it reports buffering, so
+// the room holds everyone until it can play, and then goes on together.
+func TestBrowserSeekingPlayerHoldsTheRoom(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	s.Settings(t, true)
+	// B's link carries more than the clip's bitrate, but not so much that
+	// it has loaded the whole clip by the time of the seek.
+	fast := mustProfile("B=2/2,0,0%,1000")
+	sh := s.Shape(t, 1, fast)
+	a := s.Join(t, 0)
+	b := s.Join(t, 1)
+	s.Share(t, a)
+	two := []*browsertest.Window{a, b}
+	command(t, a, "play")
+	waitTogether(t, "play", two, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+
+	sh.Set(mustProfile("B=2/1500,0,0%,1000"))
+	command(t, a, "seek", 55)
+	held := false
+	for range 200 {
+		if p := ProbeAll(t, []*browsertest.Window{a})[0]; p.Held && p.Paused {
+			held = true
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !held {
+		t.Fatalf("the room did not wait for a member still seeking over a slow link; its notes: %s",
+			browsertest.Eval[string](b, `JSON.stringify(window.watchpartySync.log.slice(-10))`))
+	}
+	sh.Set(fast)
+	waitTogether(t, "after the seek", two, func(p Probe) bool { return playing(p) && !p.Held && p.Pos > 55 })
 }

@@ -18,8 +18,8 @@
 // whose interval is narrowest now.
 //
 // An interval widens with the sample's age, by the rate at which two clocks
-// can drift apart; the drift itself is estimated from the samples of the
-// last few minutes and old samples are carried forward by it. A sample that
+// may drift apart. (The drift is not estimated: a path that changes its
+// asymmetry moves the round trips' offsets just as drift would.) A sample that
 // contradicts the others (the local clock stepped: a device that slept) makes
 // the clock forget the older ones. A network change, the page coming back
 // into view or out of a freeze sends a burst of pings.
@@ -42,15 +42,13 @@ const defaults = {
   burst: 8, // pings sent when (re)connecting or when the network changes
   burstGapMs: 40, // between the burst's pings
   intervalMs: 3000, // between later pings
-  windowMs: 180000, // samples kept this long
+  windowMs: 120000, // samples kept this long
   maxSamples: 64,
   smoothing: 0.3, // weight of a new target
   jumpMs: 25, // a target this far from the estimate replaces it at once
   timeoutMs: 5000, // a ping unanswered this long is forgotten
   marginMs: 1, // slack of an interval: timer resolution, the server's own work
-  maxDriftPpm: 100, // how fast two clocks may drift apart before the drift is known
-  residualPpm: 20, // ... and once it is estimated
-  driftSpanMs: 30000, // samples must span this long before the drift is estimated
+  maxDriftPpm: 50, // how fast two clocks may drift apart
 };
 
 export class Clock {
@@ -68,7 +66,6 @@ export class Clock {
     this.pending = new Map(); // t0 -> true
     this.offset = 0;
     this.delay = NaN; // of the sample the round-trip estimate follows
-    this.drift = 0; // estimated rate of the server's clock against ours, minus 1
     this.source = ""; // "device" or "rtt" once synced
     this.synced = false;
     this.timer = 0;
@@ -154,60 +151,27 @@ export class Clock {
     const best = this.best(x.at);
     if (best && Math.abs(x.offset - best.offset) > x.delay / 2 + best.u + 4 * o.marginMs) {
       this.samples = []; // the local clock stepped (sleep, a frozen page): start again
-      this.drift = 0;
     }
     this.samples.push(x);
     const cutoff = x.at - o.windowMs;
     while (this.samples.length > o.maxSamples || (this.samples.length && this.samples[0].at < cutoff)) this.samples.shift();
-    this.estimateDrift();
   }
 
   /** Growth of a sample's uncertainty per ms of age. */
   growth() {
-    const span = this.samples.length ? this.samples.at(-1).at - this.samples[0].at : 0;
-    return (span >= this.opts.driftSpanMs ? this.opts.residualPpm : this.opts.maxDriftPpm) * 1e-6;
+    return this.opts.maxDriftPpm * 1e-6;
   }
 
-  /** The sample with the narrowest interval at local instant now, carried forward. */
+  /** The sample with the narrowest interval at local instant now. */
   best(now) {
     let best = null;
     const g = this.growth();
     for (const x of this.samples) {
       const age = Math.abs(now - x.at);
       const u = x.delay / 2 + age * g + this.opts.marginMs;
-      if (!best || u < best.u) best = { offset: x.offset + this.drift * (now - x.at), u, delay: x.delay };
+      if (!best || u < best.u) best = { offset: x.offset, u, delay: x.delay };
     }
     return best;
-  }
-
-  /**
-   * Estimates the drift: the slope of the offset over time, fitted to the
-   * best sample of each of six stretches of the window (the others carry
-   * more of the path's jitter).
-   */
-  estimateDrift() {
-    const xs = this.samples;
-    if (xs.length < 6) return;
-    const t0 = xs[0].at;
-    const span = xs.at(-1).at - t0;
-    if (span < this.opts.driftSpanMs) return;
-    const bins = new Array(6).fill(null);
-    for (const x of xs) {
-      const k = Math.min(5, Math.floor(((x.at - t0) / span) * 6));
-      if (!bins[k] || x.delay < bins[k].delay) bins[k] = x;
-    }
-    const pts = bins.filter(Boolean);
-    if (pts.length < 4) return;
-    const mt = pts.reduce((a, p) => a + p.at, 0) / pts.length;
-    const mo = pts.reduce((a, p) => a + p.offset, 0) / pts.length;
-    let num = 0;
-    let den = 0;
-    for (const p of pts) {
-      num += (p.at - mt) * (p.offset - mo);
-      den += (p.at - mt) ** 2;
-    }
-    const lim = 5 * this.opts.maxDriftPpm * 1e-6;
-    if (den > 0) this.drift = Math.max(-lim, Math.min(lim, num / den));
   }
 
   /** Moves the estimate toward the device clock or the best round trip. */
@@ -226,8 +190,7 @@ export class Clock {
     let agrees = true;
     for (const x of this.samples) {
       const u = x.delay / 2 + Math.abs(now - x.at) * g + o.marginMs;
-      const c = x.offset + this.drift * (now - x.at);
-      if (Math.abs(dev - c) > u + slack) {
+      if (Math.abs(dev - x.offset) > u + slack) {
         agrees = false;
         break;
       }
