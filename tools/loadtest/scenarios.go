@@ -277,6 +277,8 @@ func idle1000(pin bool, wait time.Duration) error {
 	report := func(after memory, at time.Duration) {
 		fmt.Printf("  %v after connecting: server RSS %.1f MiB -> %.1f MiB: %.1f KB per connection; goroutines %.0f -> %.0f\n",
 			at, float64(before.rss)/(1<<20), float64(after.rss)/(1<<20), float64(after.rss-before.rss)/n/1000, before.goroutines, after.goroutines)
+		fmt.Printf("    of which anonymous (not the store's mapped files): %.1f MiB -> %.1f MiB: %.1f KB per connection\n",
+			float64(before.anon)/(1<<20), float64(after.anon)/(1<<20), float64(after.anon-before.anon)/n/1000)
 		fmt.Printf("    Go heap in use + stacks (/metrics): %.1f KB per connection, of which stacks %.1f KB\n",
 			(after.goInUse-before.goInUse)/n/1000, (after.stacks-before.stacks)/n/1000)
 	}

@@ -164,6 +164,7 @@ func (s *server) kill() {
 // memory is the server process's resident memory and goroutines.
 type memory struct {
 	rss        int64
+	anon       int64 // the anonymous part of rss (not the store's mapped files)
 	goroutines float64
 	goInUse    float64 // Go heap in use and goroutine stacks, bytes
 	stacks     float64 // goroutine stacks, bytes
@@ -171,7 +172,8 @@ type memory struct {
 }
 
 func (s *server) memory() memory {
-	m := memory{rss: visitor.RSS(s.cmd.Process.Pid), goroutines: visitor.Metric(s.base, "go_goroutines"),
+	pid := s.cmd.Process.Pid
+	m := memory{rss: visitor.RSS(pid), anon: visitor.RSSAnon(pid), goroutines: visitor.Metric(s.base, "go_goroutines"),
 		dropped: visitor.Metric(s.base, "watchparty_drops_total"), stacks: visitor.Metric(s.base, "go_memstats_stack_inuse_bytes")}
 	m.goInUse = visitor.Metric(s.base, "go_memstats_heap_inuse_bytes") + m.stacks
 	return m

@@ -154,13 +154,19 @@ func (b *Browser) JoinAsGuest(token, name string) error {
 
 // RSS is the resident memory of process pid in bytes, from
 // /proc/PID/status (0 when it cannot be read).
-func RSS(pid int) int64 {
+func RSS(pid int) int64 { return statusKB(pid, "VmRSS:") }
+
+// RSSAnon is the anonymous part of process pid's resident memory (its
+// heap and stacks, not the pages of files it maps), in bytes.
+func RSSAnon(pid int) int64 { return statusKB(pid, "RssAnon:") }
+
+func statusKB(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			return kb << 10
 		}
