@@ -101,8 +101,9 @@ func enterRoom(w *browsertest.Window, base, code string) {
 }
 
 // roomModule is a JavaScript expression giving the page's room module
-// (embed/static/js/room/app.js), from which tests read the page's parts.
-const roomModule = `import("/static/js/room/app.js")`
+// (embed/static/js/room/app.js), from which tests read the page's parts: the
+// one beside the page's entry script, whose URL carries the assets' version.
+const roomModule = `import(new URL("room/app.js", document.querySelector('script[src$="/js/room.js"]').src).href)`
 
 // fitsViewport reports what does not fit: the player and the composer must
 // be fully inside the viewport, and the page must not scroll.
