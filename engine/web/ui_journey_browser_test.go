@@ -35,6 +35,23 @@ func TestBrowserRoomJourney(t *testing.T) {
 	enterRoom(wa, rig.srv.URL, code)
 	playLibraryClip(wa)
 
+	// The page's plurals and clock times, worked out without Intl for the
+	// catalogues' languages, are Intl's.
+	if bad := browsertest.EvalAsync[[]string](wa, `import(new URL("i18n.js", document.querySelector('script[src$="/js/room.js"]').src).href).then((m) => {
+	  const bad = [];
+	  for (const l of ["en", "de", "fr"]) {
+	    const pr = new Intl.PluralRules(l), dt = new Intl.DateTimeFormat(l, { hour: "2-digit", minute: "2-digit" });
+	    for (let n = 0; n <= 120; n++) if (m.pluralForm(n, l) !== (pr.select(n) === "one" ? "one" : "other")) bad.push(l + " plural " + n);
+	    for (let min = 0; min < 24 * 60; min += 7) {
+	      const d = new Date(2026, 0, 1, Math.floor(min / 60), min % 60);
+	      if (m.timeOfDay(d, l) !== dt.format(d)) bad.push(l + " " + JSON.stringify(m.timeOfDay(d, l)) + " is not " + JSON.stringify(dt.format(d)));
+	    }
+	  }
+	  return bad.slice(0, 10);
+	})`); len(bad) > 0 {
+		t.Errorf("i18n differs from Intl: %v", bad)
+	}
+
 	// ---- the invite journey, no account, on a phone ----
 	wa.Click("#invite-open")
 	wa.WaitVisible("#invite-qr svg")

@@ -22,10 +22,7 @@ import { installChat } from "./chat.js";
 import { installPeople } from "./people.js";
 import { installNative } from "./native.js";
 import { installQueue } from "./queue.js";
-import { installLibrary } from "./library.js";
 import { installTracks } from "./tracks.js";
-import { installInvite } from "./invite.js";
-import { installSettings } from "./settings.js";
 import { installOverlays } from "./overlays.js";
 import { T, REASON, CLOSE, PRESENCE } from "../protocol.js";
 
@@ -310,13 +307,15 @@ function start(root, net) {
 
   // addLine puts a chat line in the feed once, in sequence order.
   function addLine(line, fromHello) {
+    let replaces = ""; // your own line, shown at once, now confirmed: chat.js keeps its element
     if (line.ref && line.user === state.me?.id) {
       const i = state.feed.findIndex((x) => x.pending && x.ref === line.ref);
-      if (i >= 0) state.feed.splice(i, 1);
+      if (i >= 0) replaces = state.feed.splice(i, 1)[0].id;
     }
     if (state.seqs.has(line.seq)) return;
     state.seqs.add(line.seq);
     const entry = { ...line, kind: line.system ? "system" : "chat", fromHello: !!fromHello };
+    if (replaces) entry.replaces = replaces;
     delete entry.type;
     delete entry.ref;
     const last = lastSeq();
@@ -466,13 +465,27 @@ function start(root, net) {
   installPeople(ctx);
   installNative(ctx);
   installQueue(ctx);
-  installLibrary(ctx);
   installTracks(ctx);
-  installInvite(ctx);
-  installSettings(ctx);
   installOverlays(ctx);
   room.stream = installStream(ctx);
   room.share = installShare(ctx);
+
+  // What is not on the screen at start loads when first wanted: the Invite
+  // dialog (with leaving, which asks in a dialog too), Settings, the Library.
+  onFirstClick(["invite-open", "leave-open"], () => import("./invite.js").then((m) => m.installInvite(ctx)));
+  onFirstClick(["settings-open"], () => import("./settings.js").then((m) => m.installSettings(ctx)));
+  let library = false;
+  store.view((s) => {
+    if (library || s.ui.tab !== "library") return;
+    library = true;
+    import("./library.js").then((m) => m.installLibrary(ctx));
+  });
+  // A click on a modal dialog's backdrop closes it.
+  for (const d of document.querySelectorAll("dialog")) {
+    d.addEventListener("click", (e) => {
+      if (e.target === d) d.close();
+    });
+  }
 
   // The moment the room first shows its state and takes input, for the
   // figures (docs/room-ui.md): a standard performance mark.
@@ -489,4 +502,22 @@ function start(root, net) {
   });
 
   net.attach(connection);
+}
+
+/**
+ * Runs load (which installs a part of the page) when one of the buttons is
+ * first clicked, then gives that click to the part it installed.
+ */
+function onFirstClick(ids, load) {
+  const buttons = ids.map((id) => document.getElementById(id)).filter(Boolean);
+  let loading = null;
+  const first = (e) => {
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    for (const b of buttons) b.removeEventListener("click", first, true);
+    const button = e.currentTarget;
+    loading = loading || load();
+    loading.then(() => button.click());
+  };
+  for (const b of buttons) b.addEventListener("click", first, true);
 }

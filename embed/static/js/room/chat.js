@@ -7,7 +7,7 @@
 // picker and @mention completion; your own line shows at once and is
 // confirmed when the server echoes it.
 
-import { t, has } from "../i18n.js";
+import { t, has, timeOfDay } from "../i18n.js";
 import { el, icon, avatar, colourOf, typingInto } from "./dom.js";
 import { watcher } from "./store.js";
 import { T } from "../protocol.js";
@@ -36,10 +36,6 @@ export function installChat(ctx) {
   earlier.addEventListener("click", () => {
     const first = state.feed.find((x) => x.seq);
     if (first) send({ type: T.HISTORY, seq: first.seq });
-  });
-  const timeFmt = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-    hour: "2-digit",
-    minute: "2-digit",
   });
   let refSeq = 0;
 
@@ -146,7 +142,7 @@ export function installChat(ctx) {
       );
     }
     const when = new Date(x.time || Date.now());
-    const time = el("time", { datetime: when.toISOString(), text: timeFmt.format(when) });
+    const time = el("time", { datetime: when.toISOString(), text: timeOfDay(when) });
     if (x.kind === "system") {
       // The server names the line's kind (key) so that it reads in the page's language.
       const text = x.key && has(`sys_${x.key}`) ? t(`sys_${x.key}`, x.args || {}) : x.text;
@@ -241,8 +237,30 @@ export function installChat(ctx) {
     });
   };
 
+  // confirm turns the element of your pending line into the confirmed
+  // line's: only what differs changes, so the log is not laid out anew.
+  function confirm(li, x) {
+    li.classList.remove("pending");
+    li.dataset.seq = x.seq;
+    const when = new Date(x.time || Date.now());
+    const time = li.querySelector("time");
+    if (time) {
+      time.dateTime = when.toISOString();
+      time.textContent = timeOfDay(when);
+    }
+    li.append(reactions(x));
+  }
+
   function renderFeed(s) {
     const stick = stuck;
+    for (const x of s.feed) {
+      const got = x.replaces && !shown.has(keyOf(x)) && shown.get(x.replaces);
+      if (got) {
+        shown.delete(x.replaces);
+        confirm(got.el, x);
+        shown.set(keyOf(x), { el: got.el, rev: x.rev || 0 });
+      }
+    }
     const keys = new Set(s.feed.map(keyOf));
     for (const [k, v] of shown) {
       if (!keys.has(k)) {

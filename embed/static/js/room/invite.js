@@ -74,11 +74,6 @@ export function installInvite(ctx) {
       .catch(() => {});
   });
   // A click on the backdrop closes the dialog.
-  for (const d of document.querySelectorAll("dialog")) {
-    d.addEventListener("click", (e) => {
-      if (e.target === d) d.close();
-    });
-  }
 
   const leave = $("leave-open");
   if (leave) {

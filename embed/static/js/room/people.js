@@ -106,15 +106,36 @@ export function installPeople(ctx) {
     (m.presence === "offline" ? 10 : 0) +
     (m.role === "owner" ? 0 : m.role === "moderator" ? 1 : 2) +
     (s.me && m.id === s.me.id ? -0.5 : 0);
-  const changed = watcher();
-  store.view((s) => {
-    if (!changed(s, "members", "room")) return;
+  // The list is sorted by name with localeCompare, whose first use loads
+  // the locale's collation data (tens of ms): while the pane is not shown,
+  // it is made when the page is idle rather than in the room's first frame.
+  let stale = false;
+  let idle = 0;
+  const whenIdle = window.requestIdleCallback || ((fn) => setTimeout(fn, 100));
+  function renderList(s) {
+    stale = false;
     const members = [...s.members.values()].sort((a, b) => rank(s, a) - rank(s, b) || a.name.localeCompare(b.name));
     list.replaceChildren(...members.map((m) => row(s, m)));
-    const online = members.filter((m) => m.presence !== "offline").length;
-    count.textContent = online ? String(online) : "";
-    // A large room's hello lists the first members; the rest on request.
-    more.hidden = !(s.membersTotal > s.members.size);
-    more.textContent = t("show_all_members", { n: s.membersTotal });
+  }
+  const changed = watcher();
+  store.view((s) => {
+    if (changed(s, "members", "room")) {
+      stale = true;
+      const online = [...s.members.values()].filter((m) => m.presence !== "offline").length;
+      count.textContent = online ? String(online) : "";
+      // A large room's hello lists the first members; the rest on request.
+      more.hidden = !(s.membersTotal > s.members.size);
+      more.textContent = t("show_all_members", { n: s.membersTotal });
+    }
+    if (!stale) return;
+    if (s.ui.tab === "people") renderList(s);
+    else if (!idle)
+      idle = whenIdle(
+        () => {
+          idle = 0;
+          if (stale) renderList(store.state);
+        },
+        { timeout: 1000 },
+      );
   });
 }
