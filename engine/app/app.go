@@ -23,6 +23,7 @@ import (
 	"watchparty/engine/account"
 	"watchparty/engine/limit"
 	"watchparty/engine/media"
+	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room"
 	"watchparty/engine/rtc"
@@ -204,6 +205,8 @@ type Server struct {
 	// webrtc.enabled); the frame hub can take its data channels through
 	// SFU.OnFrameChannel.
 	SFU *rtc.SFU
+	// rtcMetrics receives the SFU's counters (webrtc.go).
+	rtcMetrics metrics.WebRTC
 	ops
 }
 
@@ -223,7 +226,10 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		st.Close()
 		return nil, err
 	}
-	o, err := newOps(cfg, st)
+	// One set of instruments per server: each service records into its
+	// part, /metrics serves the whole.
+	m := metrics.New()
+	o, err := newOps(cfg, st, m)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -231,7 +237,7 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 	// One bus carries every revocation to every transport (engine/revoke).
 	bus := &revoke.Bus{}
 	acc := accountService(cfg, st, so, bus)
-	fr, err := newFrameStreams(cfg, log, secret, st, bus)
+	fr, err := newFrameStreams(cfg, log, secret, st, bus, m.Frames)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -250,9 +256,10 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 		sfu.OnFrameChannel(fr.frameChannel)
 	}
 	ro.Streams = fr
+	ro.Metrics = m.Room
 	rooms := fr.bind(room.New(ro))
 	np.rooms = rooms
-	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg),
+	w, err := web.New(web.Deps{Config: cfg, Log: log, Store: st, Accounts: acc, Secret: secret, Metrics: o.mainMetrics(cfg), Instruments: m,
 		Rooms: rooms, Frames: fr.web(), Syncplay: np.web(), Revoke: bus, Media: md})
 	if err != nil {
 		rooms.Close()
@@ -264,7 +271,7 @@ func NewServer(cfg *config.Config, log *slog.Logger, opts ...Option) (*Server, e
 	}
 	w.OnClose(rooms.Close)
 	log.Debug("services built", "ms", time.Since(start).Milliseconds())
-	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, native: np, SFU: sfu, ops: o, media: md}, nil
+	return &Server{Config: cfg, Log: log, Store: st, Web: w, Accounts: acc, Addr: make(chan net.Addr, 1), frames: fr, native: np, SFU: sfu, ops: o, media: md, rtcMetrics: m.WebRTC}, nil
 }
 
 // Run serves until ctx ends, then shuts down within ShutdownTimeout and

@@ -62,9 +62,11 @@ type frameStreams struct {
 	closed  bool
 	feeds   sync.WaitGroup    // one per source the server feeds
 	reasons map[string]string // room -> why its stream is being stopped
+
+	metrics metrics.Frames // receives the hub's counters (exportMetrics)
 }
 
-func newFrameStreams(cfg *config.Config, log *slog.Logger, secret []byte, st *store.Store, bus *revoke.Bus) (*frameStreams, error) {
+func newFrameStreams(cfg *config.Config, log *slog.Logger, secret []byte, st *store.Store, bus *revoke.Bus, m metrics.Frames) (*frameStreams, error) {
 	signer, err := token.NewSigner(frameKey(secret), frameTokenTTL)
 	if err != nil {
 		return nil, err
@@ -75,7 +77,7 @@ func newFrameStreams(cfg *config.Config, log *slog.Logger, secret []byte, st *st
 	} else {
 		lib = l
 	}
-	fs := &frameStreams{cfg: cfg, log: log, Addr: make(chan net.Addr, 1), reasons: map[string]string{}}
+	fs := &frameStreams{cfg: cfg, log: log, Addr: make(chan net.Addr, 1), reasons: map[string]string{}, metrics: m}
 	fs.feedCtx, fs.cancelFeed = context.WithCancel(context.Background())
 	fs.hub = frames.NewHub(frames.HubOptions{
 		MaxViewers:             cfg.Limits.ViewersPerStream,
@@ -297,10 +299,10 @@ func (fs *frameStreams) close() {
 // returns the snapshot to diff the next one against.
 func (fs *frameStreams) exportMetrics(last frames.Stats) frames.Stats {
 	st := fs.hub.Stats()
-	metrics.FramesEncoded.Add(float64(st.FramesEncoded - last.FramesEncoded))
-	metrics.FramesSent.Add(float64(st.FramesSent - last.FramesSent))
-	metrics.FramesDropped.Add(float64(st.FramesDropped - last.FramesDropped))
-	metrics.FrameViewers.Set(float64(st.Viewers))
+	fs.metrics.Encoded.Add(float64(st.FramesEncoded - last.FramesEncoded))
+	fs.metrics.Sent.Add(float64(st.FramesSent - last.FramesSent))
+	fs.metrics.Dropped.Add(float64(st.FramesDropped - last.FramesDropped))
+	fs.metrics.Viewers.Set(float64(st.Viewers))
 	return st
 }
 

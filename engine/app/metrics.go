@@ -12,12 +12,13 @@ import (
 	"watchparty/engine/store"
 )
 
-// metricsHandler builds the /metrics handler, or nil when metrics are off.
-func metricsHandler(cfg *config.Config, st *store.Store) http.Handler {
+// metricsHandler builds the /metrics handler serving m, or nil when
+// metrics are off.
+func metricsHandler(cfg *config.Config, st *store.Store, m *metrics.Metrics) http.Handler {
 	if !cfg.Metrics.Enabled {
 		return nil
 	}
-	return metrics.Handler(metrics.New(metrics.Options{Store: st, Version: Version}))
+	return metrics.Handler(m.Registry(metrics.Options{Store: st, Version: Version}))
 }
 
 // serveMetrics serves /metrics on its own listener (metrics.listen) until

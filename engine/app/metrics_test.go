@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"watchparty/engine/metrics"
 )
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -99,10 +97,9 @@ func TestMetricsExposedAndMoving(t *testing.T) {
 	}
 	resp, _ := http.Get(ts.URL + "/no-such-page")
 	resp.Body.Close()
-	metrics.Rooms.Add(2)
-	metrics.MessagesIn.Add(5)
-	metrics.FramesSent.Add(7)
-	defer metrics.Rooms.Sub(2)
+	m := ts.frames.metrics
+	ts.rtcMetrics.Peers.Add(2)
+	m.Sent.Add(7)
 
 	m1 := scrape(t, ts.URL+"/metrics")
 	moved := func(key string, want float64) {
@@ -114,8 +111,7 @@ func TestMetricsExposedAndMoving(t *testing.T) {
 	moved(`watchparty_login_failures_total{reason="credentials"}`, 1)
 	moved(`watchparty_login_failures_total{reason="rate_limited"}`, 0)
 	moved(`watchparty_http_requests_total{code="4xx"}`, 2) // the 401 and the 404
-	moved("watchparty_rooms", 2)
-	moved("watchparty_messages_in_total", 5)
+	moved("watchparty_webrtc_peers", 2)
 	moved("watchparty_frames_sent_total", 7)
 	if m1[`watchparty_http_requests_total{code="2xx"}`] <= m0[`watchparty_http_requests_total{code="2xx"}`] {
 		t.Error("2xx requests did not move")

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"watchparty/config"
+	"watchparty/engine/metrics"
 	"watchparty/engine/store"
 )
 
@@ -34,8 +35,8 @@ type ops struct {
 	metrics http.Handler
 }
 
-func newOps(cfg *config.Config, st *store.Store) (ops, error) {
-	o := ops{MetricsAddr: make(chan net.Addr, 1), metrics: metricsHandler(cfg, st)}
+func newOps(cfg *config.Config, st *store.Store, m *metrics.Metrics) (ops, error) {
+	o := ops{MetricsAddr: make(chan net.Addr, 1), metrics: metricsHandler(cfg, st, m)}
 	if cfg.TLS.CertFile != "" {
 		h, err := newCertHolder(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {

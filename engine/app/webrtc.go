@@ -58,22 +58,22 @@ func (s *Server) runSFU(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			err := s.SFU.Close()
-			feedRTCMetrics(s.SFU.Stats(), &last)
+			feedRTCMetrics(s.rtcMetrics, s.SFU.Stats(), &last)
 			return err
 		case <-t.C:
-			feedRTCMetrics(s.SFU.Stats(), &last)
+			feedRTCMetrics(s.rtcMetrics, s.SFU.Stats(), &last)
 		}
 	}
 }
 
-// feedRTCMetrics moves the instruments by what changed since last.
-func feedRTCMetrics(st rtc.Stats, last *rtc.Stats) {
-	metrics.WebRTCPeers.Set(float64(st.Peers))
+// feedRTCMetrics moves m by what changed since last.
+func feedRTCMetrics(m metrics.WebRTC, st rtc.Stats, last *rtc.Stats) {
+	m.Peers.Set(float64(st.Peers))
 	if st.BytesIn >= last.BytesIn {
-		metrics.WebRTCBytesIn.Add(float64(st.BytesIn - last.BytesIn))
+		m.BytesIn.Add(float64(st.BytesIn - last.BytesIn))
 	}
 	if st.BytesOut >= last.BytesOut {
-		metrics.WebRTCBytesOut.Add(float64(st.BytesOut - last.BytesOut))
+		m.BytesOut.Add(float64(st.BytesOut - last.BytesOut))
 	}
 	*last = st
 }

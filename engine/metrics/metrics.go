@@ -1,16 +1,13 @@
 // Package metrics holds watchparty's Prometheus instruments and builds the
 // registry that /metrics serves.
 //
-// The instruments are package variables so that any package can move them
-// without plumbing: the room hub calls Rooms.Set, a connection handler calls
-// Connections.Inc and Connections.Dec, the frame hub calls FramesSent.Add, and
-// so on. They are registered only in the registry that New builds (never in
-// Prometheus' global default registry), so a build without metrics, or a test
-// that never calls New, pays one atomic add per event and nothing else.
-//
-// Gauges are process-wide: one watchparty process runs one server. Tests that
-// start several servers in one process should compare deltas, not absolute
-// values.
+// New builds one set of instruments; the app builds it once and hands each
+// package the group it records into (Room to the room service, Socket to
+// the websocket endpoint, HTTP to the web server, Frames and WebRTC to the
+// loops that copy those services' counters). The instruments are registered
+// only in the registry that Registry builds (never in Prometheus' global
+// default registry), so two servers in one process, or a test and its
+// server, never share a value.
 //
 // Every name is prefixed with watchparty_. Counters end in _total; sizes are
 // in bytes.
@@ -35,70 +32,118 @@ func counter(name, help string) prometheus.Counter {
 	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help})
 }
 
-// Rooms, members and the room websocket. The room package owns these.
-var (
+// Room is what the room service records: rooms live in memory and members
+// connected across them.
+type Room struct {
+	Rooms   prometheus.Gauge
+	Members prometheus.Gauge
+}
+
+// Socket is what the room websocket endpoint records.
+type Socket struct {
 	// Connections is the number of open room websockets (Inc on upgrade, Dec on close).
-	Connections = gauge("connections", "Open room websocket connections.")
-	// Rooms is the number of rooms loaded in memory (Set by the room hub).
-	Rooms = gauge("rooms", "Rooms live in memory.")
-	// Members is the number of members connected across all rooms.
-	Members = gauge("members", "Members connected across all rooms.")
+	Connections prometheus.Gauge
 	// MessagesIn counts websocket messages received from clients.
-	MessagesIn = counter("messages_in_total", "Room websocket messages received from clients.")
+	MessagesIn prometheus.Counter
 	// MessagesOut counts websocket messages queued to clients (one per recipient).
-	MessagesOut = counter("messages_out_total", "Room websocket messages sent to clients, one per recipient.")
+	MessagesOut prometheus.Counter
 	// Drops counts members disconnected because their outbox was full.
-	Drops = counter("drops_total", "Members dropped because their outbox was full.")
+	Drops prometheus.Counter
+}
+
+// Frames is what the frame streams record, copied from the hub's counters.
+type Frames struct {
+	Encoded prometheus.Counter // frames encoded (once per frame, not per viewer)
+	Sent    prometheus.Counter // frames written to viewers (one per viewer)
+	Dropped prometheus.Counter // frames a slow viewer's queue discarded
+	Viewers prometheus.Gauge   // connected frame viewers
+}
+
+// WebRTC is what the SFU records, copied from its counters.
+type WebRTC struct {
+	Peers    prometheus.Gauge   // connected peer connections
+	BytesIn  prometheus.Counter // RTP payload bytes received from publishers
+	BytesOut prometheus.Counter // RTP payload bytes forwarded to subscribers
+}
+
+// HTTP is what the web server records: answered requests by status class
+// and refused log-ins by reason.
+type HTTP struct {
+	requests *prometheus.CounterVec
+	classes  [6]prometheus.Counter
+	logins   *prometheus.CounterVec
+}
+
+// Login-failure reasons.
+const (
+	LoginCredentials = "credentials"  // wrong e-mail or password
+	LoginRateLimited = "rate_limited" // too many attempts
 )
 
-// Frame streaming. The frames package owns these.
-var (
-	// FramesEncoded counts frames encoded (once per frame, not per viewer).
-	FramesEncoded = counter("frames_encoded_total", "Frames encoded by the frame hub.")
-	// FramesSent counts frames written to viewers (one per viewer).
-	FramesSent = counter("frames_sent_total", "Frames written to viewers, one per viewer.")
-	// FramesDropped counts frames a slow viewer's queue discarded.
-	FramesDropped = counter("frames_dropped_total", "Frames dropped from slow viewers' queues.")
-	// FrameViewers is the number of connected frame viewers.
-	FrameViewers = gauge("frame_viewers", "Connected frame viewers (TCP and websocket relay).")
-)
-
-// WebRTC. The rtc package owns these.
-var (
-	// WebRTCPeers is the number of connected WebRTC peer connections.
-	WebRTCPeers = gauge("webrtc_peers", "Connected WebRTC peer connections.")
-	// WebRTCBytesIn counts RTP payload bytes received from publishers.
-	WebRTCBytesIn = counter("webrtc_received_bytes_total", "RTP bytes received from WebRTC publishers.")
-	// WebRTCBytesOut counts RTP payload bytes forwarded to subscribers.
-	WebRTCBytesOut = counter("webrtc_sent_bytes_total", "RTP bytes forwarded to WebRTC subscribers.")
-)
-
-// HTTP and accounts. The web package owns these.
-var (
-	// LoginFailures counts refused log-ins, by reason: "credentials" (wrong
-	// e-mail or password) or "rate_limited".
-	LoginFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "login_failures_total", Help: "Refused log-in attempts by reason.",
-	}, []string{"reason"})
-	httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: namespace, Name: "http_requests_total", Help: "HTTP requests answered, by status class (2xx, 3xx, 4xx, 5xx).",
-	}, []string{"code"})
-	classes = func() [6]prometheus.Counter {
-		var c [6]prometheus.Counter
-		for i := 1; i <= 5; i++ {
-			c[i] = httpRequests.WithLabelValues(strconv.Itoa(i) + "xx")
-		}
-		return c
-	}()
-)
-
-// HTTPRequest counts one answered HTTP request with the given status code.
-func HTTPRequest(status int) {
+// Request counts one answered HTTP request with the given status code.
+func (h *HTTP) Request(status int) {
 	i := status / 100
 	if i < 1 || i > 5 {
 		i = 5
 	}
-	classes[i].Inc()
+	h.classes[i].Inc()
+}
+
+// LoginFailure counts one refused log-in (LoginCredentials or
+// LoginRateLimited).
+func (h *HTTP) LoginFailure(reason string) {
+	h.logins.WithLabelValues(reason).Inc()
+}
+
+// Metrics is one server's set of instruments.
+type Metrics struct {
+	Room   Room
+	Socket Socket
+	Frames Frames
+	WebRTC WebRTC
+	HTTP   *HTTP
+}
+
+// New builds a fresh set of instruments, at zero.
+func New() *Metrics {
+	h := &HTTP{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http_requests_total", Help: "HTTP requests answered, by status class (2xx, 3xx, 4xx, 5xx).",
+		}, []string{"code"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "login_failures_total", Help: "Refused log-in attempts by reason.",
+		}, []string{"reason"}),
+	}
+	for i := 1; i <= 5; i++ {
+		h.classes[i] = h.requests.WithLabelValues(strconv.Itoa(i) + "xx")
+	}
+	for _, r := range []string{LoginCredentials, LoginRateLimited} {
+		h.logins.WithLabelValues(r)
+	}
+	return &Metrics{
+		Room: Room{
+			Rooms:   gauge("rooms", "Rooms live in memory."),
+			Members: gauge("members", "Members connected across all rooms."),
+		},
+		Socket: Socket{
+			Connections: gauge("connections", "Open room websocket connections."),
+			MessagesIn:  counter("messages_in_total", "Room websocket messages received from clients."),
+			MessagesOut: counter("messages_out_total", "Room websocket messages sent to clients, one per recipient."),
+			Drops:       counter("drops_total", "Members dropped because their outbox was full."),
+		},
+		Frames: Frames{
+			Encoded: counter("frames_encoded_total", "Frames encoded by the frame hub."),
+			Sent:    counter("frames_sent_total", "Frames written to viewers, one per viewer."),
+			Dropped: counter("frames_dropped_total", "Frames dropped from slow viewers' queues."),
+			Viewers: gauge("frame_viewers", "Connected frame viewers (TCP, websocket relay and data channels)."),
+		},
+		WebRTC: WebRTC{
+			Peers:    gauge("webrtc_peers", "Connected WebRTC peer connections."),
+			BytesIn:  counter("webrtc_received_bytes_total", "RTP bytes received from WebRTC publishers."),
+			BytesOut: counter("webrtc_sent_bytes_total", "RTP bytes forwarded to WebRTC subscribers."),
+		},
+		HTTP: h,
+	}
 }
 
 // Sizer reports the on-disk size of the store; *store.Store implements it.
@@ -106,7 +151,7 @@ type Sizer interface {
 	Size() (lsm, vlog int64)
 }
 
-// Options says what a registry exposes besides the package instruments.
+// Options says what a registry exposes besides the instruments.
 type Options struct {
 	// Store, when set, is asked for its size at every scrape.
 	Store Sizer
@@ -114,23 +159,21 @@ type Options struct {
 	Version string
 }
 
-// New builds a fresh registry with the Go runtime and process collectors,
-// every package instrument, and the store size.
-func New(o Options) *prometheus.Registry {
+// Registry builds a registry with the Go runtime and process collectors,
+// every instrument of m, and the store size.
+func (m *Metrics) Registry(o Options) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: namespace}),
-		Connections, Rooms, Members, MessagesIn, MessagesOut, Drops,
-		FramesEncoded, FramesSent, FramesDropped, FrameViewers,
-		WebRTCPeers, WebRTCBytesIn, WebRTCBytesOut,
-		LoginFailures, httpRequests,
+		m.Room.Rooms, m.Room.Members,
+		m.Socket.Connections, m.Socket.MessagesIn, m.Socket.MessagesOut, m.Socket.Drops,
+		m.Frames.Encoded, m.Frames.Sent, m.Frames.Dropped, m.Frames.Viewers,
+		m.WebRTC.Peers, m.WebRTC.BytesIn, m.WebRTC.BytesOut,
+		m.HTTP.logins, m.HTTP.requests,
 	)
-	for _, r := range []string{"credentials", "rate_limited"} {
-		LoginFailures.WithLabelValues(r)
-	}
 	if o.Store != nil {
-		reg.MustRegister(storeCollector{s: o.Store})
+		reg.MustRegister(newStoreCollector(o.Store))
 	}
 	if o.Version != "" {
 		info := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -148,21 +191,25 @@ func Handler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true})
 }
 
-var (
-	lsmDesc  = prometheus.NewDesc(namespace+"_store_lsm_bytes", "Size of the Badger LSM tree on disk.", nil, nil)
-	vlogDesc = prometheus.NewDesc(namespace+"_store_vlog_bytes", "Size of the Badger value log on disk.", nil, nil)
-)
-
 // storeCollector asks the store for its size at scrape time.
-type storeCollector struct{ s Sizer }
+type storeCollector struct {
+	s         Sizer
+	lsm, vlog *prometheus.Desc
+}
+
+func newStoreCollector(s Sizer) storeCollector {
+	return storeCollector{s: s,
+		lsm:  prometheus.NewDesc(namespace+"_store_lsm_bytes", "Size of the Badger LSM tree on disk.", nil, nil),
+		vlog: prometheus.NewDesc(namespace+"_store_vlog_bytes", "Size of the Badger value log on disk.", nil, nil)}
+}
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- lsmDesc
-	ch <- vlogDesc
+	ch <- c.lsm
+	ch <- c.vlog
 }
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	lsm, vlog := c.s.Size()
-	ch <- prometheus.MustNewConstMetric(lsmDesc, prometheus.GaugeValue, float64(lsm))
-	ch <- prometheus.MustNewConstMetric(vlogDesc, prometheus.GaugeValue, float64(vlog))
+	ch <- prometheus.MustNewConstMetric(c.lsm, prometheus.GaugeValue, float64(lsm))
+	ch <- prometheus.MustNewConstMetric(c.vlog, prometheus.GaugeValue, float64(vlog))
 }

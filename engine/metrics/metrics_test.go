@@ -24,9 +24,10 @@ type fakeStore struct{ lsm, vlog int64 }
 func (f fakeStore) Size() (int64, int64) { return f.lsm, f.vlog }
 
 func TestRegistryExposesEveryInstrument(t *testing.T) {
-	reg := New(Options{Store: fakeStore{lsm: 1234, vlog: 5678}, Version: "v1.2.3"})
-	Rooms.Set(3)
-	HTTPRequest(204)
+	m := New()
+	reg := m.Registry(Options{Store: fakeStore{lsm: 1234, vlog: 5678}, Version: "v1.2.3"})
+	m.Room.Rooms.Set(3)
+	m.HTTP.Request(204)
 	rec := httptest.NewRecorder()
 	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -48,9 +49,15 @@ func TestRegistryExposesEveryInstrument(t *testing.T) {
 }
 
 func TestRegistriesAreIndependentOfTheGlobalOne(t *testing.T) {
-	// Two registries in one process (two test servers) must not collide.
-	New(Options{})
-	New(Options{Store: fakeStore{}})
+	// Two servers in one process (two test servers) must not collide, and
+	// one's instruments never move the other's.
+	a, b := New(), New()
+	a.Registry(Options{})
+	b.Registry(Options{Store: fakeStore{}})
+	a.Socket.MessagesIn.Add(3)
+	if got := value(t, b.Socket.MessagesIn); got != 0 {
+		t.Errorf("the second set's messages_in moved to %v", got)
+	}
 }
 
 func TestHTTPRequestClasses(t *testing.T) {
@@ -64,9 +71,10 @@ func TestHTTPRequestClasses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := httpRequests.WithLabelValues(tt.class)
+			h := New().HTTP
+			c := h.requests.WithLabelValues(tt.class)
 			before := value(t, c)
-			HTTPRequest(tt.status)
+			h.Request(tt.status)
 			if got := value(t, c) - before; got != 1 {
 				t.Errorf("class %s moved by %v", tt.class, got)
 			}

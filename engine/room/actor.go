@@ -9,7 +9,6 @@ import (
 
 	"watchparty/embed/i18n"
 	"watchparty/engine/limit"
-	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room/proto"
 )
@@ -173,8 +172,8 @@ func (a *actor) run() {
 				return
 			}
 		case <-a.s.quit:
-			metrics.Rooms.Dec()
-			metrics.Members.Sub(float64(a.online))
+			a.s.opt.Metrics.Rooms.Dec()
+			a.s.opt.Metrics.Members.Sub(float64(a.online))
 			a.flush()
 			a.syncShutdown()
 			a.rtcClose()
@@ -207,7 +206,7 @@ func (a *actor) tryStop() bool {
 		delete(a.s.rooms, a.code)
 	}
 	a.rtcClose() // under s.mu: a new actor for this code cannot open it first
-	metrics.Rooms.Dec()
+	a.s.opt.Metrics.Rooms.Dec()
 	return true
 }
 
@@ -429,7 +428,7 @@ func (a *actor) removeMember(by, target string, ban bool) error {
 	}
 	if len(m.conns) > 0 {
 		a.online--
-		metrics.Members.Dec()
+		a.s.opt.Metrics.Members.Dec()
 	}
 	delete(a.members, target)
 	a.rtcRefresh()
@@ -476,7 +475,7 @@ func (a *actor) delete(by string) error {
 		}
 	}
 	a.members = map[string]*memberState{}
-	metrics.Members.Sub(float64(a.online))
+	a.s.opt.Metrics.Members.Sub(float64(a.online))
 	a.online = 0
 	a.chat = nil
 	a.err = ErrNotFound
@@ -519,7 +518,7 @@ func (a *actor) connect(c *Conn) error {
 	a.syncJoined(c)
 	if before == proto.PresenceOffline {
 		a.online++
-		metrics.Members.Inc()
+		a.s.opt.Metrics.Members.Inc()
 	}
 	c.send(a.hello(m, now))
 	if after := m.presence(); after != before || m.native() != wasNative {
@@ -576,7 +575,7 @@ func (a *actor) disconnect(c *Conn) {
 	if len(m.conns) == 0 {
 		m.conns = nil
 		a.online--
-		metrics.Members.Dec()
+		a.s.opt.Metrics.Members.Dec()
 	}
 	a.syncLeft(c)
 	if after := m.presence(); after != before || m.native() != wasNative {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sort"
 
-	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
 	"watchparty/engine/room/proto"
 )
@@ -185,7 +184,7 @@ func (a *actor) transfer(from, to string) error {
 		}
 		if len(old.conns) > 0 {
 			a.online--
-			metrics.Members.Dec()
+			a.s.opt.Metrics.Members.Dec()
 		}
 		delete(a.members, from)
 		a.broadcast(encode(proto.MemberRemoved, wireRemoved{ID: from}), "")

@@ -45,7 +45,10 @@ type Options struct {
 	// Revoke: the service closes connections whose session or account
 	// ends, and publishes members who lose their place or rights (revoke.go).
 	Revoke *revoke.Bus
-	Now    func() time.Time
+	// Metrics counts live rooms and connected members; zero: a set of
+	// its own that nothing serves.
+	Metrics metrics.Room
+	Now     func() time.Time
 }
 
 // OptionsFrom takes the room limits and the sync options of a
@@ -120,6 +123,9 @@ func New(o Options) *Service {
 	if o.ParseLink == nil {
 		o.ParseLink = VideoFromLink
 	}
+	if o.Metrics.Rooms == nil || o.Metrics.Members == nil {
+		o.Metrics = metrics.New().Room
+	}
 	s := &Service{opt: o, repo: o.Repo, log: o.Log, rooms: map[string]*actor{}, quit: make(chan struct{}),
 		conns: connIndex{byUser: map[string]map[*Conn]struct{}{}}}
 	if o.Revoke != nil {
@@ -159,7 +165,7 @@ func (s *Service) acquire(code string) (*actor, error) {
 	if a == nil {
 		a = newActor(s, code)
 		s.rooms[code] = a
-		metrics.Rooms.Inc()
+		s.opt.Metrics.Rooms.Inc()
 		s.actors.Add(1)
 		go a.run()
 	}

@@ -15,13 +15,13 @@ import (
 func (s *Server) countRequests(c *fiber.Ctx) error {
 	err := c.Next()
 	status := c.Response().StatusCode()
-	metrics.HTTPRequest(status)
+	s.metrics.HTTP.Request(status)
 	if c.Method() == fiber.MethodPost && c.Path() == s.base+"/login" {
 		switch status {
 		case fiber.StatusUnauthorized:
-			metrics.LoginFailures.WithLabelValues("credentials").Inc()
+			s.metrics.HTTP.LoginFailure(metrics.LoginCredentials)
 		case fiber.StatusTooManyRequests:
-			metrics.LoginFailures.WithLabelValues("rate_limited").Inc()
+			s.metrics.HTTP.LoginFailure(metrics.LoginRateLimited)
 		}
 	}
 	return err

@@ -56,7 +56,7 @@ type roomWeb struct {
 }
 
 func newRoomWeb(s *Server, svc Rooms) *roomWeb {
-	return &roomWeb{svc: svc, ws: ws.New(svc, ws.Options{Log: s.log}), ips: map[string]int{},
+	return &roomWeb{svc: svc, ws: ws.New(svc, ws.Options{Log: s.log, Metrics: s.metrics.Socket}), ips: map[string]int{},
 		guestsByAddr: limit.NewKeyed(s.cfg.Limits.GuestJoinsPerMinute, time.Minute),
 		guestsByRoom: limit.NewKeyed(s.cfg.Limits.RoomGuestJoinsPerMinute, time.Minute),
 	}

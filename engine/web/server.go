@@ -28,6 +28,7 @@ import (
 	assets "watchparty/embed"
 	"watchparty/embed/i18n"
 	"watchparty/engine/limit"
+	"watchparty/engine/metrics"
 	"watchparty/engine/revoke"
 	"watchparty/engine/store"
 )
@@ -47,6 +48,9 @@ type Deps struct {
 	Secret []byte
 	// Metrics, when set, is served at /metrics (see engine/metrics).
 	Metrics http.Handler
+	// Instruments is what the server records into: requests, log-ins and
+	// room websockets; nil: a set of its own that nothing serves.
+	Instruments *metrics.Metrics
 	// Rooms serves the rooms (required). The builder closes it, through
 	// OnClose, so that it ends before the HTTP server.
 	Rooms Rooms
@@ -86,6 +90,7 @@ type Server struct {
 	syncplay   *Syncplay
 	media      *Media
 	relays     *relaySessions
+	metrics    *metrics.Metrics
 
 	closersMu sync.Mutex
 	closers   []func()
@@ -100,6 +105,10 @@ func New(d Deps) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	s.metrics = d.Instruments
+	if s.metrics == nil {
+		s.metrics = metrics.New()
 	}
 	if err := s.loadTemplates(); err != nil {
 		return nil, err

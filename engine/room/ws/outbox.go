@@ -7,7 +7,6 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"watchparty/engine/metrics"
 	"watchparty/engine/room/proto"
 )
 
@@ -48,7 +47,7 @@ func (c *outbox) Send(typ proto.Type, msg []byte) bool {
 		queued := c.qbytes
 		c.mu.Unlock()
 		c.e.dropped.Add(1)
-		metrics.Drops.Inc()
+		c.e.opt.Metrics.Drops.Inc()
 		c.e.opt.Log.Info("dropped a member that could not keep up", "user", c.user, "queued_bytes", queued)
 		c.abort() // the reader fails and the member leaves
 		return false
@@ -57,7 +56,7 @@ func (c *outbox) Send(typ proto.Type, msg []byte) bool {
 	c.qbytes += len(msg)
 	c.startWriter()
 	c.mu.Unlock()
-	metrics.MessagesOut.Inc()
+	c.e.opt.Metrics.MessagesOut.Inc()
 	return true
 }
 

@@ -49,6 +49,9 @@ type Options struct {
 	// ReadGrace is how long a connection may stay silent beyond two ping
 	// intervals before it is closed (10 s).
 	ReadGrace time.Duration
+	// Metrics counts connections, messages and drops; zero: a set of its
+	// own that nothing serves.
+	Metrics metrics.Socket
 }
 
 // Endpoint serves room websockets.
@@ -77,6 +80,9 @@ func New(rs Rooms, o Options) *Endpoint {
 	if o.ReadGrace <= 0 {
 		o.ReadGrace = 10 * time.Second
 	}
+	if o.Metrics.Connections == nil {
+		o.Metrics = metrics.New().Socket
+	}
 	e := &Endpoint{rooms: rs, opt: o}
 	e.upgrader = newUpgrader(&e.pool)
 	return e
@@ -90,8 +96,8 @@ func (e *Endpoint) Dropped() int64 { return e.dropped.Load() }
 // is something to send. The caller must have checked the session and the
 // origin; the room checks membership again (a kick may race the upgrade).
 func (e *Endpoint) Serve(code string, u room.User, conn Conn) error {
-	metrics.Connections.Inc()
-	defer metrics.Connections.Dec()
+	e.opt.Metrics.Connections.Inc()
+	defer e.opt.Metrics.Connections.Dec()
 	c := &outbox{conn: conn, e: e, user: u.ID}
 	rc, err := e.rooms.Connect(code, u, c)
 	if err != nil {
@@ -128,7 +134,7 @@ func (e *Endpoint) read(c *outbox, rc *room.Conn) {
 			extended = now
 			_ = conn.SetReadDeadline(now.Add(readTimeout))
 		}
-		metrics.MessagesIn.Inc()
+		e.opt.Metrics.MessagesIn.Inc()
 		m := new(proto.ClientMessage)
 		err = proto.Decode(data, m)
 		big := len(data) > proto.MaxMessageSize
