@@ -406,8 +406,10 @@ function median(xs) {
 
 /**
  * Learned is a latency learned from this player's own measurements: the
- * first guess until the first measurement, then the median of the last few,
- * so that one stalled sample does not throw it off.
+ * first guess until the first measurement, then the median of the last few
+ * (value), so that one stalled sample does not throw it off, or a high one
+ * (high: the second highest of four or more), for a margin that must be
+ * long enough.
  */
 class Learned {
   constructor(guess, lo, hi) {
@@ -423,6 +425,11 @@ class Learned {
   }
   get value() {
     return this.xs.length ? median(this.xs) : this.guess;
+  }
+  get high() {
+    if (!this.xs.length) return this.guess;
+    const s = [...this.xs].sort((a, b) => b - a);
+    return s.length >= 4 ? s[1] : s[0];
   }
 }
 
@@ -480,9 +487,14 @@ export class SyncEngine {
     this.running = false;
   }
 
-  /** What this player has learned about starting: {start, jump, in} in ms. */
+  /**
+   * What this player has learned about starting, in ms: start (play() until
+   * the media clock moves, a median: aimed both ways) and the margins of a
+   * seek to media not loaded (jump) and loaded (in), high values: a margin
+   * too short costs another try, one too long only a little waiting.
+   */
   get latency() {
-    return { start: this.learned.start.value, jump: this.learned.jump.value, in: this.learned.in.value };
+    return { start: this.learned.start.value, jump: this.learned.jump.high, in: this.learned.in.high };
   }
 
   /** Starts the clock and the correction loop; hello is the room's hello. */
