@@ -68,7 +68,7 @@ func TestEncoderArgs(t *testing.T) {
 // the hardware filters exist, so a machine with the hardware gets a
 // command line ffmpeg accepts.
 func TestEncoderOptionsKnownToFFmpeg(t *testing.T) {
-	generic := map[string]bool{"-b:v": true, "-maxrate": true, "-bufsize": true, "-force_key_frames": true, "-profile:v": true,
+	generic := map[string]bool{"-threads": true, "-b:v": true, "-maxrate": true, "-bufsize": true, "-force_key_frames": true, "-profile:v": true,
 		"-x264-params": true, "-map": true, "-vf": true, "-filter_complex": true, "-c:v": true, "-g": true}
 	tl := media.FindTools(context.Background(), "", "")
 	if !tl.Available() {

@@ -197,6 +197,9 @@ func (s runSpec) videoEncode() []string {
 		a = append(a, "-c:v", "libx264", "-preset", preset, "-profile:v", "high",
 			"-x264-params", "scenecut=0:open-gop=0:keyint=1000:min-keyint=1")
 	}
+	if s.Threads > 0 {
+		a = append(a, "-threads", strconv.Itoa(s.Threads)) // the encoder's (the one before -i is the decoder's)
+	}
 	a = append(a, rate...)
 	return append(a, keys...)
 }

@@ -37,14 +37,14 @@ func TestMain(m *testing.M) {
 }
 
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string // the library
 	cache *transcode.Cache
 	m     *transcode.Manager
 	cat   *media.Catalog
 }
 
-func newRig(t *testing.T, cfg transcode.Config, cacheMax int64) *rig {
+func newRig(t testing.TB, cfg transcode.Config, cacheMax int64) *rig {
 	t.Helper()
 	tl := media.FindTools(context.Background(), "", "")
 	if !tl.Available() {
