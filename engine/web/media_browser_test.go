@@ -103,7 +103,7 @@ func skew(ws []*browsertest.Window, n int) []float64 {
 	return out
 }
 
-func waitPlaying(t *testing.T, ws []*browsertest.Window, from float64) {
+func waitPlaying(t testing.TB, ws []*browsertest.Window, from float64) {
 	t.Helper()
 	for _, w := range ws {
 		w.WaitJS(`(() => { const v = document.querySelector("#player video"); return v && !v.paused && v.readyState >= 3 && v.currentTime > ` +
