@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,7 +86,8 @@ func TestStreamsEndWithServer(t *testing.T) {
 			break
 		}
 	}
-	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseGoingAway {
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
 		t.Errorf("relay at shutdown: %v, want close 1001", err)
 	}
 	relay.Close()

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"errors"
 	"image/jpeg"
 	"io"
 	"sync/atomic"
@@ -22,7 +23,7 @@ func FuzzSplitter(f *testing.F) {
 		sp := newSplitter(bytes.NewReader(in), limit, &skipped)
 		for range 1000 {
 			p, err := sp.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				return
 			}
 			if err != nil {

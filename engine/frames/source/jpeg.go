@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image/jpeg"
 	"io"
@@ -122,7 +123,7 @@ func (s *splitter) Next() ([]byte, error) {
 				continue
 			}
 			if err := s.fill(); err != nil {
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					s.skipped.Add(1) // a truncated last picture
 				}
 				return nil, err
@@ -211,7 +212,7 @@ func (s *splitter) fill() error {
 	}
 	n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
 	s.buf = s.buf[:len(s.buf)+n]
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		s.eof = true
 		if n > 0 {
 			return nil

@@ -104,7 +104,7 @@ func TestJPEGBombRefusedBeforeDecoding(t *testing.T) {
 	frames := 0
 	for {
 		fr, err := src.Next(ctx)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

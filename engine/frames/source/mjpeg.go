@@ -33,9 +33,8 @@ type MJPEGFile struct {
 	closed bool
 	info   Info
 
-	index    uint64
-	inRun    uint64 // frames in the current pass over the file
-	frameEnd bool
+	index uint64
+	inRun uint64 // frames in the current pass over the file
 }
 
 // OpenMJPEGFile opens an MJPEG file. It fails with ErrNoFrames when the
@@ -76,7 +75,7 @@ func (s *MJPEGFile) Pacer() *Pacer { return s.pace }
 func (s *MJPEGFile) Next(ctx context.Context) (Frame, error) {
 	for {
 		jpg, err := s.read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			if !s.opts.Loop || s.inRun == 0 {
 				if s.index == 0 {
 					return Frame{}, fmt.Errorf("%w in %s", ErrNoFrames, s.path)
@@ -129,7 +128,7 @@ func (s *MJPEGFile) read() ([]byte, error) {
 		return nil, ErrClosed
 	}
 	jpg, err := s.split.Next()
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("source: read %s: %w", s.path, err)
 	}
 	return jpg, err

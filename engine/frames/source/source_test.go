@@ -131,7 +131,7 @@ func TestSplitter(t *testing.T) {
 			var got [][]byte
 			for range 100 {
 				pic, err := sp.Next()
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				if err != nil {
@@ -161,7 +161,7 @@ func TestSplitterSizeLimit(t *testing.T) {
 	var n int
 	for range 10 {
 		pic, err := sp.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -215,7 +215,7 @@ func TestMJPEGFile(t *testing.T) {
 				t.Fatalf("frame %d: index %d, %dx%d, same bytes %v", i, fr.Index, fr.Width, fr.Height, bytes.Equal(fr.JPEG, pics[i]))
 			}
 		}
-		if _, err := src.Next(ctx); err != io.EOF {
+		if _, err := src.Next(ctx); !errors.Is(err, io.EOF) {
 			t.Fatalf("after the last frame: %v, want io.EOF", err)
 		}
 		if st := src.Stats(); st.Frames != 12 || st.Encodes != 0 || st.Skipped != 0 {
@@ -471,7 +471,7 @@ func TestMJPEGHTTP(t *testing.T) {
 					t.Fatalf("frame %d differs", i)
 				}
 			}
-			if _, err := src.Next(ctx); err != io.EOF {
+			if _, err := src.Next(ctx); !errors.Is(err, io.EOF) {
 				t.Fatalf("after the last part: %v, want io.EOF", err)
 			}
 		})

@@ -58,7 +58,7 @@ func TestRoundTrip(t *testing.T) {
 	if err := dec.Decode(&m); err != nil || m.Frame.Seq != 1 || !bytes.Equal(m.Frame.Payload, frames[0].Payload) {
 		t.Fatalf("appended frame: %+v, %v", m, err)
 	}
-	if err := dec.Decode(&m); err != io.EOF {
+	if err := dec.Decode(&m); !errors.Is(err, io.EOF) {
 		t.Fatalf("end: %v, want io.EOF", err)
 	}
 }
