@@ -142,6 +142,29 @@ func (sc Scenario) Run(t *runner) (Figures, []Recording, []Mark) {
 	return f, recs, p.marks
 }
 
+// opening is how the loopback and mixed scenarios start, about 45 s: a
+// play, a seek, a pause, a play by player resumer, and the late joiner.
+func (p *Play) opening(resumer int) {
+	p.Cmd(0, "play")
+	p.Hold(12 * time.Second)
+	p.Cmd(1, "seek", 40)
+	p.Hold(10 * time.Second)
+	p.Cmd(0, "pause")
+	p.Hold(3 * time.Second)
+	p.Cmd(resumer, "play")
+	p.Hold(8 * time.Second)
+	p.Join()
+	p.Hold(12 * time.Second)
+}
+
+// closing is how they end: a seek by player seeker, then a pause.
+func (p *Play) closing(seeker int) {
+	p.Cmd(seeker, "seek", 20)
+	p.Hold(8 * time.Second)
+	p.Cmd(1, "pause")
+	p.Hold(2 * time.Second)
+}
+
 // loopbackScenario: players on loopback and a late joiner, about 60 s of
 // plays, seeks and pauses.
 func loopbackScenario(players int) Scenario {
@@ -151,21 +174,8 @@ func loopbackScenario(players int) Scenario {
 		Clip:    120,
 		Summary: fmt.Sprintf("loopback: %d players + 1 late joiner, all on loopback", players),
 		Script: func(p *Play) {
-			last := players - 1
-			p.Cmd(0, "play")
-			p.Hold(12 * time.Second)
-			p.Cmd(1, "seek", 40)
-			p.Hold(10 * time.Second)
-			p.Cmd(0, "pause")
-			p.Hold(3 * time.Second)
-			p.Cmd(1, "play")
-			p.Hold(8 * time.Second)
-			p.Join()
-			p.Hold(12 * time.Second)
-			p.Cmd(last, "seek", 20)
-			p.Hold(8 * time.Second)
-			p.Cmd(1, "pause")
-			p.Hold(2 * time.Second)
+			p.opening(1)
+			p.closing(players - 1)
 		},
 	}
 }
@@ -189,23 +199,11 @@ func mixedScenario(paths []Profile) Scenario {
 		Clip:    120,
 		Summary: fmt.Sprintf("mixed: %d players on shaped paths + 1 late joiner on the slowest; player 2's path changes to %s halfway", len(paths), netChange.Name),
 		Script: func(p *Play) {
-			p.Cmd(0, "play")
-			p.Hold(12 * time.Second)
-			p.Cmd(1, "seek", 40)
-			p.Hold(10 * time.Second)
-			p.Cmd(0, "pause")
-			p.Hold(3 * time.Second)
-			p.Cmd(last, "play")
-			p.Hold(8 * time.Second)
-			p.Join()
-			p.Hold(12 * time.Second)
+			p.opening(last)
 			p.s.Shapers[1].Set(netChange)
 			p.Mark("net", 1)
 			p.Hold(10 * time.Second)
-			p.Cmd(2%len(paths), "seek", 20)
-			p.Hold(8 * time.Second)
-			p.Cmd(1, "pause")
-			p.Hold(2 * time.Second)
+			p.closing(2 % len(paths))
 		},
 	}
 }
