@@ -200,44 +200,53 @@ func (s *Server) accountName(c *fiber.Ctx) error {
 	return c.Redirect(s.base+"/account", fiber.StatusSeeOther)
 }
 
-func (s *Server) accountPassword(c *fiber.Ctx) error {
+// passwordChange runs a change to the signed-in account that its password
+// guards (change), then answers (done). The login guard's limits apply: a
+// wrong password counts as a failed login, and while the guard says wait
+// the account page says so.
+func (s *Server) passwordChange(c *fiber.Ctx, change func(u *account.User) error, done func(u *account.User) error) error {
 	u := s.currentUser(c)
 	at := s.loginAttempt(c, u.Email)
 	if ok, wait, _ := s.logins.check(c.IP(), at); !ok {
 		data, _ := s.accountData(c, fiber.Map{})
 		return s.tooMany(c, "account", data, wait)
 	}
-	tok, _ := c.Locals("session").(string)
-	if err := s.accounts.ChangePassword(c.UserContext(), u.ID, c.FormValue("current"), c.FormValue("password"), tok); err != nil {
+	if err := change(u); err != nil {
 		if errors.Is(err, account.ErrWrongPassword) {
 			s.logins.failed(at)
 		}
 		return s.formFailed(c, err, nil)
 	}
-	s.flash(c, "password")
-	return c.Redirect(s.base+"/account", fiber.StatusSeeOther)
+	return done(u)
+}
+
+func (s *Server) accountPassword(c *fiber.Ctx) error {
+	tok, _ := c.Locals("session").(string)
+	return s.passwordChange(c, func(u *account.User) error {
+		return s.accounts.ChangePassword(c.UserContext(), u.ID, c.FormValue("current"), c.FormValue("password"), tok)
+	}, func(*account.User) error {
+		s.flash(c, "password")
+		return c.Redirect(s.base+"/account", fiber.StatusSeeOther)
+	})
 }
 
 func (s *Server) accountDelete(c *fiber.Ctx) error {
-	u := s.currentUser(c)
-	at := s.loginAttempt(c, u.Email)
-	if ok, wait, _ := s.logins.check(c.IP(), at); !ok {
-		data, _ := s.accountData(c, fiber.Map{})
-		return s.tooMany(c, "account", data, wait)
-	}
-	fates, err := s.rooms.svc.OwnedFates(c.UserContext(), u.ID)
-	if err != nil {
-		return err
-	}
-	if err := s.accounts.DeleteWithPassword(c.UserContext(), u.ID, c.FormValue("delete_password")); err != nil {
-		if errors.Is(err, account.ErrWrongPassword) {
-			s.logins.failed(at)
+	var fates []room.Fate
+	return s.passwordChange(c, func(u *account.User) error {
+		var err error
+		if fates, err = s.rooms.svc.OwnedFates(c.UserContext(), u.ID); err != nil {
+			return err
 		}
+		err = s.accounts.DeleteWithPassword(c.UserContext(), u.ID, c.FormValue("delete_password"))
 		if errors.Is(err, account.ErrLastAdmin) {
 			err = &account.FieldError{Field: "delete_password", Err: err}
 		}
-		return s.formFailed(c, err, nil)
-	}
+		return err
+	}, func(u *account.User) error { return s.deleted(c, u, fates) })
+}
+
+// deleted answers the deletion of u's account: what became of its rooms.
+func (s *Server) deleted(c *fiber.Ctx, u *account.User, fates []room.Fate) error {
 	s.log.Info("account deleted", "user", u.ID, "rooms", len(fates))
 	s.clearCookie(c, sessionCookie)
 	if len(fates) == 0 {

@@ -15,7 +15,6 @@ import (
 	"watchparty/engine/frames/wire"
 	"watchparty/engine/limit"
 	"watchparty/engine/revoke"
-	"watchparty/engine/room"
 	"watchparty/engine/room/proto"
 	"watchparty/engine/room/ws"
 )
@@ -130,17 +129,11 @@ func (s *Server) framesRoutes(r fiber.Router) {
 // "publisher" to members who may change the video. The answer carries the
 // frame server's address and the command lines that use the token.
 func (s *Server) streamToken(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
-	u := s.currentUser(c)
-	if u.Guest && u.GuestRoom != code {
-		return roomError(room.ErrGuestRoom)
-	}
-	ctx := c.UserContext()
-	in, err := s.rooms.svc.Get(ctx, code)
+	u, code, in, err := s.visitRoom(c)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
-	m, err := s.rooms.svc.Member(ctx, code, u.ID)
+	m, err := s.rooms.svc.Member(c.UserContext(), code, u.ID)
 	if err != nil {
 		return roomError(err)
 	}

@@ -195,25 +195,20 @@ func (s *Server) joinByCode(c *fiber.Ctx) error {
 }
 
 func (s *Server) roomPage(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
-	u := s.currentUser(c)
-	if u == nil {
+	if s.currentUser(c) == nil {
 		// Someone with only the code: say what the room is and how to get in.
+		code := c.Locals("room").(string)
 		in, err := s.rooms.svc.Get(c.UserContext(), code)
 		if err != nil {
 			return roomError(err)
 		}
 		return s.render(c, "room_join", fiber.Map{"Title": in.Title(), "Room": in, "Next": s.base + "/r/" + code})
 	}
-	if u.Guest && u.GuestRoom != code {
-		return roomError(room.ErrGuestRoom)
-	}
-	ctx := c.UserContext()
-	in, err := s.rooms.svc.Get(ctx, code)
+	u, code, in, err := s.visitRoom(c)
 	if err != nil {
-		return roomError(err)
+		return err
 	}
-	member, err := s.rooms.svc.Member(ctx, code, u.ID)
+	member, err := s.rooms.svc.Member(c.UserContext(), code, u.ID)
 	if errors.Is(err, room.ErrNotMember) {
 		data := fiber.Map{"Title": in.Title(), "Room": in}
 		if _, banned := in.Banned[u.ID]; banned {
@@ -246,29 +241,73 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 	})
 }
 
-func (s *Server) roomJoin(c *fiber.Ctx) error {
+// visitor is the signed-in user asking for the room of :code, and that
+// code; a guest may ask only for the room of their invite.
+func (s *Server) visitor(c *fiber.Ctx) (*account.User, string, error) {
 	code := c.Locals("room").(string)
 	u := s.currentUser(c)
-	if _, err := s.rooms.svc.Join(c.UserContext(), code, roomUser(u), u.GuestRoom); err != nil {
+	if u.Guest && u.GuestRoom != code {
+		return nil, "", roomError(room.ErrGuestRoom)
+	}
+	return u, code, nil
+}
+
+// visitRoom is visitor with the room.
+func (s *Server) visitRoom(c *fiber.Ctx) (*account.User, string, *room.Info, error) {
+	u, code, err := s.visitor(c)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	in, err := s.rooms.svc.Get(c.UserContext(), code)
+	if err != nil {
+		return nil, "", nil, roomError(err)
+	}
+	return u, code, in, nil
+}
+
+// roomForm runs a room form's action by the signed-in user and answers it
+// (done): back to the room, or to the home page when home is set.
+func (s *Server) roomForm(c *fiber.Ctx, home bool, act func(ctx context.Context, code, by string) error) error {
+	code := c.Locals("room").(string)
+	if err := act(c.UserContext(), code, s.currentUser(c).ID); err != nil {
 		return roomError(err)
 	}
+	if home {
+		code = ""
+	}
 	return s.done(c, code, nil)
+}
+
+func (s *Server) roomJoin(c *fiber.Ctx) error {
+	u := s.currentUser(c)
+	return s.roomForm(c, false, func(ctx context.Context, code, _ string) error {
+		_, err := s.rooms.svc.Join(ctx, code, roomUser(u), u.GuestRoom)
+		return err
+	})
+}
+
+// inviteRoom is the room an invite link (:token) leads to.
+func (s *Server) inviteRoom(c *fiber.Ctx) (token, code string, in *room.Info, err error) {
+	token = c.Params("token")
+	ctx := c.UserContext()
+	if code, err = s.rooms.svc.CodeForInvite(ctx, token); err == nil {
+		in, err = s.rooms.svc.Get(ctx, code)
+	}
+	if err != nil {
+		return "", "", nil, roomError(err)
+	}
+	return token, code, in, nil
 }
 
 // invitePage opens an invite link: members go to the room, account holders
 // confirm that they want to join, others may log in, sign up, or join as a
 // guest when allowed.
 func (s *Server) invitePage(c *fiber.Ctx) error {
-	token := c.Params("token")
+	token, code, in, err := s.inviteRoom(c)
+	if err != nil {
+		return err
+	}
 	ctx := c.UserContext()
-	code, err := s.rooms.svc.CodeForInvite(ctx, token)
-	if err != nil {
-		return roomError(err)
-	}
-	in, err := s.rooms.svc.Get(ctx, code)
-	if err != nil {
-		return roomError(err)
-	}
 	u := s.currentUser(c)
 	if u != nil && (!u.Guest || u.GuestRoom == code) {
 		if _, err := s.rooms.svc.Member(ctx, code, u.ID); err == nil {
@@ -288,16 +327,11 @@ func (s *Server) invitePage(c *fiber.Ctx) error {
 
 // inviteJoin makes a guest session from an invite link and a display name.
 func (s *Server) inviteJoin(c *fiber.Ctx) error {
-	token := c.Params("token")
+	token, code, in, err := s.inviteRoom(c)
+	if err != nil {
+		return err
+	}
 	ctx := c.UserContext()
-	code, err := s.rooms.svc.CodeForInvite(ctx, token)
-	if err != nil {
-		return roomError(err)
-	}
-	in, err := s.rooms.svc.Get(ctx, code)
-	if err != nil {
-		return roomError(err)
-	}
 	if !s.cfg.Guests.Allowed || !in.Settings.GuestsAllowed {
 		return roomError(room.ErrGuestsOff)
 	}
@@ -337,32 +371,25 @@ func (s *Server) inviteJoin(c *fiber.Ctx) error {
 }
 
 func (s *Server) roomLeave(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
-	if err := s.rooms.svc.Leave(c.UserContext(), code, s.currentUser(c).ID); err != nil {
-		return roomError(err)
-	}
-	return s.done(c, "", nil)
+	return s.roomForm(c, true, func(ctx context.Context, code, by string) error {
+		return s.rooms.svc.Leave(ctx, code, by)
+	})
 }
 
 func (s *Server) roomRename(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
-	if err := s.rooms.svc.Rename(c.UserContext(), code, s.currentUser(c).ID, c.FormValue("name")); err != nil {
-		return roomError(err)
-	}
-	return s.done(c, code, nil)
+	return s.roomForm(c, false, func(ctx context.Context, code, by string) error {
+		return s.rooms.svc.Rename(ctx, code, by, c.FormValue("name"))
+	})
 }
 
 func (s *Server) roomLock(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
 	locked := c.FormValue("locked") == "1" || c.FormValue("locked") == "true"
-	if err := s.rooms.svc.SetLocked(c.UserContext(), code, s.currentUser(c).ID, locked); err != nil {
-		return roomError(err)
-	}
-	return s.done(c, code, nil)
+	return s.roomForm(c, false, func(ctx context.Context, code, by string) error {
+		return s.rooms.svc.SetLocked(ctx, code, by, locked)
+	})
 }
 
 func (s *Server) roomSettings(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
 	on := func(k string) bool { v := c.FormValue(k); return v == "1" || v == "on" || v == "true" }
 	set := room.Settings{
 		GuestsAllowed: on("guests_allowed"),
@@ -373,10 +400,9 @@ func (s *Server) roomSettings(c *fiber.Ctx) error {
 		WaitForAll:    on("wait_for_all"),
 		Voice:         on("voice"),
 	}
-	if err := s.rooms.svc.UpdateSettings(c.UserContext(), code, s.currentUser(c).ID, set); err != nil {
-		return roomError(err)
-	}
-	return s.done(c, code, nil)
+	return s.roomForm(c, false, func(ctx context.Context, code, by string) error {
+		return s.rooms.svc.UpdateSettings(ctx, code, by, set)
+	})
 }
 
 func (s *Server) roomInvite(c *fiber.Ctx) error {
@@ -389,19 +415,15 @@ func (s *Server) roomInvite(c *fiber.Ctx) error {
 }
 
 func (s *Server) roomKick(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
-	if err := s.rooms.svc.Kick(c.UserContext(), code, s.currentUser(c).ID, c.FormValue("user")); err != nil {
-		return roomError(err)
-	}
-	return s.done(c, code, nil)
+	return s.roomForm(c, false, func(ctx context.Context, code, by string) error {
+		return s.rooms.svc.Kick(ctx, code, by, c.FormValue("user"))
+	})
 }
 
 func (s *Server) roomUnban(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
-	if err := s.rooms.svc.Unban(c.UserContext(), code, s.currentUser(c).ID, c.FormValue("user")); err != nil {
-		return roomError(err)
-	}
-	return s.done(c, code, nil)
+	return s.roomForm(c, false, func(ctx context.Context, code, by string) error {
+		return s.rooms.svc.Unban(ctx, code, by, c.FormValue("user"))
+	})
 }
 
 // roomBanned gives the owner the members removed from the room, for the
@@ -440,22 +462,19 @@ func bannedList(in *room.Info) []bannedMember {
 }
 
 func (s *Server) roomRole(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
-	if err := s.rooms.svc.SetRole(c.UserContext(), code, s.currentUser(c).ID, c.FormValue("user"), room.Role(c.FormValue("role"))); err != nil {
-		if errors.Is(err, room.ErrForbidden) || errors.Is(err, room.ErrInvalidTarget) {
-			return roomError(err)
+	return s.roomForm(c, false, func(ctx context.Context, code, by string) error {
+		err := s.rooms.svc.SetRole(ctx, code, by, c.FormValue("user"), room.Role(c.FormValue("role")))
+		if err != nil && !errors.Is(err, room.ErrForbidden) && !errors.Is(err, room.ErrInvalidTarget) {
+			return fiber.NewError(fiber.StatusBadRequest, err.Error())
 		}
-		return fiber.NewError(fiber.StatusBadRequest, err.Error())
-	}
-	return s.done(c, code, nil)
+		return err
+	})
 }
 
 func (s *Server) roomDelete(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
-	if err := s.rooms.svc.Delete(c.UserContext(), code, s.currentUser(c).ID); err != nil {
-		return roomError(err)
-	}
-	return s.done(c, "", nil)
+	return s.roomForm(c, true, func(ctx context.Context, code, by string) error {
+		return s.rooms.svc.Delete(ctx, code, by)
+	})
 }
 
 // roomSocketCheck refuses a websocket before the upgrade: no session (401),

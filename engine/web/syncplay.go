@@ -38,10 +38,9 @@ func (s *Server) syncplayRoutes(r fiber.Router) {
 // and the command line that uses it. The token names the member and the
 // room; kicks, bans and roles are checked again when the player connects.
 func (s *Server) syncplayToken(c *fiber.Ctx) error {
-	code := c.Locals("room").(string)
-	u := s.currentUser(c)
-	if u.Guest && u.GuestRoom != code {
-		return roomError(room.ErrGuestRoom)
+	u, code, err := s.visitor(c)
+	if err != nil {
+		return err
 	}
 	addr := s.syncplay.Public
 	if addr == "" {
