@@ -65,33 +65,49 @@ func decode(data []byte, m *ClientMessage) error {
 	if !d.eat('{') {
 		return errSyntax
 	}
+	err := d.elements('}', func() error {
+		key, ok := d.rawKey()
+		if !ok || !d.colon() {
+			return errSyntax
+		}
+		return d.field(key, m)
+	})
+	if err != nil {
+		return err
+	}
+	return d.end(m)
+}
+
+// elements reads the elements of an object or array up to its closing
+// byte, the opening one already read: elem reads one (a member or a value)
+// at d.i.
+func (d *decoder) elements(closing byte, elem func() error) error {
 	d.ws()
-	if d.eat('}') {
-		return d.end(m)
+	if d.eat(closing) {
+		return nil
 	}
 	for {
 		d.ws()
-		key, ok := d.rawKey()
-		if !ok {
-			return errSyntax
-		}
-		d.ws()
-		if !d.eat(':') {
-			return errSyntax
-		}
-		d.ws()
-		if err := d.field(key, m); err != nil {
+		if err := elem(); err != nil {
 			return err
 		}
 		d.ws()
 		if d.eat(',') {
 			continue
 		}
-		if d.eat('}') {
-			return d.end(m)
+		if d.eat(closing) {
+			return nil
 		}
 		return errSyntax
 	}
+}
+
+// colon reads the colon after a member's name, with the white space around.
+func (d *decoder) colon() bool {
+	d.ws()
+	ok := d.eat(':')
+	d.ws()
+	return ok
 }
 
 type decoder struct {
@@ -165,16 +181,8 @@ func (d *decoder) rawKey() ([]byte, bool) {
 	return nil, false
 }
 
-func (d *decoder) null() bool {
-	if len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "null" {
-		d.i += 4
-		return true
-	}
-	return false
-}
-
 func (d *decoder) field(key []byte, m *ClientMessage) error {
-	if d.null() {
+	if d.lit("null") {
 		return nil
 	}
 	var dst *string
@@ -197,31 +205,17 @@ func (d *decoder) field(key []byte, m *ClientMessage) error {
 	case "state":
 		dst = &m.State
 	case "seq":
-		n, ok := d.uint()
-		if !ok {
-			return errors.New("malformed message: seq must be a whole number")
-		}
-		m.Seq = n
-		return nil
+		var ok bool
+		m.Seq, ok = d.uint()
+		return typeError(ok, "seq must be a whole number")
 	case "t":
-		f, ok := d.float()
-		if !ok {
-			return errors.New("malformed message: t must be a number")
-		}
-		m.T = f
-		return nil
+		var ok bool
+		m.T, ok = d.float()
+		return typeError(ok, "t must be a number")
 	case "on":
-		switch {
-		case len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "true":
-			d.i += 4
-			m.On = true
-		case len(d.b)-d.i >= 5 && string(d.b[d.i:d.i+5]) == "false":
-			d.i += 5
-			m.On = false
-		default:
-			return errors.New("malformed message: on must be true or false")
-		}
-		return nil
+		var ok bool
+		m.On, ok = d.boolean()
+		return typeError(ok, "on must be true or false")
 	default:
 		if !d.skip(0) {
 			return errSyntax
@@ -237,6 +231,15 @@ func (d *decoder) field(key []byte, m *ClientMessage) error {
 	}
 	*dst = s
 	return nil
+}
+
+// typeError is the error for a field whose value does not have its type
+// (nil when ok).
+func typeError(ok bool, what string) error {
+	if ok {
+		return nil
+	}
+	return errors.New("malformed message: " + what)
 }
 
 // typeName decodes the type string, returning constants for the common
@@ -396,25 +399,19 @@ func (d *decoder) number() ([]byte, bool, bool) {
 	if j < len(d.b) && d.b[j] == '-' {
 		j++
 	}
+	var ok bool
 	switch {
 	case j < len(d.b) && d.b[j] == '0':
 		j++
 	case j < len(d.b) && d.b[j] >= '1' && d.b[j] <= '9':
-		for j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9' {
-			j++
-		}
+		j, _ = d.digits(j)
 	default:
 		return nil, false, false
 	}
 	integer := true
 	if j < len(d.b) && d.b[j] == '.' {
 		integer = false
-		j++
-		k := j
-		for j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9' {
-			j++
-		}
-		if j == k {
+		if j, ok = d.digits(j + 1); !ok {
 			return nil, false, false
 		}
 	}
@@ -424,16 +421,22 @@ func (d *decoder) number() ([]byte, bool, bool) {
 		if j < len(d.b) && (d.b[j] == '+' || d.b[j] == '-') {
 			j++
 		}
-		k := j
-		for j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9' {
-			j++
-		}
-		if j == k {
+		if j, ok = d.digits(j); !ok {
 			return nil, false, false
 		}
 	}
 	d.i = j
 	return d.b[start:j], integer, true
+}
+
+// digits returns where the run of digits from j ends, and whether there
+// is at least one.
+func (d *decoder) digits(j int) (int, bool) {
+	k := j
+	for j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9' {
+		j++
+	}
+	return j, j > k
 }
 
 func (d *decoder) uint() (uint64, bool) {
@@ -443,6 +446,13 @@ func (d *decoder) uint() (uint64, bool) {
 	}
 	n, err := strconv.ParseUint(string(lit), 10, 64)
 	return n, err == nil
+}
+
+func (d *decoder) boolean() (bool, bool) {
+	if d.lit("true") {
+		return true, true
+	}
+	return false, d.lit("false")
 }
 
 func (d *decoder) float() (float64, bool) {
@@ -476,46 +486,20 @@ func (d *decoder) skip(depth int) bool {
 		return false
 	case c == '{':
 		d.i++
-		d.ws()
-		if d.eat('}') {
-			return true
-		}
-		for {
-			d.ws()
-			if d.peek() != '"' || !d.skip(depth+1) {
-				return false
+		return d.elements('}', func() error {
+			if d.peek() != '"' || !d.skip(depth+1) || !d.colon() || !d.skip(depth+1) {
+				return errSyntax
 			}
-			d.ws()
-			if !d.eat(':') {
-				return false
-			}
-			d.ws()
-			if !d.skip(depth + 1) {
-				return false
-			}
-			d.ws()
-			if d.eat(',') {
-				continue
-			}
-			return d.eat('}')
-		}
+			return nil
+		}) == nil
 	case c == '[':
 		d.i++
-		d.ws()
-		if d.eat(']') {
-			return true
-		}
-		for {
-			d.ws()
+		return d.elements(']', func() error {
 			if !d.skip(depth + 1) {
-				return false
+				return errSyntax
 			}
-			d.ws()
-			if d.eat(',') {
-				continue
-			}
-			return d.eat(']')
-		}
+			return nil
+		}) == nil
 	case c == 't':
 		return d.lit("true")
 	case c == 'f':
