@@ -507,7 +507,8 @@ func (d *decoder) skip(depth int) bool {
 	case c == 'n':
 		return d.lit("null")
 	default:
-		_, _, ok := d.number()
+		// A number must fit a float64, as encoding/json wants it to.
+		_, ok := d.float()
 		return ok
 	}
 }
