@@ -858,9 +858,18 @@ func (a *actor) react(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	a.broadcast(encode(proto.React, wireReact{Seq: cp.Seq, Emoji: cm.Emoji, User: m.ID, On: on}), "")
 }
 
+// may reports whether m's role reaches the room's level for an action;
+// when it does not, c is told that it may not (what).
+func (a *actor) may(c *Conn, m *memberState, cm *proto.ClientMessage, lvl Level, what string) bool {
+	if lvl.Allows(m.Role) {
+		return true
+	}
+	c.sendError(proto.CodeForbidden, "you may not "+what+" in this room", cm.Ref, 0)
+	return false
+}
+
 func (a *actor) video(c *Conn, m *memberState, cm *proto.ClientMessage) {
-	if !a.info.Settings.ChangeVideo.Allows(m.Role) {
-		c.sendError(proto.CodeForbidden, "you may not change the video in this room", cm.Ref, 0)
+	if !a.may(c, m, cm, a.info.Settings.ChangeVideo, "change the video") {
 		return
 	}
 	v, err := a.parseLink(cm.URL)

@@ -90,33 +90,15 @@ func New(o Options) *Service {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	if o.ChatPer10s <= 0 {
-		o.ChatPer10s = 20
-	}
-	if o.GuestsPerRoom <= 0 {
-		o.GuestsPerRoom = 100
-	}
-	if o.GuestTTL <= 0 {
-		o.GuestTTL = 12 * time.Hour
-	}
-	if o.QueueLength <= 0 {
-		o.QueueLength = 200
-	}
-	if o.LinkBytes <= 0 {
-		o.LinkBytes = 2048
-	}
-	if o.MembersPerRoom <= 0 {
-		o.MembersPerRoom = 500
-	}
-	if o.RoomsPerUser <= 0 {
-		o.RoomsPerUser = 50
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 30 * time.Second
-	}
-	if o.PingInterval <= 0 {
-		o.PingInterval = 25 * time.Second
-	}
+	orDefault(&o.ChatPer10s, 20)
+	orDefault(&o.GuestsPerRoom, 100)
+	orDefault(&o.GuestTTL, 12*time.Hour)
+	orDefault(&o.QueueLength, 200)
+	orDefault(&o.LinkBytes, 2048)
+	orDefault(&o.MembersPerRoom, 500)
+	orDefault(&o.RoomsPerUser, 50)
+	orDefault(&o.IdleTimeout, 30*time.Second)
+	orDefault(&o.PingInterval, 25*time.Second)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -132,6 +114,13 @@ func New(o Options) *Service {
 		o.Revoke.Subscribe(s.revoked)
 	}
 	return s
+}
+
+// orDefault sets an option that is not positive to its default.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Live returns the number of rooms whose actor is running.

@@ -147,8 +147,7 @@ func (a *actor) streamMsg(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	}
 	switch cm.Type {
 	case proto.StreamStart:
-		if !a.info.Settings.ChangeVideo.Allows(m.Role) {
-			c.sendError(proto.CodeForbidden, "you may not start a stream in this room", cm.Ref, 0)
+		if !a.may(c, m, cm, a.info.Settings.ChangeVideo, "start a stream") {
 			return
 		}
 		var body struct {

@@ -61,35 +61,19 @@ var defaultSync = sync.OnceValue(func() SyncOptions {
 
 func (o SyncOptions) withDefaults() SyncOptions {
 	d := defaultSync()
-	orInt := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	orMS := func(v *int64, def int64) {
-		if *v <= 0 {
-			*v = def
-		}
-		*v = min(*v, playback.MaxLeadMS)
-	}
-	orMS(&o.LeadMS, d.LeadMS)
-	orMS(&o.SeekLeadMS, d.SeekLeadMS)
-	if o.ReadyTimeout <= 0 {
-		o.ReadyTimeout = d.ReadyTimeout
-	}
-	orInt(&o.DeadZoneMS, d.DeadZoneMS)
-	orInt(&o.SeekThresholdMS, d.SeekThresholdMS)
-	orInt(&o.YouTubeSeekThresholdMS, d.YouTubeSeekThresholdMS)
-	orInt(&o.TrimMS, d.TrimMS)
-	orInt(&o.CatchUpMS, d.CatchUpMS)
-	orInt(&o.MaxNudgePct, d.MaxNudgePct)
-	orInt(&o.ReaimMS, d.ReaimMS)
-	if o.MembersEvery <= 0 {
-		o.MembersEvery = 2 * time.Second
-	}
-	if o.CheckpointEvery <= 0 {
-		o.CheckpointEvery = 30 * time.Second
-	}
+	orDefault(&o.LeadMS, d.LeadMS)
+	orDefault(&o.SeekLeadMS, d.SeekLeadMS)
+	o.LeadMS, o.SeekLeadMS = min(o.LeadMS, playback.MaxLeadMS), min(o.SeekLeadMS, playback.MaxLeadMS)
+	orDefault(&o.ReadyTimeout, d.ReadyTimeout)
+	orDefault(&o.DeadZoneMS, d.DeadZoneMS)
+	orDefault(&o.SeekThresholdMS, d.SeekThresholdMS)
+	orDefault(&o.YouTubeSeekThresholdMS, d.YouTubeSeekThresholdMS)
+	orDefault(&o.TrimMS, d.TrimMS)
+	orDefault(&o.CatchUpMS, d.CatchUpMS)
+	orDefault(&o.MaxNudgePct, d.MaxNudgePct)
+	orDefault(&o.ReaimMS, d.ReaimMS)
+	orDefault(&o.MembersEvery, 2*time.Second)
+	orDefault(&o.CheckpointEvery, 30*time.Second)
 	return o
 }
 
@@ -333,11 +317,7 @@ func (a *actor) anyBuffering() bool {
 func (a *actor) syncMsg(c *Conn, m *memberState, cm *proto.ClientMessage) bool {
 	switch cm.Type {
 	case proto.Play, proto.Pause, proto.Seek, proto.Rate:
-		if !a.info.Settings.Control.Allows(m.Role) {
-			c.sendError(proto.CodeForbidden, "you may not control playback in this room", cm.Ref, 0)
-			return true
-		}
-		if a.allow(c, m, cm) {
+		if a.may(c, m, cm, a.info.Settings.Control, "control playback") && a.allow(c, m, cm) {
 			a.control(c, m, cm)
 		}
 	case proto.Buffering:
@@ -349,16 +329,11 @@ func (a *actor) syncMsg(c *Conn, m *memberState, cm *proto.ClientMessage) bool {
 	case proto.Ended:
 		a.reportEnded(c, m, cm)
 	case proto.QueueAdd, proto.QueueRemove, proto.QueueMove, proto.QueueClear:
-		if !a.info.Settings.ManageQueue.Allows(m.Role) {
-			c.sendError(proto.CodeForbidden, "you may not change the queue in this room", cm.Ref, 0)
-			return true
-		}
-		if a.allow(c, m, cm) {
+		if a.may(c, m, cm, a.info.Settings.ManageQueue, "change the queue") && a.allow(c, m, cm) {
 			a.queueMsg(c, m, cm)
 		}
 	case proto.QueueNext:
-		if !a.info.Settings.ChangeVideo.Allows(m.Role) {
-			c.sendError(proto.CodeForbidden, "you may not change the video in this room", cm.Ref, 0)
+		if !a.may(c, m, cm, a.info.Settings.ChangeVideo, "change the video") {
 			return true
 		}
 		if len(a.sync.queue) == 0 {
