@@ -29,36 +29,19 @@ func userSessionPrefix(id string) []byte {
 var userCountKey = []byte("meta/usercount")
 
 // NewBadger returns the Repo that keeps accounts in st.
-func NewBadger(st *store.Store) Repo { return badgerRepo{st} }
+func NewBadger(st *store.Store) Repo {
+	return badgerRepo{store.Txs[Tx]{Store: st, Wrap: func(tx *store.Tx) Tx { return badgerTx{tx} }, Conflict: ErrConflict}}
+}
 
-type badgerRepo struct{ st *store.Store }
+type badgerRepo struct{ store.Txs[Tx] }
 
 type badgerTx struct{ tx *store.Tx }
 
-func (r badgerRepo) View(fn func(tx Tx) error) error {
-	return r.st.View(func(tx *store.Tx) error { return fn(badgerTx{tx}) })
-}
-
-func (r badgerRepo) Update(fn func(tx Tx) error) error {
-	return conflict(r.st.Update(func(tx *store.Tx) error { return fn(badgerTx{tx}) }))
-}
-
-func (r badgerRepo) UpdateSync(fn func(tx Tx) error) error {
-	return conflict(r.st.UpdateSync(func(tx *store.Tx) error { return fn(badgerTx{tx}) }))
-}
-
-func conflict(err error) error {
-	if errors.Is(err, store.ErrConflict) {
-		return ErrConflict
-	}
-	return err
-}
-
-func (r badgerRepo) Sync() error { return r.st.Sync() }
+func (r badgerRepo) Sync() error { return r.Store.Sync() }
 
 func (r badgerRepo) ClearSessions() (int, error) {
 	var keys [][]byte
-	err := r.st.View(func(tx *store.Tx) error {
+	err := r.Store.View(func(tx *store.Tx) error {
 		for _, prefix := range []string{"session/", "usersession/"} {
 			if err := tx.Iterate([]byte(prefix), false, func(k, _ []byte) error {
 				keys = append(keys, append([]byte(nil), k...))
@@ -76,7 +59,7 @@ func (r badgerRepo) ClearSessions() (int, error) {
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), 1000)]
 		keys = keys[len(batch):]
-		if err := r.st.UpdateSync(func(tx *store.Tx) error {
+		if err := r.Store.UpdateSync(func(tx *store.Tx) error {
 			for _, k := range batch {
 				if string(k[:len("session/")]) == "session/" {
 					n++
