@@ -39,19 +39,13 @@ func queueItemKey(code string, id uint64) []byte {
 }
 
 // NewBadger returns the Repo that keeps rooms in st.
-func NewBadger(st *store.Store) Repo { return badgerRepo{st} }
+func NewBadger(st *store.Store) Repo {
+	return badgerRepo{store.Txs[Tx]{Store: st, Wrap: func(tx *store.Tx) Tx { return badgerTx{tx} }}}
+}
 
-type badgerRepo struct{ st *store.Store }
+type badgerRepo struct{ store.Txs[Tx] }
 
 type badgerTx struct{ tx *store.Tx }
-
-func (r badgerRepo) View(fn func(tx Tx) error) error {
-	return r.st.View(func(tx *store.Tx) error { return fn(badgerTx{tx}) })
-}
-
-func (r badgerRepo) Update(fn func(tx Tx) error) error {
-	return r.st.Update(func(tx *store.Tx) error { return fn(badgerTx{tx}) })
-}
 
 func (t badgerTx) getJSON(key []byte, v any) error {
 	b, err := t.tx.Get(key)
@@ -201,15 +195,21 @@ func (t badgerTx) PutLine(code string, l *Line) error { return t.setJSON(chatKey
 
 func (t badgerTx) DeleteLine(code string, seq uint64) error { return t.tx.Delete(chatKey(code, seq)) }
 
-func (t badgerTx) Playback(code string) (*PlaybackRecord, bool, error) {
-	var rec PlaybackRecord
-	if err := t.getJSON(syncKey(code), &rec); err != nil {
+// lookup reads the record at key, reporting whether there is one.
+func lookup[T any](t badgerTx, key []byte) (T, bool, error) {
+	var v T
+	if err := t.getJSON(key, &v); err != nil {
+		var zero T
 		if isNotFound(err) {
-			return nil, false, nil
+			err = nil
 		}
-		return nil, false, err
+		return zero, false, err
 	}
-	return &rec, true, nil
+	return v, true, nil
+}
+
+func (t badgerTx) Playback(code string) (*PlaybackRecord, bool, error) {
+	return lookup[*PlaybackRecord](t, syncKey(code))
 }
 
 func (t badgerTx) PutPlayback(code string, rec *PlaybackRecord) error {
@@ -217,14 +217,7 @@ func (t badgerTx) PutPlayback(code string, rec *PlaybackRecord) error {
 }
 
 func (t badgerTx) QueueOrder(code string) (*QueueOrder, bool, error) {
-	var o QueueOrder
-	if err := t.getJSON(queueOrderKey(code), &o); err != nil {
-		if isNotFound(err) {
-			return nil, false, nil
-		}
-		return nil, false, err
-	}
-	return &o, true, nil
+	return lookup[*QueueOrder](t, queueOrderKey(code))
 }
 
 func (t badgerTx) PutQueueOrder(code string, o *QueueOrder) error {
@@ -232,14 +225,7 @@ func (t badgerTx) PutQueueOrder(code string, o *QueueOrder) error {
 }
 
 func (t badgerTx) QueueItem(code string, id uint64) (Video, bool, error) {
-	var v Video
-	if err := t.getJSON(queueItemKey(code, id), &v); err != nil {
-		if isNotFound(err) {
-			return Video{}, false, nil
-		}
-		return Video{}, false, err
-	}
-	return v, true, nil
+	return lookup[Video](t, queueItemKey(code, id))
 }
 
 func (t badgerTx) PutQueueItem(code string, id uint64, v Video) error {

@@ -496,7 +496,7 @@ func TestSyncStateAfterRestart(t *testing.T) {
 
 	// Stop the server (its store too) and start a new one on the same data.
 	svc1.Close()
-	svc1.repo.(badgerRepo).st.Close()
+	svc1.repo.(badgerRepo).Store.Close()
 	svc2 := open()
 	base := serveRooms(t, svc2)
 	c := dial(t, base, r.code, syncPeer)
