@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"watchparty/tools/internal/visitor"
+	"watchparty/engine/procstat"
 	"watchparty/tools/latency"
 )
 
@@ -35,7 +35,7 @@ type result struct {
 // cpuSince is the server's CPU use since cpu0 was read at t0, in % of one
 // core.
 func cpuSince(t target, cpu0 time.Duration, t0 time.Time) float64 {
-	return 100 * float64(visitor.CPUTime(t.pid())-cpu0) / float64(time.Since(t0))
+	return 100 * float64(procstat.CPUTime(t.pid())-cpu0) / float64(time.Since(t0))
 }
 
 func (r result) loss() float64 { return 100 * float64(r.want-r.delivered) / float64(r.want) }
@@ -69,7 +69,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	total := int(d.Seconds() * rate)
 	tick := time.NewTicker(time.Second / rate)
 	start := time.Now()
-	cpu0 := visitor.CPUTime(t.pid())
+	cpu0 := procstat.CPUTime(t.pid())
 	for n := range total {
 		<-tick.C
 		if err := t.send(ms[0], 0, n); err != nil {
@@ -130,7 +130,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	seconds := int(d.Seconds())
 	tick := time.NewTicker(time.Second / time.Duration(len(all)))
 	start := time.Now()
-	cpu0 := visitor.CPUTime(t.pid())
+	cpu0 := procstat.CPUTime(t.pid())
 	for sec := range seconds {
 		for i, m := range all {
 			<-tick.C

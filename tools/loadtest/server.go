@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"watchparty/engine/procstat"
 	"watchparty/tools/internal/visitor"
 )
 
@@ -173,7 +175,7 @@ type memory struct {
 
 func (s *server) memory() memory {
 	pid := s.cmd.Process.Pid
-	m := memory{rss: visitor.RSS(pid), anon: visitor.RSSAnon(pid), goroutines: visitor.Metric(s.base, "go_goroutines"),
+	m := memory{rss: procstat.RSS(pid), anon: procstat.RSSAnon(pid), goroutines: visitor.Metric(s.base, "go_goroutines"),
 		dropped: visitor.Metric(s.base, "watchparty_drops_total"), stacks: visitor.Metric(s.base, "go_memstats_stack_inuse_bytes")}
 	m.goInUse = visitor.Metric(s.base, "go_memstats_heap_inuse_bytes") + m.stacks
 	return m

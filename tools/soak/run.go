@@ -25,6 +25,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"watchparty/engine/procstat"
 	"watchparty/tools/internal/visitor"
 	"watchparty/tools/latency"
 )
@@ -203,7 +204,7 @@ func (s *server) stop(out io.Writer) {
 }
 
 // rss is the server's resident memory in bytes.
-func (s *server) rss() int64 { return visitor.RSS(s.pid()) }
+func (s *server) rss() int64 { return procstat.RSS(s.pid()) }
 
 // metric reads one unlabelled sample from the server's /metrics.
 func (s *server) metric(name string) float64 { return visitor.Metric(s.base, name) }

@@ -7,14 +7,12 @@ package visitor
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -150,50 +148,6 @@ func (b *Browser) JoinAsGuest(token, name string) error {
 		return fmt.Errorf("guest %s: %s %s", name, resp.Status, body)
 	}
 	return nil
-}
-
-// RSS is the resident memory of process pid in bytes, from
-// /proc/PID/status (0 when it cannot be read).
-func RSS(pid int) int64 { return statusKB(pid, "VmRSS:") }
-
-// RSSAnon is the anonymous part of process pid's resident memory (its
-// heap and stacks, not the pages of files it maps), in bytes.
-func RSSAnon(pid int) int64 { return statusKB(pid, "RssAnon:") }
-
-func statusKB(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// CPUTime is the user and system CPU time process pid has used, from
-// /proc/PID/stat (0 when it cannot be read). Linux counts it in ticks of
-// 1/100 s.
-func CPUTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces: count from its ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // Metric reads one unlabelled sample from the server's /metrics (-1 when
