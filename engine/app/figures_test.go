@@ -13,13 +13,11 @@ package app_test
 // the RSS eight seconds later.
 
 import (
-	"bufio"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,27 +25,16 @@ import (
 	"time"
 
 	"watchparty/engine/apptest"
+	"watchparty/engine/procstat"
 )
 
-// vmRSS reads a process's resident set size in MiB from /proc.
+// vmRSS is a process's resident set size in MiB.
 func vmRSS(tb testing.TB, pid int) float64 {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		tb.Fatal(err)
+	rss := procstat.RSS(pid)
+	if rss == 0 {
+		tb.Fatalf("no VmRSS for process %d", pid)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return float64(kb) / 1024
-		}
-	}
-	tb.Fatal("no VmRSS")
-	return 0
+	return float64(rss) / (1 << 20)
 }
 
 func median(v []float64) float64 {

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"watchparty/config"
 	"watchparty/engine/apptest"
 	"watchparty/engine/browsertest"
+	"watchparty/engine/procstat"
 	"watchparty/engine/syncplay/nativetest"
 )
 
@@ -42,8 +42,7 @@ func BenchmarkNativeFigures(b *testing.B) {
 		report(b, "ours_mpv_browser", ours)
 		report(b, "stock_mpv_mpv", stock)
 		report(b, "pause_browser_to_mpv", pause)
-		load, _ := os.ReadFile("/proc/loadavg")
-		b.Logf("load average: %s", strings.TrimSpace(string(load)))
+		b.Logf("load average: %.2f", procstat.LoadAvg())
 	}
 }
 

@@ -3,9 +3,10 @@ package rtc
 import (
 	"fmt"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"watchparty/engine/procstat"
 )
 
 // 2 Mbit/s of 1200-byte packets is about 208 packets a second.
@@ -13,14 +14,6 @@ const (
 	benchPayload  = 1200
 	benchInterval = time.Second * benchPayload * 8 / 2_000_000
 )
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkPublishToFirstPacket measures, on loopback, the time from a
 // connected member's publish intent to the first forwarded RTP packet at a
@@ -86,10 +79,10 @@ func BenchmarkForwardCPU(b *testing.B) {
 				}
 				b.StartTimer()
 				from := ann.counter.Load()
-				cpu0, wall0 := cpuTime(), time.Now()
+				cpu0, wall0 := procstat.SelfCPU(), time.Now()
 				const packets = 2 * 2_000_000 / 8 / benchPayload
 				waitFor(b, waitLong, "2 s of media", func() bool { return ann.counter.Load() >= from+packets })
-				cpu := cpuTime() - cpu0
+				cpu := procstat.SelfCPU() - cpu0
 				wall := time.Since(wall0)
 				b.StopTimer()
 				cpuPct += 100 * cpu.Seconds() / wall.Seconds()

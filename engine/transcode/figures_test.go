@@ -2,14 +2,11 @@ package transcode_test
 
 import (
 	"context"
-	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"watchparty/engine/media/mediatest"
+	"watchparty/engine/procstat"
 	"watchparty/engine/transcode"
 )
 
@@ -43,8 +40,7 @@ func transcodeSpeed(b *testing.B) {
 	}
 	key := transcode.Key{Path: "film.mkv", Rendition: "720", Burn: -1}
 	n := int(seconds / transcode.SegmentSeconds)
-	var before syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &before)
+	before := procstat.ChildrenCPU()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < n; i++ {
@@ -57,24 +53,11 @@ func transcodeSpeed(b *testing.B) {
 	wall := time.Since(start)
 	b.StopTimer()
 	r.m.Close() // every ffmpeg waited for: its CPU time is counted
-	var after syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &after)
-	cpu := tv(after.Utime) + tv(after.Stime) - tv(before.Utime) - tv(before.Stime)
+	cpu := procstat.ChildrenCPU() - before
 	b.ReportMetric(seconds/wall.Seconds(), "speed_x")
 	b.ReportMetric(seconds/cpu.Seconds(), "speed_per_cpu_x")
 	b.ReportMetric(float64(r.m.Runs()), "ffmpeg_runs")
-	b.ReportMetric(loadAvg(), "load1")
+	b.ReportMetric(procstat.LoadAvg(), "load1")
 	b.Logf("720p HEVC -> 720p H.264 libx264 veryfast, -threads 1: %d s of video in %v wall, %v ffmpeg CPU (load %.2f)",
-		seconds, wall.Round(time.Millisecond), cpu.Round(time.Millisecond), loadAvg())
-}
-
-func tv(t syscall.Timeval) time.Duration {
-	return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
-}
-
-// loadAvg is the one-minute load average.
-func loadAvg() float64 {
-	raw, _ := os.ReadFile("/proc/loadavg")
-	f, _ := strconv.ParseFloat(strings.Fields(string(raw) + " 0")[0], 64)
-	return f
+		seconds, wall.Round(time.Millisecond), cpu.Round(time.Millisecond), procstat.LoadAvg())
 }

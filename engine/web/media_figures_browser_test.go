@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"watchparty/engine/apptest"
 	"watchparty/engine/browsertest"
 	"watchparty/engine/media/mediatest"
+	"watchparty/engine/procstat"
 )
 
 // BenchmarkMediaFigures measures the media library's playback in real
@@ -39,55 +39,31 @@ func BenchmarkMediaFigures(b *testing.B) {
 	}
 }
 
-func loadAvg() float64 {
-	raw, _ := os.ReadFile("/proc/loadavg")
-	f, _ := strconv.ParseFloat(strings.Fields(string(raw) + " 0")[0], 64)
-	return f
-}
-
-// procCPU is the CPU time of process pid ("self" for this one) from
-// /proc/PID/stat, in seconds.
-func procCPU(pid string) float64 {
-	raw, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
-}
-
-// ffmpegCPU is the CPU time of the live ffmpeg processes of the server
-// whose data directory is dir, plus that of the ones already waited for.
+// ffmpegCPU is the CPU time, in seconds, of the live ffmpeg processes of
+// the server whose data directory is dir, plus that of the ones already
+// waited for.
 func ffmpegCPU(dir string) float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
-	sum := float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+	sum := procstat.ChildrenCPU()
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
 		cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 		if err == nil && strings.Contains(string(cmd), "ffmpeg") && strings.Contains(string(cmd), dir+"/") {
-			sum += procCPU(e.Name())
+			sum += procstat.CPUTime(pid)
 		}
 	}
-	return sum
+	return sum.Seconds()
 }
 
-func rssKB() float64 {
-	raw, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			f, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return f
-		}
-	}
-	return 0
-}
+// serverCPU is the CPU time of this process, where the server runs, in
+// seconds.
+func serverCPU() float64 { return procstat.CPUTime(os.Getpid()).Seconds() }
+
+// rssKB is this process's resident memory in kB.
+func rssKB() float64 { return float64(procstat.RSS(os.Getpid())) / 1024 }
 
 // markPlaying makes the page note the wall instant its player first plays
 // src with its position moving.
@@ -146,7 +122,7 @@ func mediaFigures(b *testing.B) {
 	for _, w := range members {
 		markPlaying(w, "media:hevc720.mkv")
 	}
-	load0 := loadAvg()
+	load0 := procstat.LoadAvg()
 	t0 := browsertest.Eval[float64](wa, `(() => { const t = performance.timeOrigin + performance.now();
 	  document.querySelector('`+libRow("hevc720.mkv", `button[aria-label="Watch hevc720.mkv"]`)+`').click(); return t; })()`)
 	last := 0.0
@@ -164,10 +140,10 @@ func mediaFigures(b *testing.B) {
 	// CPU and memory: three members, then one.
 	window := func() (server, ff, rss float64) {
 		runtime.GC()
-		s0, f0 := procCPU("self"), ffmpegCPU(srv.DataDir)
+		s0, f0 := serverCPU(), ffmpegCPU(srv.DataDir)
 		time.Sleep(8 * time.Second)
 		runtime.GC()
-		return (procCPU("self") - s0) / 8, (ffmpegCPU(srv.DataDir) - f0) / 8, rssKB()
+		return (serverCPU() - s0) / 8, (ffmpegCPU(srv.DataDir) - f0) / 8, rssKB()
 	}
 	s3, f3, r3 := window()
 	for _, w := range members[1:] {
@@ -186,11 +162,11 @@ func mediaFigures(b *testing.B) {
 	b.ReportMetric(hls[len(hls)-1]*1000, "skew_hls_max_ms")
 	b.ReportMetric((s3-s1)/2*100, "server_cpu_pct_per_extra_member")
 	b.ReportMetric((r3-r1)/2/1024, "rss_MB_per_extra_member")
-	b.ReportMetric(loadAvg(), "load1")
+	b.ReportMetric(procstat.LoadAvg(), "load1")
 	b.Logf("direct 720p mp4, 3 members: skew p50 %.0f ms, max %.0f ms", direct[len(direct)/2]*1000, direct[len(direct)-1]*1000)
 	b.Logf("Watch on 720p HEVC mkv -> 3 members playing: %.0f ms (load %.2f at the click)", watchMS, load0)
 	b.Logf("converted HLS, same members: skew p50 %.0f ms, max %.0f ms; p50 ratio to direct %.2f",
 		hls[len(hls)/2]*1000, hls[len(hls)-1]*1000, hls[len(hls)/2]/direct[len(direct)/2])
 	b.Logf("server CPU %.1f%% with 3 members, %.1f%% with 1; ffmpeg %.1f%% / %.1f%%; RSS %.0f / %.0f MB (load %.2f)",
-		s3*100, s1*100, f3*100, f1*100, r3/1024, r1/1024, loadAvg())
+		s3*100, s1*100, f3*100, f1*100, r3/1024, r1/1024, procstat.LoadAvg())
 }
