@@ -40,13 +40,31 @@ func slowloris(srv *server, o *options, out io.Writer) error {
 	}
 	opened := time.Now()
 	time.Sleep(2 * time.Second)
-	heldRSS, heldG := srv.rss(), srv.goroutines()
+	okHealth := held(srv, out, len(conns), baseRSS, srv.rss(), baseG)
+	awaitClose(srv, out, conns, opened)
+	backToBaseline(srv, baseG, out)
+	if okHealth != 20 {
+		return fmt.Errorf("/healthz failed %d times while the slow connections were held", 20-okHealth)
+	}
+	return nil
+}
+
+// held prints what the n connections held cost the server, its resident
+// memory (heldRSS) and goroutines over the baseline, and asks its /healthz
+// 20 times meanwhile; it returns how many of those answered.
+func held(srv *server, out io.Writer, n int, baseRSS, heldRSS int64, baseG int) int {
+	heldG := srv.goroutines()
 	okHealth := healthyOf20(srv)
 	delta := heldRSS - baseRSS
 	fmt.Fprintf(out, "  held: rss %.1f MiB (+%.1f MiB, %.1f KiB per connection), goroutines %d (+%d); /healthz answered %d of 20 meanwhile\n",
-		mib(heldRSS), mib(delta), float64(delta)/1024/float64(o.slowloris), heldG, heldG-baseG, okHealth)
+		mib(heldRSS), mib(delta), float64(delta)/1024/float64(n), heldG, heldG-baseG, okHealth)
+	return okHealth
+}
 
-	// Each connection ends when the server closes it (a read returns).
+// awaitClose waits, at most 3 minutes, for the server to close each of
+// conns (a read fails other than by timing out), prints how many it closed
+// and when the last one went, and returns how many it closed.
+func awaitClose(srv *server, out io.Writer, conns []net.Conn, opened time.Time) int {
 	var closed atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -59,6 +77,10 @@ func slowloris(srv *server, o *options, out io.Writer) error {
 			b := make([]byte, 512)
 			for {
 				if _, err := cn.Read(b); err != nil {
+					var ne net.Error
+					if errors.As(err, &ne) && ne.Timeout() {
+						return
+					}
 					break
 				}
 			}
@@ -70,12 +92,8 @@ func slowloris(srv *server, o *options, out io.Writer) error {
 	}
 	wg.Wait()
 	fmt.Fprintf(out, "  closed by the server: %d of %d, the last %.1f s after it was opened; afterwards rss %.1f MiB\n",
-		closed.Load(), o.slowloris, last.Seconds(), mib(srv.rss()))
-	backToBaseline(srv, baseG, out)
-	if okHealth != 20 {
-		return fmt.Errorf("/healthz failed %d times while the slow connections were held", 20-okHealth)
-	}
-	return nil
+		closed.Load(), len(conns), last.Seconds(), mib(srv.rss()))
+	return int(closed.Load())
 }
 
 // backToBaseline polls the server's go_goroutines for up to 60 s until it
@@ -170,46 +188,14 @@ func slowlorisWS(srv *server, o *options, out io.Writer) error {
 		}
 	}()
 	opened := time.Now()
-	heldRSS, heldG := steadyRSS(srv), srv.goroutines()
-	okHealth := healthyOf20(srv)
-	delta := heldRSS - baseRSS
-	fmt.Fprintf(out, "  held: rss %.1f MiB (+%.1f MiB, %.1f KiB per connection), goroutines %d (+%d); /healthz answered %d of 20 meanwhile\n",
-		mib(heldRSS), mib(delta), float64(delta)/1024/float64(len(conns)), heldG, heldG-baseG, okHealth)
-
-	var closed atomic.Int64
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var last time.Duration
-	for _, cn := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = cn.SetReadDeadline(time.Now().Add(3 * time.Minute))
-			b := make([]byte, 512)
-			for {
-				if _, err := cn.Read(b); err != nil {
-					var ne net.Error
-					if errors.As(err, &ne) && ne.Timeout() {
-						return
-					}
-					break
-				}
-			}
-			closed.Add(1)
-			mu.Lock()
-			last = max(last, time.Since(opened))
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	fmt.Fprintf(out, "  closed by the server: %d of %d, the last %.1f s after it was opened; afterwards rss %.1f MiB\n",
-		closed.Load(), len(conns), last.Seconds(), mib(srv.rss()))
+	okHealth := held(srv, out, len(conns), baseRSS, steadyRSS(srv), baseG)
+	closed := awaitClose(srv, out, conns, opened)
 	back := backToBaseline(srv, baseG, out)
 	switch {
 	case okHealth != 20:
 		return fmt.Errorf("/healthz failed %d times while the silent websockets were held", 20-okHealth)
-	case int(closed.Load()) != len(conns):
-		return fmt.Errorf("%d silent websockets were still open after 3 minutes", len(conns)-int(closed.Load()))
+	case closed != len(conns):
+		return fmt.Errorf("%d silent websockets were still open after 3 minutes", len(conns)-closed)
 	case !back:
 		return errors.New("goroutines did not return to the baseline")
 	}
