@@ -147,19 +147,25 @@ func (t badgerTx) SetUserCount(n int) error {
 	return t.tx.Set(userCountKey, []byte(strconv.Itoa(n)))
 }
 
-func (t badgerTx) Session(hash string) (*SessionRecord, error) {
-	v, err := t.tx.Get(sessionKey(hash))
+// expiring reads the record of a session or an invite at key: notFound
+// when there is none, and an empty record when it cannot be read (it names
+// nobody and has expired).
+func expiring[T any](t badgerTx, key []byte, notFound error) (*T, error) {
+	v, err := t.tx.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrSessionInvalid
+		return nil, notFound
 	} else if err != nil {
 		return nil, err
 	}
-	var sr SessionRecord
-	if json.Unmarshal(v, &sr) != nil {
-		// A record that cannot be read names nobody and has expired.
-		return &SessionRecord{}, nil
+	var r T
+	if json.Unmarshal(v, &r) != nil {
+		return new(T), nil
 	}
-	return &sr, nil
+	return &r, nil
+}
+
+func (t badgerTx) Session(hash string) (*SessionRecord, error) {
+	return expiring[SessionRecord](t, sessionKey(hash), ErrSessionInvalid)
 }
 
 func (t badgerTx) PutSession(hash string, r *SessionRecord, ttl time.Duration) error {
@@ -193,17 +199,7 @@ func (t badgerTx) UserSessions(userID string) ([]string, error) {
 }
 
 func (t badgerTx) Invite(hash string) (*InviteRecord, error) {
-	v, err := t.tx.Get(inviteKey(hash))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrInviteInvalid
-	} else if err != nil {
-		return nil, err
-	}
-	var r InviteRecord
-	if json.Unmarshal(v, &r) != nil {
-		return &InviteRecord{}, nil
-	}
-	return &r, nil
+	return expiring[InviteRecord](t, inviteKey(hash), ErrInviteInvalid)
 }
 
 func (t badgerTx) Invites(fn func(hash string, r *InviteRecord) error) error {
