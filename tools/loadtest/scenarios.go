@@ -40,15 +40,18 @@ func cpuSince(t target, cpu0 time.Duration, t0 time.Time) float64 {
 
 func (r result) loss() float64 { return 100 * float64(r.want-r.delivered) / float64(r.want) }
 
-func fanout500(d time.Duration, pin bool) error {
+// onServer runs a scenario for d against a server of its own.
+func onServer(run func(t target, d time.Duration) (result, error), d time.Duration, pin bool) error {
 	s, err := startServer(pin)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	_, err = fanout500On(s, d)
+	_, err = run(s, d)
 	return err
 }
+
+func fanout500(d time.Duration, pin bool) error { return onServer(fanout500On, d, pin) }
 
 func fanout500On(t target, d time.Duration) (result, error) {
 	const members, rate = 500, 20
@@ -95,15 +98,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	return r, nil
 }
 
-func rooms200(d time.Duration, pin bool) error {
-	s, err := startServer(pin)
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	_, err = rooms200On(s, d)
-	return err
-}
+func rooms200(d time.Duration, pin bool) error { return onServer(rooms200On, d, pin) }
 
 func rooms200On(t target, d time.Duration) (result, error) {
 	const rooms, members = 200, 5

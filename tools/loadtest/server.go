@@ -153,12 +153,17 @@ func (s *server) stop() {
 // kill sends SIGTERM and waits (bounded) for the server to exit.
 func (s *server) kill() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	waitOrKill(s.cmd, 15*time.Second)
+}
+
+// waitOrKill waits for cmd to exit, and kills it when it has not within.
+func waitOrKill(cmd *exec.Cmd, within time.Duration) {
 	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
+	case <-time.After(within):
+		_ = cmd.Process.Kill()
 		<-done
 	}
 }

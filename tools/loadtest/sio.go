@@ -90,14 +90,7 @@ func startNode(dir string, pin bool) (*nodeServer, error) {
 
 func (s *nodeServer) stop() {
 	_ = s.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
+	waitOrKill(s.cmd, 10*time.Second)
 }
 
 func (s *nodeServer) name() string { return "socket.io " + s.version }
