@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"watchparty/engine/room/proto"
+	"watchparty/engine/room/roomtest"
 	"watchparty/engine/store"
 )
 
@@ -156,8 +157,7 @@ type testClient struct {
 	p    *pipe
 	c    *Conn
 	once sync.Once
-	buf  []map[string]any
-	seen []map[string]any // every message returned so far
+	in   roomtest.Inbox
 }
 
 func dial(t *testing.T, svc *Service, code string, u User) *testClient {
@@ -173,7 +173,7 @@ func dial(t *testing.T, svc *Service, code string, u User) *testClient {
 
 func tryDial(svc *Service, code string, u User) (*testClient, error) {
 	p := newPipe()
-	tc := &testClient{p: p}
+	tc := &testClient{p: p, in: roomtest.Inbox{Frame: p.nextFrame}}
 	p.mu.Lock()
 	p.leave = tc.close
 	p.mu.Unlock()
@@ -225,55 +225,9 @@ func (c *testClient) sendRaw(b []byte) error {
 	return nil
 }
 
-// next returns the next message, splitting frames that carry several.
-func (c *testClient) next() (map[string]any, error) {
-	for len(c.buf) == 0 {
-		data, err := c.p.nextFrame()
-		if err != nil {
-			return nil, err
-		}
-		for _, part := range strings.Split(string(data), "\n") {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(part), &m); err != nil {
-				return nil, err
-			}
-			c.buf = append(c.buf, m)
-		}
-	}
-	m := c.buf[0]
-	c.buf = c.buf[1:]
-	c.seen = append(c.seen, m)
-	return m, nil
-}
-
-// expect returns the next message of type typ, skipping others.
-func (c *testClient) expect(typ string) map[string]any {
-	c.t.Helper()
-	for range 10000 {
-		m, err := c.next()
-		if err != nil {
-			c.t.Fatalf("waiting for %s: %v", typ, err)
-		}
-		if m["type"] == typ {
-			return m
-		}
-	}
-	c.t.Fatalf("no %s message", typ)
-	return nil
-}
-
-// expectChat returns the next member chat line (system lines skipped).
-func (c *testClient) expectChat() map[string]any {
-	c.t.Helper()
-	for range 10000 {
-		m := c.expect("chat")
-		if m["system"] != true {
-			return m
-		}
-	}
-	c.t.Fatal("no chat line")
-	return nil
-}
+func (c *testClient) next() (map[string]any, error)    { return c.in.Next() }
+func (c *testClient) expect(typ string) map[string]any { c.t.Helper(); return c.in.Expect(c.t, typ) }
+func (c *testClient) expectChat() map[string]any       { c.t.Helper(); return c.in.ExpectChat(c.t) }
 
 func mustCreate(t *testing.T, svc *Service, owner User, name string) *Info {
 	t.Helper()

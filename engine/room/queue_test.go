@@ -30,8 +30,8 @@ func TestQueueChangesAreSmall(t *testing.T) {
 	for range 200 {
 		r.pe.expect("queue_change")
 	}
-	if len(r.pe.buf) != 0 {
-		t.Fatalf("the peer has %d more messages queued", len(r.pe.buf))
+	if r.pe.in.Queued() != 0 {
+		t.Fatalf("the peer has %d more messages queued", r.pe.in.Queued())
 	}
 	r.owner.send(map[string]any{"type": "queue_move", "seq": 200, "t": 0})
 	frame, err := r.pe.p.nextFrame()

@@ -123,7 +123,8 @@ func TestUpgradeKeepsNoRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	c := &wsClient{t: t, conn: conn}
+	c := newClient(conn)
+	c.t = t
 	c.expect("hello")
 	// A fresh response counts its default Content-Type.
 	var fresh fasthttp.Response

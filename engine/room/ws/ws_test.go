@@ -22,6 +22,7 @@ import (
 
 	"watchparty/engine/room"
 	"watchparty/engine/room/proto"
+	"watchparty/engine/room/roomtest"
 	"watchparty/engine/room/ws"
 	"watchparty/engine/store"
 )
@@ -113,8 +114,7 @@ func mount(app *fiber.App, ep *ws.Endpoint) {
 type wsClient struct {
 	t    *testing.T
 	conn *websocket.Conn
-	buf  []map[string]any
-	seen []map[string]any // every message returned so far
+	in   roomtest.Inbox
 }
 
 func dial(t *testing.T, base, code string, u room.User) *wsClient {
@@ -137,7 +137,7 @@ func tryDial(base, code string, u room.User, d *websocket.Dialer) (*wsClient, er
 	if err != nil {
 		return nil, err
 	}
-	return &wsClient{conn: conn}, nil
+	return newClient(conn), nil
 }
 
 func (c *wsClient) send(v any) {
@@ -148,56 +148,20 @@ func (c *wsClient) send(v any) {
 	}
 }
 
-// next returns the next message, splitting frames that carry several.
-func (c *wsClient) next() (map[string]any, error) {
-	for len(c.buf) == 0 {
-		_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, data, err := c.conn.ReadMessage()
-		if err != nil {
-			return nil, err
-		}
-		for _, part := range strings.Split(string(data), "\n") {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(part), &m); err != nil {
-				return nil, err
-			}
-			c.buf = append(c.buf, m)
-		}
+// newClient reads the room's messages from conn.
+func newClient(conn *websocket.Conn) *wsClient {
+	c := &wsClient{conn: conn}
+	c.in.Frame = func() ([]byte, error) {
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, data, err := conn.ReadMessage()
+		return data, err
 	}
-	m := c.buf[0]
-	c.buf = c.buf[1:]
-	c.seen = append(c.seen, m)
-	return m, nil
+	return c
 }
 
-// expect returns the next message of type typ, skipping others.
-func (c *wsClient) expect(typ string) map[string]any {
-	c.t.Helper()
-	for range 10000 {
-		m, err := c.next()
-		if err != nil {
-			c.t.Fatalf("waiting for %s: %v", typ, err)
-		}
-		if m["type"] == typ {
-			return m
-		}
-	}
-	c.t.Fatalf("no %s message", typ)
-	return nil
-}
-
-// expectChat returns the next member chat line (system lines skipped).
-func (c *wsClient) expectChat() map[string]any {
-	c.t.Helper()
-	for range 10000 {
-		m := c.expect("chat")
-		if m["system"] != true {
-			return m
-		}
-	}
-	c.t.Fatal("no chat line")
-	return nil
-}
+func (c *wsClient) next() (map[string]any, error)    { return c.in.Next() }
+func (c *wsClient) expect(typ string) map[string]any { c.t.Helper(); return c.in.Expect(c.t, typ) }
+func (c *wsClient) expectChat() map[string]any       { c.t.Helper(); return c.in.ExpectChat(c.t) }
 
 func mustCreate(t *testing.T, svc *room.Service, owner room.User, name string) *room.Info {
 	t.Helper()
@@ -356,7 +320,7 @@ func TestSlowClientDropped(t *testing.T) {
 		return m["type"] == "member" && mm["id"] == cat.ID && mm["presence"] == proto.PresenceOffline
 	}
 	found := false
-	for _, m := range a.seen {
+	for _, m := range a.in.Seen {
 		found = found || catOffline(m)
 	}
 	for !found {
