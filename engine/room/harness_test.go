@@ -15,13 +15,7 @@ import (
 	"watchparty/engine/store"
 )
 
-func quietLog() *slog.Logger {
-	return slog.New(slog.NewTextHandler(discard{}, &slog.HandlerOptions{Level: slog.LevelError}))
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func openStore(t *testing.T, dir string) *store.Store {
 	t.Helper()
