@@ -43,20 +43,25 @@ func Decode(data []byte, m *ClientMessage) error {
 	if !utf8.Valid(data) {
 		return errBadText // in a field the decoder skipped
 	}
-	if !common(m.Type) {
+	if _, ok := common(m.Type); !ok {
 		m.Raw = append([]byte(nil), data...)
 	}
 	return nil
 }
 
-// common reports whether a type is decoded whole by Decode; the others
-// keep their message in Raw.
-func common(t Type) bool {
-	switch t {
-	case Chat, Typing, Ping, Presence, React, Video:
-		return true
+// commonTypes are the types Decode decodes whole; the others keep their
+// message in Raw, which their handler decodes.
+func commonTypes() [6]Type { return [...]Type{Chat, Typing, Ping, Presence, React, Video} }
+
+// common returns the constant of a type in commonTypes (so that a decoded
+// type costs no allocation), or false.
+func common[T Type | []byte](t T) (Type, bool) {
+	for _, c := range commonTypes() {
+		if string(c) == string(t) {
+			return c, true
+		}
 	}
-	return false
+	return "", false
 }
 
 func decode(data []byte, m *ClientMessage) error {
@@ -255,25 +260,12 @@ func (d *decoder) typeName() (string, bool) {
 			break
 		}
 		if c == '"' {
-			var s string
-			switch Type(d.b[start:j]) {
-			case Chat:
-				s = string(Chat)
-			case Typing:
-				s = string(Typing)
-			case Ping:
-				s = string(Ping)
-			case Presence:
-				s = string(Presence)
-			case React:
-				s = string(React)
-			case Video:
-				s = string(Video)
-			default:
-				s = string(d.b[start:j])
+			s, ok := common(d.b[start:j])
+			if !ok {
+				s = Type(d.b[start:j])
 			}
 			d.i = j + 1
-			return s, true
+			return string(s), true
 		}
 	}
 	return d.str()
