@@ -74,12 +74,12 @@ func TestBurnInPictureSubtitle(t *testing.T) {
 	if codecs, _ := probeTS(t, drawn); codecs != "h264" {
 		t.Fatalf("burnt-in video segment holds %q", codecs)
 	}
-	// The box covers x 80..240, y 135..165 from 0.5 s; at 200,150 the
+	// The box covers x 80..240, y 135..165 from 0.5 s; at 200,150 (0.8 s) the
 	// test picture is blue.
-	if cr, cg, cb := pixelAt(t, src, "1", 200, 150); yellow(cr, cg, cb) {
+	if cr, cg, cb := pixelAt(t, src, "0.8", 200, 150); yellow(cr, cg, cb) {
 		t.Fatalf("the copied video is already yellow at the box (%d,%d,%d)", cr, cg, cb)
 	}
-	if cr, cg, cb := pixelAt(t, drawn, "1", 200, 150); !yellow(cr, cg, cb) {
+	if cr, cg, cb := pixelAt(t, drawn, "0.8", 200, 150); !yellow(cr, cg, cb) {
 		t.Fatalf("the burnt-in video is (%d,%d,%d) where the subtitle's yellow box is", cr, cg, cb)
 	}
 }

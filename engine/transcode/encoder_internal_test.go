@@ -24,7 +24,7 @@ func TestEncoderArgs(t *testing.T) {
 		want      []string // in order, each a run of arguments
 		not       []string
 	}{
-		{name: "software", enc: EncoderSoftware, want: []string{"-vf scale=1280:720,format=yuv420p", "-c:v libx264 -preset veryfast", "-force_key_frames expr:gte(t,n_forced*2)"},
+		{name: "software", enc: EncoderSoftware, want: []string{"-vf scale=1280:720,format=yuv420p", "-c:v libx264 -preset veryfast -tune zerolatency", "-force_key_frames 0.000,1.000,2.000,3.000,4.000,6.000,8.000 "},
 			not: []string{"-vaapi_device", "-qsv_device", "hwupload"}},
 		{name: "vaapi", enc: EncoderVAAPI, want: []string{"-vaapi_device /dev/dri/renderD129", "-vf format=nv12,hwupload,scale_vaapi=w=1280:h=720", "-c:v h264_vaapi", "-force_key_frames"},
 			not: []string{"libx264", "-qsv_device"}},
@@ -53,6 +53,13 @@ func TestEncoderArgs(t *testing.T) {
 				if strings.Contains(line, n) {
 					t.Errorf("%q in\n%s", n, line)
 				}
+			}
+			// A run from a later segment: keyframes from its start on,
+			// where the seek lands (not one on every frame up to it).
+			mid := s
+			mid.Index = 5
+			if l := strings.Join(mid.args(), " "); !strings.Contains(l, "-ss 6.000000 ") || !strings.Contains(l, "-force_key_frames 6.000,8.000 ") {
+				t.Errorf("a run from segment 5: %s", l)
 			}
 			cp := s
 			cp.Rend = Rendition{Name: "src", Width: 1920, Height: 1080, Copy: true}

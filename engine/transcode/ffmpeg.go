@@ -181,7 +181,13 @@ func (s runSpec) videoEncode() []string {
 	}
 	kbps := r.Kbps
 	rate := []string{"-b:v", strconv.Itoa(kbps) + "k", "-maxrate", strconv.Itoa(kbps*3/2) + "k", "-bufsize", strconv.Itoa(kbps*2) + "k"}
-	keys := []string{"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", SegmentSeconds)}
+	// A keyframe at each segment start of this run, named by time: an
+	// expression on t would count keyframes from the file's start and,
+	// after a seek, force one on every frame until it caught up.
+	var keys []string
+	if s.End > s.Index {
+		keys = []string{"-force_key_frames", joinTimes(s.Plan.Starts[s.Index:s.End])}
+	}
 	switch s.Encoder {
 	case EncoderVAAPI:
 		a = append(a, "-c:v", "h264_vaapi", "-g", "1000")
@@ -194,7 +200,10 @@ func (s runSpec) videoEncode() []string {
 		if preset == "" {
 			preset = "veryfast"
 		}
-		a = append(a, "-c:v", "libx264", "-preset", preset, "-profile:v", "high",
+		// zerolatency: no B-frames, no lookahead and slice threads, so that
+		// a segment is out as soon as its last frame is encoded (members
+		// wait for the first one), at a small cost in compression.
+		a = append(a, "-c:v", "libx264", "-preset", preset, "-tune", "zerolatency", "-profile:v", "high",
 			"-x264-params", "scenecut=0:open-gop=0:keyint=1000:min-keyint=1")
 	}
 	if s.Threads > 0 {

@@ -39,7 +39,8 @@ func transcodeSpeed(b *testing.B) {
 		b.Fatalf("renditions %+v", st.Renditions)
 	}
 	key := transcode.Key{Path: "film.mkv", Rendition: "720", Burn: -1}
-	n := int(seconds / transcode.SegmentSeconds)
+	plan, _ := transcode.EvenPlan(seconds)
+	n := plan.Len()
 	before := procstat.ChildrenCPU()
 	b.ResetTimer()
 	start := time.Now()

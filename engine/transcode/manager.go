@@ -337,6 +337,30 @@ func (m *Manager) Segment(ctx context.Context, room string, key Key, track, i in
 	}
 }
 
+// Warm starts producing key for room from the segment that holds at
+// (seconds) when nothing is made or being made for the room there yet, so
+// that the segments its members are about to ask for are under way before
+// they ask. It does not wait.
+func (m *Manager) Warm(ctx context.Context, room string, key Key, at float64) error {
+	j, err := m.job(ctx, key)
+	if err != nil {
+		return err
+	}
+	i := j.plan.Find(at)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.allCachedLocked(j, i) {
+		return nil
+	}
+	for h := range j.heads {
+		if _, ok := h.rooms[room]; ok {
+			return nil // the room's own requests move its production
+		}
+	}
+	m.ensureLocked(j, room, i)
+	return nil
+}
+
 // Status says whether room's production of key waits in the queue (its
 // place, 0 when not queued).
 func (m *Manager) Status(room string, key Key) (queued int) {

@@ -7,7 +7,7 @@
 // plays it.
 //
 // A segment plan is fixed per file and rendition before anything is made:
-// transcoded video gets a keyframe exactly every SegmentSeconds, copied
+// transcoded video gets a keyframe exactly at each segment start, copied
 // video is cut at its own keyframes, so that every run of ffmpeg, from any
 // starting segment, cuts at the same times and the playlists the browsers
 // hold stay true.
@@ -25,6 +25,15 @@ import (
 
 // SegmentSeconds is the length of a transcoded segment.
 const SegmentSeconds = 2.0
+
+// The first StartSeconds of a transcoded file are cut into segments of
+// startSegment seconds: a player can start once its first segment is
+// made, and a room that plays on while its members load finds its
+// position made sooner.
+const (
+	StartSeconds = 4.0
+	startSegment = 1.0
+)
 
 // maxSegments bounds a plan (a ten-hour file at two seconds).
 const maxSegments = 18000
@@ -106,20 +115,25 @@ func (p Plan) End(i int) float64 {
 	return p.Duration
 }
 
-// EvenPlan cuts duration into SegmentSeconds pieces (a last piece shorter
-// than a quarter of one joins the one before).
+// EvenPlan cuts duration into startSegment pieces up to StartSeconds, then
+// SegmentSeconds pieces (a last piece shorter than a quarter of one joins
+// the one before).
 func EvenPlan(duration float64) (Plan, error) {
 	if duration <= 0 || math.IsNaN(duration) || math.IsInf(duration, 0) {
 		return Plan{}, fmt.Errorf("the file's length is unknown")
 	}
-	n := int(math.Ceil(duration/SegmentSeconds - 0.25))
-	n = max(n, 1)
-	if n > maxSegments {
-		return Plan{}, fmt.Errorf("the file is longer than %d segments", maxSegments)
+	step := func(t float64) float64 {
+		if t < StartSeconds {
+			return startSegment
+		}
+		return SegmentSeconds
 	}
-	p := Plan{Starts: make([]float64, n), Duration: duration}
-	for i := range p.Starts {
-		p.Starts[i] = float64(i) * SegmentSeconds
+	p := Plan{Starts: []float64{0}, Duration: duration}
+	for t := step(0); duration-t >= step(t)/4; t += step(t) {
+		if len(p.Starts) >= maxSegments {
+			return Plan{}, fmt.Errorf("the file is longer than %d segments", maxSegments)
+		}
+		p.Starts = append(p.Starts, t)
 	}
 	return p, nil
 }

@@ -145,7 +145,10 @@ func TestTranscodeSharedByMembersAndRooms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(string(pl), "#EXTINF:2.0") != 6 || !strings.Contains(string(pl), "#EXT-X-TARGETDURATION:2\n") || !strings.HasSuffix(string(pl), "v/5.ts\n#EXT-X-ENDLIST\n") {
+	plan, _ := transcode.EvenPlan(12)
+	last := plan.Len() - 1
+	if strings.Count(string(pl), "#EXTINF:1.0") != 4 || strings.Count(string(pl), "#EXTINF:2.0") != 4 || !strings.Contains(string(pl), "#EXT-X-TARGETDURATION:2\n") ||
+		!strings.HasSuffix(string(pl), fmt.Sprintf("v/%d.ts\n#EXT-X-ENDLIST\n", last)) {
 		t.Fatalf("playlist:\n%s", pl)
 	}
 
@@ -177,7 +180,7 @@ func TestTranscodeSharedByMembersAndRooms(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 6; i++ {
+			for i := 0; i <= last; i++ {
 				for track := 0; track < 2; track++ {
 					data, err := r.segment(ctx, room, key, track, i)
 					if err != nil {
@@ -187,7 +190,7 @@ func TestTranscodeSharedByMembersAndRooms(t *testing.T) {
 					if member == 0 {
 						codecs, start := probeTS(t, data)
 						want := map[int]string{0: "h264", 1: "aac"}[track]
-						if codecs != want || start < float64(2*i)-0.1 || start > float64(2*i)+0.15 {
+						if codecs != want || start < plan.Starts[i]-0.1 || start > plan.Starts[i]+0.15 {
 							errs <- fmt.Errorf("segment %d/%d holds %q from %.3f s", track, i, codecs, start)
 						}
 					}
@@ -220,12 +223,14 @@ func TestFarSeekRestartsAndRoomStopEndsJob(t *testing.T) {
 	}
 	// Reading at playback speed, the run is nowhere near the end: a seek
 	// there restarts production at that point.
-	data, err := r.segment(ctx, "R", key, 0, 10)
+	plan, _ := transcode.EvenPlan(24)
+	far := plan.Find(20)
+	data, err := r.segment(ctx, "R", key, 0, far)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, start := probeTS(t, data); start < 19.9 || start > 20.15 {
-		t.Fatalf("segment 10 starts at %.3f", start)
+		t.Fatalf("segment %d starts at %.3f", far, start)
 	}
 	if n := r.m.Runs(); n != 2 {
 		t.Fatalf("%d runs after a far seek (want 2)", n)
@@ -294,7 +299,8 @@ func TestCacheObeysItsCap(t *testing.T) {
 	ctx := context.Background()
 	key := transcode.Key{Path: "film.mkv", Rendition: "90", Burn: -1}
 	total := 0
-	for i := 0; i < 6; i++ {
+	plan, _ := transcode.EvenPlan(12)
+	for i := 0; i < plan.Len(); i++ {
 		data, err := r.segment(ctx, "R", key, 0, i)
 		if err != nil {
 			t.Fatal(err)
@@ -463,3 +469,39 @@ Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,0,0,0,0,100,
 Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
 Dialogue: 0,0:00:01.00,0:00:02.00,Default,,0,0,0,,{\b1}Hallo Welt
 `
+
+// TestWarmStartsProductionBeforeRequests: Warm starts the one ffmpeg run
+// at the segment asked for before any member asks for a segment; the
+// requests that follow are served by that run, and a second Warm, or one
+// for a room whose production is elsewhere, moves nothing.
+func TestWarmStartsProductionBeforeRequests(t *testing.T) {
+	r := newRig(t, transcode.Config{Heights: []int{90}, Realtime: true, Wait: 30 * time.Second}, 1<<30)
+	mediatest.MakeSpec(t, r.dir, mediatest.HEVC, "film.mkv", mediatest.Spec{Seconds: 24, Width: 160, Height: 90})
+	ctx := context.Background()
+	key := transcode.Key{Path: "film.mkv", Rendition: "90", Burn: -1}
+	if err := r.m.Warm(ctx, "R", key, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a run to start", func() bool { return ffmpegsIn(r.cache.Dir()) == 1 })
+	if err := r.m.Warm(ctx, "R", key, 20); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		data, err := r.segment(ctx, "R", key, 0, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, _ := transcode.EvenPlan(24)
+		if _, start := probeTS(t, data); start < plan.Starts[i]-0.1 || start > plan.Starts[i]+0.15 {
+			t.Fatalf("segment %d starts at %.3f", i, start)
+		}
+	}
+	if n := r.m.Runs(); n != 1 {
+		t.Fatalf("%d runs (want the warm one only)", n)
+	}
+	if err := r.m.Warm(ctx, "R", transcode.Key{Path: "film.mkv", Rendition: "720", Burn: -1}, 0); !errors.Is(err, transcode.ErrNoRendition) {
+		t.Fatalf("warming a rendition the file does not have: %v", err)
+	}
+	r.m.Release("R")
+	waitFor(t, "the job to end", func() bool { return ffmpegsIn(r.cache.Dir()) == 0 && r.m.Processes() == 0 })
+}
