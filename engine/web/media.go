@@ -16,6 +16,7 @@ import (
 
 	"watchparty/engine/limit"
 	"watchparty/engine/media"
+	"watchparty/engine/room"
 )
 
 // The media library over HTTP, for members of a room:
@@ -48,8 +49,8 @@ type mediaHandler struct {
 	m      *Media
 	member memberCheck
 	user   func(c *fiber.Ctx) (uid string, ok bool)
-	// current is the link of what room code plays now ("" for nothing).
-	current func(ctx context.Context, code string) string
+	// current is what room code plays now (nil for nothing).
+	current func(ctx context.Context, code string) *room.Video
 	base    string
 	// searches limits library searches per member.
 	searches *limit.Keyed

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -47,6 +48,7 @@ type playInfo struct {
 	Subtitles  []playTrack `json:"subtitles"`
 	Burn       []playTrack `json:"burn"` // picture subtitles the owner may burn in
 	Renditions []string    `json:"renditions"`
+	Heights    []int       `json:"heights"` // each rendition's height: hls.js orders its levels by bitrate
 	Default    int         `json:"default"` // index of the rendition to start on
 	Missing    string      `json:"missing,omitempty"`
 }
@@ -122,7 +124,7 @@ func (h *mediaHandler) play(c *fiber.Ctx) error {
 	}
 	f.Close()
 	out := playInfo{Mode: string(media.Direct), URL: mediaFileURL(h.base, c.Params("code"), rel), Audio: []playTrack{},
-		Subtitles: []playTrack{}, Burn: []playTrack{}, Renditions: []string{}}
+		Subtitles: []playTrack{}, Burn: []playTrack{}, Renditions: []string{}, Heights: []int{}}
 	if e, ok := m.Index.Lookup(rel); ok {
 		for _, s := range e.Subtitles {
 			out.Subtitles = append(out.Subtitles, playTrack{Label: s.Label, Lang: s.Lang, URL: mediaFileURL(h.base, c.Params("code"), s.Path), Kind: "text"})
@@ -174,6 +176,7 @@ func (h *mediaHandler) play(c *fiber.Ctx) error {
 			name = "source (" + strconv.Itoa(r.Height) + "p)"
 		}
 		out.Renditions = append(out.Renditions, name)
+		out.Heights = append(out.Heights, r.Height)
 		// The copied source costs nothing; else the tallest at most
 		// DefaultHeight.
 		if out.Default < 0 && (r.Copy || r.Height <= h.m.DefaultHeight) {
@@ -183,7 +186,27 @@ func (h *mediaHandler) play(c *fiber.Ctx) error {
 	if out.Default < 0 {
 		out.Default = len(st.Renditions) - 1
 	}
+	h.warm(c, rel, burn, st.Renditions[out.Default].Name)
 	return c.JSON(out)
+}
+
+// warmWindow is how recently a video must have been put on for the first
+// member asking how it plays to start its conversion.
+const warmWindow = 5 * time.Second
+
+// warm starts converting a video the room has just put on, from where it
+// starts, on the rendition members start with: the first member to ask how
+// it plays starts it, a few round trips before any player asks for a
+// segment. A video put on a while ago is left to the players' requests.
+func (h *mediaHandler) warm(c *fiber.Ctx, rel string, burn int, rend string) {
+	v := h.current(c.UserContext(), c.Params("code"))
+	if v == nil || v.URL != libraryLink(rel, burn) || time.Since(time.UnixMilli(v.At)) > warmWindow {
+		return
+	}
+	key := transcode.Key{Path: rel, Rendition: rend, Burn: burn}
+	if err := h.m.Jobs.Warm(c.UserContext(), c.Params("code"), key, v.Start); err != nil {
+		h.m.log.Debug("media: starting a conversion early", "file", rel, "err", err)
+	}
 }
 
 // burnTracks lists a file's picture subtitles (PGS, VobSub, DVB), which
@@ -209,16 +232,20 @@ func defaultAudio(audio []media.Stream) int {
 	return 0
 }
 
+// libraryLink is the room's link to library file rel (with burn).
+func libraryLink(rel string, burn int) string {
+	if burn > 0 {
+		return media.LibraryPrefix + rel + "#burn=" + strconv.Itoa(burn)
+	}
+	return media.LibraryPrefix + rel
+}
+
 // playing checks that room code plays library file rel (with burn) now.
 func (h *mediaHandler) playing(c *fiber.Ctx, rel string, burn int) error {
 	if h.m.Jobs == nil {
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "The server has no ffmpeg to convert videos.")
 	}
-	want := media.LibraryPrefix + rel
-	if burn > 0 {
-		want += "#burn=" + strconv.Itoa(burn)
-	}
-	if h.current(c.UserContext(), c.Params("code")) != want {
+	if v := h.current(c.UserContext(), c.Params("code")); v == nil || v.URL != libraryLink(rel, burn) {
 		return fiber.NewError(fiber.StatusConflict, "The room does not play this video now.")
 	}
 	return nil

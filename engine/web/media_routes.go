@@ -23,16 +23,16 @@ func (s *Server) mediaRoutes(r fiber.Router) {
 		m:        m,
 		base:     s.base,
 		searches: limit.NewKeyed(s.cfg.Limits.MediaSearchesPer10s, 10*time.Second),
-		current: func(ctx context.Context, code string) string {
+		current: func(ctx context.Context, code string) *room.Video {
 			norm, ok := room.NormalizeCode(code)
 			if !ok {
-				return ""
+				return nil
 			}
 			in, err := s.rooms.svc.Get(ctx, norm)
-			if err != nil || in.Video == nil {
-				return ""
+			if err != nil {
+				return nil
 			}
-			return in.Video.URL
+			return in.Video
 		},
 		user: func(c *fiber.Ctx) (string, bool) {
 			u := s.currentUser(c)

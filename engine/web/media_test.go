@@ -16,6 +16,7 @@ import (
 
 	"watchparty/engine/limit"
 	"watchparty/engine/media"
+	"watchparty/engine/room"
 )
 
 // mediaFixture is a media folder with a video, subtitles, a hidden file, a
@@ -80,7 +81,7 @@ func newMediaAppLimited(t *testing.T, root string, searches *limit.Keyed) *fiber
 	h := &mediaHandler{
 		m:        &Media{Lib: lib, Index: media.NewIndex(lib)},
 		searches: searches,
-		current:  func(context.Context, string) string { return "" },
+		current:  func(context.Context, string) *room.Video { return nil },
 		member: func(_ context.Context, code, uid string) error {
 			switch {
 			case code != "ROOM1":
