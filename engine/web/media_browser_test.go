@@ -120,7 +120,10 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 	dir := t.TempDir()
 	mediatest.MakeSpec(t, dir, mediatest.HEVC, "films/hevc.mkv", mediatest.Spec{Seconds: 30})
 	mediatest.MakeSpec(t, dir, mediatest.Tracks, "films/tracks.mkv", mediatest.Spec{Seconds: 16})
-	srv := apptest.StartServer(t, func(c *config.Config) { c.Media.Dir = dir })
+	srv := apptest.StartServer(t, func(c *config.Config) {
+		c.Media.Dir = dir
+		c.Media.Transcode.Renditions = []int{180, 90} // two conversions of the 180p file
+	})
 	ann := srv.SignUp(t, "Ann")
 	code := createRoom(t, ann.Client, "Films")
 	users := []*apptest.User{ann}
@@ -150,6 +153,11 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 		w.WaitJS(`document.querySelector("#player").dataset.ready === "1"`)
 		if !mediaPlayer[bool](w, `p.hls !== null && p.info.hls && p.info.mode === "transcode"`) {
 			t.Fatalf("%s: the HEVC file does not play as converted HLS", w.Name())
+		}
+		// It plays the rendition the server suggests (hls.js orders its
+		// levels by bitrate, the server tallest first).
+		if got := mediaPlayer[string](w, `JSON.stringify([p.info.renditions, p.info.default, p.level(), p.hls.levels[p.hls.currentLevel]?.height])`); got != `[["180p","90p"],0,0,180]` {
+			t.Fatalf("%s: renditions, suggested, chosen, playing height: %s", w.Name(), got)
 		}
 	}
 	wa.Click("#play")

@@ -36,6 +36,24 @@ export function loadYouTubeAPI(src) {
   return ytLoading;
 }
 
+let hlsLoading = null;
+
+// loadHLSModule imports hls.js once. A library video starts it before the
+// server has said how the video plays: parsing it takes a moment on a
+// slow machine, and a converted video cannot start without it.
+function loadHLSModule() {
+  if (!hlsLoading) {
+    hlsLoading = import("./vendor/hls-1.7.4.min.mjs").then(
+      (m) => m.default,
+      (e) => {
+        hlsLoading = null;
+        throw e;
+      },
+    );
+  }
+  return hlsLoading;
+}
+
 export class Player extends EventTarget {
   constructor(el, { youtubeAPI }) {
     super();
@@ -79,6 +97,7 @@ export class Player extends EventTarget {
   async loadFile(v) {
     let info = null;
     if (this.resolve && v.kind === "library") {
+      loadHLSModule().catch(() => {}); // loadHLS says when it fails
       const gen = ++this.gen;
       try {
         info = await this.resolve(v);
@@ -120,21 +139,29 @@ export class Player extends EventTarget {
     const gen = this.gen;
     let Hls;
     try {
-      ({ default: Hls } = await import("./vendor/hls-1.7.4.min.mjs"));
+      Hls = await loadHLSModule();
     } catch {
       if (gen === this.gen) this.failed(t("player_failed"));
       return;
     }
     if (gen !== this.gen || this.html !== el) return;
+    const start = this.video?.start;
     const hls = new Hls({
-      startLevel: info.default,
+      autoStartLoad: false,
+      // The first segment asked for is the one the video starts at.
+      startPosition: start > 0 ? start : -1,
       capLevelToPlayerSize: false,
       maxBufferLength: 30,
       backBufferLength: 30,
     });
     this.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
-      hls.currentLevel = info.default;
+      // Loading starts on the suggested rendition, chosen before anything
+      // is fetched (a switch later would be a second conversion).
+      const level = this.levelIndex(info.default);
+      hls.startLevel = level;
+      hls.loadLevel = level;
+      hls.startLoad(start > 0 ? start : -1);
       this.dispatchEvent(new Event("tracks"));
     });
     hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, () => this.dispatchEvent(new Event("tracks")));
@@ -167,13 +194,26 @@ export class Player extends EventTarget {
     return this.info.renditions.map((name, i) => ({ index: i, label: name }));
   }
 
-  // level is the chosen quality, -1 when the player chooses.
+  // levelIndex is hls.js's level for rendition i of the server's list
+  // (hls.js orders its levels by bitrate); -1 stays -1 (the player chooses).
+  levelIndex(i) {
+    if (!this.hls || !this.info || i < 0) return -1;
+    const h = this.info.heights?.[i];
+    const at = (this.hls.levels || []).findIndex((l) => l.height === h);
+    return at < 0 ? i : at;
+  }
+
+  // level is the chosen quality (the server's rendition index), -1 when the
+  // player chooses.
   level() {
-    return this.hls ? (this.hls.autoLevelEnabled ? -1 : this.hls.currentLevel) : -1;
+    if (!this.hls || this.hls.autoLevelEnabled) return -1;
+    const l = this.hls.levels?.[this.hls.currentLevel];
+    const i = l ? (this.info?.heights || []).indexOf(l.height) : -1;
+    return i < 0 ? this.hls.currentLevel : i;
   }
 
   setLevel(index) {
-    if (this.hls) this.hls.currentLevel = index;
+    if (this.hls) this.hls.currentLevel = this.levelIndex(index);
   }
 
   async loadYouTube(v) {
