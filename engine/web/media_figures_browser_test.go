@@ -121,8 +121,10 @@ func mediaFigures(b *testing.B) {
 	// converted.
 	for _, w := range members {
 		markPlaying(w, "media:hevc720.mkv")
+		startTrace(w)
 	}
 	load0 := procstat.LoadAvg()
+	st := watchServer(srv.DataDir)
 	t0 := browsertest.Eval[float64](wa, `(() => { const t = performance.timeOrigin + performance.now();
 	  document.querySelector('`+libRow("hevc720.mkv", `button[aria-label="Watch hevc720.mkv"]`)+`').click(); return t; })()`)
 	last := 0.0
@@ -131,6 +133,7 @@ func mediaFigures(b *testing.B) {
 		last = max(last, browsertest.Eval[float64](w, `window.playingAt`))
 	}
 	watchMS := last - t0
+	b.Logf("start of the converted video, ms from the click:\n%s", formatTrace(t0, st.end(), members))
 	if !mediaPlayer[bool](wa, `p.info.hls && p.info.mode === "transcode"`) {
 		b.Fatal("the HEVC file does not play converted")
 	}
