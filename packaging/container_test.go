@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"watchparty/engine/apptest"
 )
 
 const dockerfile = "container/Dockerfile"
@@ -197,7 +199,7 @@ func TestContainerRunsNonRootWithReadOnlyRoot(t *testing.T) {
 	env := []string{"WATCHPARTY_DATA_DIR=/data", "WATCHPARTY_LISTEN=" + addr}
 
 	srv := inContainer(t, root, env, "/watchparty", "serve")
-	var logs syncBuffer
+	var logs apptest.Output
 	srv.Stdout, srv.Stderr = &logs, &logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

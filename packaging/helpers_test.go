@@ -114,22 +114,3 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
-
-// syncBuffer collects a child process's output; it may be read while the
-// process still writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

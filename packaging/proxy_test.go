@@ -80,7 +80,7 @@ func backend(t *testing.T, base string) *apptest.Server {
 // through it.
 func startProxy(t *testing.T, cmd *exec.Cmd, healthURL string) {
 	t.Helper()
-	var logs syncBuffer
+	var logs apptest.Output
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

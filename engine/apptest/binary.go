@@ -102,7 +102,7 @@ type Process struct {
 	URL  string
 	Addr string
 
-	out    lockedBuffer
+	out    Output
 	exited chan struct{}
 	err    error
 }
@@ -193,19 +193,20 @@ func RunBinary(t testing.TB, bin string, env []string, args ...string) (int, str
 	return 0, "", ""
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
+// Output collects what a process or a logger writes; it may be read while
+// it is still written to.
+type Output struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *Output) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *Output) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

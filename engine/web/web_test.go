@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,24 +32,7 @@ type testServer struct {
 	st   *store.Store
 	acc  *account.Service
 	web  *web.Server
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *apptest.Output
 }
 
 // newTestServer starts a web server; mutate changes the configuration and
@@ -65,7 +46,7 @@ func newTestServer(t *testing.T, mutate func(*config.Config), routes func(*fiber
 	if mutate != nil {
 		mutate(cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &apptest.Output{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, apptest.TestWriter(t)), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st, err := store.Open(t.TempDir(), log, store.Options{})
 	if err != nil {
