@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"watchparty/engine/store/storetest"
 )
 
 // TestSpaceGuardRefusesAndRecovers: with the filesystem reported full or
@@ -108,7 +110,7 @@ func TestFullTmpfs(t *testing.T) {
 		}
 	}
 	filler := filepath.Join(dir, "filler")
-	fillUp(t, filler)
+	storetest.FillUp(t, filler)
 	refused := 0
 	for i := range 5000 {
 		err := st.Update(func(tx *Tx) error { return tx.Set([]byte("during/"+string(rune(i))), val) })
@@ -132,24 +134,4 @@ func TestFullTmpfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d writes refused while full; 2000 accepted after", refused)
-}
-
-// fillUp writes path until the filesystem is full (bounded at 1 GiB).
-func fillUp(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 1<<20)
-	for range 1024 {
-		if _, err := f.Write(chunk); err != nil {
-			if !strings.Contains(err.Error(), "no space left") {
-				t.Fatalf("filling: %v", err)
-			}
-			return
-		}
-	}
-	t.Fatal("the filesystem did not fill within 1 GiB")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"watchparty/engine/apptest"
+	"watchparty/engine/store/storetest"
 )
 
 // TestDiskFull runs the server on a 96 MiB tmpfs and fills it: sign-ups say
@@ -39,7 +40,7 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	filler := filepath.Join(mnt, "filler")
-	fillUp(t, filler)
+	storetest.FillUp(t, filler)
 	c := from(p.URL, "127.0.0.1")
 	st, body, err := c.post("/signup", url.Values{"email": {"late@full.test"}, "name": {"Late"}, "password": {"late-password-1"}}, false)
 	if err != nil || st != http.StatusServiceUnavailable || !strings.Contains(body, "cannot save data right now") {

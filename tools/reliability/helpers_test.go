@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -146,24 +145,4 @@ func createRoom(t testing.TB, c *apptest.Client, name string) string {
 		t.Fatalf("create room: %s %s\n%s", resp.Status, loc, body)
 	}
 	return loc[i+3:]
-}
-
-// fillUp writes path until its filesystem is full (bounded at 1 GiB).
-func fillUp(t testing.TB, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 1<<20)
-	for range 1024 {
-		if _, err := f.Write(chunk); err != nil {
-			if !strings.Contains(err.Error(), "no space left") {
-				t.Fatalf("filling: %v", err)
-			}
-			return
-		}
-	}
-	t.Fatal("the filesystem did not fill within 1 GiB")
 }
