@@ -101,19 +101,7 @@ func TestContainerStaticBuild(t *testing.T) {
 		t.Errorf("the stage's /out/data directory (the volume's mount point) is missing: %v", err)
 	}
 
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Error("the binary names a dynamic loader (PT_INTERP): it would not start on distroless/static")
-		}
-	}
-	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
-		t.Errorf("the binary needs shared libraries %v", libs)
-	}
+	apptest.CheckStatic(t, bin) // it must start on distroless/static
 	if out := run(t, dir, nil, fileCmd, bin); !strings.Contains(out, "statically linked") {
 		t.Errorf("file says: %s", out)
 	}

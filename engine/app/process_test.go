@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"debug/elf"
 	"errors"
 	"io"
 	"net/http"
@@ -134,19 +133,7 @@ func csrfToken(c *apptest.Client) (string, bool) {
 // a distroless image or any Linux without libraries.
 func TestBinaryIsStatic(t *testing.T) {
 	bin := apptest.Binary(t)
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Fatal("the binary asks for a dynamic loader (PT_INTERP): it is not static")
-		}
-	}
-	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
-		t.Errorf("the binary links %v", libs)
-	}
+	apptest.CheckStatic(t, bin)
 	code, out, _ := apptest.RunBinary(t, bin, binEnv(t.TempDir()), "version")
 	if code != 0 || !strings.Contains(out, "features: ") {
 		t.Errorf("the built binary's version: %d %q", code, out)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -210,4 +211,24 @@ func (l *Output) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// CheckStatic fails t unless the binary at path is static: no dynamic
+// loader (PT_INTERP) and no shared libraries, so that it runs on a
+// distroless image or any Linux without libraries.
+func CheckStatic(t testing.TB, path string) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("%s names a dynamic loader (PT_INTERP): it is not static", path)
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("%s needs shared libraries %v", path, libs)
+	}
 }
