@@ -342,84 +342,104 @@ func show(v any) string {
 func convert(o Option, v any) (any, error) {
 	switch o.Kind {
 	case String:
-		switch x := v.(type) {
-		case string:
-			return x, nil
-		case nil:
-			return "", nil
-		case int, int64, float64, bool:
-			return fmt.Sprint(x), nil
-		}
-		return nil, errors.New("must be a string")
+		return toString(v)
 	case Int:
-		switch x := v.(type) {
-		case int:
-			return x, nil
-		case int64:
-			return int(x), nil
-		case float64:
-			if x == float64(int(x)) {
-				return int(x), nil
-			}
-		case string:
-			n, err := strconv.Atoi(strings.TrimSpace(x))
-			if err == nil {
-				return n, nil
-			}
-		}
-		return nil, errors.New("must be an integer")
+		return toInt(v)
 	case Bool:
-		switch x := v.(type) {
-		case bool:
-			return x, nil
-		case string:
-			switch strings.ToLower(strings.TrimSpace(x)) {
-			case "true", "1", "on", "yes":
-				return true, nil
-			case "false", "0", "off", "no", "":
-				return false, nil
-			}
-		}
-		return nil, errors.New("must be true or false")
+		return toBool(v)
 	case Duration:
-		switch x := v.(type) {
-		case time.Duration:
-			return x, nil
-		case string:
-			d, err := time.ParseDuration(strings.TrimSpace(x))
-			if err == nil {
-				return d, nil
-			}
-		}
-		return nil, errors.New("must be a duration with a unit, such as 30s, 5m or 24h")
+		return toDuration(v)
 	case List:
-		switch x := v.(type) {
-		case []string:
-			return append([]string{}, x...), nil
-		case []any:
-			out := make([]string, 0, len(x))
-			for _, e := range x {
-				s, ok := e.(string)
-				if !ok {
-					return nil, errors.New("must be a list of strings")
-				}
-				out = append(out, s)
-			}
-			return out, nil
-		case string:
-			out := []string{}
-			for _, p := range strings.Split(x, ",") {
-				if p = strings.TrimSpace(p); p != "" {
-					out = append(out, p)
-				}
-			}
-			return out, nil
-		case nil:
-			return []string{}, nil
-		}
-		return nil, errors.New("must be a list of strings")
+		return toList(v)
 	}
 	return nil, fmt.Errorf("unsupported kind %v", o.Kind)
+}
+
+func toString(v any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case nil:
+		return "", nil
+	case int, int64, float64, bool:
+		return fmt.Sprint(x), nil
+	}
+	return nil, errors.New("must be a string")
+}
+
+func toInt(v any) (any, error) {
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	case float64:
+		if x == float64(int(x)) {
+			return int(x), nil
+		}
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		if err == nil {
+			return n, nil
+		}
+	}
+	return nil, errors.New("must be an integer")
+}
+
+func toBool(v any) (any, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "1", "on", "yes":
+			return true, nil
+		case "false", "0", "off", "no", "":
+			return false, nil
+		}
+	}
+	return nil, errors.New("must be true or false")
+}
+
+func toDuration(v any) (any, error) {
+	switch x := v.(type) {
+	case time.Duration:
+		return x, nil
+	case string:
+		d, err := time.ParseDuration(strings.TrimSpace(x))
+		if err == nil {
+			return d, nil
+		}
+	}
+	return nil, errors.New("must be a duration with a unit, such as 30s, 5m or 24h")
+}
+
+func toList(v any) (any, error) {
+	switch x := v.(type) {
+	case []string:
+		return append([]string{}, x...), nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, errors.New("must be a list of strings")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	case string:
+		out := []string{}
+		for _, p := range strings.Split(x, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	case nil:
+		return []string{}, nil
+	}
+	return nil, errors.New("must be a list of strings")
 }
 
 func envValue(env []string, name string) string {

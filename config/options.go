@@ -150,7 +150,7 @@ func nonEmpty(v any) error {
 // options is the single table of every configuration key.
 var options = buildOptions()
 
-func buildOptions() []Option {
+func buildOptions() []Option { //nolint:funlen // the option table: one entry per option
 	regCheck, regAllowed := oneOf("open", "invite", "closed")
 	lvlCheck, lvlAllowed := oneOf("debug", "info", "warn", "error")
 	fmtCheck, fmtAllowed := oneOf("text", "json")

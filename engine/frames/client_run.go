@@ -95,23 +95,13 @@ func RunPublish(ctx context.Context, opts PublishOptions) error {
 	log.Info("publishing", "source", info.Description, "fps", info.FPS, "room", opts.Room, "server", opts.Addr)
 
 	ctx, cancel := context.WithCancel(ctx)
+	r := &publisherReader{done: make(chan struct{})}
 	var wg sync.WaitGroup
-	var readErr error // set by the reader before readDone closes
-	readDone := make(chan struct{})
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		defer cancel()
-		defer close(readDone) // before cancel: whoever sees ctx end can read readErr
-		var m wire.Message
-		for {
-			if err := conn.Recv(&m); err != nil {
-				if ctx.Err() == nil {
-					readErr = err
-				}
-				return
-			}
-		}
+		r.run(ctx, conn) // done closes before cancel: whoever sees ctx end can read r.err
 	}()
 	go func() {
 		defer wg.Done()
@@ -122,18 +112,44 @@ func RunPublish(ctx context.Context, opts PublishOptions) error {
 		conn.Close() // unblocks the reader
 		wg.Wait()
 	}()
-	// serverErr reports why the server ended the session, if it did.
-	serverErr := func() error {
-		select {
-		case <-readDone:
-			if readErr != nil && !normalEnd(readErr) {
-				return readErr
-			}
-		default:
-		}
-		return nil
-	}
+	return pushFrames(ctx, opts, src, conn, r)
+}
 
+// publisherReader reads from the server until the connection ends: a
+// publisher is sent nothing but the reason the server closes.
+type publisherReader struct {
+	done chan struct{}
+	err  error // set before done closes; nil when ctx ended first
+}
+
+func (r *publisherReader) run(ctx context.Context, conn *Conn) {
+	defer close(r.done)
+	var m wire.Message
+	for {
+		if err := conn.Recv(&m); err != nil {
+			if ctx.Err() == nil {
+				r.err = err
+			}
+			return
+		}
+	}
+}
+
+// serverErr reports why the server ended the session, if it did.
+func (r *publisherReader) serverErr() error {
+	select {
+	case <-r.done:
+		if r.err != nil && !normalEnd(r.err) {
+			return r.err
+		}
+	default:
+	}
+	return nil
+}
+
+// pushFrames sends src's frames on conn until the source ends, ctx ends or
+// the server goes away, printing progress to opts.Out.
+func pushFrames(ctx context.Context, opts PublishOptions, src source.Source, conn *Conn, r *publisherReader) error {
 	every := opts.StatsEvery
 	if every <= 0 {
 		every = 5 * time.Second
@@ -149,7 +165,7 @@ func RunPublish(ctx context.Context, opts PublishOptions) error {
 				report(opts.Out, "publish: source ended after %d frames", sent)
 				return nil
 			case ctx.Err() != nil:
-				if err := serverErr(); err != nil {
+				if err := r.serverErr(); err != nil {
 					return err
 				}
 				conn.CloseWith(wire.CloseNormal, "publisher stopping")
@@ -161,10 +177,10 @@ func RunPublish(ctx context.Context, opts PublishOptions) error {
 		wf := wire.Frame{Seq: fr.Index + 1, Captured: fr.Captured, Width: fr.Width, Height: fr.Height, Codec: wire.CodecJPEG, Payload: fr.JPEG}
 		if err := conn.SendFrame(&wf); err != nil {
 			select { // the server may have said why it closed
-			case <-readDone:
+			case <-r.done:
 			case <-time.After(time.Second):
 			}
-			if serr := serverErr(); serr != nil {
+			if serr := r.serverErr(); serr != nil {
 				return serr
 			}
 			return fmt.Errorf("frames: send: %w", err)
@@ -279,16 +295,10 @@ func View(ctx context.Context, opts ViewOptions) (ViewStats, error) {
 			continue
 		}
 		f := &m.Frame
-		if st.LastSeq != 0 && f.Seq > st.LastSeq+1 {
-			st.Missed += f.Seq - st.LastSeq - 1
-		}
-		st.Frames++
-		st.Bytes += uint64(len(f.Payload))
-		st.LastSeq, st.Width, st.Height = f.Seq, f.Width, f.Height
+		st.count(f)
 		if opts.Dir != "" {
-			name := filepath.Join(opts.Dir, fmt.Sprintf("frame-%08d.jpg", f.Seq))
-			if err := os.WriteFile(name, f.Payload, 0o644); err != nil {
-				return st, fmt.Errorf("frames: write frame: %w", err)
+			if err := saveFrame(opts.Dir, f); err != nil {
+				return st, err
 			}
 		}
 		if opts.OnFrame != nil {
@@ -313,6 +323,25 @@ func View(ctx context.Context, opts ViewOptions) (ViewStats, error) {
 			return st, nil
 		}
 	}
+}
+
+// count adds a received frame to the counters.
+func (st *ViewStats) count(f *wire.Frame) {
+	if st.LastSeq != 0 && f.Seq > st.LastSeq+1 {
+		st.Missed += f.Seq - st.LastSeq - 1
+	}
+	st.Frames++
+	st.Bytes += uint64(len(f.Payload))
+	st.LastSeq, st.Width, st.Height = f.Seq, f.Width, f.Height
+}
+
+// saveFrame writes a frame's picture into dir as frame-<seq>.jpg.
+func saveFrame(dir string, f *wire.Frame) error {
+	name := filepath.Join(dir, fmt.Sprintf("frame-%08d.jpg", f.Seq))
+	if err := os.WriteFile(name, f.Payload, 0o644); err != nil {
+		return fmt.Errorf("frames: write frame: %w", err)
+	}
+	return nil
 }
 
 func summary(w io.Writer, st ViewStats) {

@@ -117,48 +117,13 @@ func queueFlood(srv *server, o *options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	join := func(name string, ip net.IP) (*websocket.Conn, error) {
-		g := fromAddr(srv.base, ip)
-		resp, body, err := g.Post("/i/"+token, "/i/"+token, url.Values{"name": {name}}, "")
-		if err != nil || resp.StatusCode != http.StatusSeeOther {
-			return nil, fmt.Errorf("guest %s: %v %s", name, err, body)
-		}
-		return dialRoom(srv.base, code, g.Session(), ip)
-	}
-	drain := func(c *websocket.Conn) {
-		for {
-			if _, _, err := c.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}
-	v, err := join("victim", net.IPv4(127, 3, 0, 2))
+	q := queueRoom{srv: srv, code: code, token: token}
+	fillers, err := q.fill()
+	defer closeAll(fillers)
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	// Ten members add 20 links each, within their own budgets.
-	long := strings.Repeat("x", 1900)
-	for k := range 10 {
-		c, err := join(fmt.Sprint("filler", k), net.IPv4(127, 3, 1, byte(k+1)))
-		if err != nil {
-			return err
-		}
-		go drain(c)
-		for i := range 20 {
-			_ = c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"queue_add","url":"https://example.org/%s%03d.mp4"}`, long, k*20+i))
-		}
-		defer c.Close()
-	}
-	// Everything the fillers caused arrives before the count starts.
-	_ = v.SetReadDeadline(time.Now().Add(2 * time.Second))
-	for {
-		if _, _, err := v.ReadMessage(); err != nil {
-			break
-		}
-	}
-	v.Close()
-	v, err = join("victim2", net.IPv4(127, 3, 0, 3))
+	v, err := q.join("victim2", net.IPv4(127, 3, 0, 3))
 	if err != nil {
 		return err
 	}
@@ -169,20 +134,10 @@ func queueFlood(srv *server, o *options, out io.Writer) error {
 		return err
 	}
 	_ = v.SetReadDeadline(time.Time{})
-	var tabs []*websocket.Conn
-	ipA := net.IPv4(127, 3, 0, 1)
-	g := fromAddr(srv.base, ipA)
-	if resp, body, err := g.Post("/i/"+token, "/i/"+token, url.Values{"name": {"attacker"}}, ""); err != nil || resp.StatusCode != http.StatusSeeOther {
-		return fmt.Errorf("attacker: %v %s", err, body)
-	}
-	for range 10 {
-		a, err := dialRoom(srv.base, code, g.Session(), ipA)
-		if err != nil {
-			return err
-		}
-		defer a.Close()
-		go drain(a)
-		tabs = append(tabs, a)
+	tabs, err := q.attacker(10)
+	defer closeAll(tabs)
+	if err != nil {
+		return err
 	}
 	var got, frames atomic.Int64
 	done := make(chan struct{})
@@ -215,4 +170,82 @@ func queueFlood(srv *server, o *options, out io.Writer) error {
 	fmt.Fprintf(out, "  another member received %d frames, %d bytes: %.1f KB/s\n", frames.Load(), got.Load(), float64(got.Load())/1024/took.Seconds())
 	fmt.Fprintf(out, "  server rss %.1f MiB\n", mib(srv.rss()))
 	return nil
+}
+
+// queueRoom is the room of the queue flood, joined through its invite link.
+type queueRoom struct {
+	srv         *server
+	code, token string
+}
+
+// join makes a guest from ip and opens their room websocket.
+func (q queueRoom) join(name string, ip net.IP) (*websocket.Conn, error) {
+	g := fromAddr(q.srv.base, ip)
+	resp, body, err := g.Post("/i/"+q.token, "/i/"+q.token, url.Values{"name": {name}}, "")
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		return nil, fmt.Errorf("guest %s: %v %s", name, err, body)
+	}
+	return dialRoom(q.srv.base, q.code, g.Session(), ip)
+}
+
+// fill has ten members add 20 long links each, within their own budgets,
+// and returns once everything they caused has reached another member. The
+// fillers stay connected: the caller closes them.
+func (q queueRoom) fill() ([]*websocket.Conn, error) {
+	v, err := q.join("victim", net.IPv4(127, 3, 0, 2))
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	long := strings.Repeat("x", 1900)
+	var fillers []*websocket.Conn
+	for k := range 10 {
+		c, err := q.join(fmt.Sprint("filler", k), net.IPv4(127, 3, 1, byte(k+1)))
+		if err != nil {
+			return fillers, err
+		}
+		fillers = append(fillers, c)
+		go drainConn(c)
+		for i := range 20 {
+			_ = c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"queue_add","url":"https://example.org/%s%03d.mp4"}`, long, k*20+i))
+		}
+	}
+	_ = v.SetReadDeadline(time.Now().Add(2 * time.Second))
+	drainConn(v)
+	return fillers, nil
+}
+
+// attacker is one guest with n tabs open in the room, each read and
+// ignored.
+func (q queueRoom) attacker(n int) ([]*websocket.Conn, error) {
+	ip := net.IPv4(127, 3, 0, 1)
+	g := fromAddr(q.srv.base, ip)
+	if resp, body, err := g.Post("/i/"+q.token, "/i/"+q.token, url.Values{"name": {"attacker"}}, ""); err != nil || resp.StatusCode != http.StatusSeeOther {
+		return nil, fmt.Errorf("attacker: %v %s", err, body)
+	}
+	var tabs []*websocket.Conn
+	for range n {
+		a, err := dialRoom(q.srv.base, q.code, g.Session(), ip)
+		if err != nil {
+			return tabs, err
+		}
+		tabs = append(tabs, a)
+		go drainConn(a)
+	}
+	return tabs, nil
+}
+
+// drainConn reads c until it fails.
+func drainConn(c *websocket.Conn) {
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			return
+		}
+	}
+}
+
+func closeAll(conns []*websocket.Conn) {
+	for _, c := range conns {
+		c.Close()
+	}
 }

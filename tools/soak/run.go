@@ -456,56 +456,12 @@ func soak(srv *server, o *options, out io.Writer) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.drive(ctx, o, st) }()
 	}
-	start := time.Now()
-	var rssAfterWarmup []int64
-	var lastSent, lastDelivered int64
 	warmup := o.duration / 5
-	tick := time.NewTicker(o.interval)
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			done = true
-			continue
-		case <-tick.C:
-		}
-		el := time.Since(start)
-		h := st.interval.Swap(&latency.Histogram{})
-		hc := st.intervalCtl.Swap(&latency.Histogram{})
-		sent, delivered := st.sent.Load(), st.delivered.Load()
-		secs := o.interval.Seconds()
-		rss, g := srv.rss(), srv.goroutines()
-		if el >= warmup {
-			rssAfterWarmup = append(rssAfterWarmup, rss)
-		}
-		fmt.Fprintf(out, "t=%5.0fs sent %6.0f/s delivered %7.0f/s chat p50 %6s p99 %6s max %6s | control p99 %6s | errors %s drops %d | rss %6.1f MiB goroutines %d\n",
-			el.Seconds(), float64(sent-lastSent)/secs, float64(delivered-lastDelivered)/secs,
-			ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), ms(h.Quantile(1)), ms(hc.Quantile(0.99)),
-			st.errorText(), st.drops.Load(), mib(rss), g)
-		lastSent, lastDelivered = sent, delivered
-	}
-	tick.Stop()
+	rssAfterWarmup := printIntervals(ctx, srv, o, st, out, warmup)
 	cancel()
 	wg.Wait()
-
-	// Wait (bounded) for the last lines to arrive.
-	expected := func() int64 {
-		var n int64
-		for _, r := range rooms {
-			n += r.acked.Load() * int64(len(r.members)+1)
-		}
-		return n
-	}
-	var sent, acked int64
-	for d := time.Now().Add(15 * time.Second); time.Now().Before(d); time.Sleep(100 * time.Millisecond) {
-		sent, acked = st.sent.Load(), 0
-		for _, r := range rooms {
-			acked += r.acked.Load()
-		}
-		if acked == sent && st.delivered.Load() >= expected() {
-			break
-		}
-	}
-	exp, got := expected(), st.delivered.Load()
+	sent, acked, exp := awaitDeliveries(rooms, st)
+	got := st.delivered.Load()
 	peakG := srv.goroutines()
 	closeRooms(rooms)
 	// Empty rooms stop after their idle timeout (30 s); wait up to 90 s.
@@ -524,14 +480,7 @@ func soak(srv *server, o *options, out io.Writer) error {
 	fmt.Fprintf(out, "  control: %d play/pause sent, %d playback messages received; latency p50 %s p99 %s\n",
 		st.ctlSent.Load(), st.ctlRecv.Load(), ms(st.ctlLat.Quantile(0.5)), ms(st.ctlLat.Quantile(0.99)))
 	fmt.Fprintf(out, "  errors %s, drops %d, send failures %d\n", st.errorText(), st.drops.Load(), st.sendFailures.Load())
-	if len(rssAfterWarmup) > 0 {
-		lo, hi := rssAfterWarmup[0], rssAfterWarmup[0]
-		for _, v := range rssAfterWarmup {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		fmt.Fprintf(out, "  rss after warm-up (%s): first %.1f MiB, last %.1f MiB, min %.1f, max %.1f\n", warmup,
-			mib(rssAfterWarmup[0]), mib(rssAfterWarmup[len(rssAfterWarmup)-1]), mib(lo), mib(hi))
-	}
+	printRSS(out, warmup, rssAfterWarmup)
 	fmt.Fprintf(out, "  goroutines: baseline %d, under load %d, after everyone left %d; rss after leaving %.1f MiB\n", baseG, peakG, afterG, mib(finalRSS))
 	if exp != got || st.drops.Load() > 0 {
 		return fmt.Errorf("lost %d deliveries, %d connections dropped", exp-got, st.drops.Load())
@@ -540,6 +489,72 @@ func soak(srv *server, o *options, out io.Writer) error {
 		return fmt.Errorf("goroutines did not return to the baseline (%d > %d)", afterG, baseG)
 	}
 	return nil
+}
+
+// printIntervals prints a line of figures every -interval until ctx ends, and
+// returns the server's RSS at each line after the warm-up.
+func printIntervals(ctx context.Context, srv *server, o *options, st *stats, out io.Writer, warmup time.Duration) []int64 {
+	start := time.Now()
+	var rssAfterWarmup []int64
+	var lastSent, lastDelivered int64
+	tick := time.NewTicker(o.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return rssAfterWarmup
+		case <-tick.C:
+		}
+		el := time.Since(start)
+		h := st.interval.Swap(&latency.Histogram{})
+		hc := st.intervalCtl.Swap(&latency.Histogram{})
+		sent, delivered := st.sent.Load(), st.delivered.Load()
+		secs := o.interval.Seconds()
+		rss, g := srv.rss(), srv.goroutines()
+		if el >= warmup {
+			rssAfterWarmup = append(rssAfterWarmup, rss)
+		}
+		fmt.Fprintf(out, "t=%5.0fs sent %6.0f/s delivered %7.0f/s chat p50 %6s p99 %6s max %6s | control p99 %6s | errors %s drops %d | rss %6.1f MiB goroutines %d\n",
+			el.Seconds(), float64(sent-lastSent)/secs, float64(delivered-lastDelivered)/secs,
+			ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), ms(h.Quantile(1)), ms(hc.Quantile(0.99)),
+			st.errorText(), st.drops.Load(), mib(rss), g)
+		lastSent, lastDelivered = sent, delivered
+	}
+}
+
+// awaitDeliveries waits (bounded) for the last lines to arrive, and
+// returns the lines sent, acknowledged, and the deliveries expected.
+func awaitDeliveries(rooms []*room, st *stats) (sent, acked, expected int64) {
+	expect := func() int64 {
+		var n int64
+		for _, r := range rooms {
+			n += r.acked.Load() * int64(len(r.members)+1)
+		}
+		return n
+	}
+	for d := time.Now().Add(15 * time.Second); time.Now().Before(d); time.Sleep(100 * time.Millisecond) {
+		sent, acked = st.sent.Load(), 0
+		for _, r := range rooms {
+			acked += r.acked.Load()
+		}
+		if acked == sent && st.delivered.Load() >= expect() {
+			break
+		}
+	}
+	return sent, acked, expect()
+}
+
+// printRSS prints the range of the RSS samples taken after the warm-up.
+func printRSS(out io.Writer, warmup time.Duration, samples []int64) {
+	if len(samples) == 0 {
+		return
+	}
+	lo, hi := samples[0], samples[0]
+	for _, v := range samples {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	fmt.Fprintf(out, "  rss after warm-up (%s): first %.1f MiB, last %.1f MiB, min %.1f, max %.1f\n", warmup,
+		mib(samples[0]), mib(samples[len(samples)-1]), mib(lo), mib(hi))
 }
 
 // createRoom makes room i as the owner, open to guests, and returns its

@@ -164,6 +164,19 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 			}
 		}
 	}
+	f.Players = playerFigures(recs, drifts)
+	f.SteadyCount = len(steady)
+	f.SteadyP50, f.SteadyP95, f.SteadyMax = pct(steady, 50), pct(steady, 95), pct(steady, 100)
+	f.AllP95, f.AllMax = pct(all, 95), pct(all, 100)
+
+	markFigures(&f, recs, marks, present, to)
+	return f
+}
+
+// playerFigures are each player's clock and its drift from the room over
+// the quiet periods (drifts[i]: player i's readings).
+func playerFigures(recs []Recording, drifts [][]float64) []PlayerFigures {
+	var out []PlayerFigures
 	for i, r := range recs {
 		pf := PlayerFigures{ClockOffset: r.Clock.Offset, ClockSource: r.Clock.Source, RTT: r.Clock.RTT, DriftP95: math.NaN(), DriftMean: math.NaN()}
 		if len(drifts[i]) > 0 {
@@ -176,12 +189,15 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 			pf.DriftP95 = pct(abs, 95)
 			pf.DriftMean = sum / float64(len(drifts[i]))
 		}
-		f.Players = append(f.Players, pf)
+		out = append(out, pf)
 	}
-	f.SteadyCount = len(steady)
-	f.SteadyP50, f.SteadyP95, f.SteadyMax = pct(steady, 50), pct(steady, 95), pct(steady, 100)
-	f.AllP95, f.AllMax = pct(all, 95), pct(all, 100)
+	return out
+}
 
+// markFigures adds to f what each mark started: convergence after a play,
+// seek or late join, the latency of a pause, recovery from a network
+// change, the period of a capped player.
+func markFigures(f *Figures, recs []Recording, marks []Mark, present func(float64) []int, to float64) {
 	for k, m := range marks {
 		end := to
 		if k+1 < len(marks) {
@@ -206,7 +222,6 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 			f.Capped = cappedFigures(recs, marks, k)
 		}
 	}
-	return f
 }
 
 // driftAt is player rec's distance from the room's position at t (ms),

@@ -302,49 +302,10 @@ func (d *decoder) str() (string, bool) {
 		case c < 0x20:
 			return "", false
 		case c == '\\':
-			j++
-			if j >= len(d.b) {
+			var ok bool
+			if out, j, ok = d.escape(out, j); !ok {
 				return "", false
 			}
-			switch d.b[j] {
-			case '"', '\\', '/':
-				out = append(out, d.b[j])
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r, ok := hex4(d.b, j+1)
-				if !ok {
-					return "", false
-				}
-				j += 4
-				if utf16.IsSurrogate(r) {
-					r2 := rune(-1)
-					if j+6 < len(d.b) && d.b[j+1] == '\\' && d.b[j+2] == 'u' {
-						if x, ok := hex4(d.b, j+3); ok {
-							r2 = x
-						}
-					}
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						r = dec
-						j += 6
-					} else {
-						r = utf8.RuneError
-						d.badText = true
-					}
-				}
-				out = utf8.AppendRune(out, r)
-			default:
-				return "", false
-			}
-			j++
 		case c < 0x80:
 			out = append(out, c)
 			j++
@@ -360,6 +321,59 @@ func (d *decoder) str() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// escape decodes the escape sequence whose backslash is at d.b[j],
+// appending it to out, and returns the index just past it.
+func (d *decoder) escape(out []byte, j int) ([]byte, int, bool) {
+	j++
+	if j >= len(d.b) {
+		return out, j, false
+	}
+	switch d.b[j] {
+	case '"', '\\', '/':
+		out = append(out, d.b[j])
+	case 'b':
+		out = append(out, '\b')
+	case 'f':
+		out = append(out, '\f')
+	case 'n':
+		out = append(out, '\n')
+	case 'r':
+		out = append(out, '\r')
+	case 't':
+		out = append(out, '\t')
+	case 'u':
+		r, ok := hex4(d.b, j+1)
+		if !ok {
+			return out, j, false
+		}
+		j += 4
+		if utf16.IsSurrogate(r) {
+			r, j = d.surrogatePair(r, j)
+		}
+		out = utf8.AppendRune(out, r)
+	default:
+		return out, j, false
+	}
+	return out, j + 1, true
+}
+
+// surrogatePair completes the surrogate r, whose \uXXXX ends at d.b[j],
+// with the \uXXXX that follows; without one it is U+FFFD and sets
+// d.badText. It returns the index of the last byte used.
+func (d *decoder) surrogatePair(r rune, j int) (rune, int) {
+	r2 := rune(-1)
+	if j+6 < len(d.b) && d.b[j+1] == '\\' && d.b[j+2] == 'u' {
+		if x, ok := hex4(d.b, j+3); ok {
+			r2 = x
+		}
+	}
+	if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+		return dec, j + 6
+	}
+	d.badText = true
+	return utf8.RuneError, j
 }
 
 func hex4(b []byte, i int) (rune, bool) {
