@@ -49,14 +49,7 @@ func TestBrowserNativePlayer(t *testing.T) {
 		t.Fatalf("settings: %d %v", status, out)
 	}
 
-	wa := browsertest.New(t, browsertest.WithName("ann"))
-	wa.SetCookie(srv.URL+"/", apptest.SessionCookie, ann.Client.Cookie(apptest.SessionCookie))
-	wa.Navigate(srv.URL + "/r/" + code)
-	wa.WaitJS(`document.querySelector("#conn-state").dataset.state === "open"`)
-	wa.Click("#tab-queue")
-	wa.Fill("#queue-link", "media:Film.webm")
-	wa.Click("#queue-watch")
-	wa.WaitJS(`document.querySelector("#player").dataset.ready === "1"`)
+	wa := watchFilm(t, srv, ann, code)
 	video := `document.querySelector("#player video")`
 
 	// Bob's command, from the page's People tab as he would copy it.
@@ -129,4 +122,20 @@ func TestBrowserNativePlayer(t *testing.T) {
 	for _, e := range wa.Errors() {
 		t.Error(fmt.Sprint("page: ", e))
 	}
+}
+
+// watchFilm opens the room page in Chromium as u and plays Film.webm from
+// the media folder, queued from the Queue tab; it returns u's window once
+// the player is ready.
+func watchFilm(tb testing.TB, srv *apptest.Server, u *apptest.User, code string) *browsertest.Window {
+	tb.Helper()
+	w := browsertest.New(tb, browsertest.WithName(strings.ToLower(u.Name)))
+	w.SetCookie(srv.URL+"/", apptest.SessionCookie, u.Client.Cookie(apptest.SessionCookie))
+	w.Navigate(srv.URL + "/r/" + code)
+	w.WaitJS(`document.querySelector("#conn-state").dataset.state === "open"`)
+	w.Click("#tab-queue")
+	w.Fill("#queue-link", "media:Film.webm")
+	w.Click("#queue-watch")
+	w.WaitJS(`document.querySelector("#player").dataset.ready === "1"`)
+	return w
 }

@@ -118,14 +118,7 @@ func ourSkew(b *testing.B, media, clip string) (skew, pause []float64) {
 	if status != http.StatusOK {
 		b.Fatalf("token: %d %v", status, out)
 	}
-	wa := browsertest.New(b, browsertest.WithName("ann"))
-	wa.SetCookie(srv.URL+"/", apptest.SessionCookie, ann.Client.Cookie(apptest.SessionCookie))
-	wa.Navigate(srv.URL + "/r/" + code)
-	wa.WaitJS(`document.querySelector("#conn-state").dataset.state === "open"`)
-	wa.Click("#tab-queue")
-	wa.Fill("#queue-link", "media:Film.webm")
-	wa.Click("#queue-watch")
-	wa.WaitJS(`document.querySelector("#player").dataset.ready === "1"`)
+	wa := watchFilm(b, srv, ann, code)
 	wa.Click("#tab-chat")
 
 	p := nativetest.Start(b, addr, "Bob", code, out["token"].(string), clip)
