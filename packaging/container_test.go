@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"debug/elf"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,22 +167,12 @@ exec chroot --userspec=65532:65532 "$ROOT" "$@"`
 	return cmd
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestContainerRunsNonRootWithReadOnlyRoot runs the static binary the way
 // the static image does and checks the HEALTHCHECK command, the user, that
 // only /data is written, an online backup into the volume, and a clean stop.
 func TestContainerRunsNonRootWithReadOnlyRoot(t *testing.T) {
 	root := containerRoot(t)
-	addr := freePort(t)
+	addr := apptest.FreePort(t)
 	env := []string{"WATCHPARTY_DATA_DIR=/data", "WATCHPARTY_LISTEN=" + addr}
 
 	srv := inContainer(t, root, env, "/watchparty", "serve")

@@ -165,7 +165,7 @@ func ourSkew(b *testing.B, media, clip string) (skew, pause []float64) {
 // stockSkew runs two clients with mpv on Debian's syncplay-server in one
 // room (it listens on every interface; the clients use loopback).
 func stockSkew(b *testing.B, clip string) []float64 {
-	port := freePort(b)
+	_, port, _ := net.SplitHostPort(apptest.FreePort(b))
 	cmd := exec.Command("syncplay-server", "--port", port)
 	cmd.Dir = b.TempDir()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -205,14 +205,4 @@ func stockSkew(b *testing.B, clip string) []float64 {
 	pb.WaitPlayer("playing", func(pos float64, paused bool) bool { return !paused })
 	time.Sleep(5 * time.Second)
 	return sampleSkew(mpvOffset(b, pa), mpvOffset(b, pb), 25*time.Second)
-}
-
-func freePort(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
 }

@@ -113,7 +113,7 @@ func TestHostileInput(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(media, "film.mp4"), []byte("not really a film"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	streamAddr := freeAddr(t)
+	streamAddr := apptest.FreePort(t)
 	p := startProc(t, bin, filepath.Join(t.TempDir(), "data"), "--media.dir", media, "--stream.listen", streamAddr)
 	ann := signUp(t, p.URL, "127.0.0.1", "Ann")
 	bob := signUp(t, p.URL, "127.0.0.1", "Bob")
@@ -331,16 +331,6 @@ func TestHostileInput(t *testing.T) {
 			t.Fatalf("31 refused log-ins made %d log lines, want at most 3:\n%s", n, p.Output())
 		}
 	})
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func dialFrom(t *testing.T, addr, ip string) net.Conn {

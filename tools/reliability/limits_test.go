@@ -61,7 +61,7 @@ func (c *wsConn) firstRefusal() string {
 // low limits: each is enforced with a clear error.
 func TestLimits(t *testing.T) {
 	bin := apptest.Binary(t)
-	stream := freeAddr(t)
+	stream := apptest.FreePort(t)
 	p := startProc(t, bin, filepath.Join(t.TempDir(), "data"), "--stream.listen", stream,
 		"--limits.conns_per_ip", "3", "--limits.members_per_room", "2", "--limits.rooms_per_user", "2",
 		"--limits.chat_per_10s", "3", "--limits.viewers_per_stream", "2", "--limits.login_per_minute", "3")
