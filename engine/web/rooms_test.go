@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"watchparty/engine/apptest"
 	"watchparty/engine/room"
 	"watchparty/engine/room/proto"
+	"watchparty/engine/room/roomtest"
 )
 
 var codeInPath = regexp.MustCompile(`/r/([A-Z0-9]{10})$`)
@@ -57,43 +57,28 @@ func dialRoom(t *testing.T, srv *apptest.Server, c *apptest.Client, code, origin
 	return conn, resp, err
 }
 
-// unread keeps the messages of a frame that came after the one readMsg
-// returned: the server batches several messages into one frame.
-var unread = struct {
+// inboxes hands out each connection's messages one at a time: the server
+// batches several messages into one frame.
+var inboxes = struct {
 	sync.Mutex
-	m map[*websocket.Conn][]map[string]any
-}{m: map[*websocket.Conn][]map[string]any{}}
+	m map[*websocket.Conn]*roomtest.Inbox
+}{m: map[*websocket.Conn]*roomtest.Inbox{}}
 
+// readMsg returns the next message of type typ on conn, skipping others.
 func readMsg(t *testing.T, conn *websocket.Conn, typ string) map[string]any {
 	t.Helper()
-	for range 1000 {
-		unread.Lock()
-		queue := unread.m[conn]
-		unread.Unlock()
-		if len(queue) == 0 {
+	inboxes.Lock()
+	in := inboxes.m[conn]
+	if in == nil {
+		in = &roomtest.Inbox{Frame: func() ([]byte, error) {
 			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 			_, data, err := conn.ReadMessage()
-			if err != nil {
-				t.Fatalf("waiting for %s: %v", typ, err)
-			}
-			for _, part := range strings.Split(string(data), "\n") {
-				var m map[string]any
-				if err := json.Unmarshal([]byte(part), &m); err != nil {
-					t.Fatalf("bad frame %q: %v", data, err)
-				}
-				queue = append(queue, m)
-			}
-		}
-		m := queue[0]
-		unread.Lock()
-		unread.m[conn] = queue[1:]
-		unread.Unlock()
-		if m["type"] == typ {
-			return m
-		}
+			return data, err
+		}}
+		inboxes.m[conn] = in
 	}
-	t.Fatalf("no %s message", typ)
-	return nil
+	inboxes.Unlock()
+	return in.Expect(t, typ)
 }
 
 func TestRoomPagesAndWebsocketChecks(t *testing.T) {
