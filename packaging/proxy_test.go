@@ -1,7 +1,6 @@
 package packaging_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -19,6 +18,7 @@ import (
 
 	"watchparty/config"
 	"watchparty/engine/apptest"
+	"watchparty/engine/room/roomtest"
 )
 
 // The reverse-proxy snippets of docs/deploy.md, run for real: every fenced
@@ -165,13 +165,19 @@ func exerciseProxy(t *testing.T, srv *apptest.Server, proxyAddr, base string) {
 	if wresp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade answered %s", wresp.Status)
 	}
-	readType(t, conn, "hello")
+	// Messages one at a time: the server joins several into one frame.
+	in := roomtest.Inbox{Frame: func() ([]byte, error) {
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, data, err := conn.ReadMessage()
+		return data, err
+	}}
+	in.Expect(t, "hello")
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat","text":"hello through the proxy","ref":"p1"}`)); err != nil {
 		t.Fatal(err)
 	}
 	echoed := false
 	for range 20 {
-		msg := readType(t, conn, "chat")
+		msg := in.Expect(t, "chat")
 		if msg["ref"] == "p1" {
 			echoed = msg["text"] == "hello through the proxy"
 			break
@@ -199,25 +205,6 @@ func exerciseProxy(t *testing.T, srv *apptest.Server, proxyAddr, base string) {
 	if codes[len(codes)-1] != http.StatusTooManyRequests {
 		t.Errorf("log-in statuses through the proxy %v, want the last refused (429): a forged X-Forwarded-For reached the server", codes)
 	}
-}
-
-func readType(t *testing.T, conn *websocket.Conn, typ string) map[string]any {
-	t.Helper()
-	for range 100 {
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", typ, err)
-		}
-		for _, part := range strings.Split(string(data), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(part), &m) == nil && m["type"] == typ {
-				return m
-			}
-		}
-	}
-	t.Fatalf("no %s message", typ)
-	return nil
 }
 
 func TestNginxSnippets(t *testing.T) {
