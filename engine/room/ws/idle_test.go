@@ -2,7 +2,6 @@ package ws_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -108,17 +107,9 @@ func TestUpgradeKeepsNoRequest(t *testing.T) {
 			_ = ep.Serve(code, ann, conn)
 		})
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() {
-		svc.Close()
-		_ = app.ShutdownWithTimeout(5 * time.Second)
-	})
+	base := listen(t, svc, app)
 	hdr := http.Header{"Cookie": {"session=" + strings.Repeat("s", 64)}, "User-Agent": {"test"}}
-	conn, _, err := (&websocket.Dialer{HandshakeTimeout: 5 * time.Second}).Dial("ws://"+ln.Addr().String()+"/ws/"+in.Code, hdr)
+	conn, _, err := (&websocket.Dialer{HandshakeTimeout: 5 * time.Second}).Dial(base+"/ws/"+in.Code, hdr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,6 +82,13 @@ func serveRoomsWith(t *testing.T, svc *room.Service, o ws.Options) (string, *ws.
 	ep := ws.New(svc, o)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	mount(app, ep)
+	return listen(t, svc, app), ep
+}
+
+// listen serves app on loopback until the test ends, when it closes svc
+// and then app, and returns the websocket address it serves at.
+func listen(t *testing.T, svc *room.Service, app *fiber.App) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +98,7 @@ func serveRoomsWith(t *testing.T, svc *room.Service, o ws.Options) (string, *ws.
 		svc.Close()
 		_ = app.ShutdownWithTimeout(5 * time.Second)
 	})
-	return "ws://" + ln.Addr().String(), ep
+	return "ws://" + ln.Addr().String()
 }
 
 // mount serves ep at /ws/CODE?user=ID&name=NAME.
