@@ -82,6 +82,7 @@ type Config struct {
 		ReaimMS                int
 		LeadMS                 int
 		SeekLeadMS             int
+		MaxLeadMS              int
 		ReadyTimeout           time.Duration
 	}
 	Stream struct {

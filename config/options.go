@@ -289,6 +289,8 @@ func buildOptions() []Option { //nolint:funlen // the option table: one entry pe
 			set: func(c *Config, v any) { c.Sync.LeadMS = v.(int) }},
 		{Key: "sync.seek_lead_ms", Kind: Int, Default: 500, Help: "seeks are scheduled this far ahead: a seek into unbuffered media takes longer than a start", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.SeekLeadMS = v.(int) }},
+		{Key: "sync.max_lead_ms", Kind: Int, Default: 1000, Help: "play and seeks are scheduled further ahead when a member's path needs it (its delay and how long its player takes to seek and start), up to this", Check: ms, Allowed: msDesc,
+			set: func(c *Config, v any) { c.Sync.MaxLeadMS = v.(int) }},
 		{Key: "sync.ready_timeout", Kind: Duration, Default: 15 * time.Second, Help: "longest a buffering member can hold the room with wait-for-everyone on", Check: timeout, Allowed: timeoutDesc,
 			set: func(c *Config, v any) { c.Sync.ReadyTimeout = v.(time.Duration) }},
 

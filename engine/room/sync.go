@@ -1,6 +1,7 @@
 package room
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -23,6 +24,9 @@ type SyncOptions struct {
 	// SeekLeadMS schedules seeks this far ahead: seeking into media that is
 	// not buffered yet takes players longer than starting.
 	SeekLeadMS int64
+	// MaxLeadMS bounds the lead when it grows to cover the slowest member's
+	// path (each member's reported one-way delay and start latencies).
+	MaxLeadMS int64
 	// ReadyTimeout is the longest buffering members can hold a room that
 	// waits for everyone.
 	ReadyTimeout time.Duration
@@ -44,7 +48,7 @@ type SyncOptions struct {
 // SyncOptionsFrom takes the sync.* options of a configuration.
 func SyncOptionsFrom(c *config.Config) SyncOptions {
 	s := c.Sync
-	return SyncOptions{LeadMS: int64(s.LeadMS), SeekLeadMS: int64(s.SeekLeadMS),
+	return SyncOptions{LeadMS: int64(s.LeadMS), SeekLeadMS: int64(s.SeekLeadMS), MaxLeadMS: int64(s.MaxLeadMS),
 		ReadyTimeout: s.ReadyTimeout, DeadZoneMS: s.DeadZoneMS, SeekThresholdMS: s.SeekThresholdMS,
 		YouTubeSeekThresholdMS: s.YouTubeSeekThresholdMS, TrimMS: s.TrimMS, CatchUpMS: s.CatchUpMS,
 		MaxNudgePct: s.MaxNudgePct, ReaimMS: s.ReaimMS}
@@ -63,7 +67,9 @@ func (o SyncOptions) withDefaults() SyncOptions {
 	d := defaultSync()
 	orDefault(&o.LeadMS, d.LeadMS)
 	orDefault(&o.SeekLeadMS, d.SeekLeadMS)
+	orDefault(&o.MaxLeadMS, d.MaxLeadMS)
 	o.LeadMS, o.SeekLeadMS = min(o.LeadMS, playback.MaxLeadMS), min(o.SeekLeadMS, playback.MaxLeadMS)
+	o.MaxLeadMS = min(o.MaxLeadMS, playback.MaxLeadMS)
 	orDefault(&o.ReadyTimeout, d.ReadyTimeout)
 	orDefault(&o.DeadZoneMS, d.DeadZoneMS)
 	orDefault(&o.SeekThresholdMS, d.SeekThresholdMS)
@@ -83,6 +89,12 @@ type connSync struct {
 	ignored   bool  // buffered past ReadyTimeout: no longer holds the room
 	drift     int64 // ms, positive = ahead
 	reported  bool
+	// What the member's player needs to start on time, from its drift
+	// reports (ms): the one-way delay of the server's messages to it, how
+	// long its media clock takes to move after play(), and how long a seek
+	// takes it until it can play. path is false before the first report.
+	down, start, seek int64
+	path              bool
 }
 
 // syncState is a room's playback, queue and readiness. It is owned by the
@@ -324,6 +336,7 @@ func (a *actor) syncMsg(c *Conn, m *memberState, cm *proto.ClientMessage) bool {
 		a.reportBuffering(c, cm.On)
 	case proto.Drift:
 		a.reportDrift(c, cm.T)
+		a.reportPath(c, cm.Raw)
 	case proto.Duration:
 		a.reportDuration(c, cm)
 	case proto.Ended:
@@ -367,7 +380,7 @@ func (a *actor) control(c *Conn, m *memberState, cm *proto.ClientMessage) {
 			}
 			return
 		}
-		next, err = playback.Play(s, now, a.sync.opt.LeadMS)
+		next, err = playback.Play(s, now, a.lead(false))
 	case proto.Pause:
 		a.sync.want = false
 		a.sync.holdUntil = time.Time{}
@@ -377,7 +390,7 @@ func (a *actor) control(c *Conn, m *memberState, cm *proto.ClientMessage) {
 			return
 		}
 	case proto.Seek:
-		next, err = playback.Seek(s, cm.T, now, a.sync.opt.SeekLeadMS)
+		next, err = playback.Seek(s, cm.T, now, a.lead(true))
 	case proto.Rate:
 		next, err = playback.SetRate(s, cm.T, now)
 	}
@@ -416,7 +429,7 @@ func (a *actor) hold() {
 func (a *actor) release() {
 	a.sync.want = false
 	a.sync.holdUntil = time.Time{}
-	if next, err := playback.Play(a.sync.state, a.now().UnixMilli(), a.sync.opt.LeadMS); err == nil {
+	if next, err := playback.Play(a.sync.state, a.now().UnixMilli(), a.lead(false)); err == nil {
 		a.sync.state = next
 	}
 	a.broadcastPlayback("")
@@ -469,6 +482,70 @@ func (a *actor) reportDrift(c *Conn, ms float64) {
 	cs.drift, cs.reported = d, true
 	a.sync.membersDirty = true
 	a.sendMembers(false)
+}
+
+// maxPathMS bounds each figure of a member's path report.
+const maxPathMS = 10_000
+
+// pathReport is what a drift report says about the member's path: the
+// one-way delay of messages from the server (ms), the player's start
+// latency and its seek latency.
+type pathReport struct {
+	Down  *float64 `json:"down"`
+	Start *float64 `json:"start"`
+	Seek  *float64 `json:"seek"`
+}
+
+// reportPath notes what a drift report says about the member's path, for
+// the lead. A report without the three figures, or with one that is not a
+// number, leaves the previous one in place.
+func (a *actor) reportPath(c *Conn, raw []byte) {
+	var p pathReport
+	if len(raw) == 0 || json.Unmarshal(raw, &p) != nil || p.Down == nil || p.Start == nil || p.Seek == nil {
+		return
+	}
+	ms := func(v float64) (int64, bool) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, false
+		}
+		return int64(math.Round(math.Max(0, math.Min(maxPathMS, v)))), true
+	}
+	down, ok1 := ms(*p.Down)
+	start, ok2 := ms(*p.Start)
+	seek, ok3 := ms(*p.Seek)
+	if !ok1 || !ok2 || !ok3 {
+		return
+	}
+	cs := a.connSync(c)
+	cs.down, cs.start, cs.seek, cs.path = down, start, seek, true
+}
+
+// leadMarginMS is added to a member's needs: the timer that starts its
+// player wakes a few ms late, and its report is a few seconds old.
+const leadMarginMS = 25
+
+// lead is how far ahead a start (seek: a start after a seek) is scheduled:
+// the configured lead, or longer when a member's path needs it (the
+// message's way down, the seek, then play() early by the start latency),
+// up to MaxLeadMS. A player that needs more than that catches up.
+func (a *actor) lead(seek bool) int64 {
+	o := a.sync.opt
+	base := o.LeadMS
+	if seek {
+		base = o.SeekLeadMS
+	}
+	lead := base
+	for _, cs := range a.sync.conns {
+		if !cs.path {
+			continue
+		}
+		need := cs.down + cs.start + leadMarginMS
+		if seek {
+			need += cs.seek
+		}
+		lead = max(lead, need)
+	}
+	return min(lead, max(base, o.MaxLeadMS))
 }
 
 // sendMembers broadcasts the members' sync status: now when urgent (a
@@ -561,7 +638,7 @@ func (a *actor) syncVideo(v *Video, by string) {
 	if wasPlaying {
 		if a.info.Settings.WaitForAll && a.anyBuffering() {
 			a.hold()
-		} else if p, err := playback.Play(next, now, a.sync.opt.LeadMS); err == nil {
+		} else if p, err := playback.Play(next, now, a.lead(false)); err == nil {
 			a.sync.state = p
 		}
 	}

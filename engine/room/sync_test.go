@@ -522,3 +522,71 @@ func TestSyncStateAfterRestart(t *testing.T) {
 		t.Fatalf("play after restart: %v", st)
 	}
 }
+
+// TestSyncLeadCoversTheSlowestPath: members report their path with their
+// drift (the one-way delay to them, their start and seek latencies); play
+// and seek are scheduled far enough ahead for the slowest of them, never
+// less than the configured leads and never more than the maximum, and a
+// member who leaves no longer counts.
+func TestSyncLeadCoversTheSlowestPath(t *testing.T) {
+	r := newSyncRoom(t, Options{Sync: SyncOptions{LeadMS: 250, SeekLeadMS: 500, MaxLeadMS: 1000}})
+	r.share(t, "https://x.test/a.webm")
+	// lead sends cmd from c and returns how far ahead every member was told
+	// the start is (the message's time is read a little after the
+	// command's, so a lead may look up to 100 ms shorter, never longer).
+	lead := func(c *testClient, cmd map[string]any) float64 {
+		t.Helper()
+		c.send(cmd)
+		var got float64
+		for _, x := range r.all() {
+			m := x.expectOK("playback")
+			got = num(state(m)["updatedAt"]) - num(m["time"])
+		}
+		return got
+	}
+	check := func(what string, got, want float64) {
+		t.Helper()
+		if got > want || got < want-100 {
+			t.Errorf("%s: scheduled %.0f ms ahead, want %.0f", what, got, want)
+		}
+	}
+	seekTo := 10.0
+	seek := func(c *testClient) float64 {
+		seekTo += 10
+		return lead(c, map[string]any{"type": "seek", "t": seekTo})
+	}
+	check("play before any report", lead(r.pe, map[string]any{"type": "play"}), 250)
+	check("seek before any report", seek(r.pe), 500)
+
+	// A member 180 ms away whose player takes 90 ms to start and 400 ms
+	// to seek (reports and commands of one connection arrive in order).
+	r.pe.send(map[string]any{"type": "drift", "t": 3, "down": 180, "start": 90, "seek": 400})
+	check("seek for a slow path", seek(r.pe), 180+90+400+leadMarginMS)
+	r.pe.send(map[string]any{"type": "pause"})
+	for _, x := range r.all() {
+		x.expectOK("playback")
+	}
+	check("play for a slow path", lead(r.pe, map[string]any{"type": "play"}), 180+90+leadMarginMS)
+
+	// Hostile or broken figures change nothing, or count as 0.
+	r.mod.send(map[string]any{"type": "drift", "t": 1, "down": "far", "start": 90, "seek": 400})
+	r.mod.send(map[string]any{"type": "drift", "t": 2, "down": 1e300})
+	r.mod.send(map[string]any{"type": "drift", "t": 4, "down": -50, "start": -1, "seek": -1})
+	check("seek after broken reports", seek(r.mod), 180+90+400+leadMarginMS)
+
+	// A slower member: the lead grows up to its maximum and no further.
+	r.mod.send(map[string]any{"type": "drift", "t": 5, "down": 400, "start": 120, "seek": 9000})
+	check("seek for a very slow path", seek(r.mod), 1000)
+
+	// The slow members leave: the configured leads again.
+	r.mod.close()
+	r.pe.close()
+	for gone := map[any]bool{}; len(gone) < 2; {
+		if mem, _ := r.owner.expectOK("member")["member"].(map[string]any); mem["presence"] == "offline" {
+			gone[mem["id"]] = true
+		}
+	}
+	r.owner.send(map[string]any{"type": "seek", "t": 90})
+	m := r.owner.playbackWhere(func(_, st map[string]any) bool { return num(st["position"]) == 90 })
+	check("seek once the slow members left", num(state(m)["updatedAt"])-num(m["time"]), 500)
+}

@@ -218,6 +218,20 @@ export class Clock {
     return serverMs - this.offset;
   }
 
+  /**
+   * How long the server's messages take to reach this page, in ms (NaN
+   * before any sample): the pong's way down, by the current estimate of
+   * the server's clock, in the second slowest of the last eight samples
+   * (jitter counts, one stall does not). With the device clock it is the
+   * real one-way delay; with the round trips, half of each.
+   */
+  downDelay() {
+    const xs = this.samples.slice(-8).map((x) => Math.max(0, x.delay / 2 + this.offset - x.offset));
+    if (!xs.length) return NaN;
+    xs.sort((a, b) => b - a);
+    return xs.length >= 4 ? xs[1] : xs[0];
+  }
+
   /** Round-trip time of the best recent sample, in ms (NaN before any). */
   rtt() {
     return this.delay;

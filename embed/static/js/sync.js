@@ -332,6 +332,9 @@ const mechanics = {
   jumpLatencyMs: 250, // a seek into media not loaded yet until the player can play
   seekInLatencyMs: 60, // a seek into loaded media until the player can play
   catchUpTryMs: 3000, // a player behind on a slow link tries to jump at most this often (doubling)
+  jumpRoundTrips: 4, // before the first jump is learned, it is guessed to take this many round trips longer
+  maxMarginMs: 4000, // longest margin of a re-aim after missed starts
+  lateStartMs: 100, // a start this late is made anyway, and nudged into place
 };
 
 /**
@@ -461,7 +464,8 @@ export class SyncEngine {
       in: new Learned(this.cfg.seekInLatencyMs, 10, 1000),
     };
     this.pending = null; // {at, since, kind, seeked}: a start waiting for the player to be ready
-    this.learn = null; // {used}: the next settled sample calibrates the start latency
+    this.misses = 0;
+    this.learn = null; // {used, aimed}: the first settled sample after a start (an aimed one calibrates the start latency)
     this.spoiled = false; // the player stalled or the browser played it since the start
     this.settleUntil = 0;
     this.reaims = 0;
@@ -494,7 +498,14 @@ export class SyncEngine {
    * too short costs another try, one too long only a little waiting.
    */
   get latency() {
-    return { start: this.learned.start.value, jump: this.learned.jump.high, in: this.learned.in.high };
+    let jump = this.learned.jump.high;
+    const rtt = this.clock.rtt();
+    if (!this.learned.jump.xs.length && Number.isFinite(rtt)) {
+      // Nothing learned yet (a late joiner's first jump): a seek to media
+      // not loaded waits for a request and its data, a few round trips.
+      jump = Math.max(jump, this.cfg.jumpLatencyMs + this.cfg.jumpRoundTrips * rtt);
+    }
+    return { start: this.learned.start.value, jump, in: this.learned.in.high };
   }
 
   /** Starts the clock and the correction loop; hello is the room's hello. */
@@ -688,6 +699,7 @@ export class SyncEngine {
     this.nudging = false;
     this.behind = null;
     this.reaims = 2; // re-aims allowed before the correction loop takes over
+    this.misses = 0; // starts missed since (each re-aim then aims twice as far ahead)
     this.learn = null;
     const rate = rateOf(s);
     if (!s.playing) {
@@ -746,6 +758,13 @@ export class SyncEngine {
     this.pending = null;
     if (left < 0) {
       this.note("start-late", { readyMs, lateMs: -left, ...this.latency });
+      if (-left <= this.cfg.lateStartMs) {
+        // A little late: start now and let the nudge take the error away,
+        // rather than seek again (which takes longer than the error).
+        this.startNow(false);
+        return;
+      }
+      this.misses++;
       this.retry();
       return;
     }
@@ -762,7 +781,10 @@ export class SyncEngine {
   retry() {
     const a = this.adapter;
     const s = this.state;
-    const at = this.serverNow() + this.latency.in + this.latency.start;
+    // Each further miss in a row doubles the margin: a player still loading takes
+    // longer to be ready than its learned seek into loaded media.
+    const margin = Math.min(this.latency.in * 2 ** (this.misses - 1), this.cfg.maxMarginMs);
+    const at = this.serverNow() + margin + this.latency.start;
     const target = positionAt(s, at);
     const ahead = a.bufferedAhead(target);
     if (ahead === null) {
@@ -821,6 +843,7 @@ export class SyncEngine {
       }
       this.startTimer = 0;
       this.pending = null;
+      this.misses = 0;
       this.startNow(true);
     };
     this.startTimer = setTimeout(fire, Math.max(0, localAt - localNow() - 6));
@@ -833,7 +856,7 @@ export class SyncEngine {
     a.setRate(rateOf(this.state));
     const used = this.latency.start;
     this.settleUntil = localNow() + used + this.cfg.settleMs;
-    this.learn = learn ? { used } : null;
+    this.learn = { used, aimed: learn };
     this.spoiled = false;
     this.note("play");
     a.play().catch((err) => this.playRefused(err));
@@ -930,12 +953,16 @@ export class SyncEngine {
     if (lnow < this.settleUntil) return;
     let afterStart = false;
     if (this.learn) {
-      // The first settled sample after a start says how far off the start
-      // latency was: ahead means the media started early. A start that
-      // stalled, or was off by more than any start latency, says nothing.
-      const wallMs = drift / rateOf(s);
-      if (!this.spoiled && Math.abs(wallMs) < 150) this.learned.start.add(this.learn.used - wallMs);
-      this.note("learned", { drift, spoiled: this.spoiled, ...this.latency });
+      // The first settled sample after an aimed start says how far off the
+      // start latency was: ahead means the media started early. A start
+      // that stalled, or was off by more than any start latency, says
+      // nothing. After any start (a late one too) the error is trimmed at
+      // once rather than left inside the dead zone.
+      if (this.learn.aimed) {
+        const wallMs = drift / rateOf(s);
+        if (!this.spoiled && Math.abs(wallMs) < 150) this.learned.start.add(this.learn.used - wallMs);
+      }
+      this.note(this.learn.aimed ? "learned" : "settled", { drift, spoiled: this.spoiled, ...this.latency });
       this.learn = null;
       afterStart = this.reaims > 0;
     }
@@ -1000,10 +1027,22 @@ export class SyncEngine {
     a.setRate(c.rate);
   }
 
+  /**
+   * Reports the drift, and what the room needs to know to schedule starts
+   * this player can make: how long the server's messages take to reach it
+   * (down), and its start and seek latencies. The room's lead covers the
+   * slowest member.
+   */
   maybeReport(sn) {
     if (sn - this.lastReport < this.cfg.reportMs || !Number.isFinite(this.drift)) return;
     this.lastReport = sn;
-    this.o.send({ type: T.DRIFT, t: Math.round(this.drift) });
+    const msg = { type: T.DRIFT, t: Math.round(this.drift) };
+    const down = this.clock.downDelay ? this.clock.downDelay() : NaN;
+    if (Number.isFinite(down)) {
+      const lat = this.latency;
+      Object.assign(msg, { down: Math.round(down), start: Math.round(lat.start), seek: Math.round(lat.in) });
+    }
+    this.o.send(msg);
   }
 
   userCommand(kind, t) {
