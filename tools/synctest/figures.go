@@ -147,6 +147,22 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 		}
 		return !capped
 	}
+	// A late joiner is in steady state once it has come together with the
+	// others (its join's convergence, reported on its own); until then only
+	// the others' skew counts as steady.
+	settled := make([]float64, len(recs))
+	for k, m := range marks {
+		if m.Kind == "join" {
+			end := to
+			if k+1 < len(marks) {
+				end = marks[k+1].At
+			}
+			settled[m.Player] = m.At + convergence(recs, present, m, end)
+			if math.IsNaN(settled[m.Player]) {
+				settled[m.Player] = math.Inf(1)
+			}
+		}
+	}
 	drifts := make([][]float64, len(recs))
 	for t := from; t <= to; t += gridMS {
 		ids := present(t)
@@ -156,8 +172,19 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 		}
 		all = append(all, skew)
 		if quiet(t) {
-			steady = append(steady, skew)
+			var in []int
 			for _, i := range ids {
+				if t >= settled[i] {
+					in = append(in, i)
+				}
+			}
+			if len(in) < len(ids) {
+				if skew, playing, n = skewAt(recs, t, in); !playing || n < 2 {
+					continue
+				}
+			}
+			steady = append(steady, skew)
+			for _, i := range in {
 				if d, ok := driftAt(recs[i], t); ok {
 					drifts[i] = append(drifts[i], d)
 				}
@@ -359,7 +386,7 @@ func (f Figures) Print(w io.Writer) {
 			who, p, pf.DriftP95, pf.DriftMean, orDash(pf.ClockSource), pf.ClockOffset, pf.RTT)
 	}
 	fmt.Fprintln(w, "  (drift and offset on the machine clock, which the server and every page share: an offset of 0 is right)")
-	fmt.Fprintf(w, "steady-state skew between any two players (%d instants, 100 ms apart, >2 s after each command or join):\n", f.SteadyCount)
+	fmt.Fprintf(w, "steady-state skew between any two players (%d instants, 100 ms apart, >2 s after each command or join; a late joiner once it came together with the others):\n", f.SteadyCount)
 	fmt.Fprintf(w, "  p50 %.1f ms   p95 %.1f ms   max %.1f ms\n", f.SteadyP50, f.SteadyP95, f.SteadyMax)
 	fmt.Fprintf(w, "skew at every instant all players play (transitions included): p95 %.1f ms   max %.1f ms\n", f.AllP95, f.AllMax)
 	fmt.Fprintln(w, "time to converge (every player within 100 ms of the others, for 1 s) after the click:")
