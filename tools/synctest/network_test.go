@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"watchparty/engine/browsertest"
@@ -81,6 +82,64 @@ func TestBrowserHiddenTabIsNotACommand(t *testing.T) {
 	}
 	if n := commandsSent(b); n != sent {
 		t.Errorf("the hidden member's page sent %d commands; the browser's pause and play are not the member's", n-sent)
+	}
+}
+
+// setFrozen freezes window w's page (its tasks and timers stop, as on a
+// phone whose screen locked) or lets it run again.
+func setFrozen(w *browsertest.Window, frozen bool) {
+	state := page.SetWebLifecycleStateStateActive
+	if frozen {
+		state = page.SetWebLifecycleStateStateFrozen
+	}
+	w.Do("set the page "+string(state), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.SetWebLifecycleState, page.SetWebLifecycleStateParams{State: state})
+		return err
+	}))
+}
+
+// TestBrowserLockedPhoneComesBack: a phone that locks hides its page,
+// pauses its player and then freezes the page; the room plays on without
+// it. When it unlocks, the page runs again and shows, and its player comes
+// back onto the room's position without a command: the room's state is
+// the one it had before the lock.
+func TestBrowserLockedPhoneComesBack(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	a := s.Join(t, 0)
+	b := s.Join(t, 1)
+	s.Share(t, a)
+	two := []*browsertest.Window{a, b}
+	browsertest.Eval[bool](b, `(document.querySelector('#player video').muted = true, true)`)
+
+	command(t, a, "play")
+	ps := waitTogether(t, "play", two, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	version := ps[0].Version
+	sent := commandsSent(b)
+
+	setMinimized(t, b, true)
+	b.WaitJS(`document.querySelector('#player video').paused`)
+	before := ProbeAll(t, []*browsertest.Window{a})[0]
+	setFrozen(b, true)
+	// The room plays on while the phone is locked: wait until it has
+	// played a few seconds more (bounded).
+	for range 100 {
+		if p := ProbeAll(t, []*browsertest.Window{a})[0]; p.Pos > before.Pos+3 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	setFrozen(b, false)
+	setMinimized(t, b, false)
+	ps = waitTogether(t, "unlocked", two, func(p Probe) bool { return playing(p) && p.Pos > before.Pos+3 })
+	for _, p := range ps {
+		if p.Version != version {
+			t.Errorf("the room's state changed (version %v, was %v): the lock or the unlock was taken as a command", p.Version, version)
+		}
+	}
+	if n := commandsSent(b); n != sent {
+		t.Errorf("the locked member's page sent %d commands; the browser's pause and the unlock are not the member's", n-sent)
 	}
 }
 
