@@ -79,40 +79,41 @@ func feedRTCMetrics(m metrics.WebRTC, st rtc.Stats, last *rtc.Stats) {
 }
 
 // frameChannel makes a member's "frames" data channel a viewer of its
-// room's frame stream (docs/webrtc.md): every frame the hub queues goes to
-// the sink, which never blocks and keeps only the newest frame while the
-// channel is congested. When a stream ends the channel waits for the next
-// one; it stops when the channel or the hub closes.
+// room's frame stream (docs/webrtc.md), drained by the frames drain loop
+// like every other viewer: a write waits while the channel is congested,
+// up to the hub's stall timeout, and the viewer's queue keeps the newest
+// frames meanwhile. When a stream ends, or the channel stalled, the channel
+// waits for what the room streams next; it stops when the channel or the
+// hub closes.
 func (fs *frameStreams) frameChannel(sink *rtc.FrameSink) {
-	v, err := fs.hub.Subscribe(sink.Room(), frames.ViewerOptions{Name: "webrtc " + sink.Member(), Member: sink.Member()})
+	opts := frames.ViewerOptions{Name: "webrtc " + sink.Member(), Member: sink.Member()}
+	v, err := fs.hub.Subscribe(sink.Room(), opts)
 	if err != nil {
 		fs.log.Debug("frames data channel refused", "room", sink.Room(), "member", sink.Member(), "err", err)
 		return
 	}
+	out := channelSink{sink: sink, timeout: fs.hub.Options().StallTimeout}
 	go func() {
 		for {
-			select {
-			case <-sink.Done():
-				v.Close()
+			_ = v.Drain(out, frames.DrainOptions{Stop: sink.Done()}) // the reason is v.Err()
+			v.Close()
+			if reason := v.Err(); !errors.Is(reason, frames.ErrStreamEnded) && !errors.Is(reason, frames.ErrStalled) {
+				return // the channel or the hub closed, or the viewer was revoked
+			}
+			if v, err = fs.hub.Subscribe(sink.Room(), opts); err != nil {
 				return
-			case <-v.Ready():
-				for p := v.Pop(); p != nil; p = v.Pop() {
-					sink.SendFrame(p.Payload())
-					v.Wrote(p)
-				}
-			case <-v.Done():
-				for p := v.Pop(); p != nil; p = v.Pop() {
-					sink.SendFrame(p.Payload())
-					v.Wrote(p)
-				}
-				if !errors.Is(v.Err(), frames.ErrStreamEnded) {
-					return // the hub is closing, or the viewer was dropped
-				}
-				// Wait for the room's next stream.
-				if v, err = fs.hub.Subscribe(sink.Room(), frames.ViewerOptions{Name: "webrtc " + sink.Member(), Member: sink.Member()}); err != nil {
-					return
-				}
 			}
 		}
 	}()
+}
+
+// channelSink writes frames to a data channel, each within the stall
+// timeout.
+type channelSink struct {
+	sink    *rtc.FrameSink
+	timeout time.Duration
+}
+
+func (c channelSink) WriteFrame(p *frames.Packet) error {
+	return c.sink.WriteFrame(p.Payload(), time.Now().Add(c.timeout))
 }

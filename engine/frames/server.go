@@ -454,10 +454,16 @@ func (s *Server) serveViewer(ctx context.Context, ss *session, room, subject str
 	if err := ss.accept(); err != nil {
 		return
 	}
-	go ss.viewerWriter(ctx, v)
+	// The writer stops when the server does, or when the reader has a
+	// close message for it (ss.quit).
+	stop := make(chan struct{})
+	halt := sync.OnceFunc(func() { close(stop) })
+	defer context.AfterFunc(ctx, halt)()
+	go ss.viewerWriter(ctx, v, stop)
 	cl, send := ss.readLoop(viewerMaxPayload, nil)
 	if send {
 		ss.quit <- cl
+		halt()
 	} else {
 		v.Close()
 	}
@@ -466,55 +472,43 @@ func (s *Server) serveViewer(ctx context.Context, ss *session, room, subject str
 	ss.log.Info("viewer left", "sent", st.Sent, "dropped", st.Dropped, "reason", v.Err())
 }
 
-func (ss *session) viewerWriter(ctx context.Context, v *Viewer) {
+// viewerWriter writes v's frames and heartbeats until the viewer closes,
+// its connection fails, or stop closes; then it says goodbye.
+func (ss *session) viewerWriter(ctx context.Context, v *Viewer, stop <-chan struct{}) {
 	defer close(ss.writerDone)
 	defer ss.endReader()
-	enc := wire.NewEncoder(ss.c, 0)
-	wt := ss.srv.opts.WriteTimeout
-	hb := time.NewTicker(ss.srv.opts.HeartbeatInterval)
-	defer hb.Stop()
-	// drain writes the queued frames; false means the connection failed.
-	drain := func() bool {
-		for p := v.Pop(); p != nil; p = v.Pop() {
-			ss.c.SetWriteDeadline(time.Now().Add(wt))
-			if err := enc.WriteRaw(p.Wire); err != nil {
-				ss.log.Info("viewer write", "err", err)
-				if errors.Is(err, os.ErrDeadlineExceeded) {
-					v.closeWith(ErrStalled)
-				} else {
-					v.Close()
-				}
-				return false
-			}
-			v.Wrote(p)
-		}
-		return true
-	}
-	for {
+	sink := tcpSink{c: ss.c, enc: wire.NewEncoder(ss.c, 0), timeout: ss.srv.opts.WriteTimeout}
+	err := v.Drain(sink, DrainOptions{Stop: stop, PingEvery: ss.srv.opts.HeartbeatInterval, Ping: sink.heartbeat})
+	switch {
+	case errors.Is(err, ErrSinkFailed):
+		ss.log.Info("viewer write", "err", err)
+	case errors.Is(err, ErrDrainStopped):
 		select {
-		case <-v.Ready():
-			if !drain() {
-				return
-			}
-		case <-hb.C:
-			ss.c.SetWriteDeadline(time.Now().Add(wt))
-			if err := enc.WriteHeartbeat(time.Now()); err != nil {
-				v.Close()
-				return
-			}
-		case <-v.Done():
-			if drain() { // frames queued before a stream ended
-				ss.writeClose(enc, closeFor(v.Err()))
-			}
-			return
 		case cl := <-ss.quit:
-			ss.writeClose(enc, cl)
-			return
-		case <-ctx.Done():
-			ss.writeClose(enc, closeFor(ctx.Err()))
-			return
+			ss.writeClose(sink.enc, cl)
+		default:
+			ss.writeClose(sink.enc, closeFor(ctx.Err()))
 		}
+	default: // the viewer closed: its frames were written
+		ss.writeClose(sink.enc, closeFor(err))
 	}
+}
+
+// tcpSink writes to a TCP viewer, each write within the write timeout.
+type tcpSink struct {
+	c       net.Conn
+	enc     *wire.Encoder
+	timeout time.Duration
+}
+
+func (t tcpSink) WriteFrame(p *Packet) error {
+	t.c.SetWriteDeadline(time.Now().Add(t.timeout))
+	return t.enc.WriteRaw(p.Wire)
+}
+
+func (t tcpSink) heartbeat() error {
+	t.c.SetWriteDeadline(time.Now().Add(t.timeout))
+	return t.enc.WriteHeartbeat(time.Now())
 }
 
 func (s *Server) servePublisher(ctx context.Context, ss *session, room, subject string) {

@@ -2,8 +2,12 @@ package rtc
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -27,23 +31,30 @@ const (
 	MaxFrameSize = 16 << 20
 )
 
-// FrameSink sends frames to one member's "frames" data channel. SendFrame
-// never blocks: while the channel's buffered amount is above the high-water
-// mark only the newest frame is kept, and it is sent when the buffer drains.
+// Errors of FrameSink.WriteFrame.
+var (
+	// ErrSinkClosed: the data channel or its peer closed.
+	ErrSinkClosed = errors.New("rtc: frames channel closed")
+	// ErrFrameSize: the frame is empty or larger than MaxFrameSize.
+	ErrFrameSize = errors.New("rtc: frame size out of range")
+)
+
+// FrameSink writes frames to one member's "frames" data channel. It keeps
+// no frame of its own: WriteFrame waits while the channel's buffered amount
+// is above the high-water mark, and the caller (the frames drain loop)
+// keeps the newest frames meanwhile.
 type FrameSink struct {
 	room, member string
 	dc           *webrtc.DataChannel
 	high         uint64
 	stat         *counters
 
-	kick      chan struct{}
+	kick      chan struct{} // the buffered amount fell low
 	done      chan struct{}
 	closeOnce sync.Once
 
-	mu      sync.Mutex
-	pending []byte
-	seq     uint32
-	closed  bool
+	mu  sync.Mutex // one write at a time
+	seq uint32
 
 	sent, dropped atomic.Uint64
 }
@@ -56,7 +67,7 @@ func newFrameSink(room, member string, dc *webrtc.DataChannel, high uint64, stat
 	}
 	dc.SetBufferedAmountLowThreshold(high / 2)
 	dc.OnBufferedAmountLow(func() {
-		// Runs inside the SCTP stack: only signal the sink's goroutine.
+		// Runs inside the SCTP stack: only wake a waiting writer.
 		select {
 		case f.kick <- struct{}{}:
 		default:
@@ -72,28 +83,65 @@ func (f *FrameSink) Member() string { return f.member }
 // Done is closed when the data channel or the peer closes.
 func (f *FrameSink) Done() <-chan struct{} { return f.done }
 
-// Sent and Dropped count frames.
+// Sent and Dropped count frames: written, and refused or failed.
 func (f *FrameSink) Sent() uint64    { return f.sent.Load() }
 func (f *FrameSink) Dropped() uint64 { return f.dropped.Load() }
 
-// SendFrame queues one encoded frame. b is shared, not copied: the caller
-// must not modify it afterwards (the hub encodes a frame once for every
-// viewer and never changes it).
-func (f *FrameSink) SendFrame(b []byte) {
+// WriteFrame sends one encoded frame. While the channel's buffered amount
+// is above the high-water mark it waits for the channel to drain, until
+// deadline (then it returns an error wrapping os.ErrDeadlineExceeded) or
+// until the channel closes (ErrSinkClosed). b is shared, not copied: the
+// caller must not modify it afterwards (the hub encodes a frame once for
+// every viewer and never changes it).
+func (f *FrameSink) WriteFrame(b []byte, deadline time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed || len(b) == 0 || len(b) > MaxFrameSize {
+	if len(b) == 0 || len(b) > MaxFrameSize {
 		f.drop()
-		return
+		return fmt.Errorf("%w: %d bytes", ErrFrameSize, len(b))
 	}
-	if f.pending != nil || f.dc.BufferedAmount() > f.high {
-		if f.pending != nil {
+	if err := f.waitRoom(deadline); err != nil {
+		f.drop()
+		return err
+	}
+	f.seq++
+	for _, m := range chunkFrame(f.seq, b) {
+		if err := f.dc.Send(m); err != nil {
 			f.drop()
+			return fmt.Errorf("%w: %w", ErrSinkClosed, err)
 		}
-		f.pending = b
-		return
 	}
-	f.sendLocked(b)
+	f.sent.Add(1)
+	f.stat.framesSent.Add(1)
+	f.stat.frameBytes.Add(uint64(len(b)))
+	return nil
+}
+
+// waitRoom waits until the buffered amount is at most the high-water mark.
+func (f *FrameSink) waitRoom(deadline time.Time) error {
+	var timeout <-chan time.Time
+	for {
+		select {
+		case <-f.done:
+			return ErrSinkClosed
+		default:
+		}
+		if f.dc.BufferedAmount() <= f.high {
+			return nil
+		}
+		if timeout == nil {
+			t := time.NewTimer(time.Until(deadline))
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-f.kick:
+		case <-f.done:
+			return ErrSinkClosed
+		case <-timeout:
+			return fmt.Errorf("rtc: frames channel congested: %w", os.ErrDeadlineExceeded)
+		}
+	}
 }
 
 func (f *FrameSink) drop() {
@@ -101,48 +149,8 @@ func (f *FrameSink) drop() {
 	f.stat.framesDropped.Add(1)
 }
 
-func (f *FrameSink) sendLocked(b []byte) {
-	f.seq++
-	for _, m := range chunkFrame(f.seq, b) {
-		if err := f.dc.Send(m); err != nil {
-			f.drop()
-			return
-		}
-	}
-	f.sent.Add(1)
-	f.stat.framesSent.Add(1)
-	f.stat.frameBytes.Add(uint64(len(b)))
-}
-
-// loop sends the kept frame whenever the buffered amount falls low.
-func (f *FrameSink) loop() {
-	for {
-		select {
-		case <-f.done:
-			return
-		case <-f.kick:
-			f.mu.Lock()
-			if !f.closed && f.pending != nil && f.dc.BufferedAmount() <= f.high {
-				b := f.pending
-				f.pending = nil
-				f.sendLocked(b)
-			}
-			f.mu.Unlock()
-		}
-	}
-}
-
 func (f *FrameSink) close() {
-	f.closeOnce.Do(func() {
-		f.mu.Lock()
-		f.closed = true
-		if f.pending != nil {
-			f.pending = nil
-			f.drop()
-		}
-		f.mu.Unlock()
-		close(f.done)
-	})
+	f.closeOnce.Do(func() { close(f.done) })
 }
 
 // chunkFrame splits a frame into data channel messages.

@@ -3,6 +3,8 @@ package rtc
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,7 +81,9 @@ func TestFramesOverDataChannel(t *testing.T) {
 
 	want := [][]byte{frameOf(1, 1000), frameOf(2, 200*1024+17), frameOf(3, MaxChunkPayload)}
 	for i, f := range want {
-		sink.SendFrame(f)
+		if err := sink.WriteFrame(f, time.Now().Add(waitLong)); err != nil {
+			t.Fatalf("frame %d: %v", i+1, err)
+		}
 		waitFor(t, waitLong, "frame "+string(rune('1'+i)), func() bool { return len(fr.frames()) > i })
 	}
 	got := fr.frames()
@@ -99,13 +103,19 @@ func TestFramesOverDataChannel(t *testing.T) {
 	case <-time.After(waitLong):
 		t.Fatal("sink not done after leave")
 	}
-	sink.SendFrame(frameOf(4, 10))
+	if err := sink.WriteFrame(frameOf(4, 10), time.Now().Add(waitLong)); !errors.Is(err, ErrSinkClosed) {
+		t.Errorf("a frame written after close returned %v, want ErrSinkClosed", err)
+	}
 	if sink.Dropped() != 1 {
-		t.Errorf("a frame sent after close should count as dropped")
+		t.Errorf("a frame written after close should count as dropped")
 	}
 }
 
-func TestFramesStalledReceiverDropsOldest(t *testing.T) {
+// TestFramesStalledReceiverTimesOut: while the receiver reads nothing the
+// sink keeps no frame of its own: once the channel holds its high-water
+// mark a write waits, and gives up at its deadline. When the receiver reads
+// again the next frame gets through.
+func TestFramesStalledReceiverTimesOut(t *testing.T) {
 	cfg := testConfig()
 	cfg.FrameHighWater = 64 * 1024
 	h := newHarness(t, cfg)
@@ -115,33 +125,28 @@ func TestFramesStalledReceiverDropsOldest(t *testing.T) {
 	fr.gate.Store(&gate)
 
 	const n = 1000
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		for i := 1; i <= n; i++ {
-			sink.SendFrame(frameOf(i, 20*1024))
-		}
-	}()
-	select {
-	case <-finished:
-	case <-time.After(waitLong):
+	var err error
+	for i := 1; i <= n && err == nil; i++ {
+		err = sink.WriteFrame(frameOf(i, 20*1024), time.Now().Add(50*time.Millisecond))
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		close(gate)
-		t.Fatal("SendFrame blocked while the receiver was stalled")
+		t.Fatalf("%d frames written to a stalled receiver, last error %v; want a deadline", sink.Sent(), err)
 	}
-	if sink.Dropped() == 0 {
-		t.Errorf("no frame dropped while the receiver read nothing (sent %d)", sink.Sent())
+	if sink.Dropped() != 1 {
+		t.Errorf("dropped %d, want the one frame that timed out", sink.Dropped())
 	}
-	if s, d := sink.Sent(), sink.Dropped(); s+d > n || s+d < n-1 {
-		t.Errorf("sent %d + dropped %d does not account for %d frames (one may be pending)", s, d, n)
-	}
-	if st := h.sfu.Stats(); st.FramesDropped != sink.Dropped() {
-		t.Errorf("SFU frames dropped %d, sink %d", st.FramesDropped, sink.Dropped())
+	if st := h.sfu.Stats(); st.FramesDropped != sink.Dropped() || st.FramesSent != sink.Sent() {
+		t.Errorf("SFU frames sent %d dropped %d, sink %d and %d", st.FramesSent, st.FramesDropped, sink.Sent(), sink.Dropped())
 	}
 
 	close(gate)
+	if err := sink.WriteFrame(frameOf(n+1, 10), time.Now().Add(waitLong)); err != nil {
+		t.Fatalf("write after the receiver resumed: %v", err)
+	}
 	waitFor(t, waitLong, "the newest frame after the receiver resumed", func() bool {
 		got := fr.frames()
-		return len(got) > 0 && binary.BigEndian.Uint32(got[len(got)-1]) == n
+		return len(got) > 0 && binary.BigEndian.Uint32(got[len(got)-1]) == n+1
 	})
 }
 

@@ -545,10 +545,6 @@ func (p *peer) onDataChannel(dc *webrtc.DataChannel) {
 		if old != nil {
 			old.close()
 		}
-		if !s.goTracked(sink.loop) {
-			sink.close()
-			return
-		}
 		if f := s.onFrame.Load(); f != nil {
 			(*f)(sink)
 		}

@@ -257,50 +257,34 @@ func (s *Server) frameRelay(conn *websocket.Conn) {
 	}()
 
 	wt := s.frames.Hub.Options().StallTimeout
-	ping := time.NewTicker(relayPing)
-	defer ping.Stop()
-	drain := func() bool {
-		for p := v.Pop(); p != nil; p = v.Pop() {
-			_ = nc.SetWriteDeadline(time.Now().Add(wt))
-			if err := conn.WriteMessage(websocket.BinaryMessage, p.Wire); err != nil {
-				v.Close()
-				return false
-			}
-			v.Wrote(p)
+	err = v.Drain(relaySink{conn: conn, timeout: wt}, frames.DrainOptions{Stop: quit, PingEvery: relayPing,
+		Ping: func() error { return conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wt)) }})
+	switch {
+	case errors.Is(err, frames.ErrDrainStopped):
+		if entry.reason == "shutdown" {
+			closeWith(websocket.CloseGoingAway, "shutdown")
+		} else {
+			closeWith(websocket.ClosePolicyViolation, entry.reason)
 		}
-		return true
+	case errors.Is(err, frames.ErrStreamEnded):
+		closeWith(websocket.CloseNormalClosure, "ended")
+	case errors.Is(err, frames.ErrStalled):
+		closeWith(websocket.CloseTryAgainLater, "stalled")
+	case errors.Is(err, frames.ErrRevoked):
+		closeWith(websocket.ClosePolicyViolation, "revoked")
+	case errors.Is(err, frames.ErrHubClosed):
+		closeWith(websocket.CloseGoingAway, "shutdown")
 	}
-	for {
-		select {
-		case <-v.Ready():
-			if !drain() {
-				return
-			}
-		case <-v.Done():
-			switch err := v.Err(); {
-			case errors.Is(err, frames.ErrStreamEnded):
-				if drain() {
-					closeWith(websocket.CloseNormalClosure, "ended")
-				}
-			case errors.Is(err, frames.ErrStalled):
-				closeWith(websocket.CloseTryAgainLater, "stalled")
-			case errors.Is(err, frames.ErrRevoked):
-				closeWith(websocket.ClosePolicyViolation, "revoked")
-			case errors.Is(err, frames.ErrHubClosed):
-				closeWith(websocket.CloseGoingAway, "shutdown")
-			}
-			return
-		case <-ping.C:
-			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wt)); err != nil {
-				return
-			}
-		case <-quit:
-			if entry.reason == "shutdown" {
-				closeWith(websocket.CloseGoingAway, "shutdown")
-			} else {
-				closeWith(websocket.ClosePolicyViolation, entry.reason)
-			}
-			return
-		}
-	}
+}
+
+// relaySink writes each frame as one binary websocket message, within the
+// stall timeout.
+type relaySink struct {
+	conn    *websocket.Conn
+	timeout time.Duration
+}
+
+func (r relaySink) WriteFrame(p *frames.Packet) error {
+	_ = r.conn.NetConn().SetWriteDeadline(time.Now().Add(r.timeout))
+	return r.conn.WriteMessage(websocket.BinaryMessage, p.Wire)
 }
