@@ -21,20 +21,17 @@ import (
 // Frames are paced at Options.FPS (unless Unpaced) and the file starts over
 // at its end when Options.Loop is set.
 type MJPEGFile struct {
-	path  string
-	opts  Options
-	c     counters
-	fit   fitter
-	pace  *Pacer
+	path string
+	opts Options
+	c    counters
+	fit  fitter
+	reel
 	split *splitter
 
 	mu     sync.Mutex // guards f, closed and the size in info
 	f      *os.File
 	closed bool
 	info   Info
-
-	index uint64
-	inRun uint64 // frames in the current pass over the file
 }
 
 // OpenMJPEGFile opens an MJPEG file. It fails with ErrNoFrames when the
@@ -49,11 +46,11 @@ func OpenMJPEGFile(path string, opts Options) (*MJPEGFile, error) {
 		path:  path,
 		opts:  opts,
 		f:     f,
-		pace:  NewPacer(opts.FPS),
 		split: newSplitter(bufio.NewReaderSize(f, 256<<10), opts.MaxFrameSize, nil),
 		info:  Info{Kind: "mjpeg-file", Description: "file " + path, FPS: opts.FPS, Loop: opts.Loop},
 	}
 	s.fit = newFitter(opts, &s.c)
+	s.reel = reel{pace: NewPacer(opts.FPS), c: &s.c}
 	s.split.skipped = &s.c.skipped
 	return s, nil
 }
@@ -65,24 +62,12 @@ func (s *MJPEGFile) Info() Info {
 	return s.info
 }
 
-// Stats returns the counters.
-func (s *MJPEGFile) Stats() Stats { return s.c.stats() }
-
-// Pacer returns the schedule the file is read on.
-func (s *MJPEGFile) Pacer() *Pacer { return s.pace }
-
 // Next returns the next picture at its scheduled time.
 func (s *MJPEGFile) Next(ctx context.Context) (Frame, error) {
 	for {
 		jpg, err := s.read()
 		if errors.Is(err, io.EOF) {
-			if !s.opts.Loop || s.inRun == 0 {
-				if s.index == 0 {
-					return Frame{}, fmt.Errorf("%w in %s", ErrNoFrames, s.path)
-				}
-				return Frame{}, io.EOF
-			}
-			if err := s.rewind(); err != nil {
+			if err := s.end(s.opts.Loop, s.path, s.rewind); err != nil {
 				return Frame{}, err
 			}
 			continue
@@ -96,23 +81,9 @@ func (s *MJPEGFile) Next(ctx context.Context) (Frame, error) {
 			s.opts.Logger.Debug("mjpeg file: skipping picture", "path", s.path, "err", err)
 			continue
 		}
-		s.inRun++
-		fr.Captured = time.Now()
-		if !s.opts.Unpaced {
-			due, resynced, err := s.pace.Wait(ctx)
-			if err != nil {
-				return Frame{}, err
-			}
-			if resynced {
-				s.c.resyncs.Add(1)
-			}
-			fr.Captured = due
-		} else if err := ctx.Err(); err != nil {
+		if err := s.hand(ctx, &fr, !s.opts.Unpaced); err != nil {
 			return Frame{}, err
 		}
-		fr.Index = s.index
-		s.index++
-		s.c.frames.Add(1)
 		s.mu.Lock()
 		s.info.Width, s.info.Height = fr.Width, fr.Height
 		s.mu.Unlock()
@@ -144,7 +115,6 @@ func (s *MJPEGFile) rewind() error {
 		return fmt.Errorf("source: rewind %s: %w", s.path, err)
 	}
 	s.split.reset(bufio.NewReaderSize(s.f, 256<<10))
-	s.inRun = 0
 	return nil
 }
 

@@ -76,7 +76,6 @@ type OpenCV struct {
 	spec   string
 	opts   Options
 	c      counters
-	pace   *Pacer
 	gate   rateGate
 	skip   int // frames grabbed unread after each one read (files above MaxFPS)
 	params []int
@@ -93,8 +92,7 @@ type OpenCV struct {
 	closed bool
 	info   Info
 
-	index uint64
-	inRun uint64
+	reel
 }
 
 // OpenOpenCV opens spec with OpenCV: "camera:N" for camera N, a file path,
@@ -227,7 +225,6 @@ func newOpenCV(vc *gocv.VideoCapture, spec, desc string, live, stream bool, opts
 	s := &OpenCV{
 		spec:   spec,
 		opts:   opts,
-		pace:   NewPacer(fps),
 		gate:   newRateGate(opts.MaxFPS),
 		skip:   skip,
 		params: []int{gocv.IMWriteJpegQuality, opts.Quality},
@@ -236,6 +233,7 @@ func newOpenCV(vc *gocv.VideoCapture, spec, desc string, live, stream bool, opts
 		small:  gocv.NewMat(),
 		info:   Info{Kind: "opencv", Description: desc, FPS: fps, Live: live, Loop: opts.Loop && !live && !stream},
 	}
+	s.reel = reel{pace: NewPacer(fps), c: &s.c}
 	return s, nil
 }
 
@@ -245,12 +243,6 @@ func (s *OpenCV) Info() Info {
 	defer s.mu.Unlock()
 	return s.info
 }
-
-// Stats returns the counters.
-func (s *OpenCV) Stats() Stats { return s.c.stats() }
-
-// Pacer returns the schedule a file is read on.
-func (s *OpenCV) Pacer() *Pacer { return s.pace }
 
 // Next captures, scales, encodes and (for files) paces the next frame.
 func (s *OpenCV) Next(ctx context.Context) (Frame, error) {
@@ -263,13 +255,7 @@ func (s *OpenCV) Next(ctx context.Context) (Frame, error) {
 			return Frame{}, err
 		}
 		if !ok {
-			if s.info.Live || !s.info.Loop || s.inRun == 0 {
-				if s.index == 0 {
-					return Frame{}, fmt.Errorf("%w in %s", ErrNoFrames, s.info.Description)
-				}
-				return Frame{}, io.EOF
-			}
-			if err := s.rewind(); err != nil {
+			if err := s.end(!s.info.Live && s.info.Loop, s.info.Description, s.rewind); err != nil {
 				return Frame{}, err
 			}
 			continue
@@ -277,21 +263,9 @@ func (s *OpenCV) Next(ctx context.Context) (Frame, error) {
 		if fr.JPEG == nil {
 			continue // dropped by the rate limit
 		}
-		s.inRun++
-		fr.Captured = time.Now()
-		if !s.info.Live && !s.opts.Unpaced {
-			due, resynced, err := s.pace.Wait(ctx)
-			if err != nil {
-				return Frame{}, err
-			}
-			if resynced {
-				s.c.resyncs.Add(1)
-			}
-			fr.Captured = due
+		if err := s.hand(ctx, &fr, !s.info.Live && !s.opts.Unpaced); err != nil {
+			return Frame{}, err
 		}
-		fr.Index = s.index
-		s.index++
-		s.c.frames.Add(1)
 		return fr, nil
 	}
 }
@@ -344,7 +318,6 @@ func (s *OpenCV) rewind() error {
 	if s.closed {
 		return ErrClosed
 	}
-	s.inRun = 0
 	s.vc.Set(gocv.VideoCapturePosFrames, 0)
 	if s.vc.Get(gocv.VideoCapturePosFrames) == 0 {
 		return nil

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // Pattern is a synthetic source for trying a setup without a camera: color
@@ -21,10 +20,9 @@ type Pattern struct {
 	count uint64
 	opts  Options
 	c     counters
-	pace  *Pacer
-	fit   fitter
-	img   *image.RGBA
-	index uint64
+	reel
+	fit fitter
+	img *image.RGBA
 
 	mu     sync.Mutex
 	closed bool
@@ -38,8 +36,9 @@ func NewPattern(w, h int, count uint64, opts Options) (*Pattern, error) {
 		return nil, fmt.Errorf("%w: pattern size %dx%d (each side 1 to %d)", ErrOpen, w, h, MaxPatternSide)
 	}
 	opts = opts.withDefaults()
-	p := &Pattern{w: w, h: h, count: count, opts: opts, pace: NewPacer(opts.FPS), img: image.NewRGBA(image.Rect(0, 0, w, h))}
+	p := &Pattern{w: w, h: h, count: count, opts: opts, img: image.NewRGBA(image.Rect(0, 0, w, h))}
 	p.fit = newFitter(opts, &p.c)
+	p.reel = reel{pace: NewPacer(opts.FPS), c: &p.c}
 	return p, nil
 }
 
@@ -65,12 +64,6 @@ func (p *Pattern) Info() Info {
 	return Info{Kind: "pattern", Description: fmt.Sprintf("test pattern %dx%d", p.w, p.h), FPS: p.opts.FPS, Width: p.w, Height: p.h, Loop: p.count == 0}
 }
 
-// Stats returns the counters.
-func (p *Pattern) Stats() Stats { return p.c.stats() }
-
-// Pacer returns the schedule frames are produced on.
-func (p *Pattern) Pacer() *Pacer { return p.pace }
-
 // Next draws, encodes and paces the next frame.
 func (p *Pattern) Next(ctx context.Context) (Frame, error) {
 	p.mu.Lock()
@@ -87,21 +80,10 @@ func (p *Pattern) Next(ctx context.Context) (Frame, error) {
 	if err != nil {
 		return Frame{}, err
 	}
-	fr := Frame{JPEG: jpg, Width: p.w, Height: p.h, Captured: time.Now(), Index: p.index}
-	if !p.opts.Unpaced {
-		due, resynced, err := p.pace.Wait(ctx)
-		if err != nil {
-			return Frame{}, err
-		}
-		if resynced {
-			p.c.resyncs.Add(1)
-		}
-		fr.Captured = due
-	} else if err := ctx.Err(); err != nil {
+	fr := Frame{JPEG: jpg, Width: p.w, Height: p.h}
+	if err := p.hand(ctx, &fr, !p.opts.Unpaced); err != nil {
 		return Frame{}, err
 	}
-	p.index++
-	p.c.frames.Add(1)
 	return fr, nil
 }
 

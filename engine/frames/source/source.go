@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -193,6 +194,62 @@ func nilIfErr[S Source](src S, err error) (Source, error) {
 	}
 	return src, nil
 }
+
+// reel numbers, dates and counts the frames of a source that reads a file
+// or draws them (MJPEGFile, OpenCV, Pattern), and paces them on its Pacer.
+type reel struct {
+	pace  *Pacer
+	c     *counters
+	index uint64 // frames handed out
+	inRun uint64 // frames handed out since the file last started over
+}
+
+// end says what the end of the input means: ErrNoFrames when the source
+// never gave a frame; io.EOF when it does not loop, or a whole pass gave
+// nothing; else the input is rewound and nil returned, to read it again.
+func (r *reel) end(loop bool, desc string, rewind func() error) error {
+	if !loop || r.inRun == 0 {
+		if r.index == 0 {
+			return fmt.Errorf("%w in %s", ErrNoFrames, desc)
+		}
+		return io.EOF
+	}
+	if err := rewind(); err != nil {
+		return err
+	}
+	r.inRun = 0
+	return nil
+}
+
+// hand numbers fr, dates it and counts it. A paced frame waits for its
+// time on the Pacer and is dated with it; another is dated now.
+func (r *reel) hand(ctx context.Context, fr *Frame, paced bool) error {
+	fr.Captured = time.Now()
+	if paced {
+		due, resynced, err := r.pace.Wait(ctx)
+		if err != nil {
+			return err
+		}
+		if resynced {
+			r.c.resyncs.Add(1)
+		}
+		fr.Captured = due
+	} else if err := ctx.Err(); err != nil {
+		return err
+	}
+	fr.Index = r.index
+	r.index++
+	r.inRun++
+	r.c.frames.Add(1)
+	return nil
+}
+
+// Stats returns the counters.
+func (r *reel) Stats() Stats { return r.c.stats() }
+
+// Pacer returns the schedule the frames are handed out on (a camera or a
+// live URL hands them out as they come).
+func (r *reel) Pacer() *Pacer { return r.pace }
 
 // counters are the atomics behind Stats.
 type counters struct {
