@@ -474,14 +474,9 @@ func (p *peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		kicks = r.deactivateLocked(sl.pub)
 		changed = true
 	}
-	state, hooks := r.stateLocked(), r.hooks
+	after := r.changedLocked(kicks, changed)
 	r.mu.Unlock()
-	for _, q := range kicks {
-		q.kickNegotiation()
-	}
-	if changed && hooks.OnState != nil {
-		hooks.OnState(state)
-	}
+	after.announce()
 }
 
 // subscribeLocked adds a publication to this peer (session.mu held) and

@@ -109,19 +109,14 @@ func (r *session) removePeer(p *peer) {
 	}
 	frames := p.frames
 	p.frames = nil
-	state, hooks := r.stateLocked(), r.hooks
+	after := r.changedLocked(kicks, changed)
 	r.mu.Unlock()
 
 	if frames != nil {
 		frames.close()
 	}
 	p.shutdown()
-	for _, q := range kicks {
-		q.kickNegotiation()
-	}
-	if changed && hooks.OnState != nil {
-		hooks.OnState(state)
-	}
+	after.announce()
 }
 
 // unpublish stops the member's tracks named by source or id (all when
@@ -157,14 +152,9 @@ func (r *session) unpublish(p *peer, tracks []TrackInfo) {
 		}
 		sl.reserved.Store(false)
 	}
-	state, hooks := r.stateLocked(), r.hooks
+	after := r.changedLocked(kicks, changed)
 	r.mu.Unlock()
-	for _, q := range kicks {
-		q.kickNegotiation()
-	}
-	if changed && hooks.OnState != nil {
-		hooks.OnState(state)
-	}
+	after.announce()
 }
 
 // activate turns a reserved slot whose media started flowing into a
@@ -210,15 +200,10 @@ func (r *session) activate(p *peer, sl *slot, remote *webrtc.TrackRemote) *publi
 			kicks = append(kicks, q)
 		}
 	}
-	state, hooks := r.stateLocked(), r.hooks
+	after := r.changedLocked(kicks, true)
 	r.mu.Unlock()
 	r.sfu.log.Debug("rtc: track published", "room", r.code, "member", p.member, "source", pub.source, "id", pub.id)
-	for _, q := range kicks {
-		q.kickNegotiation()
-	}
-	if hooks.OnState != nil {
-		hooks.OnState(state)
-	}
+	after.announce()
 	return pub
 }
 
@@ -245,6 +230,31 @@ func (r *session) deactivateLocked(pub *publication) []*peer {
 		}
 	}
 	return kicks
+}
+
+// aftermath is what a change to the session leaves to do once r.mu is
+// released: ask the kicked peers to renegotiate and, when what is shared
+// changed, tell the room the new state.
+type aftermath struct {
+	kicks   []*peer
+	changed bool
+	state   State
+	hooks   RoomHooks
+}
+
+// changedLocked records the aftermath of a change (r.mu held).
+func (r *session) changedLocked(kicks []*peer, changed bool) aftermath {
+	return aftermath{kicks: kicks, changed: changed, state: r.stateLocked(), hooks: r.hooks}
+}
+
+// announce does what a change left to do; r.mu must not be held.
+func (a aftermath) announce() {
+	for _, q := range a.kicks {
+		q.kickNegotiation()
+	}
+	if a.changed && a.hooks.OnState != nil {
+		a.hooks.OnState(a.state)
+	}
 }
 
 func (r *session) stateLocked() State {
