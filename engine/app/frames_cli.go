@@ -26,13 +26,27 @@ type streamFlags struct {
 	server, room, token string
 }
 
-func (f *streamFlags) register(fs *pflag.FlagSet, role string) {
+// flagSet returns the flags of the command name with the shared ones for
+// role; its usage prints usage, then the flags.
+func (f *streamFlags) flagSet(e Env, name, role, usage string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("watchparty "+name, pflag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(e.Stderr, usage)
+		fmt.Fprintln(e.Stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&f.server, "server", "", "frame server HOST:PORT (the room's Stream panel shows it)")
 	fs.StringVar(&f.room, "room", "", "room code, as in ABCDE-FGHJK")
 	fs.StringVar(&f.token, "token", "", "a "+role+" token from the room's Stream panel (or env "+envStreamToken+")")
+	return fs
 }
 
-func (f *streamFlags) check(e Env) (code string, err error) {
+// parse parses args and checks the shared flags; it returns the room code.
+func (f *streamFlags) parse(fs *pflag.FlagSet, e Env, args []string) (code string, err error) {
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
 	if f.token == "" {
 		for _, kv := range e.Environ {
 			if v, ok := strings.CutPrefix(kv, envStreamToken+"="); ok {
@@ -56,25 +70,15 @@ func (f *streamFlags) check(e Env) (code string, err error) {
 }
 
 func runPublish(ctx context.Context, e Env, args []string) error {
-	fs := pflag.NewFlagSet("watchparty publish", pflag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
 	var sf streamFlags
-	sf.register(fs, "publisher")
+	fs := sf.flagSet(e, "publish", "publisher", "Usage: watchparty publish --server HOST:PORT --room CODE --token TOKEN [flags] SOURCE\n"+
+		"\nSOURCE: camera:N, a video file, an .mjpeg file, an MJPEG http(s) URL, or pattern:WIDTHxHEIGHT.\n"+
+		"Cameras and video files other than MJPEG need a build with OpenCV (make build-gocv).")
 	fps := fs.Float64("fps", 0, "frame rate of MJPEG files (30)")
 	loop := fs.Bool("loop", false, "start files over at their end")
 	maxWidth := fs.Int("max-width", 1280, "frames wider than this are scaled down")
 	quality := fs.Int("quality", 75, "JPEG quality of frames that are re-encoded")
-	fs.Usage = func() {
-		fmt.Fprintln(e.Stderr, "Usage: watchparty publish --server HOST:PORT --room CODE --token TOKEN [flags] SOURCE")
-		fmt.Fprintln(e.Stderr, "\nSOURCE: camera:N, a video file, an .mjpeg file, an MJPEG http(s) URL, or pattern:WIDTHxHEIGHT.")
-		fmt.Fprintln(e.Stderr, "Cameras and video files other than MJPEG need a build with OpenCV (make build-gocv).")
-		fmt.Fprintln(e.Stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	code, err := sf.check(e)
+	code, err := sf.parse(fs, e, args)
 	if err != nil {
 		return err
 	}
@@ -94,22 +98,13 @@ func runPublish(ctx context.Context, e Env, args []string) error {
 }
 
 func runView(ctx context.Context, e Env, args []string) error {
-	fs := pflag.NewFlagSet("watchparty view", pflag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
 	var sf streamFlags
-	sf.register(fs, "viewer")
+	fs := sf.flagSet(e, "view", "viewer", "Usage: watchparty view --server HOST:PORT --room CODE --token TOKEN [--out DIR] [--frames N] [--window]\n"+
+		"\nPrints frame rate, size and latency every second.")
 	out := fs.String("out", "", "write every frame to this folder as frame-SEQUENCE.jpg")
 	count := fs.Int("frames", 0, "stop after this many frames (0: until the stream ends)")
 	window := fs.Bool("window", false, "show the frames in a window (builds with OpenCV)")
-	fs.Usage = func() {
-		fmt.Fprintln(e.Stderr, "Usage: watchparty view --server HOST:PORT --room CODE --token TOKEN [--out DIR] [--frames N] [--window]")
-		fmt.Fprintln(e.Stderr, "\nPrints frame rate, size and latency every second.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	code, err := sf.check(e)
+	code, err := sf.parse(fs, e, args)
 	if err != nil {
 		return err
 	}
