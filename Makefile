@@ -46,7 +46,7 @@ fmt: fmt-js
 	gofmt -w $$(git ls-files '*.go')
 
 lint-go:
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 js-deps:
 	@test -x $(JS)/eslint || npm ci --prefix tools/js --no-audit --no-fund --loglevel=error
