@@ -67,17 +67,30 @@ func publishN(t *testing.T, pub *Publication, n int) {
 	}
 }
 
-func TestDrainWritesEveryFrameThenTheEnd(t *testing.T) {
-	hub := NewHub(HubOptions{StallTimeout: time.Hour}) // a blocked sink is not a stall here
-	defer hub.Close()
-	v, err := hub.Subscribe("ROOM", ViewerOptions{Name: "v"})
-	if err != nil {
-		t.Fatal(err)
+// streamWith starts a hub (closed when the test ends) and a stream in room
+// ROOM whose viewers, one per name, subscribed before its publisher.
+func streamWith(t *testing.T, opts HubOptions, names ...string) (*Publication, []*Viewer) {
+	t.Helper()
+	hub := NewHub(opts)
+	t.Cleanup(hub.Close)
+	var vs []*Viewer
+	for _, name := range names {
+		v, err := hub.Subscribe("ROOM", ViewerOptions{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
 	}
 	pub, err := hub.Start("ROOM", SourceInfo{Description: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pub, vs
+}
+
+func TestDrainWritesEveryFrameThenTheEnd(t *testing.T) {
+	pub, vs := streamWith(t, HubOptions{StallTimeout: time.Hour}, "v") // a blocked sink is not a stall here
+	v := vs[0]
 	// The sink holds its first write until every frame is published: the
 	// queue keeps the newest two, the others are dropped, the publisher
 	// never waits.
@@ -104,20 +117,8 @@ func TestDrainWritesEveryFrameThenTheEnd(t *testing.T) {
 // blocks on its first frame; the other is written every frame, in order,
 // and the publisher never waits for the blocked one.
 func TestDrainSlowSinkSlowsNobody(t *testing.T) {
-	hub := NewHub(HubOptions{StallTimeout: time.Hour}) // a blocked sink is not a stall here
-	defer hub.Close()
-	slow, err := hub.Subscribe("ROOM", ViewerOptions{Name: "slow"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fast, err := hub.Subscribe("ROOM", ViewerOptions{Name: "fast"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := hub.Start("ROOM", SourceInfo{Description: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, vs := streamWith(t, HubOptions{StallTimeout: time.Hour}, "slow", "fast") // a blocked sink is not a stall here
+	slow, fast := vs[0], vs[1]
 	slowSink := &recordSink{block: make(chan struct{}), entered: make(chan struct{})}
 	fastSink := &recordSink{wrote: make(chan struct{}, 1)}
 	slowDone := startDrain(t, slow, slowSink, DrainOptions{})
@@ -164,20 +165,11 @@ func TestDrainSinkFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hub := NewHub(HubOptions{})
-			defer hub.Close()
-			v, err := hub.Subscribe("ROOM", ViewerOptions{Name: "v"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pub, err := hub.Start("ROOM", SourceInfo{Description: "test"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pub.Stop()
+			pub, vs := streamWith(t, HubOptions{}, "v")
+			v := vs[0]
 			done := startDrain(t, v, &recordSink{failAt: 1, fail: tt.fail}, DrainOptions{})
 			publishN(t, pub, 1)
-			err = <-done
+			err := <-done
 			if !errors.Is(err, ErrSinkFailed) || !errors.Is(err, tt.fail) {
 				t.Errorf("Drain returned %v, want the sink's failure", err)
 			}
@@ -189,12 +181,8 @@ func TestDrainSinkFailure(t *testing.T) {
 }
 
 func TestDrainStopLeavesTheViewerOpen(t *testing.T) {
-	hub := NewHub(HubOptions{})
-	defer hub.Close()
-	v, err := hub.Subscribe("ROOM", ViewerOptions{Name: "v"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, vs := streamWith(t, HubOptions{}, "v")
+	v := vs[0]
 	stop := make(chan struct{})
 	done := startDrain(t, v, &recordSink{}, DrainOptions{Stop: stop})
 	close(stop)
@@ -208,12 +196,8 @@ func TestDrainStopLeavesTheViewerOpen(t *testing.T) {
 }
 
 func TestDrainPingFailure(t *testing.T) {
-	hub := NewHub(HubOptions{})
-	defer hub.Close()
-	v, err := hub.Subscribe("ROOM", ViewerOptions{Name: "v"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, vs := streamWith(t, HubOptions{}, "v")
+	v := vs[0]
 	pings := 0
 	ping := func() error {
 		pings++
@@ -222,7 +206,7 @@ func TestDrainPingFailure(t *testing.T) {
 		}
 		return nil
 	}
-	err = v.Drain(&recordSink{}, DrainOptions{PingEvery: 1, Ping: ping})
+	err := v.Drain(&recordSink{}, DrainOptions{PingEvery: 1, Ping: ping})
 	if !errors.Is(err, ErrSinkFailed) || pings != 3 {
 		t.Errorf("Drain returned %v after %d pings, want a failure at the third", err, pings)
 	}

@@ -5,9 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/fasthttp/websocket"
 
 	"watchparty/engine/apptest"
 )
@@ -21,22 +18,8 @@ func TestFrameRelayChecks(t *testing.T) {
 	code := createRoom(t, ann.Client, "Relay")
 
 	dial := func(c *apptest.Client, origin string) int {
-		h := http.Header{}
-		if origin != "" {
-			h.Set("Origin", origin)
-		}
-		if c != nil {
-			u, _ := url.Parse(srv.URL + "/")
-			var parts []string
-			for _, ck := range c.Jar.Cookies(u) {
-				parts = append(parts, ck.Name+"="+ck.Value)
-			}
-			h.Set("Cookie", strings.Join(parts, "; "))
-		}
-		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-		conn, resp, err := d.Dial("ws://"+srv.Addr+"/r/"+code+"/frames", h)
+		_, resp, err := dialWS(t, srv, c, "/r/"+code+"/frames", origin)
 		if err == nil {
-			conn.Close()
 			return http.StatusSwitchingProtocols
 		}
 		if resp == nil {

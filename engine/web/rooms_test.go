@@ -37,6 +37,12 @@ func createRoom(t testing.TB, c *apptest.Client, name string) string {
 // dialRoom opens the room websocket with c's cookies and the given Origin.
 func dialRoom(t *testing.T, srv *apptest.Server, c *apptest.Client, code, origin string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
+	return dialWS(t, srv, c, "/r/"+code+"/ws", origin)
+}
+
+// dialWS opens the websocket at path with c's cookies and the given Origin.
+func dialWS(t *testing.T, srv *apptest.Server, c *apptest.Client, path, origin string) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
 	h := http.Header{}
 	if origin != "" {
 		h.Set("Origin", origin)
@@ -50,7 +56,7 @@ func dialRoom(t *testing.T, srv *apptest.Server, c *apptest.Client, code, origin
 		h.Set("Cookie", strings.Join(parts, "; "))
 	}
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	conn, resp, err := d.Dial("ws://"+srv.Addr+"/r/"+code+"/ws", h)
+	conn, resp, err := d.Dial("ws://"+srv.Addr+path, h)
 	if conn != nil {
 		t.Cleanup(func() { conn.Close() })
 	}
