@@ -34,6 +34,7 @@ deps:
 test: deps lint-js lint-go
 	$(GO) vet -tags browser ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
+	$(GOLANGCI_LINT) run --allow-parallel-runners --build-tags gocv $(GOCV_PKGS)
 	$(GO) test -count=1 -timeout 12m -tags browser ./...
 	$(GO) test -count=1 -timeout 10m -tags gocv $(GOCV_PKGS)
 
@@ -41,6 +42,7 @@ lint: lint-js lint-go
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet -tags browser ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
+	$(GOLANGCI_LINT) run --allow-parallel-runners --build-tags gocv $(GOCV_PKGS)
 
 fmt: fmt-js
 	gofmt -w $$(git ls-files '*.go')

@@ -148,7 +148,7 @@ func nonEmpty(v any) error {
 }
 
 // options is the single table of every configuration key.
-var options = buildOptions()
+var options = buildOptions() //nolint:gochecknoglobals // the option table, built once and only read
 
 func buildOptions() []Option { //nolint:funlen // the option table: one entry per option
 	regCheck, regAllowed := oneOf("open", "invite", "closed")

@@ -32,7 +32,7 @@ type Language struct {
 type Catalogue map[string]string
 
 // The catalogues, read once from the embedded files.
-var catalogues, languages, matcher = load()
+var catalogues, languages, matcher = load() //nolint:gochecknoglobals // read once from the embedded files and only read
 
 func load() (map[string]Catalogue, []Language, language.Matcher) {
 	catalogues := map[string]Catalogue{}

@@ -26,7 +26,7 @@ func userSessionPrefix(id string) []byte {
 	return []byte("usersession/" + id + "/")
 }
 
-var userCountKey = []byte("meta/usercount")
+const userCountKey = "meta/usercount"
 
 // NewBadger returns the Repo that keeps accounts in st.
 func NewBadger(st *store.Store) Repo {
@@ -129,7 +129,7 @@ func (t badgerTx) DeleteUser(r *UserRecord) error {
 }
 
 func (t badgerTx) UserCount() (int, error) {
-	v, err := t.tx.Get(userCountKey)
+	v, err := t.tx.Get([]byte(userCountKey))
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}
@@ -144,7 +144,7 @@ func (t badgerTx) UserCount() (int, error) {
 }
 
 func (t badgerTx) SetUserCount(n int) error {
-	return t.tx.Set(userCountKey, []byte(strconv.Itoa(n)))
+	return t.tx.Set([]byte(userCountKey), []byte(strconv.Itoa(n)))
 }
 
 // expiring reads the record of a session or an invite at key: notFound

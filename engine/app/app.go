@@ -32,7 +32,7 @@ import (
 )
 
 // Version is stamped at build time with -ldflags "-X watchparty/engine/app.Version=...".
-var Version = "dev"
+var Version = "dev" //nolint:gochecknoglobals // stamped at build time with -ldflags -X
 
 // ShutdownTimeout bounds a graceful stop.
 const ShutdownTimeout = 5 * time.Second

@@ -10,13 +10,13 @@ import (
 // secretKey is where the server's secret key lives in the store. It keys
 // CSRF tokens, the cookies that mark known browsers, and frame stream
 // tokens; session tokens are random and kept only as hashes.
-var secretKey = []byte("meta/secret")
+const secretKey = "meta/secret"
 
 // serverSecret returns the server's random secret key, created on first use.
 func serverSecret(st *store.Store) ([]byte, error) {
 	var out []byte
 	err := st.UpdateSync(func(tx *store.Tx) error {
-		v, err := tx.Get(secretKey)
+		v, err := tx.Get([]byte(secretKey))
 		if err == nil && len(v) == 32 {
 			out = v
 			return nil
@@ -28,7 +28,7 @@ func serverSecret(st *store.Store) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		return tx.Set(secretKey, out)
+		return tx.Set([]byte(secretKey), out)
 	})
 	return out, err
 }
@@ -45,5 +45,5 @@ func rotateSecret(st *store.Store) error {
 	if err != nil {
 		return err
 	}
-	return st.UpdateSync(func(tx *store.Tx) error { return tx.Set(secretKey, next) })
+	return st.UpdateSync(func(tx *store.Tx) error { return tx.Set([]byte(secretKey), next) })
 }

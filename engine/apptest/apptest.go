@@ -138,7 +138,7 @@ type User struct {
 	Client   *Client
 }
 
-var userSeq atomic.Int64
+var userSeq atomic.Int64 //nolint:gochecknoglobals // emails unique across every server of the test binary
 
 // SignUp creates an account through the sign-up form (so the first one
 // becomes admin) and returns it with a client holding its session. The email

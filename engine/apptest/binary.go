@@ -43,7 +43,7 @@ func ModuleRoot(t testing.TB) string {
 	return filepath.Dir(strings.TrimSpace(string(out)))
 }
 
-var built struct {
+var built struct { //nolint:gochecknoglobals // one build for the whole test binary
 	once sync.Once
 	path string
 	err  error

@@ -44,31 +44,33 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Flags are the Chromium command-line flags every window gets.
-var Flags = map[string]any{
-	"headless":                               "new",
-	"no-sandbox":                             true,
-	"disable-gpu":                            true,
-	"disable-background-networking":          true,
-	"disable-component-update":               true,
-	"disable-sync":                           true,
-	"no-first-run":                           true,
-	"no-default-browser-check":               true,
-	"disable-dev-shm-usage":                  true,
-	"autoplay-policy":                        "no-user-gesture-required",
-	"use-fake-device-for-media-stream":       true,
-	"use-fake-ui-for-media-stream":           true,
-	"allow-loopback-in-peer-connection":      true,
-	"disable-extensions":                     true,
-	"disable-default-apps":                   true,
-	"disable-background-timer-throttling":    true,
-	"disable-renderer-backgrounding":         true,
-	"disable-backgrounding-occluded-windows": true,
-	"disable-features":                       "Translate,MediaRouter,OptimizationHints",
-	"password-store":                         "basic",
-	"use-mock-keychain":                      true,
-	"hide-scrollbars":                        true,
-	"window-size":                            "1280,800",
+// Flags returns the Chromium command-line flags every window gets.
+func Flags() map[string]any {
+	return map[string]any{
+		"headless":                               "new",
+		"no-sandbox":                             true,
+		"disable-gpu":                            true,
+		"disable-background-networking":          true,
+		"disable-component-update":               true,
+		"disable-sync":                           true,
+		"no-first-run":                           true,
+		"no-default-browser-check":               true,
+		"disable-dev-shm-usage":                  true,
+		"autoplay-policy":                        "no-user-gesture-required",
+		"use-fake-device-for-media-stream":       true,
+		"use-fake-ui-for-media-stream":           true,
+		"allow-loopback-in-peer-connection":      true,
+		"disable-extensions":                     true,
+		"disable-default-apps":                   true,
+		"disable-background-timer-throttling":    true,
+		"disable-renderer-backgrounding":         true,
+		"disable-backgrounding-occluded-windows": true,
+		"disable-features":                       "Translate,MediaRouter,OptimizationHints",
+		"password-store":                         "basic",
+		"use-mock-keychain":                      true,
+		"hide-scrollbars":                        true,
+		"window-size":                            "1280,800",
+	}
 }
 
 // Chromium returns the path of the Chromium binary, or an error that says how
@@ -154,7 +156,7 @@ func (w *Window) onNewDocument(what, script string) {
 func WithName(name string) Option { return func(s *settings) { s.name = name } }
 
 // WithFlag adds or replaces a Chromium flag (value true for a bare flag,
-// false to remove one of Flags).
+// false to remove one of Flags()).
 func WithFlag(name string, value any) Option {
 	return func(s *settings) { s.flags[name] = value }
 }
@@ -180,7 +182,7 @@ type Window struct {
 	shots  int
 }
 
-var windowSeq struct {
+var windowSeq struct { //nolint:gochecknoglobals // window names unique across the test binary
 	sync.Mutex
 	n map[string]int
 }
@@ -216,10 +218,7 @@ func New(t testing.TB, opts ...Option) *Window {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := settings{flags: map[string]any{}}
-	for k, v := range Flags {
-		set.flags[k] = v
-	}
+	set := settings{flags: Flags()}
 	for _, o := range opts {
 		o(&set)
 	}

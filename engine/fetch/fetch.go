@@ -305,29 +305,32 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 
 func (l *limitedBody) Close() error { return l.rc.Close() }
 
-// nonPublic are the IPv4 and IPv6 ranges that are not reachable on the
+// nonPublic returns the IPv4 and IPv6 ranges that are not reachable on the
 // public internet or must not be reached from a server, beyond what
 // netip.Addr's own predicates catch.
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space (CGNAT)
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
-	netip.MustParsePrefix("100::/64"),        // discard
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("2001::/32"),       // Teredo (embeds another address)
-	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
+func nonPublic() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+		netip.MustParsePrefix("100.64.0.0/10"),   // shared address space (CGNAT)
+		netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+		netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+		netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+		netip.MustParsePrefix("198.51.100.0/24"), // documentation
+		netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+		netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
+		netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+		netip.MustParsePrefix("100::/64"),        // discard
+		netip.MustParsePrefix("2001:db8::/32"),   // documentation
+		netip.MustParsePrefix("2001::/32"),       // Teredo (embeds another address)
+		netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
+	}
 }
 
-var (
-	nat64  = netip.MustParsePrefix("64:ff9b::/96")
-	sixTo4 = netip.MustParsePrefix("2002::/16")
-)
+// nat64 embeds IPv4 addresses in IPv6 (RFC 6052).
+func nat64() netip.Prefix { return netip.MustParsePrefix("64:ff9b::/96") }
+
+// sixTo4 embeds IPv4 addresses in IPv6 (RFC 3056).
+func sixTo4() netip.Prefix { return netip.MustParsePrefix("2002::/16") }
 
 // PublicAddr reports whether ip is a globally routable unicast address that
 // a server may connect to on a member's behalf. IPv6 addresses that embed an
@@ -340,16 +343,16 @@ func PublicAddr(ip netip.Addr) bool {
 	if ip.Is6() {
 		b := ip.As16()
 		switch {
-		case nat64.Contains(ip):
+		case nat64().Contains(ip):
 			return PublicAddr(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
-		case sixTo4.Contains(ip):
+		case sixTo4().Contains(ip):
 			return PublicAddr(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}))
 		}
 	}
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
 		return false
 	}
-	for _, p := range nonPublic {
+	for _, p := range nonPublic() {
 		if p.Contains(ip) {
 			return false
 		}

@@ -167,19 +167,26 @@ func isMPEGTS(head []byte) bool {
 	return false
 }
 
-// mp4Boxes are the top-level ISO-BMFF boxes a streamable file starts with.
-var mp4Boxes = map[string]bool{"ftyp": true, "styp": true, "moov": true, "moof": true, "sidx": true, "free": true, "skip": true, "wide": true, "mdat": true}
+// mp4Box says whether typ is one of the top-level ISO-BMFF boxes a
+// streamable file starts with.
+func mp4Box(typ string) bool {
+	switch typ {
+	case "ftyp", "styp", "moov", "moof", "sidx", "free", "skip", "wide", "mdat":
+		return true
+	}
+	return false
+}
 
 // isMP4 walks the top-level boxes in head. It refuses (ErrNeedsSeek) a file
 // whose media data comes before its index.
 func isMP4(head []byte) (bool, error) {
-	if len(head) < 8 || !mp4Boxes[string(head[4:8])] {
+	if len(head) < 8 || !mp4Box(string(head[4:8])) {
 		return false, nil
 	}
 	for off := 0; off+8 <= len(head); {
 		size := uint64(binary.BigEndian.Uint32(head[off:]))
 		typ := string(head[off+4 : off+8])
-		if !mp4Boxes[typ] {
+		if !mp4Box(typ) {
 			return false, nil
 		}
 		switch typ {

@@ -32,19 +32,86 @@ type Decision struct {
 // Reason joins the reasons for showing ("HEVC video, DTS audio").
 func (d Decision) Reason() string { return strings.Join(d.Reasons, ", ") }
 
-// codecNames are the display names of common codecs.
-var codecNames = map[string]string{
-	"h264": "H.264", "hevc": "HEVC", "vp8": "VP8", "vp9": "VP9", "av1": "AV1", "mpeg2video": "MPEG-2",
-	"mpeg4": "MPEG-4 Part 2", "msmpeg4v3": "DivX 3", "vc1": "VC-1", "wmv3": "WMV", "theora": "Theora",
-	"aac": "AAC", "mp3": "MP3", "opus": "Opus", "vorbis": "Vorbis", "flac": "FLAC", "ac3": "AC-3",
-	"eac3": "E-AC-3", "dts": "DTS", "truehd": "TrueHD", "mp2": "MP2", "wmav2": "WMA", "alac": "ALAC",
-	"subrip": "SRT", "ass": "ASS", "ssa": "SSA", "webvtt": "WebVTT", "mov_text": "MP4 text",
-	"hdmv_pgs_subtitle": "PGS", "dvd_subtitle": "VobSub", "dvb_subtitle": "DVB",
+// codecName is the display name of a common codec (video ones here).
+func codecName(name string) (string, bool) {
+	switch name {
+	case "h264":
+		return "H.264", true
+	case "hevc":
+		return "HEVC", true
+	case "vp8":
+		return "VP8", true
+	case "vp9":
+		return "VP9", true
+	case "av1":
+		return "AV1", true
+	case "mpeg2video":
+		return "MPEG-2", true
+	case "mpeg4":
+		return "MPEG-4 Part 2", true
+	case "msmpeg4v3":
+		return "DivX 3", true
+	case "vc1":
+		return "VC-1", true
+	case "wmv3":
+		return "WMV", true
+	case "theora":
+		return "Theora", true
+	}
+	return audioOrSubtitleName(name)
+}
+
+// audioOrSubtitleName is the display name of a common audio or subtitle
+// codec.
+func audioOrSubtitleName(name string) (string, bool) {
+	switch name {
+	case "aac":
+		return "AAC", true
+	case "mp3":
+		return "MP3", true
+	case "opus":
+		return "Opus", true
+	case "vorbis":
+		return "Vorbis", true
+	case "flac":
+		return "FLAC", true
+	case "ac3":
+		return "AC-3", true
+	case "eac3":
+		return "E-AC-3", true
+	case "dts":
+		return "DTS", true
+	case "truehd":
+		return "TrueHD", true
+	case "mp2":
+		return "MP2", true
+	case "wmav2":
+		return "WMA", true
+	case "alac":
+		return "ALAC", true
+	case "subrip":
+		return "SRT", true
+	case "ass":
+		return "ASS", true
+	case "ssa":
+		return "SSA", true
+	case "webvtt":
+		return "WebVTT", true
+	case "mov_text":
+		return "MP4 text", true
+	case "hdmv_pgs_subtitle":
+		return "PGS", true
+	case "dvd_subtitle":
+		return "VobSub", true
+	case "dvb_subtitle":
+		return "DVB", true
+	}
+	return "", false
 }
 
 // CodecName is a codec's display name.
 func CodecName(codec string) string {
-	if n, ok := codecNames[codec]; ok {
+	if n, ok := codecName(codec); ok {
 		return n
 	}
 	if strings.HasPrefix(codec, "pcm_") {
@@ -104,9 +171,23 @@ func containerOf(formatName string) string {
 	return formatName
 }
 
-// containerNames name containers in reasons.
-var containerNames = map[string]string{
-	"matroska": "Matroska", "avi": "AVI", "mpegts": "MPEG-TS", "asf": "ASF", "flv": "FLV", "mpeg": "MPEG-PS",
+// containerName names a container in reasons.
+func containerName(name string) (string, bool) {
+	switch name {
+	case "matroska":
+		return "Matroska", true
+	case "avi":
+		return "AVI", true
+	case "mpegts":
+		return "MPEG-TS", true
+	case "asf":
+		return "ASF", true
+	case "flv":
+		return "FLV", true
+	case "mpeg":
+		return "MPEG-PS", true
+	}
+	return "", false
 }
 
 // Decide chooses how to play a probed file: direct when browsers play the
@@ -152,7 +233,7 @@ func Decide(in Info) Decision {
 		containerOK = v.Codec == "theora" || v.Codec == "vp8"
 	}
 	if !containerOK && videoOK && audioOK {
-		name := containerNames[c]
+		name, _ := containerName(c)
 		if name == "" {
 			name = strings.ToUpper(c)
 		}

@@ -33,34 +33,56 @@ const (
 	maxWalkEntries  = 100_000
 )
 
-// videoExts are the files the library offers as videos. .mkv is included
+// isVideoExt says which files the library offers as videos. .mkv is included
 // because the server sends the content type itself and Chromium and Firefox
 // play WebM-style Matroska; HLS playlists are not, since their segments
 // would need serving too.
-var videoExts = map[string]bool{
-	".mp4": true, ".webm": true, ".ogg": true, ".ogv": true,
-	".m4v": true, ".mov": true, ".mkv": true,
+func isVideoExt(ext string) bool {
+	switch ext {
+	case ".mp4", ".webm", ".ogg", ".ogv", ".m4v", ".mov", ".mkv":
+		return true
+	}
+	return false
 }
 
 const videoExtList = ".mp4, .webm, .ogg, .ogv, .m4v, .mov or .mkv"
 
-// subtitleExts are the sidecar subtitle formats offered beside videos.
-var subtitleExts = map[string]bool{".vtt": true, ".srt": true, ".ass": true, ".ssa": true}
+// isSubtitleExt says which sidecar subtitle formats are offered beside videos.
+func isSubtitleExt(ext string) bool {
+	switch ext {
+	case ".vtt", ".srt", ".ass", ".ssa":
+		return true
+	}
+	return false
+}
 
-var contentTypes = map[string]string{
-	".mp4":  "video/mp4",
-	".m4v":  "video/x-m4v",
-	".webm": "video/webm",
-	".ogg":  "video/ogg",
-	".ogv":  "video/ogg",
-	".mov":  "video/quicktime",
-	".mkv":  "video/x-matroska",
-	".m3u8": "application/vnd.apple.mpegurl",
-	".ts":   "video/mp2t",
-	".vtt":  "text/vtt",
-	".srt":  "application/x-subrip",
-	".ass":  "text/x-ssa",
-	".ssa":  "text/x-ssa",
+// contentType is the MIME type this server serves a media extension with.
+func contentType(ext string) (string, bool) {
+	switch ext {
+	case ".mp4":
+		return "video/mp4", true
+	case ".m4v":
+		return "video/x-m4v", true
+	case ".webm":
+		return "video/webm", true
+	case ".ogg", ".ogv":
+		return "video/ogg", true
+	case ".mov":
+		return "video/quicktime", true
+	case ".mkv":
+		return "video/x-matroska", true
+	case ".m3u8":
+		return "application/vnd.apple.mpegurl", true
+	case ".ts":
+		return "video/mp2t", true
+	case ".vtt":
+		return "text/vtt", true
+	case ".srt":
+		return "application/x-subrip", true
+	case ".ass", ".ssa":
+		return "text/x-ssa", true
+	}
+	return "", false
 }
 
 // ContentType returns the MIME type to serve a media file with, chosen by
@@ -69,7 +91,7 @@ var contentTypes = map[string]string{
 // and falls back to application/octet-stream.
 func ContentType(name string) string {
 	ext := strings.ToLower(path.Ext(name))
-	if t, ok := contentTypes[ext]; ok {
+	if t, ok := contentType(ext); ok {
 		return t
 	}
 	if t := mime.TypeByExtension(ext); t != "" {
@@ -228,7 +250,7 @@ func (l *Library) Open(rel string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, fmt.Errorf("%w: %w", ErrForbidden, err)
 	}
 	ext := strings.ToLower(path.Ext(rel))
-	if !videoExts[ext] && !subtitleExts[ext] {
+	if !isVideoExt(ext) && !isSubtitleExt(ext) {
 		return nil, nil, fmt.Errorf("%w: %q is not a video or subtitle file", ErrForbidden, rel)
 	}
 	return l.open(rel)
@@ -266,13 +288,19 @@ func (l *Library) open(rel string) (*os.File, fs.FileInfo, error) {
 	return f, info, nil
 }
 
-// imageExts are the pictures OpenImage serves (posters beside videos).
-var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true}
+// isImageExt says which pictures OpenImage serves (posters beside videos).
+func isImageExt(ext string) bool {
+	switch ext {
+	case ".jpg", ".jpeg", ".png":
+		return true
+	}
+	return false
+}
 
 // OpenImage opens a picture in the library (a poster beside a video), with
 // Open's rules for paths.
 func (l *Library) OpenImage(rel string) (*os.File, fs.FileInfo, error) {
-	if !imageExts[strings.ToLower(path.Ext(rel))] {
+	if !isImageExt(strings.ToLower(path.Ext(rel))) {
 		return nil, nil, fmt.Errorf("%w: %q is not a picture", ErrForbidden, rel)
 	}
 	return l.open(rel)
@@ -355,7 +383,7 @@ func (w *walker) dir(dir string, depth int) error {
 			continue
 		}
 		ext := strings.ToLower(path.Ext(name))
-		if !videoExts[ext] && !subtitleExts[ext] {
+		if !isVideoExt(ext) && !isSubtitleExt(ext) {
 			continue
 		}
 		var info fs.FileInfo
@@ -368,7 +396,7 @@ func (w *walker) dir(dir string, depth int) error {
 		if err != nil || !info.Mode().IsRegular() {
 			continue
 		}
-		if videoExts[ext] {
+		if isVideoExt(ext) {
 			videos = append(videos, file{rel, info})
 		} else {
 			subs = append(subs, file{rel, info})

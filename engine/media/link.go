@@ -70,10 +70,15 @@ type Source struct {
 	Burn int `json:"burn,omitempty"`
 }
 
-// remoteExts maps the file extensions accepted in direct links to their kind.
-var remoteExts = map[string]Kind{
-	".mp4": KindFile, ".webm": KindFile, ".ogg": KindFile, ".ogv": KindFile,
-	".m4v": KindFile, ".mov": KindFile, ".m3u8": KindHLS,
+// remoteKind maps the file extensions accepted in direct links to their kind.
+func remoteKind(ext string) (Kind, bool) {
+	switch ext {
+	case ".mp4", ".webm", ".ogg", ".ogv", ".m4v", ".mov":
+		return KindFile, true
+	case ".m3u8":
+		return KindHLS, true
+	}
+	return "", false
 }
 
 func reject(format string, args ...any) error {
@@ -153,13 +158,15 @@ func ParseLink(raw string) (Source, error) {
 	return parseDirect(u)
 }
 
-var youTubeHosts = map[string]bool{
-	"youtube.com": true, "www.youtube.com": true, "m.youtube.com": true, "music.youtube.com": true,
-	"youtu.be": true, "www.youtu.be": true,
-	"youtube-nocookie.com": true, "www.youtube-nocookie.com": true,
+// isYouTubeHost says whether host is one of YouTube's.
+func isYouTubeHost(host string) bool {
+	switch host {
+	case "youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtu.be",
+		"www.youtu.be", "youtube-nocookie.com", "www.youtube-nocookie.com":
+		return true
+	}
+	return false
 }
-
-func isYouTubeHost(host string) bool { return youTubeHosts[host] }
 
 func parseYouTube(u *url.URL) (Source, error) {
 	host := strings.TrimPrefix(u.Hostname(), "www.")
@@ -220,7 +227,7 @@ func validVideoID(id string) bool {
 
 func parseDirect(u *url.URL) (Source, error) {
 	ext := strings.ToLower(path.Ext(u.Path))
-	kind, ok := remoteExts[ext]
+	kind, ok := remoteKind(ext)
 	if !ok {
 		return Source{}, reject("a direct link must end in .mp4, .webm, .ogg, .ogv, .m4v, .mov or .m3u8")
 	}
@@ -256,7 +263,7 @@ func parseLibraryLink(rel string) (Source, error) {
 	if err := checkRelPath(rel); err != nil {
 		return Source{}, reject("%s", err.Error())
 	}
-	if !videoExts[strings.ToLower(path.Ext(rel))] {
+	if !isVideoExt(strings.ToLower(path.Ext(rel))) {
 		return Source{}, reject("media library links must name a video file (%s)", videoExtList)
 	}
 	u := LibraryPrefix + rel

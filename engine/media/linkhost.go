@@ -73,10 +73,6 @@ func hostOf(u string) string {
 	return strings.TrimSuffix(strings.ToLower(rest), ".")
 }
 
-// localSuffixes are name endings that only mean something on a local
-// network.
-var localSuffixes = []string{".localhost", ".local", ".lan", ".home", ".home.arpa", ".internal", ".intranet", ".corp", ".localdomain"}
-
 // privateHost says why host (from a URL, IPv6 in brackets) is not a public
 // host, or "" when it may be one. It reads IPv4 addresses the way browsers
 // do (127.1, 0x7f000001, 2130706433 and 0177.0.0.1 are all loopback).
@@ -97,7 +93,8 @@ func privateHost(host string) string {
 	if host == "localhost" || !strings.Contains(host, ".") {
 		return host
 	}
-	for _, s := range localSuffixes {
+	// name endings that only mean something on a local network
+	for _, s := range []string{".localhost", ".local", ".lan", ".home", ".home.arpa", ".internal", ".intranet", ".corp", ".localdomain"} {
 		if strings.HasSuffix(host, s) {
 			return host
 		}
@@ -167,17 +164,19 @@ func ipv4Part(p string) (uint64, bool) {
 }
 
 // Special-purpose ranges that are not reachable public hosts.
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
-	netip.MustParsePrefix("fec0::/10"),     // site-local
-	netip.MustParsePrefix("64:ff9b:1::/48"),
+func nonPublic() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
+		netip.MustParsePrefix("0.0.0.0/8"),
+		netip.MustParsePrefix("192.0.0.0/24"),
+		netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
+		netip.MustParsePrefix("fec0::/10"),     // site-local
+		netip.MustParsePrefix("64:ff9b:1::/48"),
+	}
 }
 
 // nat64 embeds IPv4 addresses in IPv6 (RFC 6052).
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+func nat64() netip.Prefix { return netip.MustParsePrefix("64:ff9b::/96") }
 
 // PublicAddr reports whether a is a globally routable unicast address: not
 // loopback, private, link-local, carrier-grade NAT, unspecified, multicast
@@ -185,14 +184,14 @@ var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 // as the IPv4 one).
 func PublicAddr(a netip.Addr) bool {
 	a = a.Unmap()
-	if a.Is6() && nat64.Contains(a) {
+	if a.Is6() && nat64().Contains(a) {
 		b := a.As16()
 		a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
 	}
 	if !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
 		return false
 	}
-	for _, p := range nonPublic {
+	for _, p := range nonPublic() {
 		if p.Contains(a) {
 			return false
 		}

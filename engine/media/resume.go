@@ -36,13 +36,49 @@ func (r *Resume) Positions(room string) (map[string]float64, error) {
 	return out, err
 }
 
-// langNames names the languages ffprobe reports by ISO 639-2 code.
-var langNames = map[string]string{
-	"eng": "English", "en": "English", "ger": "Deutsch", "deu": "Deutsch", "de": "Deutsch", "fre": "Français", "fra": "Français", "fr": "Français",
-	"spa": "Español", "es": "Español", "ita": "Italiano", "it": "Italiano", "por": "Português", "pt": "Português", "nld": "Nederlands", "dut": "Nederlands",
-	"jpn": "日本語", "ja": "日本語", "kor": "한국어", "ko": "한국어", "chi": "中文", "zho": "中文", "zh": "中文", "rus": "Русский", "ru": "Русский",
-	"pol": "Polski", "pl": "Polski", "swe": "Svenska", "sv": "Svenska", "dan": "Dansk", "da": "Dansk", "nor": "Norsk", "no": "Norsk",
-	"fin": "Suomi", "fi": "Suomi", "tur": "Türkçe", "tr": "Türkçe", "ara": "العربية", "ar": "العربية", "hin": "हिन्दी", "hi": "हिन्दी",
+// langName names a language ffprobe reports by ISO 639-2 code.
+func langName(code string) string {
+	switch code {
+	case "eng", "en":
+		return "English"
+	case "ger", "deu", "de":
+		return "Deutsch"
+	case "fre", "fra", "fr":
+		return "Français"
+	case "spa", "es":
+		return "Español"
+	case "ita", "it":
+		return "Italiano"
+	case "por", "pt":
+		return "Português"
+	case "nld", "dut":
+		return "Nederlands"
+	case "jpn", "ja":
+		return "日本語"
+	case "kor", "ko":
+		return "한국어"
+	case "chi", "zho", "zh":
+		return "中文"
+	case "rus", "ru":
+		return "Русский"
+	case "pol", "pl":
+		return "Polski"
+	case "swe", "sv":
+		return "Svenska"
+	case "dan", "da":
+		return "Dansk"
+	case "nor", "no":
+		return "Norsk"
+	case "fin", "fi":
+		return "Suomi"
+	case "tur", "tr":
+		return "Türkçe"
+	case "ara", "ar":
+		return "العربية"
+	case "hin", "hi":
+		return "हिन्दी"
+	}
+	return ""
 }
 
 // TrackLabel names an audio or subtitle stream for people: its title, or
@@ -51,8 +87,8 @@ func TrackLabel(s Stream, n int) string {
 	switch {
 	case s.Title != "":
 		return s.Title
-	case langNames[strings.ToLower(s.Language)] != "":
-		return langNames[strings.ToLower(s.Language)]
+	case langName(strings.ToLower(s.Language)) != "":
+		return langName(strings.ToLower(s.Language))
 	case s.Language != "":
 		return s.Language
 	}

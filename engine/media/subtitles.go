@@ -133,14 +133,14 @@ func decodeSubtitleText(data []byte) string {
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
-// cp1252 holds the Windows-1252 characters for bytes 0x80–0x9F; the other
-// bytes equal their Unicode code points. Unassigned bytes map to U+FFFD.
-var cp1252 = [32]rune{
-	'€', '\uFFFD', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\uFFFD', 'Ž', '\uFFFD',
-	'\uFFFD', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\uFFFD', 'ž', 'Ÿ',
-}
-
+// windows1252 decodes a Windows-1252 byte: 0x80–0x9F are the
+// characters below, the other bytes equal their Unicode code points.
+// Unassigned bytes map to U+FFFD.
 func windows1252(c byte) rune {
+	cp1252 := [32]rune{
+		'€', '\uFFFD', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\uFFFD', 'Ž', '\uFFFD',
+		'\uFFFD', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\uFFFD', 'ž', 'Ÿ',
+	}
 	if c >= 0x80 && c < 0xA0 {
 		return cp1252[c-0x80]
 	}

@@ -545,7 +545,7 @@ func (a *actor) hello(m *memberState, now time.Time) out {
 		Members: members, MembersTotal: total, Chat: chat, HistoryMore: more, Video: a.info.Video,
 		Time:      now.UnixMilli(),
 		Limits:    wireLimits{ChatChars: MaxChatRunes, MessageBytes: proto.MaxMessageSize, ChatPer10s: a.s.opt.ChatPer10s},
-		Reactions: Reactions,
+		Reactions: Reactions(),
 		PingMS:    a.s.opt.PingInterval.Milliseconds(),
 		Playback:  a.helloPlayback(), Queue: a.helloQueue(), Sync: a.syncHello(),
 		Stream: a.streamHello(),

@@ -42,21 +42,33 @@ type classBudget struct {
 	quiet     bool
 }
 
-// budgets is the one table of per-connection message budgets. The chat
+// baseBudget is the one table of per-connection message budgets. The chat
 // class is scaled from limits.chat_per_10s and the control and queue
 // classes from limits.commands_per_10s (see Service.budget).
-var budgets = [numClasses]classBudget{
-	classChat:     {burst: 20, perSecond: 2},
-	classTyping:   {burst: 5, perSecond: 1, quiet: true},
-	classPresence: {burst: 5, perSecond: 1, quiet: true},
-	classControl:  {burst: 20, perSecond: 2},
-	classQueue:    {burst: 20, perSecond: 2},
-	classReport:   {burst: 30, perSecond: 5, quiet: true},
-	classStream:   {burst: 10, perSecond: 0.5},
-	classRTC:      {burst: 60, perSecond: 20},
-	classPing:     {burst: 16, perSecond: 2, quiet: true},
-	classPage:     {burst: 10, perSecond: 1},
-	classOther:    {burst: 10, perSecond: 1},
+func baseBudget(cl msgClass) classBudget {
+	switch cl {
+	case classChat:
+		return classBudget{burst: 20, perSecond: 2}
+	case classTyping:
+		return classBudget{burst: 5, perSecond: 1, quiet: true}
+	case classPresence:
+		return classBudget{burst: 5, perSecond: 1, quiet: true}
+	case classControl:
+		return classBudget{burst: 20, perSecond: 2}
+	case classQueue:
+		return classBudget{burst: 20, perSecond: 2}
+	case classReport:
+		return classBudget{burst: 30, perSecond: 5, quiet: true}
+	case classStream:
+		return classBudget{burst: 10, perSecond: 0.5}
+	case classRTC:
+		return classBudget{burst: 60, perSecond: 20}
+	case classPing:
+		return classBudget{burst: 16, perSecond: 2, quiet: true}
+	case classPage:
+		return classBudget{burst: 10, perSecond: 1}
+	}
+	return classBudget{burst: 10, perSecond: 1} // classOther
 }
 
 // classOf is the class of a client message type.
@@ -136,7 +148,7 @@ func (cb *connBudget) check(now time.Time, cl msgClass, b classBudget) (verdict,
 
 // budget is class cl's budget on this service.
 func (s *Service) budget(cl msgClass) classBudget {
-	b := budgets[cl]
+	b := baseBudget(cl)
 	switch cl {
 	case classChat:
 		// The member's own bucket (ChatPer10s per 10 s) is the real limit;
@@ -159,10 +171,10 @@ func (s *Service) memberPer10s(cl msgClass) int {
 	case classChat:
 		return s.opt.ChatPer10s
 	case classStream:
-		return budgets[classStream].burst
+		return baseBudget(classStream).burst
 	}
 	if s.opt.CommandsPer10s > 0 {
 		return s.opt.CommandsPer10s
 	}
-	return budgets[cl].burst
+	return baseBudget(cl).burst
 }

@@ -7,6 +7,7 @@ package room
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -234,17 +235,10 @@ const (
 	MaxNameRunes = 80
 )
 
-// Reactions is the fixed set of emoji members may react with.
-var Reactions = []string{"👍", "❤️", "😂", "😮", "😢", "🎉"}
+// Reactions returns the fixed set of emoji members may react with.
+func Reactions() []string { return []string{"👍", "❤️", "😂", "😮", "😢", "🎉"} }
 
-func validReaction(e string) bool {
-	for _, r := range Reactions {
-		if r == e {
-			return true
-		}
-	}
-	return false
-}
+func validReaction(e string) bool { return slices.Contains(Reactions(), e) }
 
 // CleanName validates a room name (empty is allowed).
 func CleanName(raw string) (string, error) {

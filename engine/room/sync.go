@@ -55,7 +55,7 @@ func SyncOptionsFrom(c *config.Config) SyncOptions {
 }
 
 // defaultSync is the configuration's defaults, read once.
-var defaultSync = sync.OnceValue(func() SyncOptions {
+var defaultSync = sync.OnceValue(func() SyncOptions { //nolint:gochecknoglobals // computed once from the option table
 	c, err := config.Defaults()
 	if err != nil {
 		panic("room: the configuration's defaults do not load: " + err.Error())

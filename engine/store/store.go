@@ -26,7 +26,7 @@ import (
 // SchemaVersion is the version of the key layout this build writes.
 const SchemaVersion = 1
 
-var schemaKey = []byte("meta/schema")
+const schemaKey = "meta/schema"
 
 // Errors returned by the store.
 var (
@@ -118,9 +118,9 @@ func Open(dir string, log *slog.Logger, o Options) (*Store, error) {
 
 func (s *Store) migrate() error {
 	return s.UpdateSync(func(tx *Tx) error {
-		v, err := tx.Get(schemaKey)
+		v, err := tx.Get([]byte(schemaKey))
 		if errors.Is(err, ErrNotFound) {
-			return tx.Set(schemaKey, []byte(strconv.Itoa(SchemaVersion)))
+			return tx.Set([]byte(schemaKey), []byte(strconv.Itoa(SchemaVersion)))
 		}
 		if err != nil {
 			return err
@@ -148,7 +148,7 @@ func (s *Store) Ready(ctx context.Context) error {
 	if s.db.IsClosed() {
 		return errors.New("store: closed")
 	}
-	return s.View(func(tx *Tx) error { _, err := tx.Get(schemaKey); return err })
+	return s.View(func(tx *Tx) error { _, err := tx.Get([]byte(schemaKey)); return err })
 }
 
 // Sync forces written data to disk.

@@ -114,15 +114,14 @@ func (m *Manager) cachedAsset(key string, make func() ([]byte, error)) ([]byte, 
 	return data, nil
 }
 
-// posterNames are the pictures beside a video that serve as its poster, in
-// order of preference; "%s" is the video's name without extension.
-var posterNames = []string{"%s.jpg", "%s-poster.jpg", "%s.png", "poster.jpg", "poster.png", "folder.jpg", "folder.png", "cover.jpg"}
-
 // Poster returns a picture for library video rel and its content type: a
 // poster beside it (poster.jpg, folder.jpg, or one named like the video),
 // or a frame ffmpeg grabs a tenth of the way in, scaled to PosterWidth and
 // kept in the cache.
 func (m *Manager) Poster(ctx context.Context, rel string) ([]byte, string, error) {
+	// posterNames are the pictures beside a video that serve as its poster, in
+	// order of preference; "%s" is the video's name without extension.
+	posterNames := []string{"%s.jpg", "%s-poster.jpg", "%s.png", "poster.jpg", "poster.png", "folder.jpg", "folder.png", "cover.jpg"}
 	dir, name := path.Split(rel)
 	stem := strings.TrimSuffix(name, path.Ext(name))
 	for _, pattern := range posterNames {

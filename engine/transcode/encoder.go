@@ -17,9 +17,6 @@ import (
 // otherwise.
 const EncoderAuto = "auto"
 
-// autoOrder is the order "auto" tries hardware encoders in.
-var autoOrder = []string{EncoderNVENC, EncoderQSV, EncoderVAAPI}
-
 // trialTimeout bounds one trial encode.
 const trialTimeout = 15 * time.Second
 
@@ -52,7 +49,8 @@ func (p EncoderProbe) Select(ctx context.Context, want string) EncoderChoice {
 		return EncoderChoice{Encoder: EncoderSoftware}
 	case EncoderAuto:
 		var why []string
-		for _, enc := range autoOrder {
+		// the order "auto" tries hardware encoders in
+		for _, enc := range []string{EncoderNVENC, EncoderQSV, EncoderVAAPI} {
 			err := p.check(ctx, enc)
 			if err == nil {
 				return EncoderChoice{Encoder: enc}

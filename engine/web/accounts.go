@@ -299,29 +299,28 @@ func (s *Server) absURL(c *fiber.Ctx, p string) string {
 // errInviteDays refuses an invite's lifetime out of range.
 var errInviteDays = errors.New("enter a number of days from 1 to 90")
 
-// accountErrors maps the account errors a form shows to their keys in the
-// catalogues.
-var accountErrors = []struct {
-	err error
-	key string
-}{
-	{account.ErrInvalidEmail, "acct_err_invalid_email"},
-	{account.ErrEmailTaken, "acct_err_email_taken"},
-	{account.ErrWeakPassword, "acct_err_weak_password"},
-	{account.ErrLongPassword, "acct_err_long_password"},
-	{account.ErrInvalidName, "acct_err_invalid_name"},
-	{account.ErrBadCredentials, "acct_err_bad_credentials"},
-	{account.ErrWrongPassword, "acct_err_wrong_password"},
-	{account.ErrRegistrationClosed, "acct_err_registration_closed"},
-	{account.ErrInviteRequired, "acct_err_invite_required"},
-	{account.ErrInviteInvalid, "acct_err_invite_invalid"},
-	{account.ErrLastAdmin, "acct_err_last_admin"},
-	{errInviteDays, "acct_err_invite_days"},
-}
-
 // errText is an account error in the page's language (its English text when
 // the catalogues do not know it).
 func errText(T i18n.Catalogue, err error) string {
+	// accountErrors maps the account errors a form shows to their keys in the
+	// catalogues.
+	accountErrors := []struct {
+		err error
+		key string
+	}{
+		{account.ErrInvalidEmail, "acct_err_invalid_email"},
+		{account.ErrEmailTaken, "acct_err_email_taken"},
+		{account.ErrWeakPassword, "acct_err_weak_password"},
+		{account.ErrLongPassword, "acct_err_long_password"},
+		{account.ErrInvalidName, "acct_err_invalid_name"},
+		{account.ErrBadCredentials, "acct_err_bad_credentials"},
+		{account.ErrWrongPassword, "acct_err_wrong_password"},
+		{account.ErrRegistrationClosed, "acct_err_registration_closed"},
+		{account.ErrInviteRequired, "acct_err_invite_required"},
+		{account.ErrInviteInvalid, "acct_err_invite_invalid"},
+		{account.ErrLastAdmin, "acct_err_last_admin"},
+		{errInviteDays, "acct_err_invite_days"},
+	}
 	for _, e := range accountErrors {
 		if errors.Is(err, e.err) {
 			return T.T(e.key)

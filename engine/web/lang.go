@@ -51,25 +51,24 @@ func refuse(status int, reason string, err error) error {
 	return &pageRefusal{status: status, reason: reason, err: err}
 }
 
-// refusalReasons maps room errors to the pageRefusal pages.
-var refusalReasons = []struct {
-	err    error
-	status int
-	reason string
-}{
-	{room.ErrNotFound, fiber.StatusNotFound, "not_found"},
-	{room.ErrInvite, fiber.StatusNotFound, "invite"},
-	{room.ErrLocked, fiber.StatusForbidden, "locked"},
-	{room.ErrBanned, fiber.StatusForbidden, "banned"},
-	{room.ErrGuestsOff, fiber.StatusForbidden, "guests_off"},
-	{room.ErrGuestRoom, fiber.StatusForbidden, "guest_room"},
-	{room.ErrRoomFull, fiber.StatusConflict, "full"},
-	{room.ErrTooManyGuests, fiber.StatusConflict, "too_many_guests"},
-	{room.ErrTooManyRooms, fiber.StatusConflict, "too_many"},
-}
-
 // refusalFor returns the pageRefusal for a room error, or nil.
 func refusalFor(err error) *pageRefusal {
+	// refusalReasons maps room errors to the pageRefusal pages.
+	refusalReasons := []struct {
+		err    error
+		status int
+		reason string
+	}{
+		{room.ErrNotFound, fiber.StatusNotFound, "not_found"},
+		{room.ErrInvite, fiber.StatusNotFound, "invite"},
+		{room.ErrLocked, fiber.StatusForbidden, "locked"},
+		{room.ErrBanned, fiber.StatusForbidden, "banned"},
+		{room.ErrGuestsOff, fiber.StatusForbidden, "guests_off"},
+		{room.ErrGuestRoom, fiber.StatusForbidden, "guest_room"},
+		{room.ErrRoomFull, fiber.StatusConflict, "full"},
+		{room.ErrTooManyGuests, fiber.StatusConflict, "too_many_guests"},
+		{room.ErrTooManyRooms, fiber.StatusConflict, "too_many"},
+	}
 	for _, r := range refusalReasons {
 		if errors.Is(err, r.err) {
 			return &pageRefusal{status: r.status, reason: r.reason, err: err}

@@ -236,7 +236,7 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 		"Native":       s.syncplay != nil,
 		"Banned":       bannedList(in),
 		"Levels":       []room.Level{room.LevelEveryone, room.LevelModerators, room.LevelOwner},
-		"Reactions":    room.Reactions,
+		"Reactions":    room.Reactions(),
 		"MaxChat":      room.MaxChatRunes,
 	})
 }

@@ -111,7 +111,10 @@ type member struct {
 	wmu    sync.Mutex // serializes writes of a socket.io connection
 }
 
-var dialer = &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 4 << 10}
+// dialer opens the load's websockets.
+func dialer() *websocket.Dialer {
+	return &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 4 << 10}
+}
 
 // target is a room server under load: ours, or the socket.io one.
 type target interface {
@@ -126,7 +129,7 @@ type target interface {
 	pid() int
 }
 
-var textMarker = []byte(`"text":"s`)
+const textMarker = `"text":"s`
 
 // receive reads frames until the connection closes, counting load lines and
 // recording their latency from the send time written into the text.
@@ -166,7 +169,7 @@ func (m *member) count(buf []byte, h *latency.Histogram) {
 	m.frames.Add(1)
 	rest := buf
 	for {
-		i := indexOf(rest, textMarker)
+		i := indexOf(rest, []byte(textMarker))
 		if i < 0 {
 			break
 		}

@@ -38,7 +38,7 @@ const (
 
 // binPath is the watchparty binary (-bin); empty builds one from the
 // module in the working directory.
-var binPath string
+var binPath string //nolint:gochecknoglobals // the -bin flag, or the binary built for this run
 
 func watchpartyBinary() (string, error) {
 	if binPath != "" {
@@ -246,7 +246,7 @@ func (s *server) dial(code, user string) (*member, error) {
 	h := http.Header{}
 	h.Set("Cookie", "wp_session="+session)
 	h.Set("Origin", s.base)
-	conn, resp, err := dialer.Dial("ws"+strings.TrimPrefix(s.base, "http")+"/r/"+code+"/ws", h)
+	conn, resp, err := dialer().Dial("ws"+strings.TrimPrefix(s.base, "http")+"/r/"+code+"/ws", h)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("%w (HTTP %s)", err, resp.Status)

@@ -107,7 +107,7 @@ func (s *nodeServer) setup(rooms, members int) ([]string, error) {
 func (s *nodeServer) pid() int { return s.cmd.Process.Pid }
 
 func (s *nodeServer) dial(code, user string) (*member, error) {
-	conn, _, err := dialer.Dial("ws://"+s.addr+"/socket.io/?EIO=4&transport=websocket&room="+code+"&u="+user, nil)
+	conn, _, err := dialer().Dial("ws://"+s.addr+"/socket.io/?EIO=4&transport=websocket&room="+code+"&u="+user, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -99,7 +99,7 @@ func guestFlood(srv *server, o *options, out io.Writer) error {
 	defer conn.Close()
 	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	_, hello, err := conn.ReadMessage()
-	if err != nil || !bytes.HasPrefix(hello, helloMark) {
+	if err != nil || !bytes.HasPrefix(hello, []byte(helloMark)) {
 		return fmt.Errorf("owner hello: %v", err)
 	}
 	fmt.Fprintf(out, "guest flood: %d attempts in %s from 64 addresses (%.0f/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())

@@ -303,13 +303,15 @@ func (st *stats) errorText() string {
 	return strings.Join(parts, ",")
 }
 
-var (
-	chatMark  = []byte(`"text":"soak:`)
-	helloMark = []byte(`{"type":"hello"`)
-	errMark   = []byte(`{"type":"error"`)
-	playMark  = []byte(`{"type":"playback"`)
-	codeRe    = regexp.MustCompile(`"code":"([a-z_]+)"`)
+// What the members look for in the messages they receive.
+const (
+	chatMark  = `"text":"soak:`
+	helloMark = `{"type":"hello"`
+	errMark   = `{"type":"error"`
+	playMark  = `{"type":"playback"`
 )
+
+var codeRe = regexp.MustCompile(`"code":"([a-z_]+)"`)
 
 // receive reads until the connection ends, counting soak lines (their
 // latency from the time in the text), errors and playback messages.
@@ -326,14 +328,14 @@ func (m *member) receive(st *stats) {
 		now := time.Now().UnixNano()
 		for part := range bytes.SplitSeq(data, []byte{'\n'}) {
 			switch {
-			case bytes.HasPrefix(part, helloMark):
-			case bytes.HasPrefix(part, errMark):
+			case bytes.HasPrefix(part, []byte(helloMark)):
+			case bytes.HasPrefix(part, []byte(errMark)):
 				code := "unknown"
 				if mm := codeRe.FindSubmatch(part); mm != nil {
 					code = string(mm[1])
 				}
 				st.addError(code)
-			case bytes.HasPrefix(part, playMark):
+			case bytes.HasPrefix(part, []byte(playMark)):
 				st.ctlRecv.Add(1)
 				if at := m.room.ctlAt.Load(); at > 0 {
 					d := time.Duration(now - at)
@@ -341,7 +343,7 @@ func (m *member) receive(st *stats) {
 					st.intervalCtl.Load().Add(d)
 				}
 			default:
-				i := bytes.Index(part, chatMark)
+				i := bytes.Index(part, []byte(chatMark))
 				if i < 0 {
 					continue
 				}
@@ -582,7 +584,7 @@ func setupRoom(srv *server, owner *browser, i int, o *options, connIdx *int, st 
 		}
 		// The first message is hello.
 		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		if _, first, err := conn.ReadMessage(); err != nil || !bytes.HasPrefix(first, helloMark) {
+		if _, first, err := conn.ReadMessage(); err != nil || !bytes.HasPrefix(first, []byte(helloMark)) {
 			conn.Close()
 			return nil, fmt.Errorf("no hello for %s: %v", name, err)
 		}

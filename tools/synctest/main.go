@@ -21,7 +21,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	fs.SetOutput(stderr)
 	scen := fs.String("scenario", "loopback", "loopback, mixed (shaped paths per player) or capped (one player's link below the video's bitrate)")
 	players := fs.Int("players", 3, "loopback: players in the room from the start (2-6); one more joins late")
-	profiles := fs.String("profiles", "", "mixed: the players' paths, space-separated name=up/down[,jitter][,loss%][,capKbps] (default "+quoteProfiles(mixedProfiles)+")")
+	profiles := fs.String("profiles", "", "mixed: the players' paths, space-separated name=up/down[,jitter][,loss%][,capKbps] (default "+quoteProfiles(mixedProfiles())+")")
 	wait := fs.Bool("wait", false, "capped: the room waits for everyone")
 	verbose := fs.Bool("v", false, "log the server and the browsers")
 	raw := fs.String("raw", "", "write the recordings and marks as JSON to this file")
@@ -37,7 +37,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		sc = loopbackScenario(*players)
 	case "mixed":
-		ps := mixedProfiles
+		ps := mixedProfiles()
 		if *profiles != "" {
 			ps = nil
 			for _, f := range strings.Fields(*profiles) {

@@ -11,17 +11,19 @@ import (
 // The paths of the mixed scenario: a 20 ms round trip, 80 ms with jitter,
 // 200 ms with heavy jitter and 1% loss (stalls), and an asymmetric one
 // (10 ms up, 90 ms down). The late joiner comes over the slowest path.
-var mixedProfiles = []Profile{
-	mustProfile("A=10/10,1"),
-	mustProfile("B=40/40,10"),
-	mustProfile("C=100/100,30,1%"),
-	mustProfile("D=10/90,5"),
+func mixedProfiles() []Profile {
+	return []Profile{
+		mustProfile("A=10/10,1"),
+		mustProfile("B=40/40,10"),
+		mustProfile("C=100/100,30,1%"),
+		mustProfile("D=10/90,5"),
+	}
 }
 
 // netChange is what player B's path becomes halfway through the mixed
 // scenario (a phone leaving Wi-Fi for a mobile network): slower and
 // asymmetric.
-var netChange = mustProfile("B2=20/120,15")
+func netChange() Profile { return mustProfile("B2=20/120,15") }
 
 // cappedKbps is the capped player's bandwidth: below the test clip's
 // bitrate (about 600 kbit/s, VP8 500k + Opus).
@@ -197,10 +199,10 @@ func mixedScenario(paths []Profile) Scenario {
 		Paths:   paths,
 		Late:    late,
 		Clip:    120,
-		Summary: fmt.Sprintf("mixed: %d players on shaped paths + 1 late joiner on the slowest; player 2's path changes to %s halfway", len(paths), netChange.Name),
+		Summary: fmt.Sprintf("mixed: %d players on shaped paths + 1 late joiner on the slowest; player 2's path changes to %s halfway", len(paths), netChange().Name),
 		Script: func(p *Play) {
 			p.opening(last)
-			p.s.Shapers[1].Set(netChange)
+			p.s.Shapers[1].Set(netChange())
 			p.Mark("net", 1)
 			p.Hold(10 * time.Second)
 			p.closing(2 % len(paths))

@@ -69,7 +69,7 @@ func TestOpenCVNeverFetchesURLs(t *testing.T) {
 	n := 0
 	for {
 		fr, err := src.Next(ctx)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

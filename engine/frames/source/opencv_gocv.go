@@ -38,7 +38,7 @@ const envCaptureOptions = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 // captureOpen serializes OpenCV opens: the protocol whitelist reaches
 // FFmpeg through the process environment, which every open reads.
-var captureOpen sync.Mutex
+var captureOpen sync.Mutex //nolint:gochecknoglobals // the environment it guards is the process's
 
 // openCapture opens name with OpenCV's FFmpeg backend (never another
 // backend that might fetch on its own). With a whitelist, FFmpeg may use

@@ -56,7 +56,7 @@ func TestOpenCVFiles(t *testing.T) {
 			n := 0
 			for range 100 {
 				fr, err := src.Next(ctx)
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				if err != nil {

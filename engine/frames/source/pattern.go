@@ -95,15 +95,14 @@ func (p *Pattern) Close() error {
 	return nil
 }
 
-var bars = [...]color.RGBA{
-	{192, 192, 192, 255}, {192, 192, 0, 255}, {0, 192, 192, 255}, {0, 192, 0, 255},
-	{192, 0, 192, 255}, {192, 0, 0, 255}, {0, 0, 192, 255}, {16, 16, 16, 255},
-}
-
 // DrawPattern paints frame i of the test pattern into img.
 func DrawPattern(img *image.RGBA, i uint64) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
+	bars := [...]color.RGBA{
+		{192, 192, 192, 255}, {192, 192, 0, 255}, {0, 192, 192, 255}, {0, 192, 0, 255},
+		{192, 0, 192, 255}, {192, 0, 0, 255}, {0, 0, 192, 255}, {16, 16, 16, 255},
+	}
 	barsEnd, rampEnd := h*2/3, h*5/6
 	for y := range h {
 		row := img.Pix[y*img.Stride:]

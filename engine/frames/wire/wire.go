@@ -83,23 +83,30 @@ const (
 	closeCodeLimits CloseCode = 11
 )
 
-var closeNames = [...]string{
-	CloseNormal:   "normal",
-	CloseShutdown: "shutdown",
-	CloseProtocol: "protocol-error",
-	CloseTooLarge: "too-large",
-	CloseTimeout:  "timeout",
-	CloseStalled:  "stalled",
-	CloseEnded:    "ended",
-	CloseBadFrame: "bad-frame",
-	CloseInternal: "internal",
-	CloseReplaced: "replaced",
-	CloseRevoked:  "revoked",
-}
-
 func (c CloseCode) String() string {
-	if c < closeCodeLimits {
-		return closeNames[c]
+	switch c {
+	case CloseNormal:
+		return "normal"
+	case CloseShutdown:
+		return "shutdown"
+	case CloseProtocol:
+		return "protocol-error"
+	case CloseTooLarge:
+		return "too-large"
+	case CloseTimeout:
+		return "timeout"
+	case CloseStalled:
+		return "stalled"
+	case CloseEnded:
+		return "ended"
+	case CloseBadFrame:
+		return "bad-frame"
+	case CloseInternal:
+		return "internal"
+	case CloseReplaced:
+		return "replaced"
+	case CloseRevoked:
+		return "revoked"
 	}
 	return "unknown"
 }

@@ -64,7 +64,7 @@ func (s Spec) norm() Spec {
 	return s
 }
 
-var cache struct {
+var cache struct { //nolint:gochecknoglobals // files made once for the whole test binary
 	sync.Mutex
 	dir   string
 	files map[string]string

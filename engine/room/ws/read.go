@@ -45,11 +45,13 @@ func (f *freeList) put(b []byte) {
 	f.mu.Unlock()
 }
 
+// Free lists shared by every connection of the process, as sync.Pools
+// would be.
 var (
 	// batchBufs hold the frames a writer assembles from queued messages.
-	batchBufs = &freeList{size: 4 << 10, max: 256, keep: 256 << 10}
+	batchBufs = &freeList{size: 4 << 10, max: 256, keep: 256 << 10} //nolint:gochecknoglobals // shared by every connection
 	// readBufs hold one incoming message while it is decoded.
-	readBufs = &freeList{size: proto.MaxMessageSize + 1, max: 256, keep: proto.MaxMessageSize + 1}
+	readBufs = &freeList{size: proto.MaxMessageSize + 1, max: 256, keep: proto.MaxMessageSize + 1} //nolint:gochecknoglobals // shared by every connection
 )
 
 // WriteBufferPool is a websocket.BufferPool backed by a free list; give it
