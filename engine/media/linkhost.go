@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"watchparty/engine/fetch"
 )
 
 // LinkRules are a server's rules for the direct links members share, which
@@ -163,38 +165,7 @@ func ipv4Part(p string) (uint64, bool) {
 	return v, true
 }
 
-// Special-purpose ranges that are not reachable public hosts.
-func nonPublic() []netip.Prefix {
-	return []netip.Prefix{
-		netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
-		netip.MustParsePrefix("0.0.0.0/8"),
-		netip.MustParsePrefix("192.0.0.0/24"),
-		netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
-		netip.MustParsePrefix("fec0::/10"),     // site-local
-		netip.MustParsePrefix("64:ff9b:1::/48"),
-	}
-}
-
-// nat64 embeds IPv4 addresses in IPv6 (RFC 6052).
-func nat64() netip.Prefix { return netip.MustParsePrefix("64:ff9b::/96") }
-
-// PublicAddr reports whether a is a globally routable unicast address: not
-// loopback, private, link-local, carrier-grade NAT, unspecified, multicast
-// or another special-purpose range (an IPv4 address inside IPv6 is judged
-// as the IPv4 one).
-func PublicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if a.Is6() && nat64().Contains(a) {
-		b := a.As16()
-		a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
-	}
-	if !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
-		return false
-	}
-	for _, p := range nonPublic() {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
-}
+// PublicAddr reports whether a is a globally routable unicast address: the
+// same rule the server's own fetches follow (fetch.PublicAddr), so that a
+// link every member's browser fetches is held to it too.
+func PublicAddr(a netip.Addr) bool { return fetch.PublicAddr(a) }

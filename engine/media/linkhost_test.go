@@ -26,6 +26,11 @@ func TestParseLinkWithPrivateHosts(t *testing.T) {
 		"http://[fd00::1]/a.mp4",
 		"http://[::ffff:192.168.0.1]/a.mp4",
 		"http://[64:ff9b::a00:1]/a.mp4",
+		"http://[2002:c0a8:101::1]/a.mp4",    // 6to4 of 192.168.1.1
+		"http://[2001:0:4136:e378::1]/a.mp4", // Teredo
+		"http://[2001:db8::1]/a.mp4",
+		"http://192.0.2.10/a.mp4",
+		"http://240.1.2.3/a.mp4",
 		"http://localhost:8080/a.mp4",
 		"http://app.localhost/a.mp4",
 		"http://nas/a.mp4",
