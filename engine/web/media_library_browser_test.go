@@ -91,8 +91,18 @@ func TestBrowserLibraryPane(t *testing.T) {
 	// without it).
 	browsertest.EvalAsync[any](w, roomModule+`.then((m) => { m.room.sync.command("seek", 70); return null; })`)
 	w.WaitJS(`Math.abs(document.querySelector("#player video").currentTime - 70) < 1`)
-	w.Do("burn in the PGS track", chromedpSelect(libRow("Films/Subtitled.mkv", ".lib-burn"), browsertest.Eval[string](w,
-		`document.querySelector('`+libRow("Films/Subtitled.mkv", ".lib-burn option:last-child")+`').value`)))
+	pgs := browsertest.Eval[string](w, `document.querySelector('`+libRow("Films/Subtitled.mkv", ".lib-burn option:last-child")+`').value`)
+	w.Do("burn in the PGS track", chromedpSelect(libRow("Films/Subtitled.mkv", ".lib-burn"), pgs))
+	// The listing is fetched again (as it is while files are probed): the
+	// choice stays.
+	burnSel := libRow("Films/Subtitled.mkv", ".lib-burn")
+	browsertest.Eval[bool](w, `(window.oldBurn = document.querySelector('`+burnSel+`')) !== null`)
+	w.Fill("#library-q", "")
+	w.Press("\r")
+	w.WaitJS(`(document.querySelector('` + burnSel + `') || window.oldBurn) !== window.oldBurn`)
+	if got := browsertest.Eval[string](w, `document.querySelector('`+burnSel+`').value`); got != pgs {
+		t.Fatalf("the burn-in choice after the listing came again: %q, want %q", got, pgs)
+	}
 	w.Click(libRow("Films/Subtitled.mkv", `button[aria-label="Watch Subtitled.mkv"]`))
 	w.WaitJS(`/^media:Films\/Subtitled\.mkv#burn=\d+$/.test(document.querySelector("#player").dataset.src)`)
 	w.WaitJS(`document.querySelector("#player").dataset.ready === "1"`)

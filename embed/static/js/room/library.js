@@ -39,6 +39,9 @@ export function installLibrary(ctx) {
   let now = { path: "", phase: "", text: "" };
   const modes = new Map(); // path -> playback mode, from the last listing
   const statuses = new Map(); // path -> the status element of its row
+  // path -> the picture subtitle chosen to burn in: a listing fetched again
+  // (while files are probed) rebuilds the rows, not the choice.
+  const burnChoice = new Map();
 
   async function load(opts = {}) {
     loaded = true;
@@ -94,7 +97,12 @@ export function installLibrary(ctx) {
       rows.push(entryRow(e));
     }
     if (!rows.length) rows.push(el("li", { class: "empty", text: t("library_no_match") }));
+    // The control that had the focus keeps it in the new rows (each row's
+    // controls are named by the file).
+    const focused = results.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
     results.replaceChildren(...rows);
+    if (focused)
+      [...results.querySelectorAll("[aria-label]")].find((n) => n.getAttribute("aria-label") === focused)?.focus();
     // Files not looked at yet are probed in the background: look again.
     if ((data.entries || []).some((e) => !e.probed) && tries < AGAIN_TRIES) {
       tries++;
@@ -167,6 +175,9 @@ export function installLibrary(ctx) {
         el("option", { value: "", text: t("library_burn_none") }),
         ...e.burn.map((b) => el("option", { value: String(b.index), text: t("library_burn", { label: b.label }) })),
       );
+      const chosen = burnChoice.get(e.path);
+      if (e.burn.some((b) => String(b.index) === chosen)) burn.value = chosen;
+      burn.addEventListener("change", () => burnChoice.set(e.path, burn.value));
       actions.append(burn);
     }
     const link = (start) => {
