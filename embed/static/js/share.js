@@ -24,7 +24,7 @@ function el(tag, props = {}, ...children) {
   return e;
 }
 
-export function installShare({ send, state, player, root, on, emit, store, connected }) {
+export function installShare({ send, state, player, root, on, emit, store, connected }, debug = {}) {
   const box = document.getElementById("player");
 
   // ---- page ----
@@ -70,7 +70,7 @@ export function installShare({ send, state, player, root, on, emit, store, conne
   let refSeq = 0;
   const mine = new Set(); // mids the server gave me as sending slots
   const publishes = new Map(); // ref -> sources, until the server accepts
-  const debug = { frames: 0, firstFrameAt: 0, sharedAt: 0, joins: 0 };
+  Object.assign(debug, { frames: 0, firstFrameAt: 0, sharedAt: 0, joins: 0 });
 
   const rtc = (signal) => {
     const ref = `rtc${++refSeq}`;

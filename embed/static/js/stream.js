@@ -22,7 +22,7 @@ const CHUNK_HEADER = 8; // data channel: seq(4) index(2) count(2)
 const CHANNEL_WAIT_MS = 4000;
 const transports = { channel: "data channel", relay: "websocket" };
 
-export function installStream({ send, state, root, on, store, sync }) {
+export function installStream({ send, state, root, on, store, sync }, stats = {}) {
   const $ = (id) => document.getElementById(id);
   const base = root.dataset.base || "";
   const code = root.dataset.code;
@@ -36,10 +36,10 @@ export function installStream({ send, state, root, on, store, sync }) {
   const ctx2d = canvas.getContext("2d");
 
   // Counters, for people debugging a stream and for the browser tests (the
-  // room module hands them out as room.stream).
+  // room module hands them out as room.stream, the object given here).
   // transport says where the last frame came from; relayOpens counts the
   // relay websockets this page opened.
-  const stats = {
+  Object.assign(stats, {
     frames: 0,
     dropped: 0,
     fps: 0,
@@ -50,7 +50,7 @@ export function installStream({ send, state, root, on, store, sync }) {
     active: false,
     transport: "",
     relayOpens: 0,
-  };
+  });
 
   let current = { active: false };
   let ws = null;

@@ -6,13 +6,11 @@
 // Views: layout.js (tabs, drawer, theatre, fullscreen, phone layouts),
 // controls.js (the control bar and keyboard shortcuts), chat.js, people.js,
 // queue.js, library.js, invite.js, settings.js; stream.js and share.js show
-// frame streams and WebRTC shares.
+// frame streams and WebRTC shares, and load after the room's first render.
 
 import { t } from "../i18n.js";
 import { Player } from "../player.js";
 import { SyncEngine, HTML5Adapter, YouTubeAdapter, positionAt } from "../sync.js";
-import { installStream } from "../stream.js";
-import { installShare } from "../share.js";
 import { createStore } from "./store.js";
 import { connectRoom, takeEarly } from "./net.js";
 import { clock } from "./dom.js";
@@ -26,6 +24,11 @@ import { installTracks } from "./tracks.js";
 import { installOverlays } from "./overlays.js";
 import { T, REASON, CLOSE, PRESENCE } from "../protocol.js";
 
+// Messages that stream.js and share.js take, kept for them until they load.
+const LATER = new Set([T.HELLO, T.STREAM, T.RTC, T.SHARE]);
+const whenIdle = (fn) =>
+  window.requestIdleCallback ? requestIdleCallback(fn, { timeout: 1000 }) : setTimeout(fn, 200);
+
 const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner", "moderator"], owner: ["owner"] };
 
 /**
@@ -34,11 +37,16 @@ const levels = { everyone: ["owner", "moderator", "member"], moderators: ["owner
  */
 export const room = {};
 
-// The room starts as this module is evaluated, so that importing it (as the
-// tests do) gives a started room; its websocket is the one the page's entry
-// (room.js) opened early.
-const root = document.getElementById("room");
-if (root) start(root, takeEarly() || connectRoom(root.dataset.ws));
+// The room starts as this module is evaluated (or, if that is before the
+// page is parsed, once it is), so that importing it (as the tests do) gives a
+// started room; its websocket is the one the page's entry (room.js) opened
+// early.
+function begin() {
+  const root = document.getElementById("room");
+  if (root) start(root, takeEarly() || connectRoom(root.dataset.ws));
+}
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", begin, { once: true });
+else begin();
 
 /** Runs the room page in root (the #room element); net is its websocket (net.js). */
 function start(root, net) {
@@ -74,6 +82,7 @@ function start(root, net) {
   room.store = store;
 
   const listeners = new Map();
+  let backlog = []; // messages for stream.js and share.js until they load (LATER)
   /** Subscribes to a server message type (stream.js and share.js use it). */
   const on = (type, fn) => {
     if (!listeners.has(type)) listeners.set(type, []);
@@ -294,6 +303,11 @@ function start(root, net) {
   function handle(m) {
     const h = handlers[m.type];
     if (h) h(m);
+    if (backlog && LATER.has(m.type)) {
+      // For stream.js and share.js, which have not loaded yet: from the last hello on.
+      if (m.type === T.HELLO) backlog = [];
+      if (backlog.length < 1000) backlog.push(m);
+    }
     for (const fn of listeners.get(m.type) || []) fn(m);
   }
 
@@ -467,8 +481,29 @@ function start(root, net) {
   installQueue(ctx);
   installTracks(ctx);
   installOverlays(ctx);
-  room.stream = installStream(ctx);
-  room.share = installShare(ctx);
+
+  // Frame streams (stream.js) and WebRTC shares (share.js) are not needed for
+  // the room's first render: they load after it, when the page is idle (or
+  // at once when the Stream tab opens), and get the last hello and what came
+  // after it for them. Their counters fill room.stream and room.share.
+  room.stream = {};
+  room.share = {};
+  let later = null;
+  const loadLater = () => {
+    later =
+      later ||
+      Promise.all([import("../stream.js"), import("../share.js")]).then(([st, sh]) => {
+        installLater(st, sh);
+      });
+    return later;
+  };
+  function installLater(st, sh) {
+    st.installStream(ctx, room.stream);
+    sh.installShare(ctx, room.share);
+    const replay = backlog;
+    backlog = null;
+    for (const m of replay) for (const fn of listeners.get(m.type) || []) fn(m);
+  }
 
   // What is not on the screen at start loads when first wanted: the Invite
   // dialog (with leaving, which asks in a dialog too), Settings, the Library.
@@ -491,9 +526,11 @@ function start(root, net) {
   // figures (docs/room-ui.md): a standard performance mark.
   let interactive = false;
   store.view((s) => {
+    if (s.ui.tab === "stream") loadLater();
     if (interactive || s.conn !== "open") return;
     interactive = true;
     performance.mark("room:interactive");
+    whenIdle(loadLater);
   });
 
   document.addEventListener("visibilitychange", () => {

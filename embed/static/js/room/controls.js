@@ -271,7 +271,9 @@ export function installControls(ctx) {
   function renderRate() {
     const r = sync.state?.rate > 0 ? sync.state.rate : 1;
     if (![...b.rate.options].some((o) => Number(o.value) === r)) b.rate.append(new Option(`${r}×`, String(r)));
-    b.rate.value = String(r);
+    // Writing a select's value makes the browser work out its style at once:
+    // only when it changes.
+    if (b.rate.value !== String(r)) b.rate.value = String(r);
     const ok = mayControl() && hasMedia();
     b.rate.disabled = !ok;
     $("rate-wrap").title = ok ? t("speed") : reason();
