@@ -38,9 +38,10 @@ export function loadYouTubeAPI(src) {
 
 let hlsLoading = null;
 
-// loadHLSModule imports hls.js once. A library video starts it before the
-// server has said how the video plays: parsing it takes a moment on a
-// slow machine, and a converted video cannot start without it.
+// loadHLSModule imports hls.js once. Parsing it takes a moment on a slow
+// machine and a converted video cannot start without it, so a page that
+// plays a library video as it is loads it too, when idle: the room's next
+// library video may be converted.
 function loadHLSModule() {
   if (!hlsLoading) {
     hlsLoading = import("./vendor/hls-1.7.4.min.mjs").then(
@@ -97,7 +98,6 @@ export class Player extends EventTarget {
   async loadFile(v) {
     let info = null;
     if (this.resolve && v.kind === "library") {
-      loadHLSModule().catch(() => {}); // loadHLS says when it fails
       const gen = ++this.gen;
       try {
         info = await this.resolve(v);
@@ -121,6 +121,10 @@ export class Player extends EventTarget {
         if (v.start) el.currentTime = v.start;
         this.el.dataset.ready = "1";
         if (info && info.subtitles.length) this.addTracks(info.subtitles);
+        if (info && !info.hls) {
+          const later = window.requestIdleCallback || ((f) => setTimeout(f, 2000));
+          later(() => loadHLSModule().catch(() => {}), { timeout: 10000 });
+        }
         this.dispatchEvent(new Event("ready"));
       },
       { once: true },
