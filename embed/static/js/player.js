@@ -38,10 +38,14 @@ export function loadYouTubeAPI(src) {
 
 let hlsLoading = null;
 
+// Containers no browser plays: a library file in one is always converted,
+// so its page loads hls.js while the server answers how the file plays.
+// Other pages load it only when a video needs it (it is twice the size of
+// the rest of the room page).
+const convertedContainer = /\.(mkv|avi|wmv|flv|ts|m2ts|mts|mpg|mpeg|vob|3gp|rm|rmvb|asf|divx)$/i;
+
 // loadHLSModule imports hls.js once. Parsing it takes a moment on a slow
-// machine and a converted video cannot start without it, so a page that
-// plays a library video as it is loads it too, when idle: the room's next
-// library video may be converted.
+// machine, and a converted video cannot start without it.
 function loadHLSModule() {
   if (!hlsLoading) {
     hlsLoading = import("./vendor/hls-1.7.4.min.mjs").then(
@@ -98,6 +102,7 @@ export class Player extends EventTarget {
   async loadFile(v) {
     let info = null;
     if (this.resolve && v.kind === "library") {
+      if (convertedContainer.test(v.url || "")) loadHLSModule().catch(() => {}); // loadHLS says when it fails
       const gen = ++this.gen;
       try {
         info = await this.resolve(v);
@@ -121,10 +126,6 @@ export class Player extends EventTarget {
         if (v.start) el.currentTime = v.start;
         this.el.dataset.ready = "1";
         if (info && info.subtitles.length) this.addTracks(info.subtitles);
-        if (info && !info.hls) {
-          const later = window.requestIdleCallback || ((f) => setTimeout(f, 2000));
-          later(() => loadHLSModule().catch(() => {}), { timeout: 10000 });
-        }
         this.dispatchEvent(new Event("ready"));
       },
       { once: true },
