@@ -47,16 +47,10 @@ type classBudget struct {
 // classes from limits.commands_per_10s (see Service.budget).
 func baseBudget(cl msgClass) classBudget {
 	switch cl {
-	case classChat:
+	case classChat, classControl, classQueue:
 		return classBudget{burst: 20, perSecond: 2}
-	case classTyping:
+	case classTyping, classPresence:
 		return classBudget{burst: 5, perSecond: 1, quiet: true}
-	case classPresence:
-		return classBudget{burst: 5, perSecond: 1, quiet: true}
-	case classControl:
-		return classBudget{burst: 20, perSecond: 2}
-	case classQueue:
-		return classBudget{burst: 20, perSecond: 2}
 	case classReport:
 		return classBudget{burst: 30, perSecond: 5, quiet: true}
 	case classStream:
