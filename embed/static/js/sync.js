@@ -334,7 +334,6 @@ const mechanics = {
   catchUpTryMs: 3000, // a player behind on a slow link tries to jump at most this often (doubling)
   jumpRoundTrips: 4, // before the first jump is learned, it is guessed to take this many round trips longer
   maxMarginMs: 4000, // longest margin of a re-aim after missed starts
-  lateStartMs: 100, // a start this late is made anyway, and nudged into place
 };
 
 /**
@@ -367,6 +366,8 @@ export function configFromServer(x) {
  *   p     {drift, rate: the room's rate, fine: the player takes any
  *         playbackRate (false for YouTube), nudging: a nudge is running,
  *         afterStart: the first settled reading after a start,
+ *         starting: a start about to be made late (drift: how late, in
+ *         media ms, negative), the player paused and ready,
  *         sustainedMs: how long the drift has stayed above 2 * trimMs,
  *         dtMs: time since the previous reading}
  *
@@ -383,6 +384,11 @@ export function correction(tune, p) {
   // player would take seconds to nudge it away, and a YouTube player, which
   // cannot nudge, would keep it up to its seek threshold.
   if (mag >= seekAt || (p.afterStart && mag > tune.reaimMs)) return { action: "seek", rate: base, nudging: false };
+  // A start the player was not ready for in time: at most the dead zone
+  // late it is made now and trimmed right after; later, it is aimed again
+  // (a short seek into what is loaded), since the nudge would take seconds
+  // to remove the error and the player would sit that far off meanwhile.
+  if (p.starting) return mag > tune.deadZoneMs ? { action: "seek", rate: base, nudging: false } : none;
   if (!p.fine) return none;
   // A nudge starts outside the dead zone, or for a smaller drift that stays
   // (right after a start the player is being aligned anyway), and runs
@@ -758,9 +764,9 @@ export class SyncEngine {
     this.pending = null;
     if (left < 0) {
       this.note("start-late", { readyMs, lateMs: -left, ...this.latency });
-      if (-left <= this.cfg.lateStartMs) {
-        // A little late: start now and let the nudge take the error away,
-        // rather than seek again (which takes longer than the error).
+      const rate = rateOf(this.state);
+      if (correction(this.cfg, { drift: left * rate, rate, fine: a.fineRate, starting: true }).action !== "seek") {
+        // A little late: start now and let the trim take the error away.
         this.startNow(false);
         return;
       }
