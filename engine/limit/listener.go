@@ -1,10 +1,12 @@
 package limit
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Listener bounds the connections open at once from one client address
@@ -68,6 +70,16 @@ type countedConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+}
+
+// SyscallConn gives the socket under the connection, so that a room
+// websocket's idle reader can wait for data without reading
+// (engine/room/ws).
+func (c *countedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 func (c *countedConn) Close() error {

@@ -195,10 +195,11 @@ func publicFrameAddr(listen, requestHost string) string {
 // (docs/protocol.md, "Frames in the browser"). The handler goroutine writes;
 // a reader goroutine only watches for the browser leaving.
 func (s *Server) frameRelay(conn *websocket.Conn) {
+	// The server keeps hijacked connections open (server.go).
+	defer conn.Close()
 	u, _ := conn.Locals("user").(*account.User)
 	code, _ := conn.Locals("room").(string)
 	if u == nil || code == "" {
-		_ = conn.Close()
 		return
 	}
 	closeWith := func(status int, text string) {

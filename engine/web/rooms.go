@@ -11,13 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
 
 	"watchparty/engine/account"
 	"watchparty/engine/limit"
 	"watchparty/engine/room"
-	"watchparty/engine/room/proto"
 	"watchparty/engine/room/ws"
 )
 
@@ -523,16 +521,13 @@ func (s *Server) roomSocket(c *fiber.Ctx) error {
 	}
 	ru.Expires, _ = c.Locals("session_expires").(time.Time)
 	ip := limit.AddrKey(c.IP()) // IPv6: the /64
-	err := s.rooms.ws.Upgrade(c.Context(), func(conn *websocket.Conn) {
+	admit := func() (func(), bool) {
 		if !s.rooms.acquireIP(ip, s.cfg.Limits.ConnsPerIP) {
-			_ = conn.WriteMessage(websocket.TextMessage, proto.ErrorMessage(proto.CodeTooManyConnections, "too many connections from your address", "", 0))
-			_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(proto.ClosePolicy, proto.CodeTooManyConnections))
-			return
+			return nil, false
 		}
-		defer s.rooms.releaseIP(ip)
-		_ = s.rooms.ws.Serve(code, ru, conn)
-	})
-	if err != nil {
+		return func() { s.rooms.releaseIP(ip) }, true
+	}
+	if err := s.rooms.ws.Upgrade(c.Context(), code, ru, admit); err != nil {
 		return fiber.ErrUpgradeRequired
 	}
 	return nil

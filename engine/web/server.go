@@ -148,6 +148,10 @@ func New(d Deps) (*Server, error) {
 		fcfg.EnableIPValidation = true
 	}
 	s.app = fiber.New(fcfg)
+	// Upgraded connections close themselves: a room websocket's handshake
+	// returns at once, handing fasthttp its request context back, and the
+	// member's reader closes the connection (engine/room/ws).
+	s.app.Server().KeepHijackedConns = true
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.log.Error("panic in handler", "path", c.Path(), "panic", fmt.Sprint(e))
 	}}))

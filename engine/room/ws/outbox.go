@@ -172,8 +172,7 @@ func (c *outbox) write() {
 }
 
 // abort ends the connection from any goroutine: the deadlines wake a
-// blocked reader and writer (closing a hijacked connection does not), and
-// the handler returning closes the socket.
+// blocked reader and writer, and the socket is closed.
 func (c *outbox) abort() {
 	_ = c.conn.NetConn().SetDeadline(time.Unix(1, 0))
 	_ = c.conn.Close()

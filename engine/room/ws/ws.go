@@ -59,7 +59,7 @@ type Endpoint struct {
 	rooms    Rooms
 	opt      Options
 	pool     WriteBufferPool
-	upgrader websocket.FastHTTPUpgrader
+	upgrader websocket.Upgrader
 	dropped  atomic.Int64
 }
 
@@ -91,23 +91,29 @@ func New(rs Rooms, o Options) *Endpoint {
 // Dropped counts connections closed because they could not keep up.
 func (e *Endpoint) Dropped() int64 { return e.dropped.Load() }
 
-// Serve runs one member's websocket connection until it closes: the
-// calling goroutine is the reader; a writer goroutine runs only while there
-// is something to send. The caller must have checked the session and the
-// origin; the room checks membership again (a kick may race the upgrade).
-func (e *Endpoint) Serve(code string, u room.User, conn Conn) error {
+// connect puts the member on conn in the room code, or refuses and closes
+// conn. The caller must have checked the session and the origin; the room
+// checks membership again (a kick may race the upgrade).
+func (e *Endpoint) connect(code string, u room.User, conn Conn) (*outbox, *room.Conn, error) {
 	e.opt.Metrics.Connections.Inc()
-	defer e.opt.Metrics.Connections.Dec()
 	c := &outbox{conn: conn, e: e, user: u.ID}
 	rc, err := e.rooms.Connect(code, u, c)
 	if err != nil {
+		e.opt.Metrics.Connections.Dec()
 		refuse(conn, err)
-		return err
+		return nil, nil, err
 	}
+	return c, rc, nil
+}
+
+// serve runs a connected member until the connection ends: the calling
+// goroutine is the reader; a writer goroutine runs only while there is
+// something to send.
+func (e *Endpoint) serve(c *outbox, rc *room.Conn) {
 	e.read(c, rc)
 	rc.Leave()
 	c.shutdown()
-	return nil
+	e.opt.Metrics.Connections.Dec()
 }
 
 // read hands each message to the room until the connection ends.
@@ -116,12 +122,19 @@ func (e *Endpoint) read(c *outbox, rc *room.Conn) {
 	readTimeout := 2*e.rooms.PingInterval() + e.opt.ReadGrace
 	extended := time.Now()
 	_ = conn.SetReadDeadline(extended.Add(readTimeout))
-	conn.SetPongHandler(func(string) error {
+	pong := func(string) error {
 		extended = time.Now()
 		return conn.SetReadDeadline(extended.Add(readTimeout))
-	})
+	}
+	conn.SetPongHandler(pong)
+	sock, _ := conn.(*socket)
 	maxRead := e.rooms.MaxMessageSize()
 	for {
+		if sock != nil {
+			if err := sock.awaitFrame(pong); err != nil {
+				return
+			}
+		}
 		data, err := readMessage(conn, maxRead)
 		if errors.Is(err, errTooLarge) {
 			c.tooLarge()
@@ -163,7 +176,7 @@ func refuse(conn Conn, err error) {
 		code = proto.CodeNotFound
 	case errors.Is(err, room.ErrRoomFull):
 		code = proto.CodeRoomFull
-	case errors.Is(err, room.ErrTooManyTabs):
+	case errors.Is(err, room.ErrTooManyTabs), errors.Is(err, ErrTooManyFromAddress):
 		code = proto.CodeTooManyConnections
 	case errors.Is(err, room.ErrClosed):
 		code, closeCode = proto.CodeUnavailable, proto.CloseGoingAway

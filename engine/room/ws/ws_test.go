@@ -103,11 +103,12 @@ func listen(t *testing.T, svc *room.Service, app *fiber.App) string {
 
 // mount serves ep at /ws/CODE?user=ID&name=NAME.
 func mount(app *fiber.App, ep *ws.Endpoint) {
+	app.Server().KeepHijackedConns = true
 	app.Get("/ws/:code", func(c *fiber.Ctx) error {
 		// Copies: fiber's strings point into buffers it reuses.
 		u := room.User{ID: strings.Clone(c.Query("user")), Name: strings.Clone(c.Query("name"))}
 		code := strings.Clone(c.Params("code"))
-		return ep.Upgrade(c.Context(), func(conn *websocket.Conn) { _ = ep.Serve(code, u, conn) })
+		return ep.Upgrade(c.Context(), code, u, nil)
 	})
 }
 
