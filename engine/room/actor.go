@@ -709,12 +709,13 @@ func isBlank(s string) bool {
 // "sys_"+key in the string catalogues, embed/i18n, which pages use to show
 // it in their own language) and pairs are its values, name then value.
 func (a *actor) system(key string, pairs ...string) {
-	var args map[string]string
+	var args Args
 	if len(pairs) > 1 {
-		args = make(map[string]string, len(pairs)/2)
+		m := make(map[string]string, len(pairs)/2)
 		for i := 0; i+1 < len(pairs); i += 2 {
-			args[pairs[i]] = pairs[i+1]
+			m[pairs[i]] = pairs[i+1]
 		}
+		args = newArgs(m)
 	}
 	text := i18n.Get(i18n.Default).Format("sys_"+key, stringsToAny(pairs)...)
 	a.addLine(&Line{System: true, Text: text, Key: key, Args: args, Time: a.now().UnixMilli()}, "", nil)

@@ -1,7 +1,10 @@
 package room
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +264,52 @@ func TestChatRateLimit(t *testing.T) {
 	}
 	if got != 3 || limited != 2 {
 		t.Fatalf("%d sent, %d limited; want 3 and 2", got, limited)
+	}
+}
+
+// TestArgsJSON: a system line's values read and write as the JSON object
+// they always were (pages and stored lines use it), keys in order.
+func TestArgsJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		want Args
+	}{
+		{name: "one", in: `{"name":"Ann"}`, want: Args{"name", "Ann"}},
+		{name: "sorted", in: `{"what":"a clip","name":"Bob"}`, want: Args{"name", "Bob", "what", "a clip"}},
+		{name: "escaped", in: `{"name":"\"<b>\"\n"}`, want: Args{"name", "\"<b>\"\n"}},
+		{name: "empty", in: `{}`, want: nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var l Line
+			if err := json.Unmarshal([]byte(`{"seq":1,"text":"x","time":0,"args":`+tc.in+`}`), &l); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(l.Args, tc.want) {
+				t.Fatalf("read %v, want %v", l.Args, tc.want)
+			}
+			b, err := json.Marshal(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back struct {
+				Args map[string]string `json:"args"`
+			}
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			var want map[string]string
+			_ = json.Unmarshal([]byte(tc.in), &want)
+			if len(want) == 0 {
+				want = nil
+			}
+			if !maps.Equal(back.Args, want) {
+				t.Fatalf("wrote %s", b)
+			}
+		})
+	}
+	var l Line
+	if err := json.Unmarshal([]byte(`{"args":{"name":1}}`), &l); err == nil {
+		t.Fatal("a number among the values was taken")
 	}
 }

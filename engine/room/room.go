@@ -6,7 +6,9 @@
 package room
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -205,8 +207,44 @@ type Line struct {
 	Reactions map[string][]string `json:"reactions,omitempty"`
 	// Key names a system line's kind and Args its values, so that pages
 	// can show it in their own language (Text is the English).
-	Key  string            `json:"key,omitempty"`
-	Args map[string]string `json:"args,omitempty"`
+	Key  string `json:"key,omitempty"`
+	Args Args   `json:"args,omitempty"`
+}
+
+// Args are a system line's values, name then value, sorted by name (a
+// JSON object on the wire and in the store). A room keeps hundreds of
+// lines: a slice costs a few bytes where a map cost hundreds.
+type Args []string
+
+// MarshalJSON writes the object {"name":"value",...}.
+func (a Args) MarshalJSON() ([]byte, error) {
+	m := make(map[string]string, len(a)/2)
+	for i := 0; i+1 < len(a); i += 2 {
+		m[a[i]] = a[i+1]
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads a JSON object of strings.
+func (a *Args) UnmarshalJSON(b []byte) error {
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*a = newArgs(m)
+	return nil
+}
+
+// newArgs is m as Args; nil when m is empty.
+func newArgs(m map[string]string) Args {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(Args, 0, 2*len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, k, m[k])
+	}
+	return out
 }
 
 // Summary is a room as listed on the home page.
