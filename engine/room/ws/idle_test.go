@@ -1,8 +1,16 @@
 package ws_test
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -12,8 +20,10 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/gofiber/fiber/v2"
 
 	"watchparty/engine/room"
+	"watchparty/engine/room/ws"
 )
 
 // goroutinesIn counts the goroutines whose stack runs every one of fns.
@@ -261,4 +271,72 @@ func TestIdleReadersWaitShallow(t *testing.T) {
 	if n := goroutinesIn("ws.(*Endpoint).read(", "websocket.(*Conn).advanceFrame("); n != 0 {
 		t.Fatalf("%d idle readers wait inside the frame reader", n)
 	}
+}
+
+// TestOverTLS: served over TLS by the server itself (no proxy in front),
+// where the reader cannot peek at the socket under the encryption, a member
+// still gets frames sent behind the handshake and in one packet, stays
+// connected across pings, and chats.
+func TestOverTLS(t *testing.T) {
+	svc, _ := newService(t, room.Options{PingInterval: 20 * time.Millisecond})
+	in := mustCreate(t, svc, ann, "")
+	ep := ws.New(svc, ws.Options{Log: quietLog(), ReadGrace: 100 * time.Millisecond})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	mount(app, ep)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = app.Listener(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}))
+	}()
+	t.Cleanup(func() {
+		svc.Close()
+		_ = app.ShutdownWithTimeout(5 * time.Second)
+	})
+	extra := chatFrame(t, "pipelined")
+	d := &websocket.Dialer{HandshakeTimeout: 5 * time.Second,
+		NetDialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}}).DialContext(ctx, network, addr) //nolint:gosec // the test's own certificate
+			if err != nil {
+				return nil, err
+			}
+			return &pipelining{Conn: c, extra: extra}, nil
+		}}
+	c, err := tryDial("wss://"+ln.Addr().String(), in.Code, ann, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.t = t
+	defer c.conn.Close()
+	c.expect("hello")
+	if m := c.expectChat(); m["text"] != "pipelined" {
+		t.Fatalf("got %v", m)
+	}
+	// Several ping intervals and read timeouts pass while Ann reads.
+	for i := range 10 {
+		time.Sleep(50 * time.Millisecond)
+		text := fmt.Sprint("line ", i)
+		if _, err := c.conn.NetConn().Write(append(chatFrame(t, text), clientFrame(t, websocket.PongMessage, "")...)); err != nil {
+			t.Fatal(err)
+		}
+		if m := c.expectChat(); m["text"] != text {
+			t.Fatalf("got %v, want %q", m, text)
+		}
+	}
+}
+
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
