@@ -19,9 +19,9 @@
 //	rising     one room of 200 members, 5 senders at rising rates
 //	idle1000   1000 idle members in 100 rooms: server memory per connection
 //
-// With -compare socketio it runs fanout500 and rooms200 against our server
-// and then against a minimal socket.io room server (socketio/server.js,
-// node pinned to CPU 0 the same way) and prints both side by side.
+// With -compare socketio it runs the scenarios against our server and then
+// against a minimal socket.io room server (socketio/server.js, node pinned
+// to CPU 0 the same way) and prints both side by side.
 package main
 
 import (
@@ -46,7 +46,7 @@ func main() {
 	step := flag.Duration("step", 5*time.Second, "how long each rate of the rising scenario lasts")
 	idleWait := flag.Duration("idle-wait", 3*time.Second, "idle1000: how long the members stay before the last measure (past 2m the Go runtime has collected once)")
 	pin := flag.Bool("pin", true, "pin the server to CPU 0 and the generator to CPU 1 with taskset")
-	compare := flag.String("compare", "", `"socketio": run fanout500 and rooms200 against our server and a socket.io server in turn and print both`)
+	compare := flag.String("compare", "", `"socketio": run the scenarios (-scenarios, or all four) against our server and a socket.io server in turn and print both`)
 	sioDir := flag.String("socketio-dir", "tools/loadtest/socketio", "folder of the socket.io server (npm install runs there if node_modules is missing)")
 	flag.StringVar(&binPath, "bin", "", "the watchparty binary to measure (empty: go build one from the module in the working directory)")
 	flag.Parse()
@@ -65,11 +65,11 @@ func main() {
 	switch *compare {
 	case "":
 	case "socketio":
-		list := []string{"fanout500", "rooms200"}
+		list := []string{"fanout500", "rooms200", "rising", "idle1000"}
 		if set := flag.Lookup("scenarios"); set != nil && set.Value.String() != set.DefValue {
 			list = strings.Split(*scenarios, ",")
 		}
-		if err := compareSocketIO(list, *duration, *pin, *sioDir); err != nil {
+		if err := compareSocketIO(list, *duration, *step, *idleWait, *pin, *sioDir); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", err)
 			os.Exit(1)
 		}

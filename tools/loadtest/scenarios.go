@@ -30,6 +30,8 @@ type result struct {
 	p50, p99, max   time.Duration
 	cpu             float64 // the server's CPU use while the lines were sent, % of one core
 	server          string  // the server-side figure, if the target has one
+	rate            float64 // rising: the most delivered/s within the bounds
+	rss3, rssWait   float64 // idle1000: RSS per connection, KB, 3 s and the wait after connecting
 }
 
 // cpuSince is the server's CPU use since cpu0 was read at t0, in % of one
@@ -152,25 +154,26 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	return r, nil
 }
 
-func rising(step time.Duration, pin bool) error {
+func rising(step time.Duration, pin bool) error { return onServer(risingOn, step, pin) }
+
+// risingOn raises the rate of five senders in a room of 200, step by step,
+// until the p99 passes 500 ms or a line is lost. The result's rate is the
+// most delivered/s of a step within those bounds.
+func risingOn(t target, step time.Duration) (result, error) {
 	const members, senders = 200, 5
-	s, err := startServer(pin)
+	codes, err := t.setup(1, members)
 	if err != nil {
-		return err
-	}
-	defer s.stop()
-	codes, err := s.setup(1, members)
-	if err != nil {
-		return err
+		return result{}, err
 	}
 	h := &latency.Histogram{}
-	ms, err := connectRoom(s, codes[0], 0, members, h)
+	ms, err := connectRoom(t, codes[0], 0, members, h)
 	if err != nil {
-		return err
+		return result{}, err
 	}
 	defer closeAll(ms)
 	settle(ms)
-	fmt.Printf("rising: 1 room x %d members, %d senders; each step %v\n", members, senders, step)
+	var r result
+	fmt.Printf("rising [%s]: 1 room x %d members, %d senders; each step %v\n", t.name(), members, senders, step)
 	fmt.Printf("  %-14s %-16s %-16s %-10s %-10s %-8s\n", "lines/s", "delivered/s", "target/s", "p50", "p99", "loss")
 	next := make([]int, senders) // next line number per sender
 	for _, perSender := range []int{100, 250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 10000} {
@@ -195,7 +198,7 @@ func rising(step time.Duration, pin bool) error {
 				for range int(step.Seconds() * ticks) {
 					<-tick.C
 					for range per {
-						if err := s.send(ms[si], si, next[si]); err != nil {
+						if err := t.send(ms[si], si, next[si]); err != nil {
 							errOnce.Do(func() { sendErr = err })
 							return
 						}
@@ -207,7 +210,7 @@ func rising(step time.Duration, pin bool) error {
 		}
 		wg.Wait()
 		if sendErr != nil {
-			return sendErr
+			return r, sendErr
 		}
 		var lines int64
 		for _, n := range sent {
@@ -223,26 +226,34 @@ func rising(step time.Duration, pin bool) error {
 		if h.Quantile(0.99) > 500*time.Millisecond || got < want {
 			break
 		}
+		if rate > r.rate {
+			r.rate, r.p50, r.p99 = rate, h.Quantile(0.5), h.Quantile(0.99)
+		}
 	}
-	fmt.Printf("  connections dropped for falling behind: %.0f\n", s.memory().dropped)
-	return nil
+	if s, ok := t.(*server); ok {
+		fmt.Printf("  connections dropped for falling behind: %.0f\n", s.memory().dropped)
+	}
+	return r, nil
 }
 
-func idle1000(pin bool, wait time.Duration) error {
+func idle1000(pin bool, wait time.Duration) error { return onServer(idle1000On, wait, pin) }
+
+// idle1000On connects 1000 members to 100 rooms and measures the server's
+// memory per connection 3 s after, and again after wait. The result's
+// rss3 and rssWait are the RSS per connection, in KB.
+func idle1000On(t target, wait time.Duration) (result, error) {
 	const rooms, members = 100, 10
-	s, err := startServer(pin)
+	codes, err := t.setup(rooms, members)
 	if err != nil {
-		return err
+		return result{}, err
 	}
-	defer s.stop()
-	codes, err := s.setup(rooms, members)
-	if err != nil {
-		return err
-	}
-	// A fresh process on the same data: what setting up the guests cost
-	// over HTTP is not counted per connection.
-	if err := s.restart(); err != nil {
-		return err
+	s, ours := t.(*server)
+	if ours {
+		// A fresh process on the same data: what setting up the guests
+		// cost over HTTP is not counted per connection.
+		if err := s.restart(); err != nil {
+			return result{}, err
+		}
 	}
 	h := &latency.Histogram{}
 	// Warm up: connect everyone and close once, so that lazily made pools
@@ -250,42 +261,57 @@ func idle1000(pin bool, wait time.Duration) error {
 	// index caches, 12 MiB at most, fill with the sessions and memberships
 	// read on connecting) are not counted per connection.
 	for i, code := range codes {
-		warm, err := connectRoom(s, code, i, members, h)
+		warm, err := connectRoom(t, code, i, members, h)
 		if err != nil {
-			return err
+			return result{}, err
 		}
 		closeAll(warm)
 	}
 	time.Sleep(time.Second)
-	before := s.memory()
+	before := memoryOf(t)
 	var all []*member
 	for i, code := range codes {
-		ms, err := connectRoom(s, code, i, members, h)
+		ms, err := connectRoom(t, code, i, members, h)
 		if err != nil {
 			closeAll(all)
-			return err
+			return result{}, err
 		}
 		all = append(all, ms...)
 	}
+	defer closeAll(all)
 	n := float64(len(all))
-	fmt.Printf("idle1000: %d idle members in %d rooms\n", len(all), rooms)
-	report := func(after memory, at time.Duration) {
-		fmt.Printf("  %v after connecting: server RSS %.1f MiB -> %.1f MiB: %.1f KB per connection; goroutines %.0f -> %.0f\n",
-			at, float64(before.rss)/(1<<20), float64(after.rss)/(1<<20), float64(after.rss-before.rss)/n/1000, before.goroutines, after.goroutines)
+	fmt.Printf("idle1000 [%s]: %d idle members in %d rooms\n", t.name(), len(all), rooms)
+	var r result
+	report := func(after memory, at time.Duration) float64 {
+		perConn := float64(after.rss-before.rss) / n / 1000
+		fmt.Printf("  %v after connecting: server RSS %.1f MiB -> %.1f MiB: %.1f KB per connection\n",
+			at, float64(before.rss)/(1<<20), float64(after.rss)/(1<<20), perConn)
 		fmt.Printf("    of which anonymous (not the store's mapped files): %.1f MiB -> %.1f MiB: %.1f KB per connection\n",
 			float64(before.anon)/(1<<20), float64(after.anon)/(1<<20), float64(after.anon-before.anon)/n/1000)
-		fmt.Printf("    Go heap in use + stacks (/metrics): %.1f KB per connection, of which stacks %.1f KB\n",
-			(after.goInUse-before.goInUse)/n/1000, (after.stacks-before.stacks)/n/1000)
+		if ours {
+			fmt.Printf("    goroutines %.0f -> %.0f; Go heap in use + stacks (/metrics): %.1f KB per connection, of which stacks %.1f KB\n",
+				before.goroutines, after.goroutines, (after.goInUse-before.goInUse)/n/1000, (after.stacks-before.stacks)/n/1000)
+		}
+		return perConn
 	}
 	time.Sleep(3 * time.Second)
-	report(s.memory(), 3*time.Second)
+	r.rss3 = report(memoryOf(t), 3*time.Second)
+	r.rssWait = r.rss3
 	if wait > 3*time.Second {
 		// The Go runtime collects at least every two minutes: after that,
 		// the heap holds what the connections keep, not the garbage of
 		// their handshakes.
 		time.Sleep(wait - 3*time.Second)
-		report(s.memory(), wait)
+		r.rssWait = report(memoryOf(t), wait)
 	}
-	closeAll(all)
-	return nil
+	return r, nil
+}
+
+// memoryOf is the target's memory: from /proc for any server, with the Go
+// runtime's figures for ours.
+func memoryOf(t target) memory {
+	if s, ok := t.(*server); ok {
+		return s.memory()
+	}
+	return memory{rss: procstat.RSS(t.pid()), anon: procstat.RSSAnon(t.pid())}
 }

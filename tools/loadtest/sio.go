@@ -184,10 +184,11 @@ func (m *member) receiveSIO(h *latency.Histogram) {
 	}
 }
 
-// compareSocketIO runs the latency scenarios against our server and the
-// socket.io server in turn, each pinned to CPU 0 and fresh, and prints the
-// figures side by side.
-func compareSocketIO(scenarios []string, d time.Duration, pin bool, dir string) error {
+// compareSocketIO runs the scenarios against our server and the socket.io
+// server in turn, each pinned to CPU 0 and fresh, and prints the figures
+// side by side. d is the steady scenarios' length, step the rising one's
+// step, wait the idle one's.
+func compareSocketIO(scenarios []string, d, step, wait time.Duration, pin bool, dir string) error {
 	type row struct {
 		scenario string
 		ours     result
@@ -196,20 +197,24 @@ func compareSocketIO(scenarios []string, d time.Duration, pin bool, dir string) 
 	}
 	var rows []row
 	for _, sc := range scenarios {
-		var run func(target, time.Duration) (result, error)
+		var run func(target) (result, error)
 		switch sc {
 		case "fanout500":
-			run = fanout500On
+			run = func(t target) (result, error) { return fanout500On(t, d) }
 		case "rooms200":
-			run = rooms200On
+			run = func(t target) (result, error) { return rooms200On(t, d) }
+		case "rising":
+			run = func(t target) (result, error) { return risingOn(t, step) }
+		case "idle1000":
+			run = func(t target) (result, error) { return idle1000On(t, wait) }
 		default:
-			return fmt.Errorf("-compare socketio runs fanout500 and rooms200, not %q", sc)
+			return fmt.Errorf("-compare socketio runs fanout500, rooms200, rising and idle1000, not %q", sc)
 		}
 		s, err := startServer(pin)
 		if err != nil {
 			return err
 		}
-		ours, err := run(s, d)
+		ours, err := run(s)
 		s.stop()
 		if err != nil {
 			return err
@@ -218,7 +223,7 @@ func compareSocketIO(scenarios []string, d time.Duration, pin bool, dir string) 
 		if err != nil {
 			return err
 		}
-		theirs, err := run(n, d)
+		theirs, err := run(n)
 		n.stop()
 		if err != nil {
 			return err
@@ -228,8 +233,16 @@ func compareSocketIO(scenarios []string, d time.Duration, pin bool, dir string) 
 	fmt.Printf("\nside by side (same run, each server alone on CPU 0):\n")
 	fmt.Printf("  %-10s %-16s %-22s %-9s %-10s %-10s %-10s %-6s\n", "scenario", "server", "delivered", "loss", "p50", "p99", "max", "CPU")
 	line := func(sc, name string, r result) {
-		fmt.Printf("  %-10s %-16s %-22s %-9s %-10v %-10v %-10v %.1f%%\n", sc, name, fmt.Sprintf("%d/%d", r.delivered, r.want),
-			fmt.Sprintf("%.3f%%", r.loss()), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.cpu)
+		switch sc {
+		case "rising":
+			fmt.Printf("  %-10s %-16s most delivered/s with p99 < 500 ms and no loss: %.0f (p50 %v, p99 %v)\n", sc, name, r.rate,
+				r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+		case "idle1000":
+			fmt.Printf("  %-10s %-16s RSS per idle connection: %.1f KB 3 s after connecting, %.1f KB after %v\n", sc, name, r.rss3, r.rssWait, wait)
+		default:
+			fmt.Printf("  %-10s %-16s %-22s %-9s %-10v %-10v %-10v %.1f%%\n", sc, name, fmt.Sprintf("%d/%d", r.delivered, r.want),
+				fmt.Sprintf("%.3f%%", r.loss()), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.cpu)
+		}
 	}
 	for _, r := range rows {
 		line(r.scenario, "watchparty", r.ours)
