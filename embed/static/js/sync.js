@@ -562,6 +562,9 @@ export class SyncEngine {
     adapter.on("buffering", (on) => this.playerBuffering(on));
     adapter.on("ended", () => this.reportEnded());
     adapter.on("duration", (d) => this.reportDuration(d));
+    // A player is attached once its metadata is loaded: the duration it
+    // knows already came before, so it is reported here.
+    this.reportDuration(adapter.duration());
     this.mediaSession(true);
     this.apply();
   }
@@ -1141,7 +1144,7 @@ export class SyncEngine {
 
   reportDuration(d) {
     const s = this.state;
-    if (!s || !(d > 0) || !Number.isFinite(d) || s.duration > 0) return;
+    if (!s || !(d > 0) || !Number.isFinite(d) || s.duration > 0 || !this.matches()) return;
     const key = s.source + "@" + s.version;
     if (this.durationSent === key) return;
     this.durationSent = key;
