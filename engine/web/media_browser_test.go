@@ -111,6 +111,21 @@ func waitPlaying(t testing.TB, ws []*browsertest.Window, from float64) {
 	}
 }
 
+// waitDuration waits until every member's room knows the video's length
+// (seconds, within 0.5 s): the players report it once they load it.
+func waitDuration(t testing.TB, ws []*browsertest.Window, seconds int) {
+	t.Helper()
+	for _, w := range ws {
+		w.WaitJS(`window.watchpartySync && Math.abs((window.watchpartySync.state?.duration ?? 0) - ` + strconv.Itoa(seconds) + `) < 0.5`)
+	}
+}
+
+// playerState is a member's player and sync engine as JSON, for the log of
+// a failed test.
+const playerState = `JSON.stringify({src: p.el.dataset.src, ready: p.el.dataset.ready, paused: p.html?.paused, readyState: p.html?.readyState,
+  at: p.html?.currentTime, buffered: p.html ? [...Array(p.html.buffered.length).keys()].map((i) => [p.html.buffered.start(i), p.html.buffered.end(i)]) : null,
+  error: p.html?.error?.message, state: m.room.sync.state, pending: m.room.sync.pending, blocked: m.room.sync.blocked, held: m.room.sync.held})`
+
 // TestBrowserTranscodedHLS: three members watch an HEVC Matroska file the
 // server converts to HLS, in sync; a late joiner joins mid-film; a far seek
 // restarts the conversion there; exactly one ffmpeg serves the room; on a
@@ -119,7 +134,9 @@ func waitPlaying(t testing.TB, ws []*browsertest.Window, from float64) {
 func TestBrowserTranscodedHLS(t *testing.T) {
 	dir := t.TempDir()
 	mediatest.MakeSpec(t, dir, mediatest.HEVC, "films/hevc.mkv", mediatest.Spec{Seconds: 30})
-	mediatest.MakeSpec(t, dir, mediatest.Tracks, "films/tracks.mkv", mediatest.Spec{Seconds: 16})
+	// Long enough that it is still playing when the last step measures,
+	// however slow the machine is to start every member on it.
+	mediatest.MakeSpec(t, dir, mediatest.Tracks, "films/tracks.mkv", mediatest.Spec{Seconds: 50})
 	srv := apptest.StartServer(t, func(c *config.Config) {
 		c.Media.Dir = dir
 		c.Media.Transcode.Renditions = []int{180, 90} // two conversions of the 180p file
@@ -136,7 +153,7 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 	}
 	host := browsertest.New(t, browsertest.WithName("host"), browsertest.WithFlag("lang", "en-US"))
 	open := func(i int, name string) *browsertest.Window {
-		tab := host.NewTab(t, browsertest.WithName(name))
+		tab := host.NewTab(t, browsertest.WithName(name), browsertest.WithRoomHooks())
 		tab.SetCookie(srv.URL+"/", apptest.SessionCookie, users[i].Client.Cookie(apptest.SessionCookie))
 		enterRoom(tab, srv.URL, code)
 		return tab
@@ -166,6 +183,9 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 	if n := ffmpegs(srv.DataDir, "libx264"); n != 1 {
 		t.Fatalf("%d ffmpeg processes for one room and rendition with 3 members", n)
 	}
+	// The room learns the film's length from the players (it ends the
+	// film and moves on by it).
+	waitDuration(t, members, 30)
 	s1 := skew(members, 15)
 	t.Logf("figure: skew of 3 members on converted HLS: p50 %.0f ms, max %.0f ms", s1[len(s1)/2]*1000, s1[len(s1)-1]*1000)
 
@@ -196,6 +216,20 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 		}
 	}
 
+	// What each member's player and sync engine did from here on goes
+	// to the log if the test fails.
+	for _, w := range all {
+		startTrace(w)
+	}
+	traceFrom := float64(time.Now().UnixNano()) / 1e6
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("members from the file switch on:\n%s", formatTrace(traceFrom, nil, all))
+			for _, w := range all {
+				t.Logf("%s: %s", w.Name(), mediaPlayer[string](w, playerState))
+			}
+		}
+	})
 	// The room moves on to a file with two audio languages and two
 	// subtitle tracks (copied video, so no libx264): the HEVC job ends.
 	wa.Fill("#queue-link", "media:films/tracks.mkv")
@@ -212,6 +246,7 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 	}
 	// The room was playing, so the next video plays at once.
 	waitPlaying(t, all, 0.5)
+	waitDuration(t, all, 50)
 
 	// Bob picks German audio and the French subtitles: only his player
 	// changes, and he stays with the others.
@@ -236,6 +271,9 @@ func TestBrowserTranscodedHLS(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	s4 := skew(all, 8)
+	// The skew was taken on running players, not on players stopped at
+	// the end.
+	waitPlaying(t, all, 1)
 	t.Logf("figure: skew after one member switched audio and subtitles: p50 %.0f ms, max %.0f ms", s4[len(s4)/2]*1000, s4[len(s4)-1]*1000)
 	if med := s4[len(s4)/2]; med > 0.25 {
 		t.Errorf("the member who switched audio left sync: median skew %.0f ms", med*1000)
