@@ -30,21 +30,72 @@ type Catalog struct {
 	Prober Prober
 	Repo   CatalogRepo // nil: nothing is remembered
 
-	mu       sync.Mutex
-	inflight map[string]*probeCall
-	sem      chan struct{}
+	probes    flight[Probed]
+	keyframes flight[[]float64]
+	sem       chan struct{}
 }
 
-type probeCall struct {
+// flight shares one run of a slow call among the callers that ask for the
+// same key while it runs (several members starting one video at once).
+type flight[T any] struct {
+	mu    sync.Mutex
+	calls map[string]*flightCall[T]
+}
+
+type flightCall[T any] struct {
 	done chan struct{}
-	res  Probed
+	res  T
 	err  error
+	gone bool // the caller that ran it went away before it ended
+}
+
+// do returns fn's result for key, running fn unless a run for key is
+// under way, whose result it then waits for (or for ctx to end). A run
+// that ended because its own caller went away is not an answer for the
+// others: one of them runs fn again.
+func (f *flight[T]) do(ctx context.Context, key string, fn func() (T, error)) (T, error) {
+	f.mu.Lock()
+	for {
+		call, ok := f.calls[key]
+		if !ok {
+			break
+		}
+		f.mu.Unlock()
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		}
+		if !call.gone {
+			return call.res, call.err
+		}
+		f.mu.Lock()
+	}
+	if f.calls == nil {
+		f.calls = map[string]*flightCall[T]{}
+	}
+	call := &flightCall[T]{done: make(chan struct{})}
+	f.calls[key] = call
+	f.mu.Unlock()
+	call.res, call.err = fn()
+	call.gone = call.err != nil && ctx.Err() != nil
+	f.mu.Lock()
+	delete(f.calls, key)
+	f.mu.Unlock()
+	close(call.done)
+	return call.res, call.err
+}
+
+// fileKey names a version of library file rel: its path, size and time.
+func fileKey(rel string, info fs.FileInfo) string {
+	return fmt.Sprintf("%s\x00%d\x00%d", rel, info.Size(), info.ModTime().UnixNano())
 }
 
 // NewCatalog returns a catalog of lib's files; ffprobe is the program's
 // path ("" when missing: every file is then direct or unknown).
 func NewCatalog(lib *Library, ffprobe string, repo CatalogRepo) *Catalog {
-	return &Catalog{Lib: lib, Prober: Prober{Path: ffprobe}, Repo: repo, inflight: map[string]*probeCall{}, sem: make(chan struct{}, 2)}
+	return &Catalog{Lib: lib, Prober: Prober{Path: ffprobe}, Repo: repo, sem: make(chan struct{}, 2)}
 }
 
 // Cached returns the stored probe of rel if it still matches the file's
@@ -77,26 +128,7 @@ func (c *Catalog) Describe(ctx context.Context, rel string) (Probed, error) {
 	if c.Prober.Path == "" {
 		return Probed{}, ErrNoFFmpeg
 	}
-	key := fmt.Sprintf("%s\x00%d\x00%d", rel, info.Size(), info.ModTime().UnixNano())
-	c.mu.Lock()
-	if call, ok := c.inflight[key]; ok {
-		c.mu.Unlock()
-		select {
-		case <-call.done:
-			return call.res, call.err
-		case <-ctx.Done():
-			return Probed{}, ctx.Err()
-		}
-	}
-	call := &probeCall{done: make(chan struct{})}
-	c.inflight[key] = call
-	c.mu.Unlock()
-	call.res, call.err = c.probe(ctx, rel, f, info)
-	c.mu.Lock()
-	delete(c.inflight, key)
-	c.mu.Unlock()
-	close(call.done)
-	return call.res, call.err
+	return c.probes.do(ctx, fileKey(rel, info), func() (Probed, error) { return c.probe(ctx, rel, f, info) })
 }
 
 func (p Probed) failure() error {
@@ -144,6 +176,7 @@ func unwrapMessage(err error) string {
 
 // Keyframes returns the video keyframe times of rel (for remuxing), from
 // the store when it has them for the file's current size and time.
+// Concurrent calls for one file share one scan.
 func (c *Catalog) Keyframes(ctx context.Context, rel string) ([]float64, error) {
 	p, err := c.Describe(ctx, rel)
 	if err != nil {
@@ -159,6 +192,10 @@ func (c *Catalog) Keyframes(ctx context.Context, rel string) ([]float64, error) 
 			return k.Times, nil
 		}
 	}
+	return c.keyframes.do(ctx, fileKey(rel, info), func() ([]float64, error) { return c.scanKeyframes(ctx, rel, f, info, p) })
+}
+
+func (c *Catalog) scanKeyframes(ctx context.Context, rel string, f *os.File, info fs.FileInfo, p Probed) ([]float64, error) {
 	select {
 	case c.sem <- struct{}{}:
 		defer func() { <-c.sem }()

@@ -197,6 +197,82 @@ func TestKeyframes(t *testing.T) {
 	}
 }
 
+// TestCatalogSharesKeyframeScans: members starting one video at once ask
+// for its keyframes together, and one ffprobe scan answers them all; a
+// member who goes away while the scan runs does not fail the others.
+func TestCatalogSharesKeyframeScans(t *testing.T) {
+	tl := tools(t)
+	dir := t.TempDir()
+	mediatest.MakeSpec(t, dir, mediatest.H264AC3, "film.mkv", mediatest.Spec{Seconds: 6, GOP: 25})
+	// Scans wait for the gate file, so that every caller arrives while
+	// one runs (at most 30 s, should the test stop early).
+	gate := filepath.Join(t.TempDir(), "gate")
+	log := filepath.Join(t.TempDir(), "scans")
+	probe := filepath.Join(t.TempDir(), "ffprobe")
+	script := "#!/bin/sh\ncase \"$*\" in *packet=*)\n  echo run >> " + log + "\n  i=0; while [ ! -e " + gate + " ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done;;\nesac\nexec " + tl.FFprobe + " \"$@\"\n"
+	if err := os.WriteFile(probe, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lib, _ := media.NewLibrary(dir)
+	cat := media.NewCatalog(lib, probe, media.NewBadger(openStore(t)))
+	if _, err := cat.Describe(context.Background(), "film.mkv"); err != nil {
+		t.Fatal(err)
+	}
+	scans := func(n int) {
+		t.Helper()
+		for i := 0; runs(t, log) < n; i++ {
+			if i > 3000 {
+				t.Fatalf("%d keyframe scans started, want %d", runs(t, log), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	// The first caller goes away while its scan runs; three others wait.
+	first, leave := context.WithCancel(context.Background())
+	type answer struct {
+		kf  []float64
+		err error
+	}
+	answers := make(chan answer, 4)
+	ask := func(ctx context.Context) {
+		kf, err := cat.Keyframes(ctx, "film.mkv")
+		answers <- answer{kf, err}
+	}
+	go ask(first)
+	scans(1)
+	for range 3 {
+		go ask(context.Background())
+	}
+	// The three join the running scan (a second caller that found no run
+	// would start its own scan, and the log would show it).
+	time.Sleep(100 * time.Millisecond)
+	if n := runs(t, log); n != 1 {
+		t.Fatalf("%d keyframe scans for one file asked by four callers at once", n)
+	}
+	leave()
+	if a := <-answers; !errors.Is(a.err, context.Canceled) {
+		t.Fatalf("the caller who left got %v, %v", a.kf, a.err)
+	}
+	// One of the three scans again, for them all.
+	scans(2)
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if a := <-answers; a.err != nil || len(a.kf) != 6 {
+			t.Fatalf("a waiting caller got %v, %v", a.kf, a.err)
+		}
+	}
+	if n := runs(t, log); n != 2 {
+		t.Fatalf("%d keyframe scans, want the one left and one more", n)
+	}
+	// Now stored: asking again scans nothing.
+	if _, err := cat.Keyframes(context.Background(), "film.mkv"); err != nil || runs(t, log) != 2 {
+		t.Fatalf("asking again: %v, %d scans", err, runs(t, log))
+	}
+}
+
 func TestFindTools(t *testing.T) {
 	tl := tools(t)
 	if !tl.Encoders["libx264"] || !tl.Encoders["aac"] || !strings.HasPrefix(tl.Version, "ffmpeg version") || tl.Missing() != "" {
