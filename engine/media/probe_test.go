@@ -30,7 +30,7 @@ func tools(t *testing.T) *media.Tools {
 	return tl
 }
 
-func openStore(t *testing.T) *store.Store {
+func openStore(t testing.TB) *store.Store {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), nil, store.Options{MinFree: -1})
 	if err != nil {
@@ -41,7 +41,7 @@ func openStore(t *testing.T) *store.Store {
 }
 
 // countingProbe is ffprobe behind a script that notes each run in a file.
-func countingProbe(t *testing.T, real string) (path, log string) {
+func countingProbe(t testing.TB, real string) (path, log string) {
 	dir := t.TempDir()
 	log = filepath.Join(dir, "runs")
 	path = filepath.Join(dir, "ffprobe")
@@ -52,7 +52,7 @@ func countingProbe(t *testing.T, real string) (path, log string) {
 	return path, log
 }
 
-func runs(t *testing.T, log string) int {
+func runs(t testing.TB, log string) int {
 	data, err := os.ReadFile(log)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0
