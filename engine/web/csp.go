@@ -8,12 +8,13 @@ import (
 )
 
 // contentSecurityPolicy is the policy of every response. No script, style
-// or handler is written inline in the pages, so scripts come only from this
-// server and the YouTube IFrame API; pages may not be framed; forms post
+// or handler is written inline in the pages but the room page's import map
+// and styles, each allowed by its hash (scripts, styles), so scripts come
+// only from this server and the YouTube IFrame API; pages may not be framed; forms post
 // only here. Media (direct links) may come from any http(s) address: which
 // addresses a link may name is decided when the link is shared (see
 // media.ParseLink and links.allow_private_hosts).
-func contentSecurityPolicy(cfg *config.Config) string {
+func contentSecurityPolicy(cfg *config.Config, scripts, styles []string) string {
 	youtube := []string{"https://www.youtube.com", "https://s.ytimg.com"}
 	frames := []string{"https://www.youtube.com", "https://www.youtube-nocookie.com"}
 	if o := origin(cfg.YouTube.IFrameAPIURL); o != "" && !contains(youtube, o) {
@@ -22,8 +23,8 @@ func contentSecurityPolicy(cfg *config.Config) string {
 	}
 	directives := []string{
 		"default-src 'self'",
-		"script-src 'self' " + strings.Join(youtube, " "),
-		"style-src 'self'",
+		"script-src 'self' " + strings.Join(append(youtube, scripts...), " "),
+		"style-src " + strings.Join(append([]string{"'self'"}, styles...), " "),
 		"img-src 'self' data: blob: https://i.ytimg.com",
 		"media-src 'self' blob: http: https:",
 		"connect-src 'self' http: https:",
