@@ -121,8 +121,15 @@ func (e *Endpoint) accept(hc net.Conn, req *http.Request, code string, u room.Us
 	}
 	go func() {
 		defer release()
+		defer func() {
+			// This goroutine is not the server's: a panic here would end
+			// the process.
+			if p := recover(); p != nil {
+				e.opt.Log.Error("panic serving a room websocket", "panic", fmt.Sprint(p))
+			}
+			_ = conn.Close()
+		}()
 		e.serve(c, rc)
-		_ = conn.Close()
 	}()
 }
 

@@ -110,10 +110,10 @@ func (e *Endpoint) connect(code string, u room.User, conn Conn) (*outbox, *room.
 // goroutine is the reader; a writer goroutine runs only while there is
 // something to send.
 func (e *Endpoint) serve(c *outbox, rc *room.Conn) {
+	defer e.opt.Metrics.Connections.Dec()
+	defer c.shutdown()
+	defer rc.Leave()
 	e.read(c, rc)
-	rc.Leave()
-	c.shutdown()
-	e.opt.Metrics.Connections.Dec()
 }
 
 // read hands each message to the room until the connection ends.
