@@ -64,8 +64,8 @@ func waitGoroutines(fn string, want int) int {
 
 // TestIdleConnectionsHoldOnlyTheirReader: a connected member with nothing
 // to receive has one goroutine (its reader) and no writer; a message to
-// everyone starts a writer per member, and each ends once its queue is
-// empty.
+// everyone puts a writer on each member's queue, each leaves it once it is
+// empty, and the writers end after their short wait for more.
 func TestIdleConnectionsHoldOnlyTheirReader(t *testing.T) {
 	const members = 12
 	svc, _ := newService(t, room.Options{})
@@ -95,6 +95,13 @@ func TestIdleConnectionsHoldOnlyTheirReader(t *testing.T) {
 	}
 	if n := waitGoroutines(writer, 0); n != 0 {
 		t.Fatalf("%d writer goroutines left after the line was delivered", n)
+	}
+	// The writers wait a moment for another outbox, then end.
+	if n := waitGoroutines("ws.(*writers).work(", 0); n != 0 {
+		t.Fatalf("%d writers still wait with every member idle", n)
+	}
+	if n := goroutinesIn(reader); n != members {
+		t.Fatalf("%d reader goroutines for %d connections", n, members)
 	}
 }
 
@@ -280,7 +287,7 @@ func TestIdleReadersWaitShallow(t *testing.T) {
 func TestOverTLS(t *testing.T) {
 	svc, _ := newService(t, room.Options{PingInterval: 20 * time.Millisecond})
 	in := mustCreate(t, svc, ann, "")
-	ep := ws.New(svc, ws.Options{Log: quietLog(), ReadGrace: 100 * time.Millisecond})
+	ep := ws.New(svc, ws.Options{Log: quietLog(), ReadGrace: time.Second})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	mount(app, ep)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -313,9 +320,9 @@ func TestOverTLS(t *testing.T) {
 	if m := c.expectChat(); m["text"] != "pipelined" {
 		t.Fatalf("got %v", m)
 	}
-	// Several ping intervals and read timeouts pass while Ann reads.
+	// Many ping intervals and more than the read timeout (1.04 s) pass.
 	for i := range 10 {
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
 		text := fmt.Sprint("line ", i)
 		if _, err := c.conn.NetConn().Write(append(chatFrame(t, text), clientFrame(t, websocket.PongMessage, "")...)); err != nil {
 			t.Fatal(err)

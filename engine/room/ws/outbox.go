@@ -87,7 +87,7 @@ func (c *outbox) startWriter() {
 	if !c.writing {
 		c.writing = true
 		c.writer.Add(1)
-		go c.write()
+		c.e.writers.run(c)
 	}
 }
 

@@ -59,6 +59,7 @@ type Endpoint struct {
 	rooms    Rooms
 	opt      Options
 	pool     WriteBufferPool
+	writers  writers
 	upgrader websocket.Upgrader
 	dropped  atomic.Int64
 }
@@ -83,7 +84,7 @@ func New(rs Rooms, o Options) *Endpoint {
 	if o.Metrics.Connections == nil {
 		o.Metrics = metrics.New().Socket
 	}
-	e := &Endpoint{rooms: rs, opt: o}
+	e := &Endpoint{rooms: rs, opt: o, writers: writers{linger: time.Second, maxIdle: 1024}}
 	e.upgrader = newUpgrader(&e.pool)
 	return e
 }

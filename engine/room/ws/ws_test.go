@@ -432,6 +432,10 @@ func TestNoGoroutineLeakAfterAllLeave(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	svc.Close()
+	// Writers wait a second for more to write, then end.
+	if n := waitGoroutines("ws.(*writers).work(", 0); n != 0 {
+		t.Fatalf("%d writers still run after their wait", n)
+	}
 	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Server).Serve"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).workerFunc"),
