@@ -122,6 +122,7 @@ func New(d Deps) (*Server, error) {
 		return nil, errors.New("web: no room service")
 	}
 	s.rooms = newRoomWeb(s, d.Rooms)
+	s.OnClose(s.rooms.ws.Close)
 	fcfg := fiber.Config{
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,

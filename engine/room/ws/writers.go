@@ -18,8 +18,21 @@ type writers struct {
 	linger  time.Duration
 	maxIdle int
 
-	mu   sync.Mutex
-	idle []chan *outbox // the waiting writers, the last to wait at the end
+	mu      sync.Mutex
+	idle    []chan *outbox // the waiting writers, the last to wait at the end
+	stopped bool           // no writer waits any more
+}
+
+// stop ends the waiting writers; from now on a writer ends as soon as its
+// outbox is empty.
+func (w *writers) stop() {
+	w.mu.Lock()
+	idle := w.idle
+	w.idle, w.stopped = nil, true
+	w.mu.Unlock()
+	for _, ch := range idle {
+		ch <- nil
+	}
 }
 
 // run writes c's queue on a waiting writer, or on a new one.
@@ -49,7 +62,7 @@ func (w *writers) work(c *outbox) {
 			linger.Reset(w.linger)
 		}
 		w.mu.Lock()
-		if len(w.idle) >= w.maxIdle {
+		if w.stopped || len(w.idle) >= w.maxIdle {
 			w.mu.Unlock()
 			linger.Stop()
 			return
@@ -59,6 +72,9 @@ func (w *writers) work(c *outbox) {
 		select {
 		case c = <-ch:
 			linger.Stop()
+			if c == nil {
+				return
+			}
 			continue
 		case <-linger.C:
 		}
@@ -69,7 +85,10 @@ func (w *writers) work(c *outbox) {
 			return
 		}
 		w.mu.Unlock()
-		// Taken just as the wait ended: the outbox is on its way.
-		c = <-ch
+		// Taken (or stopped) just as the wait ended: the outbox is on its
+		// way.
+		if c = <-ch; c == nil {
+			return
+		}
 	}
 }

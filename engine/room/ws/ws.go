@@ -89,6 +89,11 @@ func New(rs Rooms, o Options) *Endpoint {
 	return e
 }
 
+// Close ends the writers that wait for work, for a server that stops;
+// connections still open keep being served, each write on a goroutine that
+// ends with it.
+func (e *Endpoint) Close() { e.writers.stop() }
+
 // Dropped counts connections closed because they could not keep up.
 func (e *Endpoint) Dropped() int64 { return e.dropped.Load() }
 
