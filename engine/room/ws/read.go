@@ -21,16 +21,26 @@ type freeList struct {
 	keep int // largest capacity kept
 }
 
+// pop removes the last element of *s and returns it, if there is one.
+func pop[T any](s *[]T) (T, bool) {
+	var zero T
+	n := len(*s)
+	if n == 0 {
+		return zero, false
+	}
+	v := (*s)[n-1]
+	(*s)[n-1] = zero
+	*s = (*s)[:n-1]
+	return v, true
+}
+
 func (f *freeList) get() []byte {
 	f.mu.Lock()
-	if n := len(f.bufs); n > 0 {
-		b := f.bufs[n-1]
-		f.bufs[n-1] = nil
-		f.bufs = f.bufs[:n-1]
-		f.mu.Unlock()
+	b, ok := pop(&f.bufs)
+	f.mu.Unlock()
+	if ok {
 		return b[:0]
 	}
-	f.mu.Unlock()
 	return make([]byte, 0, f.size)
 }
 
@@ -65,13 +75,8 @@ type WriteBufferPool struct {
 func (p *WriteBufferPool) Get() any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n := len(p.vals); n > 0 {
-		v := p.vals[n-1]
-		p.vals[n-1] = nil
-		p.vals = p.vals[:n-1]
-		return v
-	}
-	return nil
+	v, _ := pop(&p.vals)
+	return v
 }
 
 // Put keeps v for reuse (up to 256 values).

@@ -38,15 +38,12 @@ func (w *writers) stop() {
 // run writes c's queue on a waiting writer, or on a new one.
 func (w *writers) run(c *outbox) {
 	w.mu.Lock()
-	if n := len(w.idle); n > 0 {
-		ch := w.idle[n-1]
-		w.idle[n-1] = nil
-		w.idle = w.idle[:n-1]
-		w.mu.Unlock()
+	ch, ok := pop(&w.idle)
+	w.mu.Unlock()
+	if ok {
 		ch <- c
 		return
 	}
-	w.mu.Unlock()
 	go w.work(c)
 }
 
