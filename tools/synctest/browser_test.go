@@ -96,6 +96,17 @@ func TestBrowserPlayersFollow(t *testing.T) {
 		t.Errorf("paused %.1f ms apart; a pause puts every player on the room's position", d*1000)
 	}
 
+	// A seek while paused: every player seeks, and learns how long that
+	// took until it could play (the room's next seek is scheduled that far
+	// ahead for it).
+	const seeks = `(window.watchpartySync.learned.in.xs.length + window.watchpartySync.learned.jump.xs.length)`
+	learnedBefore := []int{browsertest.Eval[int](a, seeks), browsertest.Eval[int](b, seeks)}
+	command(t, a, "seek", 17)
+	waitTogether(t, "seek while paused", two, func(p Probe) bool { return paused(p) && math.Abs(p.Pos-17) < 0.001 })
+	for i, w := range two {
+		w.WaitJS(fmt.Sprintf("%s > %d", seeks, learnedBefore[i]))
+	}
+
 	// A late joiner, mid-video, while the others play.
 	command(t, a, "play")
 	waitTogether(t, "play again", two, playing)

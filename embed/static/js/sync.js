@@ -470,6 +470,7 @@ export class SyncEngine {
       in: new Learned(this.cfg.seekInLatencyMs, 10, 1000),
     };
     this.pending = null; // {at, since, kind, seeked}: a start waiting for the player to be ready
+    this.seekProbe = null; // {since, loaded}: a paused seek being timed
     this.misses = 0;
     this.learn = null; // {used, aimed}: the first settled sample after a start (an aimed one calibrates the start latency)
     this.spoiled = false; // the player stalled or the browser played it since the start
@@ -714,7 +715,7 @@ export class SyncEngine {
     if (!s.playing) {
       a.pause();
       a.setRate(rate);
-      if (Math.abs(a.position() - s.position) > 0.001) a.seek(s.position);
+      if (Math.abs(a.position() - s.position) > 0.001) this.seekPaused(s.position);
       this.note("paused", { position: s.position });
       this.syncBuffering();
       return;
@@ -746,9 +747,41 @@ export class SyncEngine {
     // A room's seek goes into loaded media or not; a jump knows already.
     if (kind === "seek") kind = a.bufferedAhead(position) > 0.5 ? "in" : "jump";
     if (seeked) a.seek(position);
+    this.seekProbe = null;
     this.pending = { at, since: localNow(), kind, seeked };
     this.continueStart();
     this.syncBuffering();
+  }
+
+  /** Learns how long a seek (into loaded media or not) took until the player could play. */
+  learnSeek(loaded, ms) {
+    this.learned[loaded ? "in" : "jump"].add(ms + (loaded ? 20 : 40));
+  }
+
+  /**
+   * Seeks the paused player (the room is paused). How long that takes
+   * until the player could play teaches the seek latency too, so that the
+   * room's next seek is scheduled far enough ahead for this player from
+   * more than the seeks it made while playing.
+   */
+  seekPaused(position) {
+    const a = this.adapter;
+    const ahead = a.bufferedAhead(position);
+    a.seek(position);
+    this.seekProbe = ahead === null ? null : { since: localNow(), loaded: ahead > 0.5 };
+  }
+
+  /** Learns from a paused seek once the player can play. */
+  seekDone() {
+    const q = this.seekProbe;
+    const a = this.adapter;
+    if (!q || !a || a.seeking() || a.buffering()) return;
+    this.seekProbe = null;
+    // A hidden page's timers and events run late: its figure says nothing.
+    if (document.visibilityState !== "visible") return;
+    const ms = localNow() - q.since;
+    this.learnSeek(q.loaded, ms);
+    this.note("seek-learned", { ms, loaded: q.loaded });
   }
 
   /** Schedules the pending start once the player can play. */
@@ -758,11 +791,7 @@ export class SyncEngine {
     if (!p || !a || this.startTimer) return;
     if (a.seeking() || a.buffering()) return; // the buffering event calls again
     const readyMs = localNow() - p.since;
-    if (p.seeked) {
-      // How long the seek took says how far ahead the next one must aim.
-      const loaded = p.kind === "in";
-      this.learned[loaded ? "in" : "jump"].add(readyMs + (loaded ? 20 : 40));
-    }
+    if (p.seeked) this.learnSeek(p.kind === "in", readyMs); // how far ahead the next one must aim
     const left = this.clock.toLocal(p.at) - this.latency.start - localNow();
     this.pending = null;
     if (left < 0) {
@@ -937,7 +966,8 @@ export class SyncEngine {
     if (this.simBuffering) return;
     if (!s.playing) {
       if (!a.paused()) a.pause();
-      if (Math.abs(drift) > 20 && !a.seeking()) a.seek(s.position);
+      if (Math.abs(drift) > 20 && !a.seeking()) this.seekPaused(s.position);
+      else this.seekDone();
       return;
     }
     if (this.pending || this.startTimer) {
@@ -1090,6 +1120,7 @@ export class SyncEngine {
       this.spoiled = true;
     }
     if (!on && this.pending) this.continueStart();
+    if (!on) this.seekDone();
     this.syncBuffering();
   }
 
