@@ -184,3 +184,56 @@ func checkRate(t *testing.T, ws []*browsertest.Window, rate, settle, tol float64
 		t.Logf("%s at %gx: %.0f ms of media in %.0f ms", ws[i].Name(), rate, (b.Pos-a.Pos)*1000, b.T-a.T)
 	}
 }
+
+// TestBrowserLateTimerReaims: on a busy machine a page's timers run late. A
+// start whose timer fires later than the dead zone is aimed again (a short
+// seek into what is loaded) before the player plays, rather than played
+// late and re-aimed after: the player starts once, on the room's position.
+func TestBrowserLateTimerReaims(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	a := s.Join(t, 0)
+	b := s.Join(t, 1)
+	s.Share(t, a)
+	two := []*browsertest.Window{a, b}
+	command(t, a, "play")
+	waitTogether(t, "play", two, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	command(t, a, "pause")
+	waitTogether(t, "pause", two, paused)
+
+	// B's page is kept busy from just before its next start until 150 ms
+	// after it, as a page on a loaded machine can be.
+	browsertest.Eval[bool](b, `(() => { const e = window.watchpartySync; const orig = e.scheduleStart;
+		e.scheduleStart = function (localAt) {
+			e.scheduleStart = orig;
+			setTimeout(() => { while (performance.timeOrigin + performance.now() < localAt + 150) { /* busy */ } },
+				Math.max(0, localAt - (performance.timeOrigin + performance.now()) - 30));
+			orig.call(this, localAt);
+		};
+		e.log.push({ what: "mark" });
+		return true; })()`)
+	command(t, a, "play")
+	waitTogether(t, "play after a late timer", two, func(p Probe) bool { return playing(p) && p.Pos > 1 })
+	type note struct {
+		What   string  `json:"what"`
+		LateMS float64 `json:"lateMs"`
+	}
+	notes := browsertest.Eval[[]note](b, `(() => { const l = window.watchpartySync.log;
+		return l.slice(l.findLastIndex((x) => x.what === "mark")); })()`)
+	late, plays := 0.0, 0
+	for _, n := range notes {
+		switch n.What {
+		case "timer-late":
+			late = n.LateMS
+		case "play":
+			plays++
+		}
+	}
+	if plays != 1 {
+		t.Errorf("B's player was started %d times after a start its page ran late; want once, aimed again first: %+v", plays, notes)
+	}
+	if late < 100 {
+		t.Errorf("B's start timer was not seen late (%.0f ms); its notes: %+v", late, notes)
+	}
+}

@@ -472,7 +472,7 @@ export class SyncEngine {
     this.pending = null; // {at, since, kind, seeked}: a start waiting for the player to be ready
     this.seekProbe = null; // {since, loaded}: a paused seek being timed
     this.misses = 0;
-    this.learn = null; // {used, aimed}: the first settled sample after a start (an aimed one calibrates the start latency)
+    this.learn = null; // {used, aimed, late}: the first settled sample after a start (an aimed one calibrates the start latency)
     this.spoiled = false; // the player stalled or the browser played it since the start
     this.settleUntil = 0;
     this.reaims = 0;
@@ -796,17 +796,29 @@ export class SyncEngine {
     this.pending = null;
     if (left < 0) {
       this.note("start-late", { readyMs, lateMs: -left, ...this.latency });
-      const rate = rateOf(this.state);
-      if (correction(this.cfg, { drift: left * rate, rate, fine: a.fineRate, starting: true }).action !== "seek") {
-        // A little late: start now and let the trim take the error away.
-        this.startNow(false);
-        return;
-      }
-      this.misses++;
-      this.retry();
+      this.startLate(-left, false);
       return;
     }
     this.scheduleStart(this.clock.toLocal(p.at) - this.latency.start);
+  }
+
+  /**
+   * A start made lateMs late (the player was not ready in time, or the
+   * timer fired late on a busy machine): made now when the correction rule
+   * lets it (the trim then takes the error away), else aimed again. learn:
+   * the start was aimed, late by exactly lateMs, so its error still
+   * teaches the start latency.
+   */
+  startLate(lateMs, learn) {
+    if (!this.adapter) return;
+    const rate = rateOf(this.state);
+    const c = correction(this.cfg, { drift: -lateMs * rate, rate, fine: this.adapter.fineRate, starting: true });
+    if (c.action !== "seek") {
+      this.startNow(learn, lateMs);
+      return;
+    }
+    this.misses++;
+    this.retry();
   }
 
   /**
@@ -881,20 +893,30 @@ export class SyncEngine {
       }
       this.startTimer = 0;
       this.pending = null;
+      // A busy machine runs timers late, by 100 ms and more at times.
+      const late = localNow() - localAt;
+      if (late > 1) {
+        this.note("timer-late", { lateMs: late });
+        this.startLate(late, true);
+        return;
+      }
       this.misses = 0;
       this.startNow(true);
     };
     this.startTimer = setTimeout(fire, Math.max(0, localAt - localNow() - 6));
   }
 
-  /** Plays now; learn: the start was aimed, so its error teaches the start latency. */
-  startNow(learn) {
+  /**
+   * Plays now; learn: the start was aimed (play() called lateMs after the
+   * instant it was aimed for), so its error teaches the start latency.
+   */
+  startNow(learn, lateMs = 0) {
     const a = this.adapter;
     if (!a || this.blocked) return;
     a.setRate(rateOf(this.state));
     const used = this.latency.start;
     this.settleUntil = localNow() + used + this.cfg.settleMs;
-    this.learn = { used, aimed: learn };
+    this.learn = { used, aimed: learn, late: lateMs };
     this.spoiled = false;
     this.note("play");
     a.play().catch((err) => this.playRefused(err));
@@ -999,7 +1021,8 @@ export class SyncEngine {
       // once rather than left inside the dead zone.
       if (this.learn.aimed) {
         const wallMs = drift / rateOf(s);
-        if (!this.spoiled && Math.abs(wallMs) < 150) this.learned.start.add(this.learn.used - wallMs);
+        const err = wallMs + this.learn.late; // the start latency's own error
+        if (!this.spoiled && Math.abs(err) < 150) this.learned.start.add(this.learn.used - err);
       }
       this.note(this.learn.aimed ? "learned" : "settled", { drift, spoiled: this.spoiled, ...this.latency });
       this.learn = null;
