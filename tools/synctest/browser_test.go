@@ -190,15 +190,8 @@ func checkRate(t *testing.T, ws []*browsertest.Window, rate, settle, tol float64
 // seek into what is loaded) before the player plays, rather than played
 // late and re-aimed after: the player starts once, on the room's position.
 func TestBrowserLateTimerReaims(t *testing.T) {
-	dir := t.TempDir()
-	clip := MakeClip(t, dir, 60)
-	s := NewSession(t, dir, clip, 2, nil)
-	a := s.Join(t, 0)
-	b := s.Join(t, 1)
-	s.Share(t, a)
+	a, b, _ := playingPair(t, false)
 	two := []*browsertest.Window{a, b}
-	command(t, a, "play")
-	waitTogether(t, "play", two, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
 	command(t, a, "pause")
 	waitTogether(t, "pause", two, paused)
 

@@ -45,22 +45,32 @@ func commandsSent(w *browsertest.Window) int {
 	return browsertest.Eval[int](w, `window.watchpartySync.log.filter((x) => x.what === "command").length`)
 }
 
+// playingPair opens a room of two members on a 60 s clip the first shares
+// (the second's player muted, if mute), plays it, and returns the two
+// windows once they play together, with their readings.
+func playingPair(t *testing.T, mute bool) (a, b *browsertest.Window, ps []Probe) {
+	t.Helper()
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	a = s.Join(t, 0)
+	b = s.Join(t, 1)
+	s.Share(t, a)
+	if mute {
+		browsertest.Eval[bool](b, `(document.querySelector('#player video').muted = true, true)`)
+	}
+	command(t, a, "play")
+	ps = waitTogether(t, "play", []*browsertest.Window{a, b}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	return a, b, ps
+}
+
 // TestBrowserHiddenTabIsNotACommand: a muted player in a hidden tab is paused
 // by Chromium itself; that pause is not its member's command, so the room
 // plays on, and when the tab shows again its player re-syncs without
 // sending play.
 func TestBrowserHiddenTabIsNotACommand(t *testing.T) {
-	dir := t.TempDir()
-	clip := MakeClip(t, dir, 60)
-	s := NewSession(t, dir, clip, 2, nil)
-	a := s.Join(t, 0)
-	b := s.Join(t, 1)
-	s.Share(t, a)
+	a, b, ps := playingPair(t, true)
 	two := []*browsertest.Window{a, b}
-	browsertest.Eval[bool](b, `(document.querySelector('#player video').muted = true, true)`)
-
-	command(t, a, "play")
-	ps := waitTogether(t, "play", two, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
 	version := ps[0].Version
 	sent := commandsSent(b)
 
@@ -104,17 +114,8 @@ func setFrozen(w *browsertest.Window, frozen bool) {
 // back onto the room's position without a command: the room's state is
 // the one it had before the lock.
 func TestBrowserLockedPhoneComesBack(t *testing.T) {
-	dir := t.TempDir()
-	clip := MakeClip(t, dir, 60)
-	s := NewSession(t, dir, clip, 2, nil)
-	a := s.Join(t, 0)
-	b := s.Join(t, 1)
-	s.Share(t, a)
+	a, b, ps := playingPair(t, true)
 	two := []*browsertest.Window{a, b}
-	browsertest.Eval[bool](b, `(document.querySelector('#player video').muted = true, true)`)
-
-	command(t, a, "play")
-	ps := waitTogether(t, "play", two, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
 	version := ps[0].Version
 	sent := commandsSent(b)
 
