@@ -103,14 +103,15 @@ func TestBrowserLibraryPane(t *testing.T) {
 	if got := browsertest.Eval[string](w, `document.querySelector('`+burnSel+`').value`); got != pgs {
 		t.Fatalf("the burn-in choice after the listing came again: %q, want %q", got, pgs)
 	}
+	burning := ffmpegRuns(srv.DataDir, "overlay")
 	w.Click(libRow("Films/Subtitled.mkv", `button[aria-label="Watch Subtitled.mkv"]`))
 	w.WaitJS(`/^media:Films\/Subtitled\.mkv#burn=\d+$/.test(document.querySelector("#player").dataset.src)`)
 	w.WaitJS(`document.querySelector("#player").dataset.ready === "1"`)
 	if !mediaPlayer[bool](w, `p.info.hls && p.info.mode === "transcode" && p.info.renditions.every(r => !r.startsWith("source"))`) {
 		t.Errorf("the burnt-in film does not play as a conversion: %s", mediaPlayer[string](w, `JSON.stringify(p.info)`))
 	}
-	if n := ffmpegs(srv.DataDir, "overlay"); n != 1 {
-		t.Errorf("%d ffmpeg processes draw the subtitles in, want 1", n)
+	if ran, most := burning(); ran == 0 || most != 1 {
+		t.Errorf("%d ffmpeg processes, %d at once, drew the subtitles in", ran, most)
 	}
 
 	// Back in the Films folder, the room can continue the first film.
