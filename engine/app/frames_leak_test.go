@@ -93,8 +93,10 @@ func TestStreamsEndWithServer(t *testing.T) {
 	relay.Close()
 	w.conn.Close()
 	ann.Client.HTTP.CloseIdleConnections()
-	// fasthttp's date ticker lives for the process; its worker pool's
+	// fasthttp's date ticker and its compression workers (started by the
+	// first compressed response) live for the process; its worker pool's
 	// cleaner notices the stop only after its next sleep.
 	goleak.VerifyNone(t, before, goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp/stackless.funcWorker"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
