@@ -36,6 +36,23 @@ import (
 // cycle), so a module it cannot join stops the server's start and its
 // tests.
 
+// earlySocket is the room page's one inline script, in its head: it opens
+// the room's websocket before any script file is fetched, keeping what
+// arrives until room/net.js takes the socket over (takeOver). The page
+// hands it over on the meta element that names the socket's path, not on
+// window. Under load the entry ran 100-150 ms after it had arrived, behind
+// the end of the parse and the first paint (docs/room-ui.md); this way the
+// hello is on its way meanwhile.
+const earlySocket = `(() => {
+  const m = document.querySelector('meta[name="room-ws"]');
+  if (!m || !window.WebSocket) return;
+  const ws = new WebSocket((location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + m.content);
+  const early = { ws, frames: [], closed: null };
+  ws.onmessage = (e) => early.frames.push(e.data);
+  ws.onclose = (e) => { early.closed = e; };
+  m.early = early;
+})();`
+
 // roomEntry and roomApp are the roots of the room page's start-up graph.
 const roomEntry, roomApp = "js/room.js", "js/room/app.js"
 

@@ -51,6 +51,15 @@ func TestRoomPageModules(t *testing.T) {
 	if hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, "script-src 'self' ") || !strings.Contains(csp, hash) {
 		t.Errorf("the policy does not allow the import map (%s): %s", hash, csp)
 	}
+	// The head's one other inline script opens the socket early, allowed by its hash.
+	early := regexp.MustCompile(`<script>([^<]*)</script>`).FindAllStringSubmatch(page, -1)
+	if len(early) != 1 || !strings.Contains(early[0][1], "new WebSocket(") || strings.Index(page, early[0][0]) > strings.Index(page, entry[0]) {
+		t.Fatalf("want one inline script opening the socket before the entry, got %d", len(early))
+	}
+	sum = sha256.Sum256([]byte(early[0][1]))
+	if hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, hash) {
+		t.Errorf("the policy does not allow the early socket (%s): %s", hash, csp)
+	}
 	var im struct{ Imports map[string]string }
 	if err := json.Unmarshal([]byte(mapJSON[1]), &im); err != nil {
 		t.Fatal(err)

@@ -78,8 +78,8 @@ type Server struct {
 	assetVer string
 	assets   map[string]*asset // what /static/VERSION/ serves, by path (assets.go)
 	// scriptHashes and styleHashes are the CSP sources of the pages'
-	// inline scripts (the room page's import map) and styles (the room
-	// page's).
+	// inline scripts (the room page's import map and early socket) and
+	// styles (the room page's).
 	scriptHashes, styleHashes []string
 	base                      string
 
@@ -310,12 +310,14 @@ func (s *Server) loadTemplates() error {
 	s.assets = versionedAssets(sub, map[string][]byte{roomEntry: bundle.entry.js, roomApp: bundle.app.js})
 	importMap := `<script type="importmap">` + bundle.importMap + `</script>`
 	roomStyle := `<style>` + string(roomCSS) + `</style>`
-	s.scriptHashes = []string{scriptHash(bundle.importMap)}
+	s.scriptHashes = []string{scriptHash(bundle.importMap), scriptHash(earlySocket)}
 	s.styleHashes = []string{scriptHash(string(roomCSS))}
 	funcs := template.FuncMap{
 		// importMap sends the URLs of the joined start-up modules to the
 		// file that holds them (bundle.go).
 		"importMap": func() template.HTML { return template.HTML(importMap) }, //nolint:gosec // made by the server from its own file names
+		// earlySocket opens the room's websocket from the page's head (bundle.go).
+		"earlySocket": func() template.HTML { return template.HTML("<script>" + earlySocket + "</script>") }, //nolint:gosec // a constant
 		"asset":     func(name string) string { return static + name },
 		"roomStyle": func() template.HTML { return template.HTML(roomStyle) }, //nolint:gosec // the server's own stylesheets
 		// tr translates a key with {name} placeholders: {{tr .T "key" "name" value}}.

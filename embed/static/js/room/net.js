@@ -12,9 +12,12 @@ import { CLOSE } from "../protocol.js";
 
 let early = null;
 
-/** Opens the room's connection as soon as the page's entry runs (room.js). */
-export function openEarly(path) {
-  early = connectRoom(path);
+/**
+ * Opens the room's connection as soon as the page's entry runs (room.js),
+ * or takes over the one the page's head opened: { ws, frames, closed }.
+ */
+export function openEarly(path, opened) {
+  early = connectRoom(path, opened);
 }
 
 /** Takes the connection openEarly opened (null if none): the room's own. */
@@ -24,7 +27,11 @@ export function takeEarly() {
   return c;
 }
 
-export function connectRoom(path) {
+/**
+ * Connects to the room's websocket at path; opened, when given, is a socket
+ * already open (or opening) with the frames it received and how it closed.
+ */
+export function connectRoom(path, opened) {
   let ws = null;
   let attempt = 0;
   let ended = false;
@@ -35,24 +42,28 @@ export function connectRoom(path) {
   const message = (m) => (handlers ? handlers.onMessage(m) : early.push(["m", m]));
   const state = (s, arg) => (handlers ? handlers.onState(s, arg) : early.push(["s", s, arg]));
 
+  function frame(data) {
+    for (const part of String(data).split("\n")) {
+      if (!part) continue;
+      let m;
+      try {
+        m = JSON.parse(part);
+      } catch {
+        continue;
+      }
+      if (m && typeof m.type === "string") message(m);
+    }
+  }
+
   function open() {
     if (ended) return;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const sock = new WebSocket(`${proto}//${location.host}${path}`);
+    const sock = opened ? opened.ws : new WebSocket(`${proto}//${location.host}${path}`);
+    const before = opened;
+    opened = null;
     ws = sock;
     state(attempt ? "reconnecting" : "connecting");
-    sock.onmessage = (ev) => {
-      for (const part of String(ev.data).split("\n")) {
-        if (!part) continue;
-        let m;
-        try {
-          m = JSON.parse(part);
-        } catch {
-          continue;
-        }
-        if (m && typeof m.type === "string") message(m);
-      }
-    };
+    sock.onmessage = (ev) => frame(ev.data);
     sock.onclose = (ev) => {
       if (ws !== sock) return;
       ws = null;
@@ -67,6 +78,10 @@ export function connectRoom(path) {
       state("closed", delay);
       timer = setTimeout(open, delay);
     };
+    if (before) {
+      for (const data of before.frames) frame(data);
+      if (before.closed) sock.onclose(before.closed);
+    }
   }
   open();
 
