@@ -330,9 +330,16 @@ const mechanics = {
   // clock moves; each is then learned from this player's own starts.
   startLatencyMs: 80, // play() on a paused, ready player (with audio)
   jumpLatencyMs: 250, // a seek into media not loaded yet until the player can play
-  seekInLatencyMs: 60, // a seek into loaded media until the player can play
+  // A seek into loaded media until the player can play: 20-60 ms on an idle
+  // machine, 150-550 on a busy one; aiming too short costs another seek,
+  // too long only a little waiting.
+  seekInLatencyMs: 150,
   catchUpTryMs: 3000, // a player behind on a slow link tries to jump at most this often (doubling)
-  jumpRoundTrips: 4, // before the first jump is learned, it is guessed to take this many round trips longer
+  // Before the first jump is learned, it is guessed to take this many round
+  // trips longer: the file's index and the data at the target, each a
+  // request, over a path whose losses stall it (a late joiner on a 160-190 ms
+  // path was ready after 1.2 s: six and a half round trips besides the guess).
+  jumpRoundTrips: 6,
   maxMarginMs: 4000, // longest margin of a re-aim after missed starts
 };
 
