@@ -318,8 +318,8 @@ func (s *Server) loadTemplates() error {
 		"importMap": func() template.HTML { return template.HTML(importMap) }, //nolint:gosec // made by the server from its own file names
 		// earlySocket opens the room's websocket from the page's head (bundle.go).
 		"earlySocket": func() template.HTML { return template.HTML("<script>" + earlySocket + "</script>") }, //nolint:gosec // a constant
-		"asset":     func(name string) string { return static + name },
-		"roomStyle": func() template.HTML { return template.HTML(roomStyle) }, //nolint:gosec // the server's own stylesheets
+		"asset":       func(name string) string { return static + name },
+		"roomStyle":   func() template.HTML { return template.HTML(roomStyle) }, //nolint:gosec // the server's own stylesheets
 		// tr translates a key with {name} placeholders: {{tr .T "key" "name" value}}.
 		"tr": func(c i18n.Catalogue, key string, pairs ...any) string { return c.Format(key, pairs...) },
 	}
