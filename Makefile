@@ -5,7 +5,8 @@ GO ?= go
 # Packages holding code behind the gocv build tag.
 GOCV_PKGS := ./engine/frames/... ./engine/app/...
 
-.PHONY: build build-gocv run test test-go test-gocv deps lint lint-go lint-js js-deps fmt fmt-js fuzz
+.PHONY: build build-gocv run test test-go test-gocv deps lint lint-go lint-js lint-fmt lint-commits js-deps fmt \
+	fmt-js fuzz
 
 # golangci-lint, pinned; the linters it runs are in .golangci.yml.
 GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
@@ -31,21 +32,33 @@ deps:
 # test: the default build with the browser tests (build tag browser, which
 # needs Chromium; plain go test ./... leaves them out), then the OpenCV-tagged
 # packages.
-test: deps lint-js lint-go
+test: deps lint-fmt lint-commits lint-js lint-go
 	$(GO) vet -tags browser ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
 	$(GOLANGCI_LINT) run --allow-parallel-runners --build-tags gocv $(GOCV_PKGS)
 	$(GO) test -count=1 -timeout 12m -tags browser ./...
 	$(GO) test -count=1 -timeout 10m -tags gocv $(GOCV_PKGS)
 
-lint: lint-js lint-go
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+lint: lint-fmt lint-commits lint-js lint-go
 	$(GO) vet -tags browser ./...
 	$(GO) vet -tags gocv $(GOCV_PKGS)
 	$(GOLANGCI_LINT) run --allow-parallel-runners --build-tags gocv $(GOCV_PKGS)
 
 fmt: fmt-js
 	gofmt -w $$(git ls-files '*.go')
+
+lint-fmt:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+
+# Commit subjects stay short (at most 76 characters), from COMMITS_SINCE on
+# (older history is left as it is). Outside a git checkout there is nothing
+# to check.
+COMMITS_SINCE := 35e5a18
+lint-commits:
+	@if git rev-parse -q --verify '$(COMMITS_SINCE)^{commit}' >/dev/null; then \
+	  long=$$(git log --format='%h %s' '$(COMMITS_SINCE)..HEAD' | awk 'length($$0) - index($$0, " ") > 76'); \
+	  if [ -n "$$long" ]; then echo "commit subjects over 76 characters:"; echo "$$long"; exit 1; fi; \
+	fi
 
 lint-go:
 	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
