@@ -5,6 +5,9 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -37,70 +40,31 @@ type traceEvent struct {
 // the machine's load, so it shows what a change to the page costs or saves.
 func loadCPU(tb testing.TB, w *browsertest.Window, base, code string) (total, styleLayout float64) {
 	tb.Helper()
-	var mu sync.Mutex
-	var events []traceEvent
-	done := make(chan struct{})
-	var once sync.Once
-	ctx, cancel := context.WithCancel(w.Context())
-	defer cancel()
-	if err := chromedp.Listen(ctx, func(ev any) {
-		switch e := ev.(type) {
-		case *tracing.EventDataCollected:
-			mu.Lock()
-			defer mu.Unlock()
-			for _, v := range e.Value {
-				var x traceEvent
-				if b, err := json.Marshal(v); err == nil && json.Unmarshal(b, &x) == nil {
-					events = append(events, x)
-				}
-			}
-		case *tracing.EventTracingComplete:
-			once.Do(func() { close(done) })
-		}
-	}); err != nil {
-		tb.Fatalf("trace: %v", err)
-	}
-	w.Do("start a trace", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, tracing.Start, tracing.StartParams{TraceConfig: &tracing.TraceConfig{
-			IncludedCategories: []string{"devtools.timeline", "loading", "blink.user_timing", "disabled-by-default-devtools.timeline"},
-		}})
-		return err
-	}))
-	enterRoom(w, base, code)
-	time.Sleep(200 * time.Millisecond) // the renderer hands its trace events over in batches
-	w.Do("end the trace", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, tracing.End, cdp.Empty{})
-		return err
-	}))
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		tb.Fatal("trace: not complete after 30 s")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	// The room document's navigation, its renderer's main thread, the mark.
+	events := traceDuring(tb, w, func() { enterRoom(w, base, code) })
+	// The room's "room:interactive" mark, its renderer's main thread, and
+	// the document's navigation start: the mark's startTime is from it (the
+	// navigationStart event no longer names the URL).
 	var start, end float64
 	pid := 0
 	for _, e := range events {
-		if e.Name == "navigationStart" && start == 0 && strings.Contains(string(e.Args), "/r/"+code) {
-			start, pid = e.Ts, e.Pid
+		var mark struct {
+			Data struct {
+				StartTime float64 `json:"startTime"`
+			} `json:"data"`
+		}
+		if e.Name == "room:interactive" && end == 0 && json.Unmarshal(e.Args, &mark) == nil && mark.Data.StartTime > 0 {
+			end, pid = e.Ts, e.Pid
+			start = end - mark.Data.StartTime*1000
 		}
 	}
 	main := map[int]bool{}
 	for _, e := range events {
-		if e.Pid != pid {
-			continue
-		}
-		if e.Name == "room:interactive" && e.Ts > start && end == 0 {
-			end = e.Ts
-		}
-		if e.Ph == "M" && e.Name == "thread_name" && strings.Contains(string(e.Args), `"CrRendererMain"`) {
+		if e.Pid == pid && e.Ph == "M" && e.Name == "thread_name" && strings.Contains(string(e.Args), `"CrRendererMain"`) {
 			main[e.Tid] = true
 		}
 	}
 	if pid == 0 || end == 0 {
-		tb.Fatalf("trace: no navigation to room %s or no room:interactive mark in %d events", code, len(events))
+		tb.Fatalf("trace: no room:interactive mark of room %s in %d events", code, len(events))
 	}
 	sort.Slice(events, func(i, j int) bool { return events[i].Ts < events[j].Ts })
 	top := 0.0 // end of the current top-level task
@@ -116,4 +80,74 @@ func loadCPU(tb testing.TB, w *browsertest.Window, base, code string) (total, st
 		}
 	}
 	return total, styleLayout
+}
+
+// traceDuring runs fn under a Chromium trace of w's browser and returns its
+// events (saved to $ROOM_TRACE_DIR when set).
+func traceDuring(tb testing.TB, w *browsertest.Window, fn func()) []traceEvent {
+	tb.Helper()
+	var mu sync.Mutex
+	var events []traceEvent
+	var raw []json.RawMessage
+	done := make(chan struct{})
+	var once sync.Once
+	ctx, cancel := context.WithCancel(w.Context())
+	defer cancel()
+	if err := chromedp.Listen(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *tracing.EventDataCollected:
+			mu.Lock()
+			defer mu.Unlock()
+			for _, v := range e.Value {
+				var x traceEvent
+				if b, err := json.Marshal(v); err == nil && json.Unmarshal(b, &x) == nil {
+					events = append(events, x)
+					raw = append(raw, b)
+				}
+			}
+		case *tracing.EventTracingComplete:
+			once.Do(func() { close(done) })
+		}
+	}); err != nil {
+		tb.Fatalf("trace: %v", err)
+	}
+	w.Do("start a trace", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, tracing.Start, tracing.StartParams{TraceConfig: &tracing.TraceConfig{
+			IncludedCategories: []string{"devtools.timeline", "loading", "blink.user_timing", "disabled-by-default-devtools.timeline"},
+		}})
+		return err
+	}))
+	fn()
+	time.Sleep(200 * time.Millisecond) // the renderer hands its trace events over in batches
+	w.Do("end the trace", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, tracing.End, cdp.Empty{})
+		return err
+	}))
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		tb.Fatal("trace: not complete after 30 s")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	saveTrace(tb, raw)
+	return events
+}
+
+// saveTrace writes the trace's events to $ROOM_TRACE_DIR (when set) as a
+// file that chrome://tracing and the DevTools performance panel open.
+func saveTrace(tb testing.TB, events []json.RawMessage) {
+	dir := os.Getenv("ROOM_TRACE_DIR")
+	if dir == "" {
+		return
+	}
+	b, err := json.Marshal(map[string]any{"traceEvents": events})
+	if err == nil {
+		path := filepath.Join(dir, fmt.Sprintf("room-%d.json", time.Now().UnixMilli()))
+		err = os.WriteFile(path, b, 0o644)
+		tb.Logf("trace: %s", path)
+	}
+	if err != nil {
+		tb.Errorf("trace: %v", err)
+	}
 }
