@@ -130,6 +130,11 @@ type Config struct {
 		Listen  string
 	}
 
+	// Debug holds what an operator turns on to look inside the server.
+	Debug struct {
+		PprofListen string
+	}
+
 	// File is the configuration file that was read, empty when none.
 	File string
 	// values holds the effective value of every key, for Print.

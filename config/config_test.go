@@ -320,6 +320,9 @@ func TestBadValues(t *testing.T) {
 		{"base path", envSrc("WATCHPARTY_BASE_PATH=watch/"), "base_path", "watch/", "empty or a path like /watch"},
 		{"port", envSrc("WATCHPARTY_WEBRTC_UDP_PORT=70000"), "webrtc.udp_port", "70000", "an integer from 0 to 65535"},
 		{"empty data dir", envSrc("WATCHPARTY_DATA_DIR= "), "data_dir", " ", "a directory path"},
+		{"profiler on every address", envSrc("WATCHPARTY_DEBUG_PPROF_LISTEN=:6060"), "debug.pprof_listen", ":6060", "a loopback address"},
+		{"profiler on a public address", flagSrc("debug.pprof_listen", "192.0.2.1:6060"), "debug.pprof_listen", "192.0.2.1:6060", "a loopback address"},
+		{"profiler on a host name", flagSrc("debug.pprof_listen", "example.org:6060"), "debug.pprof_listen", "example.org:6060", "a loopback address"},
 		{"list of maps", fileSrc("trusted_proxies:\n  - a: b\n"), "trusted_proxies", "", "a list of IP addresses or CIDR ranges"},
 	}
 	for _, tc := range cases {
@@ -386,6 +389,9 @@ func TestValidate(t *testing.T) {
 		})
 	}
 	mustLoad(t, Source{Env: []string{"WATCHPARTY_TLS_CERT_FILE=/c.pem", "WATCHPARTY_TLS_KEY_FILE=/k.pem"}})
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:6060", "localhost:0"} {
+		mustLoad(t, Source{Flags: map[string]string{"debug.pprof_listen": addr}})
+	}
 }
 
 func TestPrintRedactsSecrets(t *testing.T) {

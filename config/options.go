@@ -111,6 +111,26 @@ func listenAddr(optional bool) (func(any) error, string) {
 	}, desc
 }
 
+// loopbackAddr takes an empty address or host:port whose host is a
+// loopback IP or localhost: the profiler is never reachable from outside.
+func loopbackAddr() (func(any) error, string) {
+	desc := "empty, or a loopback address such as 127.0.0.1:6060, [::1]:6060 or localhost:6060"
+	return func(v any) error {
+		s := v.(string)
+		if s == "" {
+			return nil
+		}
+		host, port, err := net.SplitHostPort(s)
+		if err != nil || port == "" {
+			return fmt.Errorf("must be %s", desc)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("must be %s", desc)
+		}
+		return nil
+	}, desc
+}
+
 func urlCheck(optional bool) (func(any) error, string) {
 	desc := "an absolute http(s) URL"
 	if optional {
@@ -157,6 +177,7 @@ func buildOptions() []Option { //nolint:funlen // the option table: one entry pe
 	listen, listenDesc := listenAddr(false)
 	optListen, optListenDesc := listenAddr(true)
 	optURL, optURLDesc := urlCheck(true)
+	loopback, loopbackDesc := loopbackAddr()
 	reqURL, reqURLDesc := urlCheck(false)
 	ttl, ttlDesc := durRange(5*time.Minute, 365*24*time.Hour)
 	spTTL, spTTLDesc := durRange(time.Minute, 30*24*time.Hour)
@@ -359,6 +380,8 @@ func buildOptions() []Option { //nolint:funlen // the option table: one entry pe
 			set: func(c *Config, v any) { c.Metrics.Enabled = v.(bool) }},
 		{Key: "metrics.listen", Kind: String, Default: "", Help: "serve /metrics on this separate address instead of the main one (empty: main listener)", Check: optListen, Allowed: optListenDesc,
 			set: func(c *Config, v any) { c.Metrics.Listen = v.(string) }},
+		{Key: "debug.pprof_listen", Kind: String, Default: "", Help: "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060, for an operator's own use (empty: off)", Check: loopback, Allowed: loopbackDesc,
+			set: func(c *Config, v any) { c.Debug.PprofListen = v.(string) }},
 	}
 }
 

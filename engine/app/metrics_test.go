@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -157,5 +158,40 @@ func TestMetricsOnSeparateListener(t *testing.T) {
 	m := scrape(t, "http://"+addr.String()+"/metrics")
 	if _, ok := m["watchparty_store_lsm_bytes"]; !ok {
 		t.Error("the metrics listener has no store size")
+	}
+}
+
+func TestPprofOnLoopback(t *testing.T) {
+	ts := startServer(t, map[string]string{"debug.pprof_listen": "127.0.0.1:0"})
+	addr := <-ts.PprofAddr
+	if ip := addr.(*net.TCPAddr).IP; !ip.IsLoopback() {
+		t.Errorf("the profiler listens on %v", addr)
+	}
+	resp, err := http.Get("http://" + addr.String() + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile:") {
+		t.Errorf("goroutine profile: %s %.200q", resp.Status, body)
+	}
+	// Not on the main listener.
+	resp, err = http.Get(ts.URL + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Errorf("/debug/pprof/ on the main listener: %s", resp.Status)
+	}
+}
+
+func TestPprofOffByDefault(t *testing.T) {
+	ts := startServer(t, nil)
+	select {
+	case addr := <-ts.PprofAddr:
+		t.Errorf("a profiler listens on %v without debug.pprof_listen", addr)
+	default:
 	}
 }

@@ -30,13 +30,15 @@ type ops struct {
 	Notify *Notifier
 	// MetricsAddr receives the metrics listener's address when metrics.listen is set.
 	MetricsAddr chan net.Addr
+	// PprofAddr receives the profiler's address when debug.pprof_listen is set.
+	PprofAddr chan net.Addr
 
 	certs   *certHolder
 	metrics http.Handler
 }
 
 func newOps(cfg *config.Config, st *store.Store, m *metrics.Metrics) (ops, error) {
-	o := ops{MetricsAddr: make(chan net.Addr, 1), metrics: metricsHandler(cfg, st, m)}
+	o := ops{MetricsAddr: make(chan net.Addr, 1), PprofAddr: make(chan net.Addr, 1), metrics: metricsHandler(cfg, st, m)}
 	if cfg.TLS.CertFile != "" {
 		h, err := newCertHolder(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {
@@ -69,6 +71,15 @@ func (s *Server) runOps(ctx context.Context) error {
 		s.MetricsAddr <- ln.Addr()
 		s.Log.Info("metrics serving", "addr", ln.Addr().String())
 		g.Go(func() error { return serveMetrics(gctx, ln, s.metrics) })
+	}
+	if addr := s.Config.Debug.PprofListen; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listening for the profiler on %s: %w", addr, err)
+		}
+		s.PprofAddr <- ln.Addr()
+		s.Log.Warn("profiler serving: for debugging only", "addr", ln.Addr().String())
+		g.Go(func() error { return servePprof(gctx, ln) })
 	}
 	if ln, path, err := listenControl(s.Config.DataDir); err != nil {
 		s.Log.Warn("no control socket: online backups are unavailable", "path", path, "err", err)
