@@ -18,6 +18,7 @@ type socket struct {
 	*websocket.Conn
 	br *bufio.Reader   // the connection's read buffer (the upgrader reuses it)
 	rc syscall.RawConn // the TCP socket; nil: no shallow wait (TLS, buffered input)
+	wc syscall.RawConn // the TCP socket for direct writes (directConn); nil: none (TLS)
 }
 
 // rawConn is the socket of a TCP connection, or nil.

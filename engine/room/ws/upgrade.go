@@ -110,7 +110,7 @@ func (e *Endpoint) accept(hc net.Conn, req *http.Request, code string, u room.Us
 		}
 		release = r
 	}
-	s := &socket{Conn: conn, br: br}
+	s := &socket{Conn: conn, br: br, wc: directConn(raw)}
 	if len(pending) == 0 {
 		s.rc = rawConn(raw)
 	}

@@ -29,6 +29,8 @@ type Conn interface {
 	SetReadDeadline(t time.Time) error
 	SetWriteDeadline(t time.Time) error
 	SetPongHandler(h func(appData string) error)
+	SetPingHandler(h func(appData string) error)
+	SetCloseHandler(h func(code int, text string) error)
 	NetConn() net.Conn
 	Close() error
 }
@@ -62,6 +64,7 @@ type Endpoint struct {
 	writers  writers
 	upgrader websocket.Upgrader
 	dropped  atomic.Int64
+	deferred atomic.Int64 // direct writes the socket did not take in full
 }
 
 // New returns an endpoint for the rooms of rs.
@@ -103,6 +106,9 @@ func (e *Endpoint) Dropped() int64 { return e.dropped.Load() }
 func (e *Endpoint) connect(code string, u room.User, conn Conn) (*outbox, *room.Conn, error) {
 	e.opt.Metrics.Connections.Inc()
 	c := &outbox{conn: conn, e: e, user: u.ID}
+	if s, ok := conn.(*socket); ok {
+		c.wc = s.wc
+	}
 	rc, err := e.rooms.Connect(code, u, c)
 	if err != nil {
 		e.opt.Metrics.Connections.Dec()
@@ -133,6 +139,10 @@ func (e *Endpoint) read(c *outbox, rc *room.Conn) {
 		return conn.SetReadDeadline(extended.Add(readTimeout))
 	}
 	conn.SetPongHandler(pong)
+	// Pongs and the answer to a close are written by the outbox: not
+	// from here, in the middle of a frame the outbox is writing.
+	conn.SetPingHandler(c.pongTo)
+	conn.SetCloseHandler(c.closeFromPeer)
 	sock, _ := conn.(*socket)
 	maxRead := e.rooms.MaxMessageSize()
 	for {
