@@ -48,6 +48,7 @@ func main() {
 	pin := flag.Bool("pin", true, "pin the server to CPU 0 and the generator to CPU 1 with taskset")
 	compare := flag.String("compare", "", `"socketio": run the scenarios (-scenarios, or all four) against our server and a socket.io server in turn and print both`)
 	sioDir := flag.String("socketio-dir", "tools/loadtest/socketio", "folder of the socket.io server (npm install runs there if node_modules is missing)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "take a CPU profile of our server while fanout500 and rooms200 send, into PREFIX-SCENARIO.pprof (the server serves its profiler on loopback, debug.pprof_listen)")
 	flag.StringVar(&binPath, "bin", "", "the watchparty binary to measure (empty: go build one from the module in the working directory)")
 	flag.Parse()
 	if *pin && os.Getenv("LOADTEST_PINNED") == "" {

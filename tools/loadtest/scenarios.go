@@ -75,6 +75,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	tick := time.NewTicker(time.Second / rate)
 	start := time.Now()
 	cpu0 := procstat.CPUTime(t.pid())
+	profiled := profile(t, "fanout500", d)
 	for n := range total {
 		<-tick.C
 		if err := t.send(ms[0], 0, n); err != nil {
@@ -83,6 +84,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 		}
 	}
 	tick.Stop()
+	profiled()
 	elapsed := time.Since(start)
 	waitDelivered(ms, func(int) int64 { return int64(total) }, 10*time.Second)
 	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1),
@@ -98,6 +100,15 @@ func fanout500On(t target, d time.Duration) (result, error) {
 		fmt.Printf("  server: %s\n", r.server)
 	}
 	return r, nil
+}
+
+// profile takes a CPU profile of t for d when it is our server and
+// -cpuprofile is set; the returned function waits for it.
+func profile(t target, scenario string, d time.Duration) (wait func()) {
+	if s, ok := t.(*server); ok {
+		return s.profile(scenario, d)
+	}
+	return func() {}
 }
 
 func rooms200(d time.Duration, pin bool) error { return onServer(rooms200On, d, pin) }
@@ -128,6 +139,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 	tick := time.NewTicker(time.Second / time.Duration(len(all)))
 	start := time.Now()
 	cpu0 := procstat.CPUTime(t.pid())
+	profiled := profile(t, "rooms200", d)
 	for sec := range seconds {
 		for i, m := range all {
 			<-tick.C
@@ -138,6 +150,7 @@ func rooms200On(t target, d time.Duration) (result, error) {
 		}
 	}
 	tick.Stop()
+	profiled()
 	elapsed := time.Since(start)
 	perMember := int64(seconds * members) // lines each member should see, its own included
 	waitDelivered(all, func(int) int64 { return perMember }, 10*time.Second)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +28,8 @@ type server struct {
 	pin   bool
 	owner *visitor.Browser
 
+	pprof string // the profiler's address, with -cpuprofile
+
 	mu       sync.Mutex
 	sessions map[string]string // load user name -> guest session cookie
 }
@@ -39,6 +42,10 @@ const (
 // binPath is the watchparty binary (-bin); empty builds one from the
 // module in the working directory.
 var binPath string //nolint:gochecknoglobals // the -bin flag, or the binary built for this run
+
+// cpuProfile is the -cpuprofile flag: the prefix of the files the server's
+// CPU profiles are written to, one per scenario; empty: none.
+var cpuProfile string //nolint:gochecknoglobals // the -cpuprofile flag
 
 func watchpartyBinary() (string, error) {
 	if binPath != "" {
@@ -94,12 +101,10 @@ func (s *server) launch() error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	data := filepath.Join(s.dir, "data")
 	// Every member connects from 127.0.0.1, joins as a guest, and the
 	// senders send far more than people do: those limits are lifted (the
@@ -109,6 +114,12 @@ func (s *server) launch() error {
 		"--limits.guests_per_room", "10000", "--limits.guest_joins_per_minute", "10000",
 		"--limits.room_guest_joins_per_minute", "10000", "--limits.conns_per_ip", "100000",
 		"--limits.http_conns_per_ip", "100000"}
+	if cpuProfile != "" {
+		if s.pprof, err = freeAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--debug.pprof_listen", s.pprof)
+	}
 	if s.pin {
 		args = append([]string{"taskset", "-c", "0"}, args...)
 	}
@@ -134,6 +145,48 @@ func (s *server) launch() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
+}
+
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// profile takes a CPU profile of the server for d, from now, into
+// cpuProfile+"-"+scenario+".pprof"; the returned function waits for it. It
+// does nothing without -cpuprofile.
+func (s *server) profile(scenario string, d time.Duration) (wait func()) {
+	if s.pprof == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		out := cpuProfile + "-" + scenario + ".pprof"
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.pprof, max(1, int(d.Seconds())))
+		resp, err := http.Get(url)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest: profile:", err)
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(out)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest: profile:", err)
+			return
+		}
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest: profile:", err)
+		}
+		f.Close()
+		fmt.Printf("  server CPU profile: %s (go tool pprof %s %s)\n", out, binPath, out)
+	}()
+	return func() { <-done }
 }
 
 // restart stops the server and starts it again on the same data: the
