@@ -111,9 +111,15 @@ func traceDuring(tb testing.TB, w *browsertest.Window, fn func()) []traceEvent {
 	}); err != nil {
 		tb.Fatalf("trace: %v", err)
 	}
+	categories := []string{"devtools.timeline", "loading", "blink.user_timing", "disabled-by-default-devtools.timeline"}
+	if os.Getenv("ROOM_TRACE_DIR") != "" {
+		// Saved traces sample the scripts too (the CPU profile under
+		// DevTools' Bottom-Up); it costs CPU, so not for the figures.
+		categories = append(categories, "disabled-by-default-v8.cpu_profiler")
+	}
 	w.Do("start a trace", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, tracing.Start, tracing.StartParams{TraceConfig: &tracing.TraceConfig{
-			IncludedCategories: []string{"devtools.timeline", "loading", "blink.user_timing", "disabled-by-default-devtools.timeline"},
+			IncludedCategories: categories,
 		}})
 		return err
 	}))

@@ -8,7 +8,7 @@
 // confirmed when the server echoes it.
 
 import { t, has, timeOfDay } from "../i18n.js";
-import { el, icon, avatar, colourOf, typingInto } from "./dom.js";
+import { el, icon, avatar, colourOf, typingInto, setText } from "./dom.js";
 import { watcher } from "./store.js";
 import { T } from "../protocol.js";
 
@@ -19,6 +19,8 @@ const EMOJI =
 const GROUP_MS = 5 * 60 * 1000;
 const URL_RE = /https?:\/\/[^\s<>"']+/giu;
 const $ = (id) => document.getElementById(id);
+const whenIdle = (fn) =>
+  window.requestIdleCallback ? requestIdleCallback(fn, { timeout: 1000 }) : setTimeout(fn, 200);
 
 export function installChat(ctx) {
   const { root, store, state, send } = ctx;
@@ -171,51 +173,64 @@ export function installChat(ctx) {
     return li;
   }
 
+  // A line's reaction bar: the buttons of its reactions and "add a
+  // reaction", a copy of one made once (a long log renders faster without
+  // an icon built per line). Clicks are handled once, for the whole log.
+  let moreProto = null;
   function reactions(x) {
     const r = x.reactions || {};
     const bar = el("div", { class: "reacts" });
-    const buttons = [];
     for (const emoji of state.reactions) {
       const users = r[emoji] || [];
-      if (!users.length) continue;
-      buttons.push(reactButton(x.seq, emoji, `${emoji} ${users.length}`, users.includes(state.me?.id)));
+      if (users.length) bar.append(reactButton(emoji, `${emoji} ${users.length}`, users.includes(state.me?.id)));
     }
-    const more = el(
-      "button",
-      {
-        type: "button",
-        class: "react-more ghost",
-        "aria-label": t("react_add"),
-        "aria-expanded": "false",
-        title: t("react_add"),
-      },
-      icon("emoji"),
-    );
+    moreProto =
+      moreProto ||
+      el(
+        "button",
+        {
+          type: "button",
+          class: "react-more ghost",
+          "aria-label": t("react_add"),
+          "aria-expanded": "false",
+          title: t("react_add"),
+        },
+        icon("emoji"),
+      );
     // The picker's buttons are made when it first opens: most lines never
-    // get a reaction, and a long log renders faster without them.
-    const pick = el("span", { class: "picker" });
-    more.addEventListener("click", () => {
-      if (!pick.firstChild)
-        for (const emoji of state.reactions)
-          pick.append(reactButton(x.seq, emoji, emoji, (r[emoji] || []).includes(state.me?.id)));
-      const open = pick.classList.toggle("open");
-      more.setAttribute("aria-expanded", String(open));
-      if (open) pick.querySelector("button")?.focus();
-    });
-    bar.append(...buttons, more, pick);
+    // get a reaction.
+    bar.append(moreProto.cloneNode(true), el("span", { class: "picker" }));
     return bar;
   }
 
-  function reactButton(seq, emoji, label, pressed) {
+  function reactButton(emoji, label, pressed) {
     return el("button", {
       type: "button",
       text: label,
       "data-emoji": emoji,
       "aria-pressed": String(pressed),
       "aria-label": t("react_with", { emoji }),
-      onclick: () => send({ type: T.REACT, seq, emoji }),
     });
   }
+
+  log.addEventListener("click", (e) => {
+    const b = e.target instanceof Element && e.target.closest(".reacts button");
+    const seq = b && Number(b.closest("li")?.dataset.seq);
+    if (!seq) return;
+    if (b.dataset.emoji) {
+      send({ type: T.REACT, seq, emoji: b.dataset.emoji });
+      return;
+    }
+    const pick = b.nextElementSibling;
+    if (!pick.firstChild) {
+      const r = state.feed.find((x) => x.seq === seq)?.reactions || {};
+      for (const emoji of state.reactions)
+        pick.append(reactButton(emoji, emoji, (r[emoji] || []).includes(state.me?.id)));
+    }
+    const open = pick.classList.toggle("open");
+    b.setAttribute("aria-expanded", String(open));
+    if (open) pick.querySelector("button")?.focus();
+  });
 
   // Whether the log is scrolled to its end is kept from its scroll events, so
   // that rendering a line never has to read the layout; the scroll to the end
@@ -251,7 +266,23 @@ export function installChat(ctx) {
     li.append(reactions(x));
   }
 
+  // The first render shows the newest FIRST_LINES lines (more than the log
+  // shows); the older ones of the hello wait until the page is idle, so
+  // that the room is up sooner.
+  const FIRST_LINES = 20;
+  let deferred = -1; // lines at the start of the feed not yet shown; -1: before the first render
+  function deferOlder(s) {
+    if (deferred >= 0 || !s.feed.length) return;
+    deferred = Math.max(0, s.feed.length - FIRST_LINES);
+    if (deferred)
+      whenIdle(() => {
+        deferred = 0;
+        store.update("chat");
+      });
+  }
+
   function renderFeed(s) {
+    deferOlder(s);
     const stick = stuck;
     for (const x of s.feed) {
       const got = x.replaces && !shown.has(keyOf(x)) && shown.get(x.replaces);
@@ -273,9 +304,13 @@ export function installChat(ctx) {
     let mine = false;
     let fresh = 0;
     let mention = false;
-    for (const x of s.feed) {
+    for (const [i, x] of s.feed.entries()) {
       const k = keyOf(x);
       let got = shown.get(k);
+      if (!got && i < deferred) {
+        prevEntry = x;
+        continue;
+      }
       if (got && got.rev !== (x.rev || 0)) {
         const bar = got.el.querySelector(".reacts");
         if (bar) bar.replaceWith(reactions(x));
@@ -419,6 +454,7 @@ export function installChat(ctx) {
     input.focus();
   }
   function closePicker() {
+    if (picker.hidden) return;
     picker.hidden = true;
     emojiOpen.setAttribute("aria-expanded", "false");
   }
@@ -517,18 +553,20 @@ export function installChat(ctx) {
     if (!changed(s, "chat", "members", "conn")) return;
     renderFeed(s);
     earlier.hidden = !s.historyMore;
-    errorLine.textContent = s.chatError || "";
+    setText(errorLine, s.chatError || "");
     if (s.restoreText) {
       if (!input.value) input.value = s.restoreText;
       s.restoreText = "";
     }
     const names = [...s.typing.keys()].map((id) => s.members.get(id)?.name).filter(Boolean);
-    typingLine.textContent =
+    setText(
+      typingLine,
       names.length === 0
         ? ""
         : names.length === 1
           ? t("typing_one", { name: names[0] })
-          : t("typing_many", { names: names.join(", ") });
+          : t("typing_many", { names: names.join(", ") }),
+    );
     const off = s.conn === "ended";
     input.disabled = off;
     $("chat-send").disabled = off;

@@ -28,6 +28,14 @@ export function icon(name) {
   return svg;
 }
 
+/**
+ * Sets an element's text only when it differs, so that a render which
+ * changes nothing writes nothing (and the browser lays out nothing).
+ */
+export function setText(e, text) {
+  if (e.textContent !== text) e.textContent = text;
+}
+
 /** Points an icon made by the template or by icon() at another symbol. */
 export function setIcon(button, name) {
   const use = button.querySelector("use");

@@ -2,7 +2,7 @@
 // "Watch now" / "Add to queue" box and the up-next list with its controls.
 
 import { t } from "../i18n.js";
-import { el, icon } from "./dom.js";
+import { el, icon, setText } from "./dom.js";
 import { watcher } from "./store.js";
 import { T } from "../protocol.js";
 
@@ -50,6 +50,7 @@ export function installQueue(ctx) {
     );
 
   const changed = watcher();
+  const listChanged = watcher();
   store.view((s) => {
     if (!changed(s, "queue", "room", "player")) return;
     const manage = can("manage_queue");
@@ -58,8 +59,11 @@ export function installQueue(ctx) {
     $("queue-add").hidden = !manage;
     $("queue-form").hidden = !change && !manage;
     $("link-form").hidden = !change;
-    $("empty-text").textContent = change ? t("empty_text") : t("empty_wait");
-    for (const id of ["link-error", "queue-error"]) $(id).textContent = s.linkError || "";
+    setText($("empty-text"), change ? t("empty_text") : t("empty_wait"));
+    for (const id of ["link-error", "queue-error"]) setText($(id), s.linkError || "");
+    // The list is made again only when it or the rights change (not on
+    // every play or pause).
+    if (!listChanged(s, "queue", "room")) return;
     const rows = s.queue.map((it, i) => {
       const title = it.video.title || it.video.url;
       const li = el("li", { "data-id": String(it.id) }, el("span", { class: "title", text: title }));
