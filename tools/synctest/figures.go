@@ -26,6 +26,7 @@ type Figures struct {
 	AllP95, AllMax       float64 // every instant at which all players play
 	Converge             []Converged
 	LateJoin             []Converged
+	JoinSteps            []JoinSteps
 	Recover              []Recovered
 	Control              []Latency
 	Players              []PlayerFigures
@@ -57,6 +58,44 @@ type CappedFigures struct {
 	HeldMS   float64 // total time held
 	MaxLagMS float64 // the capped player's largest distance behind the room
 	PlayedS  float64 // seconds of media the capped player played during the cap
+}
+
+// JoinSteps are when a late joiner's page got through each step of its
+// start, in ms after it started loading (NaN for a step not seen): the room
+// page's HTML, the room's hello, the player's metadata (the adapter attached),
+// the first seek to the room's position, the first play() and the moment it
+// came together with the others; Seeks counts its seeks until then.
+type JoinSteps struct {
+	Page, Hello, Metadata, Seek, Play, Converged float64
+	Seeks                                        int
+}
+
+// joinSteps reads the late joiner's steps from its recording (the sync
+// engine's notes carry the page's local instant, the machine's clock).
+func joinSteps(rec Recording, m Mark, converged float64) JoinSteps {
+	nan := math.NaN()
+	js := JoinSteps{Page: nan, Hello: nan, Metadata: nan, Seek: nan, Play: nan, Converged: converged}
+	if rec.Page > 0 {
+		js.Page = rec.Page - m.At
+	}
+	first := map[string]*float64{"hello": &js.Hello, "attach": &js.Metadata, "jump": &js.Seek, "play": &js.Play}
+	for _, e := range rec.Log {
+		what, _ := e["what"].(string)
+		lt, ok := e["lt"].(float64)
+		if !ok || lt < m.At {
+			continue
+		}
+		if !math.IsNaN(converged) && lt > m.At+converged {
+			break
+		}
+		if what == "jump" || what == "reaim-loaded" {
+			js.Seeks++
+		}
+		if p := first[what]; p != nil && math.IsNaN(*p) {
+			*p = lt - m.At
+		}
+	}
+	return js
 }
 
 // Converged is how long after a mark the players came together (ms; NaN
@@ -234,7 +273,9 @@ func markFigures(f *Figures, recs []Recording, marks []Mark, present func(float6
 		case "play", "seek":
 			f.Converge = append(f.Converge, Converged{m, convergence(recs, present, m, end)})
 		case "join":
-			f.LateJoin = append(f.LateJoin, Converged{m, convergence(recs, present, m, end)})
+			c := Converged{m, convergence(recs, present, m, end)}
+			f.LateJoin = append(f.LateJoin, c)
+			f.JoinSteps = append(f.JoinSteps, joinSteps(recs[m.Player], m, c.MS))
 		case "pause":
 			f.Control = append(f.Control, pauseLatency(recs, present(m.At), m))
 		case "recover":
@@ -399,6 +440,10 @@ func (f Figures) Print(w io.Writer) {
 	}
 	for _, c := range f.LateJoin {
 		fmt.Fprintf(w, "late joiner: within 100 ms of the others %.0f ms after its page started loading\n", c.MS)
+	}
+	for _, js := range f.JoinSteps {
+		fmt.Fprintf(w, "  its steps (ms after the page started loading): page %.0f, hello %.0f, metadata %.0f, seek %.0f, play %.0f, together %.0f; %d seeks\n",
+			js.Page, js.Hello, js.Metadata, js.Seek, js.Play, js.Converged, js.Seeks)
 	}
 	if c := f.Capped; c != nil {
 		fmt.Fprintf(w, "capped link (player %d, %.0f s): the room was held %d times, %.1f s in all; the player played %.1f s of media and fell up to %.0f ms behind\n",

@@ -137,6 +137,9 @@ type Recording struct {
 	Events  []Event          `json:"events"`
 	Log     []map[string]any `json:"log"` // the sync engine's own notes
 	Clock   ClockInfo        `json:"clock"`
+	Page    float64          `json:"page"` // machine ms the room page's HTML had arrived at
+	// Fetches are the page's requests: URL, start and end in machine ms.
+	Fetches [][3]any `json:"fetches"`
 }
 
 // ClockInfo is a page's clock estimate at the end.
@@ -150,7 +153,11 @@ type ClockInfo struct {
 func Collect(t testing.TB, w *browsertest.Window) Recording {
 	t.Helper()
 	return browsertest.Eval[Recording](w, `(() => { const e = window.watchpartySync; const c = e && e.clock;
+		const nav = performance.getEntriesByType("navigation")[0];
 		return {...window.__wpSamples, log: e ? e.log : [],
+			page: nav ? window.__wpNow() - performance.now() + nav.responseEnd : 0,
+			fetches: performance.getEntriesByType("resource").map((r) => [r.name,
+				window.__wpNow() - performance.now() + r.startTime, window.__wpNow() - performance.now() + r.responseEnd]),
 			clock: c ? { offset: c.offset, rtt: Number.isFinite(c.rtt()) ? c.rtt() : -1, source: c.source || "" } : {} }; })()`)
 }
 

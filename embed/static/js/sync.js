@@ -524,6 +524,7 @@ export class SyncEngine {
 
   /** Starts the clock and the correction loop; hello is the room's hello. */
   hello(h) {
+    this.note("hello");
     this.clock.start(h && h.time);
     if (h && h.sync) Object.assign(this.cfg, configFromServer(h.sync));
     if (h && h.playback) this.setState(h.playback, true);
@@ -573,6 +574,7 @@ export class SyncEngine {
     // A player is attached once its metadata is loaded: the duration it
     // knows already came before, so it is reported here.
     this.reportDuration(adapter.duration());
+    this.note("attach", { position: adapter.position() });
     this.mediaSession(true);
     this.apply();
   }
@@ -658,7 +660,7 @@ export class SyncEngine {
   }
 
   note(what, extra) {
-    this.log.push({ what, at: this.serverNow(), ...extra });
+    this.log.push({ what, at: this.serverNow(), lt: localNow(), ...extra });
     if (this.log.length > 500) this.log.splice(0, this.log.length - 500);
   }
 
