@@ -78,6 +78,10 @@ export class HTML5Adapter {
     this.expectPlay = 0;
     this.expectPause = 0;
     this.off = [];
+    // A seek under way when the adapter is attached is not the member's: the
+    // page's own <video> seeking to the room's position (a media fragment),
+    // or the link's start.
+    if (el.seeking) this.ourSeeks.push({ to: el.currentTime, at: localNow() });
     const on = (name, fn) => {
       el.addEventListener(name, fn);
       this.off.push(() => el.removeEventListener(name, fn));
@@ -85,8 +89,11 @@ export class HTML5Adapter {
     on("seeking", () => {
       const now = localNow();
       this.ourSeeks = this.ourSeeks.filter((x) => now - x.at < 3000);
-      const i = this.ourSeeks.findIndex((x) => Math.abs(x.to - el.currentTime) < 0.01);
-      if (i >= 0) this.ourSeeks.splice(i, 1);
+      // Each seek fires its seeking event later, when currentTime already
+      // shows the last seek made: two seeks of ours in a row fire two events
+      // that both show the second's target. An event showing any of ours
+      // takes the oldest.
+      if (this.ourSeeks.some((x) => Math.abs(x.to - el.currentTime) < 0.01)) this.ourSeeks.shift();
       else this.emit("userseek", el.currentTime);
     });
     on("play", () => {
