@@ -72,7 +72,11 @@ func (s *Session) URL(i int, path string) string {
 
 // MakeClip writes a VP8/Opus WebM test clip of the given length (a test
 // pattern with a sine tone: the audio track matters, it is what makes the
-// media clock start late) into dir and returns its file name.
+// media clock start late) into dir and returns its file name. Its
+// keyframes are 2 s apart (60 frames at 30 fps), as streaming encoders
+// place them; a seek decodes from the keyframe before its target, so the
+// interval is part of what a seek costs (libvpx's own default, 128 frames,
+// put them 4.3 s apart).
 func MakeClip(t testing.TB, dir string, seconds int) string {
 	t.Helper()
 	name := fmt.Sprintf("clip-%ds.webm", seconds)
@@ -91,7 +95,7 @@ func MakeClip(t testing.TB, dir string, seconds int) string {
 		"-f", "lavfi", "-i", "testsrc=size=640x360:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-t", fmt.Sprint(seconds),
-		"-c:v", "libvpx", "-b:v", "500k", "-deadline", "realtime", "-cpu-used", "8",
+		"-c:v", "libvpx", "-b:v", "500k", "-g", "60", "-deadline", "realtime", "-cpu-used", "8",
 		"-c:a", "libopus", tmp)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("synctest: ffmpeg: %v\n%s", err, b)
