@@ -525,18 +525,22 @@ func (a *actor) reportPath(c *Conn, raw []byte) {
 const leadMarginMS = 25
 
 // lead is how far ahead a start (seek: a start after a seek) is scheduled:
-// the configured lead, or longer when a member's path needs it (the
-// message's way down, the seek, then play() early by the start latency),
-// up to MaxLeadMS. A player that needs more than that catches up.
+// long enough for the member whose path needs most (the message's way
+// down, the seek, then play() early by the start latency), up to
+// MaxLeadMS; a player that needs more catches up. The configured seek lead
+// is a floor only while some member has not said what it needs: once every
+// member has, a seek is scheduled as far ahead as the slowest of them needs,
+// never less than the play lead.
 func (a *actor) lead(seek bool) int64 {
 	o := a.sync.opt
 	base := o.LeadMS
 	if seek {
 		base = o.SeekLeadMS
 	}
-	lead := base
+	lead, all := o.LeadMS, len(a.sync.conns) > 0
 	for _, cs := range a.sync.conns {
 		if !cs.path {
+			all = false
 			continue
 		}
 		need := cs.down + cs.start + leadMarginMS
@@ -544,6 +548,9 @@ func (a *actor) lead(seek bool) int64 {
 			need += cs.seek
 		}
 		lead = max(lead, need)
+	}
+	if !all {
+		lead = max(lead, base)
 	}
 	return min(lead, max(base, o.MaxLeadMS))
 }

@@ -589,4 +589,17 @@ func TestSyncLeadCoversTheSlowestPath(t *testing.T) {
 	r.owner.send(map[string]any{"type": "seek", "t": 90})
 	m := r.owner.playbackWhere(func(_, st map[string]any) bool { return num(st["position"]) == 90 })
 	check("seek once the slow members left", num(state(m)["updatedAt"])-num(m["time"]), 500)
+
+	// Once every member has said what it needs, a seek is scheduled as far
+	// ahead as that, below the configured seek lead, never below the play
+	// lead.
+	ownerSeek := func(to float64) float64 {
+		r.owner.send(map[string]any{"type": "seek", "t": to})
+		m := r.owner.playbackWhere(func(_, st map[string]any) bool { return num(st["position"]) == to })
+		return num(state(m)["updatedAt"]) - num(m["time"])
+	}
+	r.owner.send(map[string]any{"type": "drift", "t": 1, "down": 20, "start": 80, "seek": 150})
+	check("seek once every member reported", ownerSeek(70), 20+80+150+leadMarginMS)
+	r.owner.send(map[string]any{"type": "drift", "t": 1, "down": 1, "start": 10, "seek": 20})
+	check("seek for a very quick member", ownerSeek(80), 250)
 }
