@@ -24,6 +24,7 @@ type Figures struct {
 	SteadyP50, SteadyP95 float64
 	SteadyMax            float64
 	AllP95, AllMax       float64 // every instant at which all players play
+	Stalls               []Stall // players that ran out of data while playing
 	Converge             []Converged
 	LateJoin             []Converged
 	JoinSteps            []JoinSteps
@@ -40,6 +41,65 @@ type PlayerFigures struct {
 	ClockOffset float64 // the page's estimate of the server's clock minus the machine's, at the end, ms
 	ClockSource string  // what the page's clock follows (device or rtt)
 	RTT         float64 // the page's round trip estimate, ms
+}
+
+// Stall is a player that ran out of data while it played (a loss on its
+// path, a link slower than the media) and how it came back: the largest
+// skew in the settling time after it played again, and how long until every
+// player was within togetherMS for a second.
+type Stall struct {
+	Player    int
+	At, MS    float64 // when it stalled (machine ms) and for how long
+	MaxAfter  float64 // the largest skew within settleMS after it played again
+	Converged float64 // ms from playing again to every player within togetherMS for 1 s
+}
+
+// stalls finds the periods in which a player played without data outside
+// the settling time of a mark (a command's or a join's own stalls are part of
+// its convergence).
+func stalls(recs []Recording, marks []Mark) []Stall {
+	var out []Stall
+	for i, r := range recs {
+		from := -1.0
+		for _, x := range r.Samples {
+			switch {
+			case x[2] == 2 && from < 0:
+				from = x[0]
+			case x[2] != 2 && from >= 0:
+				if x[2] == 0 && !nearMark(marks, from) {
+					out = append(out, Stall{Player: i, At: from, MS: x[0] - from})
+				}
+				from = -1
+			}
+		}
+	}
+	return out
+}
+
+// stallFigures fills in how the room came back from each stall: the
+// largest skew in the settling time after it, and the time until every
+// player was together again.
+func stallFigures(recs []Recording, stalled []Stall, present func(float64) []int) []Stall {
+	for k, st := range stalled {
+		end := st.At + st.MS
+		for t := end; t < end+settleMS; t += gridMS {
+			if x, playing, n := skewAt(recs, t, present(t)); playing && n >= 2 {
+				stalled[k].MaxAfter = math.Max(stalled[k].MaxAfter, x)
+			}
+		}
+		stalled[k].Converged = convergence(recs, present, Mark{Kind: "stall", At: end}, end+10*settleMS)
+	}
+	return stalled
+}
+
+// nearMark reports whether t lies within settleMS after a command or a join.
+func nearMark(marks []Mark, t float64) bool {
+	for _, m := range marks {
+		if m.Kind != "net" && m.Kind != "capped" && t >= m.At && t < m.At+settleMS {
+			return true
+		}
+	}
+	return false
 }
 
 // Recovered is how a capped player came back once its link recovered.
@@ -171,7 +231,14 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 		}
 		return out
 	}
+	stalled := stalls(recs, marks)
 	quiet := func(t float64) bool {
+		// A player back from a stall is settling, as after a command.
+		for _, st := range stalled {
+			if end := st.At + st.MS; t >= st.At && t < end+settleMS {
+				return false
+			}
+		}
 		capped := false
 		for _, m := range marks {
 			switch m.Kind {
@@ -230,6 +297,7 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 			}
 		}
 	}
+	f.Stalls = stallFigures(recs, stalled, present)
 	f.Players = playerFigures(recs, drifts)
 	f.SteadyCount = len(steady)
 	f.SteadyP50, f.SteadyP95, f.SteadyMax = pct(steady, 50), pct(steady, 95), pct(steady, 100)
@@ -427,9 +495,13 @@ func (f Figures) Print(w io.Writer) {
 			who, p, pf.DriftP95, pf.DriftMean, orDash(pf.ClockSource), pf.ClockOffset, pf.RTT)
 	}
 	fmt.Fprintln(w, "  (drift and offset on the machine clock, which the server and every page share: an offset of 0 is right)")
-	fmt.Fprintf(w, "steady-state skew between any two players (%d instants, 100 ms apart, >2 s after each command or join; a late joiner once it came together with the others):\n", f.SteadyCount)
+	fmt.Fprintf(w, "steady-state skew between any two players (%d instants, 100 ms apart, >2 s after each command, join or stall; a late joiner once it came together with the others):\n", f.SteadyCount)
 	fmt.Fprintf(w, "  p50 %.1f ms   p95 %.1f ms   max %.1f ms\n", f.SteadyP50, f.SteadyP95, f.SteadyMax)
 	fmt.Fprintf(w, "skew at every instant all players play (transitions included): p95 %.1f ms   max %.1f ms\n", f.AllP95, f.AllMax)
+	for _, st := range f.Stalls {
+		fmt.Fprintf(w, "  player %d ran out of data for %.0f ms while playing; then skew up to %.1f ms, every player within 100 ms for 1 s after %.0f ms (not steady state for 2 s)\n",
+			st.Player+1, st.MS, st.MaxAfter, st.Converged)
+	}
 	fmt.Fprintln(w, "time to converge (every player within 100 ms of the others, for 1 s) after the click:")
 	for _, c := range f.Converge {
 		what := c.Mark.Kind

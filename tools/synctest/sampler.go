@@ -44,7 +44,7 @@ const samplerJS = `(() => {
       bind(v);
       const t = now();
       const pos = v.currentTime;
-      S.samples.push([t, pos, v.paused || v.readyState < 3 ? 1 : 0, v.playbackRate,
+      S.samples.push([t, pos, v.paused ? 1 : v.readyState < 3 ? 2 : 0, v.playbackRate,
         e.state ? (pos - e.expected(t)) * 1000 : 0, e.held ? 1 : 0]);
     }
     setTimeout(tick, 100);
@@ -120,9 +120,10 @@ func Spread(ps []Probe) float64 {
 	return (hi - lo) * 1000
 }
 
-// Sample is one row of a page's sampler: machine ms, position, paused (or
-// not ready), rate, the distance from the room's position on the machine's
-// clock (ms), and whether the room was held.
+// Sample is one row of a page's sampler: machine ms, position, paused (1)
+// or playing without data (2: stalled) or playing (0), rate, the distance
+// from the room's position on the machine's clock (ms), and whether the
+// room was held.
 type Sample [6]float64
 
 // Event is a player event with its server instant.
