@@ -22,22 +22,25 @@ const tolerance = 100
 
 // waitTogether probes the windows until every one satisfies ok and all are
 // within tolerance of each other and of the room's position, three probes
-// in a row, 20 ms apart. It gives up (failing the test) after a bounded
-// number of probes.
+// in a row, 20 ms apart. It gives up (failing the test) after waitBound.
 func waitTogether(t *testing.T, what string, ws []*browsertest.Window, ok func(p Probe) bool) []Probe {
 	t.Helper()
 	return waitWithin(t, what, ws, tolerance, ok)
 }
+
+// waitBound is how long waitWithin waits for the players to come together.
+const waitBound = 60 * time.Second
 
 // waitWithin is waitTogether with a tolerance of tol ms.
 func waitWithin(t *testing.T, what string, ws []*browsertest.Window, tol float64, ok func(p Probe) bool) []Probe {
 	t.Helper()
 	good := 0
 	var last []Probe
-	for i := range 600 {
-		if i > 0 {
-			// A probe takes a millisecond or two: space them so that the
-			// bound is some 15 s, not under one.
+	// The bound is the machine's time, with room for a loaded machine (the
+	// players start, seek and settle several times slower there), not a
+	// count of probes, whose pace changes with the load.
+	for deadline := time.Now().Add(waitBound); time.Now().Before(deadline); {
+		if last != nil {
 			time.Sleep(20 * time.Millisecond)
 		}
 		last = ProbeAll(t, ws)

@@ -163,7 +163,9 @@ func (s *Session) Join(t testing.TB, i int) *browsertest.Window {
 func (s *Session) Window(t testing.TB, i int) *browsertest.Window {
 	t.Helper()
 	w := browsertest.New(t, browsertest.WithName(fmt.Sprintf("viewer%d", i+1)), browsertest.WithWindowSize(800, 600), browsertest.WithRoomHooks())
-	w.Timeout = 30 * time.Second
+	// Each page action waits for its condition this long at most: a page
+	// and its player start several times slower on a loaded machine.
+	w.Timeout = 60 * time.Second
 	w.SetCookie(s.Srv.URL, apptest.SessionCookie, s.Users[i].Client.Cookie(apptest.SessionCookie))
 	// The sampler first: it keeps the machine's clock before a skew
 	// changes the page's.
