@@ -290,7 +290,7 @@ func (c *outbox) write() {
 				_ = c.conn.NetConn().SetReadDeadline(time.Now().Add(time.Second))
 				return
 			}
-			if c.wc != nil {
+			if c.wc != nil && !c.closed {
 				// Direct writes go to the socket next, and are refused
 				// once a deadline has passed.
 				_ = c.conn.NetConn().SetWriteDeadline(time.Time{})
