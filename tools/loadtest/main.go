@@ -47,6 +47,7 @@ func main() {
 	idleWait := flag.Duration("idle-wait", 3*time.Second, "idle1000: how long the members stay before the last measure (past 2m the Go runtime has collected once)")
 	pin := flag.Bool("pin", true, "pin the server to CPU 0 and the generator to CPU 1 with taskset")
 	compare := flag.String("compare", "", `"socketio": run the scenarios (-scenarios, or all four) against our server and a socket.io server in turn and print both`)
+	rounds := flag.Int("rounds", 1, "with -compare: run each scenario this many times, the two servers in turn, and print every round")
 	sioDir := flag.String("socketio-dir", "tools/loadtest/socketio", "folder of the socket.io server (npm install runs there if node_modules is missing)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "take a CPU profile of our server while fanout500 and rooms200 send, into PREFIX-SCENARIO.pprof (the server serves its profiler on loopback, debug.pprof_listen)")
 	flag.StringVar(&binPath, "bin", "", "the watchparty binary to measure (empty: go build one from the module in the working directory)")
@@ -70,7 +71,7 @@ func main() {
 		if set := flag.Lookup("scenarios"); set != nil && set.Value.String() != set.DefValue {
 			list = strings.Split(*scenarios, ",")
 		}
-		if err := compareSocketIO(list, *duration, *step, *idleWait, *pin, *sioDir); err != nil {
+		if err := compareSocketIO(list, *duration, *step, *idleWait, *pin, *sioDir, max(1, *rounds)); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", err)
 			os.Exit(1)
 		}

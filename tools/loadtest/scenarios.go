@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"watchparty/engine/procstat"
+	"watchparty/tools/internal/visitor"
 	"watchparty/tools/latency"
 )
 
@@ -75,6 +76,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	tick := time.NewTicker(time.Second / rate)
 	start := time.Now()
 	cpu0 := procstat.CPUTime(t.pid())
+	gc0 := gcCycles(t)
 	profiled := profile(t, "fanout500", d)
 	for n := range total {
 		<-tick.C
@@ -90,7 +92,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1),
 		cpu: cpuSince(t, cpu0, start)}
 	if s, ok := t.(*server); ok {
-		r.server = fmt.Sprintf("dropped members %.0f", s.memory().dropped)
+		r.server = fmt.Sprintf("dropped members %.0f, %.0f GC cycles while sending", s.memory().dropped, gcCycles(t)-gc0)
 	}
 	closeAll(ms)
 	fmt.Printf("fanout500 [%s]: 1 room x %d members, 1 sender at %d msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%)\n",
@@ -100,6 +102,15 @@ func fanout500On(t target, d time.Duration) (result, error) {
 		fmt.Printf("  server: %s\n", r.server)
 	}
 	return r, nil
+}
+
+// gcCycles is how many garbage collections our server has run (0 for
+// another server).
+func gcCycles(t target) float64 {
+	if s, ok := t.(*server); ok {
+		return visitor.Metric(s.base, "go_gc_duration_seconds_count")
+	}
+	return 0
 }
 
 // profile takes a CPU profile of t for d when it is our server and

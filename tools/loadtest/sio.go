@@ -188,9 +188,10 @@ func (m *member) receiveSIO(h *latency.Histogram) {
 // server in turn, each pinned to CPU 0 and fresh, and prints the figures
 // side by side. d is the steady scenarios' length, step the rising one's
 // step, wait the idle one's.
-func compareSocketIO(scenarios []string, d, step, wait time.Duration, pin bool, dir string) error {
+func compareSocketIO(scenarios []string, d, step, wait time.Duration, pin bool, dir string, rounds int) error {
 	type row struct {
 		scenario string
+		round    int
 		ours     result
 		theirs   result
 		name     string
@@ -210,30 +211,34 @@ func compareSocketIO(scenarios []string, d, step, wait time.Duration, pin bool, 
 		default:
 			return fmt.Errorf("-compare socketio runs fanout500, rooms200, rising and idle1000, not %q", sc)
 		}
-		s, err := startServer(pin)
-		if err != nil {
-			return err
+		// Rounds alternate the servers, so that what else the machine
+		// does weighs on both alike.
+		for round := range rounds {
+			s, err := startServer(pin)
+			if err != nil {
+				return err
+			}
+			ours, err := run(s)
+			s.stop()
+			if err != nil {
+				return err
+			}
+			n, err := startNode(dir, pin)
+			if err != nil {
+				return err
+			}
+			theirs, err := run(n)
+			n.stop()
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row{sc, round + 1, ours, theirs, n.name()})
 		}
-		ours, err := run(s)
-		s.stop()
-		if err != nil {
-			return err
-		}
-		n, err := startNode(dir, pin)
-		if err != nil {
-			return err
-		}
-		theirs, err := run(n)
-		n.stop()
-		if err != nil {
-			return err
-		}
-		rows = append(rows, row{sc, ours, theirs, n.name()})
 	}
 	fmt.Printf("\nside by side (same run, each server alone on CPU 0):\n")
 	fmt.Printf("  %-10s %-16s %-22s %-9s %-10s %-10s %-10s %-6s\n", "scenario", "server", "delivered", "loss", "p50", "p99", "max", "CPU")
 	line := func(sc, name string, r result) {
-		switch sc {
+		switch strings.Split(sc, "#")[0] {
 		case "rising":
 			fmt.Printf("  %-10s %-16s most delivered/s with p99 < 500 ms and no loss: %.0f (p50 %v, p99 %v)\n", sc, name, r.rate,
 				r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
@@ -245,8 +250,12 @@ func compareSocketIO(scenarios []string, d, step, wait time.Duration, pin bool, 
 		}
 	}
 	for _, r := range rows {
-		line(r.scenario, "watchparty", r.ours)
-		line(r.scenario, r.name, r.theirs)
+		sc := r.scenario
+		if rounds > 1 {
+			sc = fmt.Sprintf("%s#%d", sc, r.round)
+		}
+		line(sc, "watchparty", r.ours)
+		line(sc, r.name, r.theirs)
 	}
 	return nil
 }
