@@ -7,6 +7,7 @@
 
 import { t, plural } from "../i18n.js";
 import { watcher } from "./store.js";
+import { setText } from "./dom.js";
 
 const TABS = ["chat", "people", "queue", "library", "stream"];
 
@@ -107,6 +108,7 @@ export function installLayout({ root, store, state }) {
   const unreadBadges = root.querySelectorAll("[data-unread]");
   const baseTitle = document.title;
   let lastNew = 0;
+  let shownUnread = -1;
 
   store.view((s) => {
     // New lines from others count as unread while the chat is not in view.
@@ -132,16 +134,23 @@ export function installLayout({ root, store, state }) {
       tab.tabIndex = on ? 0 : -1;
       panes[i].hidden = !on;
     });
-    for (const b of unreadBadges) {
-      b.hidden = !s.ui.unread;
-      b.textContent = s.ui.unread > 99 ? "99+" : String(s.ui.unread);
-    }
-    if (s.ui.unread) {
-      document.getElementById("tab-chat").setAttribute("aria-label", `${t("chat")}, ${plural("unread", s.ui.unread)}`);
-      drawerToggle.setAttribute("aria-label", `${t("chat")}, ${plural("unread", s.ui.unread)}`);
-    } else {
-      document.getElementById("tab-chat").removeAttribute("aria-label");
-      drawerToggle.setAttribute("aria-label", t("chat"));
+    // What follows runs on every render (a chat line sent, a play or pause):
+    // it writes only what changed.
+    if (s.ui.unread !== shownUnread) {
+      shownUnread = s.ui.unread;
+      for (const b of unreadBadges) {
+        b.hidden = !s.ui.unread;
+        setText(b, s.ui.unread > 99 ? "99+" : String(s.ui.unread));
+      }
+      if (s.ui.unread) {
+        document
+          .getElementById("tab-chat")
+          .setAttribute("aria-label", `${t("chat")}, ${plural("unread", s.ui.unread)}`);
+        drawerToggle.setAttribute("aria-label", `${t("chat")}, ${plural("unread", s.ui.unread)}`);
+      } else {
+        document.getElementById("tab-chat").removeAttribute("aria-label");
+        drawerToggle.setAttribute("aria-label", t("chat"));
+      }
     }
     const name = s.room ? s.room.name || s.room.display : "";
     const title = name ? `${name} · watchparty` : baseTitle;
