@@ -22,22 +22,8 @@ import (
 // direct write and finished by the writer; and once it has caught up, new
 // lines reach it again.
 func TestStalledReaderKeepsFramesWholeAndInOrder(t *testing.T) {
-	svc, _ := newService(t, room.Options{ChatPer10s: 100000})
-	in := mustCreate(t, svc, ann, "")
-	mustJoin(t, svc, in.Code, bob)
-	mustJoin(t, svc, in.Code, cat)
 	// Room enough to queue everything for the stalled member.
-	base, ep := serveRoomsWith(t, svc, ws.Options{OutboxBytes: 16 << 20, OutboxMessages: 100000})
-	a := dial(t, base, in.Code, ann)
-	a.expect("hello")
-	b := dial(t, base, in.Code, bob)
-	b.expect("hello")
-	stalled, err := tryDial(base, in.Code, cat, slowDialer())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stalled.conn.Close()
-	stalled.t = t
+	ep, a, b, stalled := slowRoom(t, ws.Options{OutboxBytes: 16 << 20, OutboxMessages: 100000})
 	// Wait until the room has Cat (Ann hears of it) before sending.
 	for {
 		m := a.expect("member")

@@ -277,22 +277,31 @@ func slowDialer() *websocket.Dialer {
 	return &websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDialContext: nd.DialContext}
 }
 
-func TestSlowClientDropped(t *testing.T) {
+// slowRoom is a room of Ann and Bob, who read, and Cat, connected with a
+// small receive buffer (slowDialer) and left to the test to read or not,
+// served by an endpoint with options o.
+func slowRoom(t *testing.T, o ws.Options) (ep *ws.Endpoint, a, b, slow *wsClient) {
+	t.Helper()
 	svc, _ := newService(t, room.Options{ChatPer10s: 100000})
 	in := mustCreate(t, svc, ann, "")
 	mustJoin(t, svc, in.Code, bob)
 	mustJoin(t, svc, in.Code, cat)
-	base, ep := serveRoomsWith(t, svc, ws.Options{OutboxBytes: 64 << 10, OutboxMessages: 256})
-	a := dial(t, base, in.Code, ann)
+	base, ep := serveRoomsWith(t, svc, o)
+	a = dial(t, base, in.Code, ann)
 	a.expect("hello")
-	b := dial(t, base, in.Code, bob)
+	b = dial(t, base, in.Code, bob)
 	b.expect("hello")
 	slow, err := tryDial(base, in.Code, cat, slowDialer())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer slow.conn.Close()
 	slow.t = t
+	t.Cleanup(func() { slow.conn.Close() })
+	return ep, a, b, slow
+}
+
+func TestSlowClientDropped(t *testing.T) {
+	ep, a, b, slow := slowRoom(t, ws.Options{OutboxBytes: 64 << 10, OutboxMessages: 256})
 
 	// Ann and Bob read everything; Cat reads nothing. Keep sending until
 	// the server gives up on Cat (bounded).
