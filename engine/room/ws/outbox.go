@@ -29,7 +29,9 @@ import (
 // sender. Every other write (a TLS connection's, a batch of queued
 // messages, a close) is the writer's. Pongs and the answer to a close go
 // the same way (read sets the handlers), so no frame is written from the
-// reader in the middle of another.
+// reader in the middle of another. The one write left to the websocket
+// library is the close it sends itself when the peer breaks the protocol;
+// the connection ends then, whatever it was sending.
 type outbox struct {
 	conn Conn
 	e    *Endpoint
