@@ -221,7 +221,9 @@ func TestBrowserLateTimerReaims(t *testing.T) {
 	for _, n := range notes {
 		switch n.What {
 		case "timer-late":
-			late = n.LateMS
+			// The start that ran late; the timer aimed again after it
+			// may itself be a little late on a loaded machine.
+			late = max(late, n.LateMS)
 		case "play":
 			plays++
 		}
