@@ -84,7 +84,8 @@ func TestIdleConnectionsHoldOnlyTheirReader(t *testing.T) {
 	if n := waitGoroutines(writer, 0); n != 0 {
 		t.Fatalf("%d writer goroutines for %d idle connections, want none", n, members)
 	}
-	if n := goroutinesIn(reader); n != members {
+	// A member's hello is written before its reader starts: wait for it.
+	if n := waitGoroutines(reader, members); n != members {
 		t.Fatalf("%d reader goroutines for %d connections", n, members)
 	}
 	clients[0].send(map[string]any{"type": "chat", "text": "hello all"})
@@ -126,7 +127,7 @@ func TestUpgradeKeepsNoRequest(t *testing.T) {
 	if n := waitGoroutines("fasthttp.hijackConnHandler(", 0); n != 0 {
 		t.Fatalf("%d handshake goroutines still hold their request while the member stays", n)
 	}
-	if n := goroutinesIn("ws.(*Endpoint).read("); n != 1 {
+	if n := waitGoroutines("ws.(*Endpoint).read(", 1); n != 1 {
 		t.Fatalf("%d readers for one member", n)
 	}
 	c.send(map[string]any{"type": "chat", "text": "after the handshake"})
