@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"watchparty/engine/room/proto"
 )
@@ -68,4 +69,75 @@ func TestDirectSendAllocatesNothing(t *testing.T) {
 			t.Errorf("a direct send of %d bytes allocates %.1f times", len(msg), allocs)
 		}
 	}
+}
+
+// netOnly is a Conn of which the writer uses only the socket.
+type netOnly struct {
+	Conn
+	nc net.Conn
+}
+
+func (f netOnly) NetConn() net.Conn { return f.nc }
+func (f netOnly) Close() error      { return f.nc.Close() }
+
+// The close the websocket library writes by itself, from the reader, when
+// the peer breaks the protocol goes out as a direct write while no writer
+// runs: to a member whose socket is full it hands the frame to the writer
+// instead of waiting, so the reader never holds the socket that the room's
+// next direct write needs.
+func TestLibraryWriteNeverWaits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the socket until it takes nothing more: the client reads nothing.
+	rc := directConn(server)
+	junk := make([]byte, 64<<10)
+	for full := false; !full; {
+		if err := rc.Write(func(fd uintptr) bool {
+			n, err := writeNow(fd, nil, junk)
+			full = n == 0 && err == nil
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	e := New(nil, Options{Log: slog.New(slog.DiscardHandler), WriteTimeout: time.Minute})
+	defer e.Close()
+	c := &outbox{e: e, user: "u", wc: directConn(server), conn: netOnly{nc: server}}
+	lc := &libConn{Conn: server, c: c}
+	closeFrame := []byte{0x88, 0x02, 0x03, 0xea} // close, 1002
+	done := make(chan error, 1)
+	go func() {
+		n, err := lc.Write(closeFrame)
+		if err == nil && n != len(closeFrame) {
+			err = io.ErrShortWrite
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		client.Close()
+		t.Fatal("the library's write waited on the full socket")
+	}
+	if e.Deferred() != 1 {
+		t.Fatalf("the frame was not left to the writer (%d deferred)", e.Deferred())
+	}
+	// The writer waits on the full socket until the peer goes away.
+	client.Close()
+	c.shutdown()
 }

@@ -168,3 +168,35 @@ func sendText(t *testing.T, c *wsClient, text string) {
 		t.Fatalf("send: %v", err)
 	}
 }
+
+// A peer that breaks the protocol (a reserved opcode) gets the library's
+// close with 1002, written like a direct write, and the room goes on.
+func TestProtocolErrorClosed(t *testing.T) {
+	svc, _ := newService(t, room.Options{})
+	in := mustCreate(t, svc, ann, "")
+	mustJoin(t, svc, in.Code, bob)
+	base := serveRooms(t, svc)
+	a := dial(t, base, in.Code, ann)
+	a.expect("hello")
+	b := dial(t, base, in.Code, bob)
+	b.expect("hello")
+	// A masked frame of opcode 3 (reserved), empty.
+	if _, err := b.conn.NetConn().Write([]byte{0x83, 0x80, 1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := b.next()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseProtocolError {
+			t.Fatalf("after a reserved opcode: %v; want a close with 1002", err)
+		}
+		break
+	}
+	a.send(map[string]any{"type": "chat", "text": "still here"})
+	if m := a.expectChat(); m["text"] != "still here" {
+		t.Fatalf("got %v", m)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"syscall"
@@ -105,8 +106,14 @@ func (c *outbox) canDirect() bool { return c.wc != nil && !c.writing && len(c.q)
 // with c.mu held, when canDirect. false: the socket failed (the caller
 // closes the connection).
 func (c *outbox) direct(op int, body []byte) bool {
+	c.dw.header(op, len(body))
+	return c.directBytes(body)
+}
+
+// directBytes writes c.dw's header (none when hlen is 0) and body as
+// direct does.
+func (c *outbox) directBytes(body []byte) bool {
 	d := &c.dw
-	d.header(op, len(body))
 	d.body, d.n, d.err = body, 0, nil
 	if d.fn == nil {
 		d.fn = d.run
@@ -136,6 +143,36 @@ func (c *outbox) direct(op int, body []byte) bool {
 	c.qbytes += len(rest)
 	c.startWriter()
 	return true
+}
+
+// libConn is the connection as the websocket library writes to it. The
+// library writes only from the writer, but for the close it sends by
+// itself, from the reader, when the peer breaks the protocol: that one is
+// written as a direct write when no writer runs, so the reader never waits
+// on a full socket while holding it, which would hold up the room's next
+// direct write to the member.
+type libConn struct {
+	net.Conn
+	c *outbox // nil until the member is connected (the handshake, a refusal)
+}
+
+func (l *libConn) Write(p []byte) (int, error) {
+	c := l.c
+	if c == nil || c.wc == nil {
+		return l.Conn.Write(p)
+	}
+	c.mu.Lock()
+	if !c.canDirect() {
+		c.mu.Unlock()
+		return l.Conn.Write(p)
+	}
+	c.dw.hlen = 0 // p is a whole frame
+	if !c.directBytes(p) {
+		c.failed()
+		return 0, net.ErrClosed
+	}
+	c.mu.Unlock()
+	return len(p), nil
 }
 
 // failed closes a connection whose socket failed a direct write; it runs

@@ -19,6 +19,7 @@ type socket struct {
 	br *bufio.Reader   // the connection's read buffer (the upgrader reuses it)
 	rc syscall.RawConn // the TCP socket; nil: no shallow wait (TLS, buffered input)
 	wc syscall.RawConn // the TCP socket for direct writes (directConn); nil: none (TLS)
+	lc *libConn        // what the library writes to
 }
 
 // rawConn is the socket of a TCP connection, or nil.

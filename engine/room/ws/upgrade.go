@@ -96,7 +96,8 @@ func (e *Endpoint) accept(hc net.Conn, req *http.Request, code string, u room.Us
 		nc = &prefixConn{Conn: raw, pending: pending}
 	}
 	br := bufio.NewReaderSize(nc, readBufferSize)
-	conn, err := e.upgrader.Upgrade(&hijacker{conn: nc, brw: bufio.NewReadWriter(br, bufio.NewWriterSize(nc, 256))}, req, nil)
+	lc := &libConn{Conn: nc}
+	conn, err := e.upgrader.Upgrade(&hijacker{conn: lc, brw: bufio.NewReadWriter(br, bufio.NewWriterSize(lc, 256))}, req, nil)
 	if err != nil {
 		_ = raw.Close()
 		return
@@ -110,7 +111,7 @@ func (e *Endpoint) accept(hc net.Conn, req *http.Request, code string, u room.Us
 		}
 		release = r
 	}
-	s := &socket{Conn: conn, br: br, wc: directConn(raw)}
+	s := &socket{Conn: conn, br: br, wc: directConn(raw), lc: lc}
 	if len(pending) == 0 {
 		s.rc = rawConn(raw)
 	}

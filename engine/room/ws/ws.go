@@ -108,6 +108,7 @@ func (e *Endpoint) connect(code string, u room.User, conn Conn) (*outbox, *room.
 	c := &outbox{conn: conn, e: e, user: u.ID}
 	if s, ok := conn.(*socket); ok {
 		c.wc = s.wc
+		s.lc.c = c
 	}
 	rc, err := e.rooms.Connect(code, u, c)
 	if err != nil {
