@@ -253,9 +253,10 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 		}
 		return !capped
 	}
-	// A late joiner is in steady state once it has come together with the
-	// others (its join's convergence, reported on its own); until then only
-	// the others' skew counts as steady.
+	// A late joiner comes together with the others as it starts playing (its
+	// join's convergence, reported on its own); it is in steady state from
+	// settleMS after that, as the others are from settleMS after a command
+	// they start on. Until then only the others' skew counts as steady.
 	settled := make([]float64, len(recs))
 	for k, m := range marks {
 		if m.Kind == "join" {
@@ -263,7 +264,7 @@ func Analyze(recs []Recording, marks []Mark, joinAt []float64, from, to float64)
 			if k+1 < len(marks) {
 				end = marks[k+1].At
 			}
-			settled[m.Player] = m.At + convergence(recs, present, m, end)
+			settled[m.Player] = m.At + convergence(recs, present, m, end) + settleMS
 			if math.IsNaN(settled[m.Player]) {
 				settled[m.Player] = math.Inf(1)
 			}
@@ -495,7 +496,7 @@ func (f Figures) Print(w io.Writer) {
 			who, p, pf.DriftP95, pf.DriftMean, orDash(pf.ClockSource), pf.ClockOffset, pf.RTT)
 	}
 	fmt.Fprintln(w, "  (drift and offset on the machine clock, which the server and every page share: an offset of 0 is right)")
-	fmt.Fprintf(w, "steady-state skew between any two players (%d instants, 100 ms apart, >2 s after each command, join or stall; a late joiner once it came together with the others):\n", f.SteadyCount)
+	fmt.Fprintf(w, "steady-state skew between any two players (%d instants, 100 ms apart, >2 s after each command, join or stall; a late joiner from 2 s after it came together with the others):\n", f.SteadyCount)
 	fmt.Fprintf(w, "  p50 %.1f ms   p95 %.1f ms   max %.1f ms\n", f.SteadyP50, f.SteadyP95, f.SteadyMax)
 	fmt.Fprintf(w, "skew at every instant all players play (transitions included): p95 %.1f ms   max %.1f ms\n", f.AllP95, f.AllMax)
 	for _, st := range f.Stalls {
