@@ -3,14 +3,20 @@
 // Accept-Language) in the page as a JSON data block (id "i18n"); every string
 // the scripts show comes from there.
 
-let catalogue = {};
-const block = document.getElementById("i18n");
-if (block) {
+// The catalogue is read when the first string is wanted, not when this
+// module is evaluated: the room's modules may run before the end of the page,
+// where the block is, has been parsed.
+let catalogue = null;
+function strings() {
+  if (catalogue) return catalogue;
+  const block = document.getElementById("i18n");
+  if (!block) return {}; // not parsed yet: read again next time
   try {
     catalogue = JSON.parse(block.textContent);
   } catch {
     catalogue = {};
   }
+  return catalogue;
 }
 
 /** The page's language (BCP 47). */
@@ -18,7 +24,8 @@ export const lang = document.documentElement.lang || "en";
 
 /** Returns the string for key with {name} placeholders filled from vars. */
 export function t(key, vars) {
-  let s = Object.hasOwn(catalogue, key) ? catalogue[key] : key;
+  const c = strings();
+  let s = Object.hasOwn(c, key) ? c[key] : key;
   if (vars) {
     for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
   }
@@ -27,7 +34,7 @@ export function t(key, vars) {
 
 /** Whether the catalogue has key. */
 export function has(key) {
-  return Object.hasOwn(catalogue, key);
+  return Object.hasOwn(strings(), key);
 }
 
 /** Chooses between the "_one" and "_other" forms of key for n. */
