@@ -18,21 +18,7 @@ import (
 // at once, as one whole frame of each length class, and allocates nothing:
 // a broadcast's cost per member is the system call.
 func TestDirectSendAllocatesNothing(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 	e := New(nil, Options{Log: slog.New(slog.DiscardHandler)})
 	c := &outbox{e: e, user: "u", wc: directConn(server)}
 	if c.wc == nil {
@@ -71,6 +57,26 @@ func TestDirectSendAllocatesNothing(t *testing.T) {
 	}
 }
 
+// tcpPair connects a client to a server socket over loopback; both are
+// closed when the test ends.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if client, err = net.Dial("tcp", ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	if server, err = ln.Accept(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Close() })
+	return client, server
+}
+
 // netOnly is a Conn of which the writer uses only the socket.
 type netOnly struct {
 	Conn
@@ -86,19 +92,7 @@ func (f netOnly) Close() error      { return f.nc.Close() }
 // instead of waiting, so the reader never holds the socket that the room's
 // next direct write needs.
 func TestLibraryWriteNeverWaits(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	// Fill the socket until it takes nothing more: the client reads nothing.
 	rc := directConn(server)
 	junk := make([]byte, 64<<10)

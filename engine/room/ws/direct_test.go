@@ -143,14 +143,21 @@ func TestPingAnsweredAndCloseEchoed(t *testing.T) {
 	if err := a.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	expectClose(t, a, 4001, "after our close")
+}
+
+// expectClose reads what c is sent until the server's close, which must
+// carry code.
+func expectClose(t *testing.T, c *wsClient, code int, after string) {
+	t.Helper()
 	for {
-		_, err := a.next()
+		_, err := c.next()
 		if err == nil {
 			continue
 		}
 		var ce *websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != 4001 {
-			t.Fatalf("after our close: %v; want the close echoed with 4001", err)
+		if !errors.As(err, &ce) || ce.Code != code {
+			t.Fatalf("%s: %v; want a close with %d", after, err, code)
 		}
 		return
 	}
@@ -184,17 +191,7 @@ func TestProtocolErrorClosed(t *testing.T) {
 	if _, err := b.conn.NetConn().Write([]byte{0x83, 0x80, 1, 2, 3, 4}); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		_, err := b.next()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != websocket.CloseProtocolError {
-			t.Fatalf("after a reserved opcode: %v; want a close with 1002", err)
-		}
-		break
-	}
+	expectClose(t, b, websocket.CloseProtocolError, "after a reserved opcode")
 	a.send(map[string]any{"type": "chat", "text": "still here"})
 	if m := a.expectChat(); m["text"] != "still here" {
 		t.Fatalf("got %v", m)
