@@ -170,7 +170,8 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, "config: %s (from %s): %v", e.Key, e.From, e.Err)
 	default:
 		fmt.Fprintf(&b, "config: %s = %q (from %s): %v", e.Key, e.Value, e.From, e.Err)
-		if e.Allowed != "" {
+		// What is allowed, unless the check's own words already said it.
+		if e.Allowed != "" && (e.Err == nil || !strings.Contains(e.Err.Error(), e.Allowed)) {
 			fmt.Fprintf(&b, "; allowed: %s", e.Allowed)
 		}
 	}

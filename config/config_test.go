@@ -345,6 +345,9 @@ func TestBadValues(t *testing.T) {
 			if !strings.Contains(msg, tc.allowed) {
 				t.Errorf("message %q does not say what is allowed (%q)", msg, tc.allowed)
 			}
+			if n := strings.Count(msg, ce.Allowed); n != 1 {
+				t.Errorf("message %q says what is allowed %d times", msg, n)
+			}
 		})
 	}
 }
