@@ -22,6 +22,15 @@
 // With -compare socketio it runs the scenarios against our server and then
 // against a minimal socket.io room server (socketio/server.js, node pinned
 // to CPU 0 the same way) and prints both side by side.
+//
+// fanout500 also shows where its tail comes from: the lines that hold most
+// of the samples at or above the p99, each with the instant it was sent,
+// the time since the line before (the generator's pace) and its latency
+// over the members (min / p50 / max: a line late for every member is the
+// server late, one late for a few is their readers), with the server's
+// events of the send phase: the members' last pings (a burst, or spread)
+// and our server's garbage collections (it runs with GODEBUG=gctrace=1).
+// -trace PREFIX saves our server's runtime trace of the send phase.
 package main
 
 import (
@@ -50,6 +59,7 @@ func main() {
 	rounds := flag.Int("rounds", 1, "with -compare: run each scenario this many times, the two servers in turn, and print every round")
 	sioDir := flag.String("socketio-dir", "tools/loadtest/socketio", "folder of the socket.io server (npm install runs there if node_modules is missing)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "take a CPU profile of our server while fanout500 and rooms200 send, into PREFIX-SCENARIO.pprof (the server serves its profiler on loopback, debug.pprof_listen)")
+	flag.StringVar(&traceOut, "trace", "", "take a runtime trace of our server while fanout500 and rooms200 send, into PREFIX-SCENARIO.trace")
 	flag.StringVar(&binPath, "bin", "", "the watchparty binary to measure (empty: go build one from the module in the working directory)")
 	flag.Parse()
 	if *pin && os.Getenv("LOADTEST_PINNED") == "" {
@@ -111,6 +121,10 @@ type member struct {
 	done   chan struct{}
 	sio    bool       // a socket.io connection (sio.go)
 	wmu    sync.Mutex // serializes writes of a socket.io connection
+	// lines is the latency in µs of each line of sender 0, unseen until
+	// it comes (fanout500; nil: not kept).
+	lines  []int32
+	pingAt atomic.Int64 // when the server's last ping came, unix ns
 }
 
 // dialer opens the load's websockets.
@@ -177,11 +191,14 @@ func (m *member) count(buf []byte, h *latency.Histogram) {
 		}
 		rest = rest[i+len(textMarker):]
 		// s<sender>:<n>:<unix ns>
-		_, rest = number(rest)
-		_, rest = number(skip(rest))
-		sent, r2 := number(skip(rest))
-		rest = r2
+		id, r1 := number(rest)
+		n, r2 := number(skip(r1))
+		sent, r3 := number(skip(r2))
+		rest = r3
 		h.Add(time.Duration(now - sent))
+		if id == 0 && n < int64(len(m.lines)) {
+			m.lines[n] = int32(min((now-sent)/1000, 1<<31-1))
+		}
 		m.recv.Add(1)
 	}
 }

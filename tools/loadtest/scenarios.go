@@ -73,13 +73,16 @@ func fanout500On(t target, d time.Duration) (result, error) {
 		m.recv.Store(0)
 	}
 	total := int(d.Seconds() * rate)
+	lines := newLineLog(ms, total)
 	tick := time.NewTicker(time.Second / rate)
 	start := time.Now()
+	lines.start = start
 	cpu0 := procstat.CPUTime(t.pid())
 	gc0 := gcCycles(t)
 	profiled := profile(t, "fanout500", d)
 	for n := range total {
 		<-tick.C
+		lines.sent[n] = time.Since(start)
 		if err := t.send(ms[0], 0, n); err != nil {
 			closeAll(ms)
 			return result{}, err
@@ -101,6 +104,11 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	if r.server != "" {
 		fmt.Printf("  server: %s\n", r.server)
 	}
+	var events []serverEvent
+	if s, ok := t.(*server); ok {
+		events = s.events.list()
+	}
+	lines.report(ms, r.p99, events, 8)
 	return r, nil
 }
 

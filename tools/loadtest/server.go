@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fasthttp/websocket"
+
 	"watchparty/engine/procstat"
 	"watchparty/tools/internal/visitor"
 )
@@ -28,7 +30,11 @@ type server struct {
 	pin   bool
 	owner *visitor.Browser
 
-	pprof string // the profiler's address, with -cpuprofile
+	pprof string // the profiler's address, with -cpuprofile or -trace
+
+	// events are the garbage collector's reports (GODEBUG=gctrace=1) as
+	// the server writes them.
+	events eventLog
 
 	mu       sync.Mutex
 	sessions map[string]string // load user name -> guest session cookie
@@ -46,6 +52,10 @@ var binPath string //nolint:gochecknoglobals // the -bin flag, or the binary bui
 // cpuProfile is the -cpuprofile flag: the prefix of the files the server's
 // CPU profiles are written to, one per scenario; empty: none.
 var cpuProfile string //nolint:gochecknoglobals // the -cpuprofile flag
+
+// traceOut is the -trace flag: the prefix of the files the server's
+// runtime traces are written to, one per scenario; empty: none.
+var traceOut string //nolint:gochecknoglobals // the -trace flag
 
 func watchpartyBinary() (string, error) {
 	if binPath != "" {
@@ -114,7 +124,7 @@ func (s *server) launch() error {
 		"--limits.guests_per_room", "10000", "--limits.guest_joins_per_minute", "10000",
 		"--limits.room_guest_joins_per_minute", "10000", "--limits.conns_per_ip", "100000",
 		"--limits.http_conns_per_ip", "100000"}
-	if cpuProfile != "" {
+	if cpuProfile != "" || traceOut != "" {
 		if s.pprof, err = freeAddr(); err != nil {
 			return err
 		}
@@ -125,10 +135,22 @@ func (s *server) launch() error {
 	}
 	s.base = "http://" + addr
 	s.cmd = exec.Command(args[0], args[1:]...)
-	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
-	if err := s.cmd.Start(); err != nil {
+	s.cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+	r, w, err := os.Pipe()
+	if err != nil {
 		return err
 	}
+	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, w
+	err = s.cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		return err
+	}
+	go func() {
+		defer r.Close()
+		s.events.copy(r)
+	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.base + "/healthz")
@@ -158,35 +180,50 @@ func freeAddr() (string, error) {
 }
 
 // profile takes a CPU profile of the server for d, from now, into
-// cpuProfile+"-"+scenario+".pprof"; the returned function waits for it. It
-// does nothing without -cpuprofile.
+// cpuProfile+"-"+scenario+".pprof", and a runtime trace into
+// traceOut+"-"+scenario+".trace"; the returned function waits for them.
+// Without -cpuprofile and -trace it does nothing.
 func (s *server) profile(scenario string, d time.Duration) (wait func()) {
-	if s.pprof == "" {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	var wg sync.WaitGroup
+	secs := max(1, int(d.Seconds()))
+	if cpuProfile != "" {
 		out := cpuProfile + "-" + scenario + ".pprof"
-		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.pprof, max(1, int(d.Seconds())))
-		resp, err := http.Get(url)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadtest: profile:", err)
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(out)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadtest: profile:", err)
-			return
-		}
-		if _, err := io.Copy(f, resp.Body); err != nil {
-			fmt.Fprintln(os.Stderr, "loadtest: profile:", err)
-		}
-		f.Close()
-		fmt.Printf("  server CPU profile: %s (go tool pprof %s %s)\n", out, binPath, out)
-	}()
-	return func() { <-done }
+		wg.Go(func() {
+			if s.fetchDebug(fmt.Sprintf("profile?seconds=%d", secs), out) {
+				fmt.Printf("  server CPU profile: %s (go tool pprof %s %s)\n", out, binPath, out)
+			}
+		})
+	}
+	if traceOut != "" {
+		out := traceOut + "-" + scenario + ".trace"
+		wg.Go(func() {
+			if s.fetchDebug(fmt.Sprintf("trace?seconds=%d", secs), out) {
+				fmt.Printf("  server runtime trace: %s (go tool trace %s)\n", out, out)
+			}
+		})
+	}
+	return wg.Wait
+}
+
+// fetchDebug saves the profiler's /debug/pprof/what into out.
+func (s *server) fetchDebug(what, out string) bool {
+	resp, err := http.Get("http://" + s.pprof + "/debug/pprof/" + what)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest: profile:", err)
+		return false
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest: profile:", err)
+		return false
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest: profile:", err)
+		return false
+	}
+	return true
 }
 
 // restart stops the server and starts it again on the same data: the
@@ -307,6 +344,11 @@ func (s *server) dial(code, user string) (*member, error) {
 		return nil, err
 	}
 	m := &member{conn: conn, done: make(chan struct{})}
+	conn.SetPingHandler(func(data string) error {
+		m.pingAt.Store(time.Now().UnixNano())
+		_ = conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		return nil
+	})
 	// Wait for hello so that every member is in before anyone sends.
 	if _, _, err := conn.ReadMessage(); err != nil {
 		conn.Close()

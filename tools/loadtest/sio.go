@@ -170,6 +170,7 @@ func (m *member) receiveSIO(h *latency.Histogram) {
 			return
 		}
 		if len(b) == 1 && b[0] == '2' {
+			m.pingAt.Store(time.Now().UnixNano())
 			m.wmu.Lock()
 			err := m.conn.WriteMessage(websocket.TextMessage, []byte("3"))
 			m.wmu.Unlock()
