@@ -76,7 +76,19 @@ type actor struct {
 	sync    syncState  // playback, readiness and queue (sync.go, queue.go)
 	stream  streamSlot // frame stream changes from the hub (stream.go)
 	rtc     *rtcLink   // WebRTC signalling and shares (rtc.go); nil when off
+
+	// pings: each connection has one of pingSlots slots, given in turn
+	// as it connects; a tick every PingInterval/pingSlots pings the
+	// connections of the next slot.
+	nextSlot, pingTick uint8
 }
+
+// pingSlots is how many parts a room's connections are pinged in over one
+// PingInterval. Pinging them all at once would write to every member in one
+// go and bring every answer back together: in a big room, a chat line or a
+// play command arriving then would wait behind them all. Spread, each tick
+// (a second, by default) pings a twenty-fifth of the room.
+const pingSlots = 25
 
 func newActor(s *Service, code string) *actor {
 	return &actor{s: s, code: code, inbox: make(chan msg, 64), idle: make(chan struct{}, 1), stream: newStreamSlot(),
@@ -128,7 +140,7 @@ func (a *actor) run() {
 	defer a.videoLeft()
 	a.load()
 	a.expireGuests()
-	ticker := time.NewTicker(a.s.opt.PingInterval)
+	ticker := time.NewTicker(max(a.s.opt.PingInterval/pingSlots, 1))
 	defer ticker.Stop()
 	idle := time.NewTimer(time.Hour)
 	idle.Stop()
@@ -148,9 +160,10 @@ func (a *actor) run() {
 			}
 			a.flush()
 		case <-ticker.C:
-			a.pingAll()
-			a.expireSessions()
-			a.expireGuests()
+			if a.pingSome() {
+				a.expireSessions()
+				a.expireGuests()
+			}
 			a.flush()
 		case <-a.syncWake():
 			a.syncTimer()
@@ -515,6 +528,8 @@ func (a *actor) connect(c *Conn) error {
 	})
 	before, wasNative := m.presence(), m.native()
 	m.conns = append(m.conns, c)
+	c.pingSlot = a.nextSlot
+	a.nextSlot = (a.nextSlot + 1) % pingSlots
 	a.syncJoined(c)
 	if before == proto.PresenceOffline {
 		a.online++
@@ -586,12 +601,19 @@ func (a *actor) disconnect(c *Conn) {
 	}
 }
 
-func (a *actor) pingAll() {
+// pingSome pings the connections of the next slot; true once every slot
+// has had its turn (a whole PingInterval since the last true).
+func (a *actor) pingSome() bool {
+	slot := a.pingTick
+	a.pingTick = (a.pingTick + 1) % pingSlots
 	for _, m := range a.members {
 		for _, c := range m.conns {
-			c.t.Ping()
+			if c.pingSlot == slot {
+				c.t.Ping()
+			}
 		}
 	}
+	return a.pingTick == 0
 }
 
 // broadcast sends one encoded message to every connection, except those of

@@ -42,6 +42,7 @@ type Conn struct {
 	away       bool
 	typing     bool
 	lastTyping time.Time
+	pingSlot   uint8 // when in the PingInterval it is pinged (actor.pingSome)
 }
 
 // User is the member the connection belongs to.

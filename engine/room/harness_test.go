@@ -69,6 +69,7 @@ func serveRooms(t *testing.T, svc *Service) *Service {
 // pipe is an in-memory Transport: it keeps every frame the room sends.
 type pipe struct {
 	mu     sync.Mutex
+	pings  int // Ping calls
 	frames [][]byte
 	wake   chan struct{}
 	closed bool
@@ -107,7 +108,18 @@ func (p *pipe) Close(reason, text string) {
 	}
 }
 
-func (p *pipe) Ping() {}
+func (p *pipe) Ping() {
+	p.mu.Lock()
+	p.pings++
+	p.mu.Unlock()
+}
+
+// pinged is how many times the room has pinged the pipe.
+func (p *pipe) pinged() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pings
+}
 
 func (p *pipe) signal() {
 	select {

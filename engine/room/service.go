@@ -35,7 +35,7 @@ type Options struct {
 	MembersPerRoom int           // members connected at once (500)
 	RoomsPerUser   int           // rooms one user may own (50)
 	IdleTimeout    time.Duration // an empty room's actor lives this long (30 s)
-	PingInterval   time.Duration // pings through every transport, one timer per room (25 s)
+	PingInterval   time.Duration // each transport is pinged once per interval, spread over it (25 s)
 	Sync           SyncOptions   // synchronized playback (sync.go)
 	Streams        Streamer      // frame streams (stream.go); nil: none
 	RTC            *rtc.SFU      // screen, camera and voice sharing (rtc.go); nil: off
