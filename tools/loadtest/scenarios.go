@@ -78,7 +78,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	start := time.Now()
 	lines.start = start
 	cpu0 := procstat.CPUTime(t.pid())
-	gc0 := gcCycles(t)
+	gc0, alloc0 := goStats(t)
 	profiled := profile(t, "fanout500", d)
 	for n := range total {
 		<-tick.C
@@ -95,7 +95,9 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1),
 		cpu: cpuSince(t, cpu0, start)}
 	if s, ok := t.(*server); ok {
-		r.server = fmt.Sprintf("dropped members %.0f, %.0f GC cycles while sending", s.memory().dropped, gcCycles(t)-gc0)
+		gc1, alloc1 := goStats(t)
+		r.server = fmt.Sprintf("dropped members %.0f, %.0f GC cycles while sending, %.1f KB allocated per line",
+			s.memory().dropped, gc1-gc0, (alloc1-alloc0)/float64(total)/1000)
 	}
 	closeAll(ms)
 	fmt.Printf("fanout500 [%s]: 1 room x %d members, 1 sender at %d msg/s for %.1fs: %d lines, %d/%d delivered (loss %.3f%%)\n",
@@ -112,13 +114,13 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	return r, nil
 }
 
-// gcCycles is how many garbage collections our server has run (0 for
-// another server).
-func gcCycles(t target) float64 {
+// goStats is how many garbage collections our server has run and how many
+// bytes it has allocated (0 for another server).
+func goStats(t target) (gcs, alloc float64) {
 	if s, ok := t.(*server); ok {
-		return visitor.Metric(s.base, "go_gc_duration_seconds_count")
+		return visitor.Metric(s.base, "go_gc_duration_seconds_count"), visitor.Metric(s.base, "go_memstats_alloc_bytes_total")
 	}
-	return 0
+	return 0, 0
 }
 
 // profile takes a CPU profile of t for d when it is our server and
