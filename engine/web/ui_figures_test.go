@@ -6,7 +6,9 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"watchparty/engine/apptest"
 	"watchparty/engine/browsertest"
 )
 
@@ -55,11 +58,7 @@ func roomFigures(b *testing.B) {
 	// document began to parse (the start of its first subresource's fetch);
 	// before it, the browser fetched the page and, in a new tab, made the
 	// tab's renderer ("tab open", which the page cannot change).
-	type weight struct {
-		HTML, Scripts, Styles, Raw, Requests  int
-		TTI, Response, Commit, DOMInteractive float64
-	}
-	w := browsertest.EvalAsync[weight](wa, loadTimes)
+	w := browsertest.EvalAsync[loadTiming](wa, loadTimes)
 	b.ReportMetric(float64(w.HTML+w.Scripts+w.Styles)/1024, "page_KB_compressed")
 	b.ReportMetric(float64(w.Raw)/1024, "page_KB_raw")
 	b.ReportMetric(float64(w.Requests), "start_requests")
@@ -69,7 +68,7 @@ func roomFigures(b *testing.B) {
 	b.ReportMetric(w.TTI-w.Commit, "tti_after_commit_ms")
 	// Again with the browser's cache (a second visit).
 	enterRoom(wa, rig.srv.URL, code)
-	w = browsertest.EvalAsync[weight](wa, loadTimes)
+	w = browsertest.EvalAsync[loadTiming](wa, loadTimes)
 	b.ReportMetric(w.TTI, "tti_warm_ms")
 	b.ReportMetric(w.TTI-w.Commit, "tti_warm_after_commit_ms")
 	b.ReportMetric(float64(w.Requests), "warm_requests")
@@ -78,16 +77,9 @@ func roomFigures(b *testing.B) {
 	// The same as Lighthouse and WebPageTest count it: the tab exists and
 	// its renderer runs (here: it showed a page of the server's site, so the
 	// room's navigation does not start a renderer process), the cache is
-	// cleared, then the room is opened. The figure above also counts the
-	// browser starting the new tab's renderer for the site.
-	ready := rig.person(b, "ready", ann, 1366, 800)
-	readyTab(ready, rig.srv.URL)
-	enterRoom(ready, rig.srv.URL, code)
-	w = browsertest.EvalAsync[weight](ready, loadTimes)
-	b.ReportMetric(w.TTI, "tti_ready_ms")
-	b.ReportMetric(w.Commit-w.Response, "tti_ready_part_tab_open_ms")
-	b.ReportMetric(w.TTI-w.Commit, "tti_ready_after_commit_ms")
-	b.ReportMetric(float64(w.Requests), "ready_requests")
+	// cleared, then the room is opened; the median of five. The figure above
+	// also counts the browser starting the new tab's renderer for the site.
+	readyLoads(b, rig, ann, code, 5)
 
 	// Play, so that the guest joins a running video.
 	wa.Press("k")
@@ -142,7 +134,7 @@ func roomFigures(b *testing.B) {
 		}
 	}
 	if os.Getenv("ROOM_TRACE_DIR") != "" {
-		traceDuring(b, wa, chatLines) // to see what the slow samples wait for
+		traceDuring(b, wa, true, chatLines) // to see what the slow samples wait for
 	} else {
 		chatLines()
 	}
@@ -184,6 +176,59 @@ func roomFigures(b *testing.B) {
 	b.ReportMetric(median(coldStyle), "tti_style_layout_cpu_ms")
 	b.ReportMetric(median(warm), "tti_warm_cpu_ms")
 	b.ReportMetric(median(warmStyle), "tti_warm_style_layout_cpu_ms")
+}
+
+// BenchmarkRoomLoad measures only the room page's time to interactive in a
+// ready tab, cold cache, as the median of several loads (ROOM_LOADS, 7 by
+// default), with its parts. With ROOM_TRACE_DIR set it saves a Chromium
+// trace of each load (without sampling the scripts, so that the times stay
+// as they are):
+//
+//	go test -tags browser ./engine/web -run '^$' -bench RoomLoad -benchtime 1x
+func BenchmarkRoomLoad(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		rig := newUIRig(b, nil)
+		ann := rig.srv.SignUp(b, "Ann")
+		code := createRoom(b, ann.Client, "Figures")
+		n := 7
+		if v, err := strconv.Atoi(os.Getenv("ROOM_LOADS")); err == nil && v > 0 {
+			n = v
+		}
+		readyLoads(b, rig, ann, code, n)
+	}
+}
+
+// readyLoads opens the room n times, each in a ready tab with a cold cache
+// (readyTab), after one load that is not counted (the server compresses
+// each static file when it is first asked for), and reports the medians:
+// time to interactive, its parts (the page's response; "tab open", from
+// the response to the first subresource's fetch: the browser committing the
+// navigation; the rest) and the first contentful paint.
+func readyLoads(b *testing.B, rig *uiRig, u *apptest.User, code string, n int) {
+	var tti, resp, open, after, fcp []float64
+	for j := 0; j <= n; j++ {
+		w := rig.person(b, "ready"+itoa(j), u, 1366, 800)
+		readyTab(w, rig.srv.URL)
+		if os.Getenv("ROOM_TRACE_DIR") != "" && j > 0 {
+			traceDuring(b, w, false, func() { enterRoom(w, rig.srv.URL, code) })
+		} else {
+			enterRoom(w, rig.srv.URL, code)
+		}
+		t := browsertest.EvalAsync[loadTiming](w, loadTimes)
+		w.Navigate("about:blank") // no more work in the browser from this tab
+		if j == 0 {
+			continue
+		}
+		tti, resp, open, after = append(tti, t.TTI), append(resp, t.Response), append(open, t.Commit-t.Response), append(after, t.TTI-t.Commit)
+		fcp = append(fcp, t.FCP)
+	}
+	b.ReportMetric(median(tti), "tti_ready_ms")
+	b.ReportMetric(median(resp), "tti_ready_part_response_ms")
+	b.ReportMetric(median(open), "tti_ready_part_tab_open_ms")
+	b.ReportMetric(median(after), "tti_ready_after_commit_ms")
+	b.ReportMetric(median(fcp), "fcp_ready_ms")
+	b.ReportMetric(slices.Min(tti), "tti_ready_min_ms")
+	b.ReportMetric(slices.Max(tti), "tti_ready_max_ms")
 }
 
 func median(xs []float64) float64 {
@@ -229,6 +274,12 @@ func readyTab(w *browsertest.Window, base string) {
 
 func itoa(n int) string { return jsNumber(float64(n)) }
 
+// loadTiming is what loadTimes reads.
+type loadTiming struct {
+	HTML, Scripts, Styles, Raw, Requests       int
+	TTI, Response, Commit, DOMInteractive, FCP float64
+}
+
 // loadTimes reads the page's weight and load times, a moment after the room
 // became interactive: the scripts and styles it fetched up to then (those
 // that went over the network, a revalidation included: requests; from the
@@ -243,5 +294,6 @@ const loadTimes = `(async () => {
   const first = Math.min(...performance.getEntriesByType("resource").map((e) => e.startTime));
   return { html: nav.transferSize, scripts: sum((e) => /\.m?js(\?|$)/.test(e.name)), styles: sum((e) => /\.css(\?|$)/.test(e.name)), raw,
     requests: res.filter((e) => e.startTime < tti && e.transferSize > 0).length,
-    tti, response: nav.responseEnd, commit: first, domInteractive: nav.domInteractive };
+    tti, response: nav.responseEnd, commit: first, domInteractive: nav.domInteractive,
+    fcp: (performance.getEntriesByName("first-contentful-paint")[0] || { startTime: 0 }).startTime };
 })()`

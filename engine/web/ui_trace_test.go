@@ -40,7 +40,7 @@ type traceEvent struct {
 // the machine's load, so it shows what a change to the page costs or saves.
 func loadCPU(tb testing.TB, w *browsertest.Window, base, code string) (total, styleLayout float64) {
 	tb.Helper()
-	events := traceDuring(tb, w, func() { enterRoom(w, base, code) })
+	events := traceDuring(tb, w, true, func() { enterRoom(w, base, code) })
 	// The room's "room:interactive" mark, its renderer's main thread, and
 	// the document's navigation start: the mark's startTime is from it (the
 	// navigationStart event no longer names the URL).
@@ -83,8 +83,9 @@ func loadCPU(tb testing.TB, w *browsertest.Window, base, code string) (total, st
 }
 
 // traceDuring runs fn under a Chromium trace of w's browser and returns its
-// events (saved to $ROOM_TRACE_DIR when set).
-func traceDuring(tb testing.TB, w *browsertest.Window, fn func()) []traceEvent {
+// events (saved to $ROOM_TRACE_DIR when set, with the scripts sampled when
+// js is true).
+func traceDuring(tb testing.TB, w *browsertest.Window, js bool, fn func()) []traceEvent {
 	tb.Helper()
 	var mu sync.Mutex
 	var events []traceEvent
@@ -112,7 +113,7 @@ func traceDuring(tb testing.TB, w *browsertest.Window, fn func()) []traceEvent {
 		tb.Fatalf("trace: %v", err)
 	}
 	categories := []string{"devtools.timeline", "loading", "blink.user_timing", "disabled-by-default-devtools.timeline"}
-	if os.Getenv("ROOM_TRACE_DIR") != "" {
+	if js && os.Getenv("ROOM_TRACE_DIR") != "" {
 		// Saved traces sample the scripts too (the CPU profile under
 		// DevTools' Bottom-Up); it costs CPU, so not for the figures.
 		categories = append(categories, "disabled-by-default-v8.cpu_profiler")
