@@ -38,9 +38,15 @@ func TestRoomPageModules(t *testing.T) {
 		t.Fatalf("no versioned entry script in the room page:\n%s", page)
 	}
 	prefix := "/static/" + entry[2] + "/"
-	preloads := regexp.MustCompile(`<link rel="modulepreload" href="([^"]+)"`).FindAllStringSubmatch(page, -1)
-	if len(preloads) != 1 || preloads[0][1] != prefix+"js/room/app.js" {
-		t.Errorf("the room page preloads %v, want the room module alone", preloads)
+	// The room module is the page's other script: deferred (it runs once
+	// the page is parsed) and render-blocking, both before the styles, so
+	// that both files are fetched from the start.
+	scripts := regexp.MustCompile(`<script type="module" src="([^"]+)"([^>]*)>`).FindAllStringSubmatch(page, -1)
+	if len(scripts) != 2 || scripts[1][1] != prefix+"js/room/app.js" || scripts[1][2] != ` blocking="render"` {
+		t.Errorf("the room page's module scripts are %v, want the entry and the room module, deferred and render-blocking", scripts)
+	}
+	if strings.Contains(page, `rel="modulepreload"`) || strings.Index(page, "<style>") < strings.Index(page, "js/room/app.js") {
+		t.Errorf("the room page's scripts do not come before its styles, or it preloads a module")
 	}
 	mapJSON := regexp.MustCompile(`<script type="importmap">([^<]*)</script>`).FindStringSubmatch(page)
 	if mapJSON == nil || strings.Index(page, mapJSON[0]) > strings.Index(page, entry[0]) {
