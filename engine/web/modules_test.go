@@ -48,6 +48,10 @@ func TestRoomPageModules(t *testing.T) {
 	if strings.Contains(page, `rel="modulepreload"`) || strings.Index(page, "<style>") < strings.Index(page, "js/room/app.js") {
 		t.Errorf("the room page's scripts do not come before its styles, or it preloads a module")
 	}
+	// Its headers preload both, so that they are fetched from the commit.
+	if link, want := pageResp.Header.Get("Link"), "<"+prefix+"js/room.js>; rel=modulepreload, <"+prefix+"js/room/app.js>; rel=modulepreload"; link != want {
+		t.Errorf("the room page's Link header is %q, want %q", link, want)
+	}
 	mapJSON := regexp.MustCompile(`<script type="importmap">([^<]*)</script>`).FindStringSubmatch(page)
 	if mapJSON == nil || strings.Index(page, mapJSON[0]) > strings.Index(page, entry[0]) {
 		t.Fatalf("no import map before the entry script in the room page:\n%s", page)

@@ -81,7 +81,10 @@ type Server struct {
 	// inline scripts (the room page's import map and early socket) and
 	// styles (the room page's).
 	scriptHashes, styleHashes []string
-	base                      string
+	// roomLinks is the room page's Link header: its two start-up scripts,
+	// preloaded from the response's headers (roomPage).
+	roomLinks string
+	base      string
 
 	proxies proxies // trusted reverse proxies
 	csp     string  // Content-Security-Policy of every response (csp.go)
@@ -310,6 +313,7 @@ func (s *Server) loadTemplates() error {
 	s.assets = versionedAssets(sub, map[string][]byte{roomEntry: bundle.entry.js, roomApp: bundle.app.js})
 	importMap := `<script type="importmap">` + bundle.importMap + `</script>`
 	roomStyle := `<style>` + string(roomCSS) + `</style>`
+	s.roomLinks = "<" + static + roomEntry + ">; rel=modulepreload, <" + static + roomApp + ">; rel=modulepreload"
 	s.scriptHashes = []string{scriptHash(bundle.importMap), scriptHash(earlySocket)}
 	s.styleHashes = []string{scriptHash(string(roomCSS))}
 	funcs := template.FuncMap{
