@@ -165,3 +165,30 @@ func (e *eventLog) list() []serverEvent {
 	defer e.mu.Unlock()
 	return slices.Clone(e.events)
 }
+
+// runDelay is how long the threads of process pid have waited for a CPU
+// while runnable, in all (the kernel's schedstat; threads that have ended
+// no longer count): on a pinned core, behind the process's own threads or
+// other processes'. Over a run it shows how busy the machine kept the
+// server and the generator.
+func runDelay(pid int) time.Duration {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var sum time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			var ns int64
+			if _, err := fmt.Sscan(f[1], &ns); err == nil {
+				sum += time.Duration(ns)
+			}
+		}
+	}
+	return sum
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -79,6 +80,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	lines.start = start
 	cpu0 := procstat.CPUTime(t.pid())
 	gc0, alloc0 := goStats(t)
+	wait0, selfWait0 := runDelay(t.pid()), runDelay(os.Getpid())
 	profiled := profile(t, "fanout500", d)
 	for n := range total {
 		<-tick.C
@@ -92,6 +94,7 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	profiled()
 	elapsed := time.Since(start)
 	waitDelivered(ms, func(int) int64 { return int64(total) }, 10*time.Second)
+	wait, selfWait := runDelay(t.pid())-wait0, runDelay(os.Getpid())-selfWait0
 	r := result{delivered: sum(ms), want: int64(total) * members, p50: h.Quantile(0.5), p99: h.Quantile(0.99), max: h.Quantile(1),
 		cpu: cpuSince(t, cpu0, start)}
 	if s, ok := t.(*server); ok {
@@ -110,6 +113,8 @@ func fanout500On(t target, d time.Duration) (result, error) {
 	if s, ok := t.(*server); ok {
 		events = s.events.list()
 	}
+	fmt.Printf("  threads runnable but not running while sending (their core busy with other threads or processes): server %v, load generator %v\n",
+		wait.Round(100*time.Microsecond), selfWait.Round(100*time.Microsecond))
 	lines.report(ms, r.p99, events, 8)
 	return r, nil
 }
