@@ -128,6 +128,10 @@ type CappedFigures struct {
 type JoinSteps struct {
 	Page, Hello, Metadata, Seek, Play, Converged float64
 	Seeks                                        int
+	// Requests are its requests until the first play, from its shaper's
+	// trace (none on loopback); Conns counts the connections it opened.
+	Requests []WireRequest
+	Conns    int
 }
 
 // joinSteps reads the late joiner's steps from its recording (the sync
@@ -138,7 +142,7 @@ func joinSteps(rec Recording, m Mark, converged float64) JoinSteps {
 	if rec.Page > 0 {
 		js.Page = rec.Page - m.At
 	}
-	first := map[string]*float64{"hello": &js.Hello, "attach": &js.Metadata, "jump": &js.Seek, "play": &js.Play}
+	first := map[string]*float64{"hello": &js.Hello, "attach": &js.Metadata, "jump": &js.Seek, "aimed": &js.Seek, "play": &js.Play}
 	for _, e := range rec.Log {
 		what, _ := e["what"].(string)
 		lt, ok := e["lt"].(float64)
@@ -154,6 +158,9 @@ func joinSteps(rec Recording, m Mark, converged float64) JoinSteps {
 		if p := first[what]; p != nil && math.IsNaN(*p) {
 			*p = lt - m.At
 		}
+	}
+	if !math.IsNaN(js.Play) {
+		js.Requests, js.Conns = wireRequests(rec.Wire, m.At, m.At+js.Play)
 	}
 	return js
 }
@@ -517,6 +524,9 @@ func (f Figures) Print(w io.Writer) {
 	for _, js := range f.JoinSteps {
 		fmt.Fprintf(w, "  its steps (ms after the page started loading): page %.0f, hello %.0f, metadata %.0f, seek %.0f, play %.0f, together %.0f; %d seeks\n",
 			js.Page, js.Hello, js.Metadata, js.Seek, js.Play, js.Converged, js.Seeks)
+		if len(js.Requests) > 0 {
+			printWire(w, js.Requests, js.Conns)
+		}
 	}
 	if c := f.Capped; c != nil {
 		fmt.Fprintf(w, "capped link (player %d, %.0f s): the room was held %d times, %.1f s in all; the player played %.1f s of media and fell up to %.0f ms behind\n",

@@ -141,6 +141,8 @@ type Recording struct {
 	Page    float64          `json:"page"` // machine ms the room page's HTML had arrived at
 	// Fetches are the page's requests: URL, start and end in machine ms.
 	Fetches [][3]any `json:"fetches"`
+	// Wire is what the player's shaper saw (shaped players only).
+	Wire []WireEvent `json:"wire,omitempty"`
 }
 
 // ClockInfo is a page's clock estimate at the end.

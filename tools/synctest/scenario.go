@@ -137,6 +137,9 @@ func (sc Scenario) Run(t *runner) (Figures, []Recording, []Mark) {
 	recs := make([]Recording, len(p.ws))
 	for i, w := range p.ws {
 		recs[i] = Collect(t, w)
+		if sh := s.Shapers[i]; sh != nil {
+			recs[i].Wire = sh.Wire()
+		}
 	}
 	f := Analyze(recs, p.marks, p.joinAt, start, end)
 	f.Scenario = sc.Summary

@@ -98,6 +98,7 @@ type schedule struct {
 	last time.Time // when the previous chunk is delivered: TCP keeps order
 	// firstMS delays the first chunk more: the connection's handshake.
 	firstMS float64
+	stalled float64 // ms a loss added to the last chunk
 }
 
 // deliver returns when a chunk of n bytes read at now reaches the other
@@ -109,6 +110,7 @@ func (s *schedule) deliver(now time.Time, n int, p Path) time.Time {
 	if p.JitterMS > 0 {
 		d += (s.rnd.Float64()*2 - 1) * p.JitterMS
 	}
+	s.stalled = 0
 	if p.Loss > 0 {
 		segs := (n + segmentBytes - 1) / segmentBytes
 		for range segs {
@@ -118,6 +120,7 @@ func (s *schedule) deliver(now time.Time, n int, p Path) time.Time {
 					stall = defaultStall
 				}
 				d += stall
+				s.stalled = stall
 				break
 			}
 		}
@@ -153,6 +156,7 @@ type Shaper struct {
 	up      link
 	down    link
 	seed    uint64
+	wire    wireLog // what went through, for the figures
 
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
@@ -183,6 +187,9 @@ func (s *Shaper) URL(serverURL string) string {
 
 // Profile is the current profile.
 func (s *Shaper) Profile() Profile { return *s.profile.Load() }
+
+// Wire returns what went through the proxy so far.
+func (s *Shaper) Wire() []WireEvent { return s.wire.events() }
 
 // Set changes the profile of every connection, open or new: a network
 // change (Wi-Fi to mobile, a link that gets congested, one that recovers).
@@ -250,17 +257,18 @@ func (s *Shaper) serve(c *net.TCPConn, n uint64) {
 		_ = c.Close()
 		_ = uc.Close()
 	}()
+	s.wire.add(WireEvent{At: msOf(time.Now()), Conn: n, Kind: "open"})
 	upSched := &schedule{link: &s.up, rnd: rand.New(rand.NewPCG(s.seed, n*2)), firstMS: s.Profile().RTT()}
 	downSched := &schedule{link: &s.down, rnd: rand.New(rand.NewPCG(s.seed, n*2+1))}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		s.pipe(c, uc, upSched, func(p *Profile) Path { return p.Up })
+		s.pipe(c, uc, upSched, n, true)
 	}()
 	go func() {
 		defer wg.Done()
-		s.pipe(uc, c, downSched, func(p *Profile) Path { return p.Down })
+		s.pipe(uc, c, downSched, n, false)
 	}()
 	wg.Wait()
 }
@@ -270,9 +278,16 @@ type chunk struct {
 	at time.Time
 }
 
-// pipe copies src to dst, each chunk released at the instant its schedule
-// says. The end of src is passed on (a half close) after the last chunk.
-func (s *Shaper) pipe(src, dst *net.TCPConn, sc *schedule, path func(*Profile) Path) {
+// pipe copies src to dst (connection conn, up: from the player to the
+// server), each chunk released at the instant its schedule says. The end of
+// src is passed on (a half close) after the last chunk.
+func (s *Shaper) pipe(src, dst *net.TCPConn, sc *schedule, conn uint64, up bool) {
+	path := func(p *Profile) Path {
+		if up {
+			return p.Up
+		}
+		return p.Down
+	}
 	ch := make(chan chunk, 1024)
 	done := make(chan struct{})
 	go func() {
@@ -304,6 +319,7 @@ func (s *Shaper) pipe(src, dst *net.TCPConn, sc *schedule, path func(*Profile) P
 		now := time.Now()
 		if n > 0 {
 			at := sc.deliver(now, n, p)
+			s.wire.observe(conn, up, buf[:n], at, sc.stalled)
 			ch <- chunk{b: buf[:n], at: at}
 			// A capped link holds at most queueMS of data: the proxy stops
 			// reading, and the sender's TCP window fills.
