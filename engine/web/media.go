@@ -248,20 +248,37 @@ func (h *mediaHandler) file(c *fiber.Ctx) error {
 	if ctype == "text/vtt" {
 		ctype += "; charset=utf-8"
 	}
-	return serveRange(c, f, info.Size(), info.ModTime(), ctype)
+	return serveRange(c, f, info.Size(), info.ModTime(), ctype, c.Query("v") == fileVersion(info.Size(), info.ModTime()))
+}
+
+// fileVersion names a version of a library file (its time and size). The
+// /media/play answer's URL carries it (?v=): a range of the version the
+// file still has may be kept by the browser and used again without asking
+// the server (a seek back into loaded media, or a joiner's seek into what
+// its first request already brought, then costs no round trip). A file
+// replaced since has another version: its old URL is answered with the new
+// content, to be asked again each time.
+func fileVersion(size int64, mod time.Time) string {
+	return strconv.FormatInt(mod.UnixNano(), 36) + "-" + strconv.FormatInt(size, 36)
 }
 
 // serveRange answers a GET or HEAD for a file of size bytes with one byte
 // range when asked (206), the whole file otherwise (200), or 416 for a
-// malformed or unsatisfiable range. It takes ownership of f.
-func serveRange(c *fiber.Ctx, f io.ReadSeekCloser, size int64, mod time.Time, ctype string) error {
+// malformed or unsatisfiable range. It takes ownership of f. keep: the
+// request names the file's current version (fileVersion), so the browser
+// may keep the answer.
+func serveRange(c *fiber.Ctx, f io.ReadSeekCloser, size int64, mod time.Time, ctype string, keep bool) error {
 	lastMod := mod.UTC().Format(http.TimeFormat)
-	etag := `"` + strconv.FormatInt(mod.UnixNano(), 36) + "-" + strconv.FormatInt(size, 36) + `"`
+	etag := `"` + fileVersion(size, mod) + `"`
 	c.Set(fiber.HeaderContentType, ctype)
 	c.Set(fiber.HeaderAcceptRanges, "bytes")
 	c.Set(fiber.HeaderLastModified, lastMod)
 	c.Set(fiber.HeaderETag, etag)
-	c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	if keep {
+		c.Set(fiber.HeaderCacheControl, "private, max-age=86400, immutable")
+	} else {
+		c.Set(fiber.HeaderCacheControl, "private, no-cache")
+	}
 
 	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && inm == etag {
 		f.Close()

@@ -99,8 +99,8 @@ func mediaError(c *fiber.Ctx, err error) error {
 	return err
 }
 
-func (h *mediaHandler) roomURL(c *fiber.Ctx, rest string) string {
-	return h.base + "/r/" + url.PathEscape(c.Params("code")) + "/media/" + rest
+func (h *mediaHandler) roomURL(code, rest string) string {
+	return h.base + "/r/" + url.PathEscape(code) + "/media/" + rest
 }
 
 func hlsQuery(rel string, burn int) string {
@@ -117,28 +117,56 @@ func (h *mediaHandler) play(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m := h.m
-	f, _, err := m.Lib.Open(rel)
+	out, warm, err := h.playAnswer(c.UserContext(), c.Params("code"), rel, burn, true)
 	if err != nil {
 		return mediaError(c, err)
 	}
+	if warm != "" {
+		h.warm(c, rel, burn, warm)
+	}
+	return c.JSON(out)
+}
+
+// errNotProbed: the file's probe is not stored yet (playAnswer without probe).
+var errNotProbed = errors.New("not probed yet")
+
+// playAnswer is how library file rel (with burn) plays in room code: the
+// /media/play answer. probe false takes only a stored probe (errNotProbed
+// when there is none). warm names the rendition to start converting, when
+// the file is converted.
+func (h *mediaHandler) playAnswer(ctx context.Context, code, rel string, burn int, probe bool) (out playInfo, warm string, err error) {
+	m := h.m
+	f, info, err := m.Lib.Open(rel)
+	if err != nil {
+		return out, "", err
+	}
 	f.Close()
-	out := playInfo{Mode: string(media.Direct), URL: mediaFileURL(h.base, c.Params("code"), rel), Audio: []playTrack{},
+	out = playInfo{Mode: string(media.Direct), URL: mediaFileURL(h.base, code, rel) + "?v=" + fileVersion(info.Size(), info.ModTime()), Audio: []playTrack{},
 		Subtitles: []playTrack{}, Burn: []playTrack{}, Renditions: []string{}, Heights: []int{}}
 	if e, ok := m.Index.Lookup(rel); ok {
 		for _, s := range e.Subtitles {
-			out.Subtitles = append(out.Subtitles, playTrack{Label: s.Label, Lang: s.Lang, URL: mediaFileURL(h.base, c.Params("code"), s.Path), Kind: "text"})
+			out.Subtitles = append(out.Subtitles, playTrack{Label: s.Label, Lang: s.Lang, URL: mediaFileURL(h.base, code, s.Path), Kind: "text"})
 		}
 	}
 	if m.Tools != nil {
 		out.Missing = m.Tools.Missing()
 	}
 	if m.Catalog == nil || m.Catalog.Prober.Path == "" {
-		return c.JSON(out) // without ffprobe, every file is tried as it is
+		return out, "", nil // without ffprobe, every file is tried as it is
 	}
-	p, err := m.Catalog.Describe(c.UserContext(), rel)
+	var p media.Probed
+	if probe {
+		p, err = m.Catalog.Describe(ctx, rel)
+	} else if cached, ok := m.Catalog.Cached(rel, info.Size(), info.ModTime()); ok {
+		p, err = cached, nil
+		if p.Err != "" {
+			err = media.ErrUnreadable
+		}
+	} else {
+		err = errNotProbed
+	}
 	if err != nil {
-		return mediaError(c, err)
+		return out, "", err
 	}
 	out.Mode, out.Reason, out.Duration = string(p.Decision.Mode), p.Decision.Reason(), p.Info.Duration
 	q := hlsQuery(rel, burn)
@@ -149,23 +177,23 @@ func (h *mediaHandler) play(c *fiber.Ctx) error {
 		}
 		label := media.TrackLabel(s, len(out.Subtitles)+1)
 		out.Subtitles = append(out.Subtitles, playTrack{Index: s.Index, Label: label, Lang: s.Language, Default: s.Default && s.Forced, Kind: "text",
-			URL: h.roomURL(c, "subs?f="+url.QueryEscape(rel)+"&s="+strconv.Itoa(s.Index))})
+			URL: h.roomURL(code, "subs?f="+url.QueryEscape(rel)+"&s="+strconv.Itoa(s.Index))})
 	}
 	if p.Decision.Mode == media.Direct && burn < 0 {
-		return c.JSON(out)
+		return out, "", nil
 	}
 	if m.Jobs == nil {
 		out.Mode = "unplayable"
-		return c.JSON(out)
+		return out, "", nil
 	}
-	st, err := m.Jobs.Describe(c.UserContext(), rel, burn)
+	st, err := m.Jobs.Describe(ctx, rel, burn)
 	if err != nil {
-		return mediaError(c, err)
+		return out, "", err
 	}
 	if burn > 0 {
 		out.Mode = string(media.Transcode)
 	}
-	out.HLS, out.URL = true, h.roomURL(c, "hls/master.m3u8"+q)
+	out.HLS, out.URL = true, h.roomURL(code, "hls/master.m3u8"+q)
 	for i, a := range st.Audio {
 		out.Audio = append(out.Audio, playTrack{Index: i, Label: media.TrackLabel(a, i+1), Lang: a.Language, Default: i == defaultAudio(st.Audio)})
 	}
@@ -186,8 +214,7 @@ func (h *mediaHandler) play(c *fiber.Ctx) error {
 	if out.Default < 0 {
 		out.Default = len(st.Renditions) - 1
 	}
-	h.warm(c, rel, burn, st.Renditions[out.Default].Name)
-	return c.JSON(out)
+	return out, st.Renditions[out.Default].Name, nil
 }
 
 // warmWindow is how recently a video must have been put on for the first

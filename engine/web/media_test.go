@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -353,5 +354,47 @@ func TestParseRange(t *testing.T) {
 		if s != tt.start || n != tt.length || ok != tt.ok || use != tt.use {
 			t.Errorf("parseRange(%q, %d) = %d,%d,%v,%v want %d,%d,%v,%v", tt.h, tt.size, s, n, ok, use, tt.start, tt.length, tt.ok, tt.use)
 		}
+	}
+}
+
+// TestMediaFileVersionKept: the play answer names the file's version; a
+// request for that version may be kept by the browser (a seek into what it
+// loaded then needs no round trip), a request without it or for an older
+// version is asked again each time, and a replaced file has a new version.
+func TestMediaFileVersionKept(t *testing.T) {
+	root, _ := mediaFixture(t)
+	app := newMediaApp(t, root)
+	resp, body := mediaGet(t, app, "GET", "/r/ROOM1/media/play?f=films/Night%20Walk.webm", "ann", nil)
+	var play struct{ URL string }
+	if err := json.Unmarshal(body, &play); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("play: %d %s (%v)", resp.StatusCode, body, err)
+	}
+	path, v, ok := strings.Cut(play.URL, "?v=")
+	if !ok || path != videoPath || v == "" {
+		t.Fatalf("play URL %q; want %s?v=<version>", play.URL, videoPath)
+	}
+	cache := func(target string) string {
+		t.Helper()
+		resp, _ := mediaGet(t, app, "GET", target, "ann", map[string]string{"Range": "bytes=0-99"})
+		if resp.StatusCode != 206 {
+			t.Fatalf("%s: status %d", target, resp.StatusCode)
+		}
+		return resp.Header.Get("Cache-Control")
+	}
+	if got := cache(play.URL); !strings.Contains(got, "immutable") || !strings.Contains(got, "private") {
+		t.Errorf("the current version: Cache-Control %q; want private and immutable", got)
+	}
+	for _, target := range []string{videoPath, videoPath + "?v=old"} {
+		if got := cache(target); got != "private, no-cache" {
+			t.Errorf("%s: Cache-Control %q; want private, no-cache", target, got)
+		}
+	}
+	// The file is replaced: the old version is asked again each time.
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(root, "films", "Night Walk.webm"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := cache(play.URL); got != "private, no-cache" {
+		t.Errorf("a replaced file's old version: Cache-Control %q; want private, no-cache", got)
 	}
 }
