@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -765,4 +766,29 @@ func (a *actor) syncStop() {
 	if a.sync.timer != nil {
 		a.sync.timer.Stop()
 	}
+}
+
+// Snapshot is what a room plays, for a page about to join it: the video,
+// its playback state (nil before any video) and the room's clock when it
+// was taken (Unix ms). The page starts loading the video with it; the
+// hello that follows rules.
+type Snapshot struct {
+	Video *Video
+	State *playback.State
+	Now   int64
+}
+
+// Snapshot returns what room code plays now.
+func (s *Service) Snapshot(ctx context.Context, code string) (Snapshot, error) {
+	var out Snapshot
+	err := s.exec(ctx, code, func(a *actor) error {
+		if v := a.info.Video; v != nil {
+			c := *v
+			out.Video = &c
+		}
+		out.State = a.helloPlayback()
+		out.Now = a.now().UnixMilli()
+		return nil
+	})
+	return out, err
 }

@@ -61,5 +61,6 @@ func (s *Server) mediaRoutes(r fiber.Router) {
 			return nil
 		},
 	}
+	s.mediaPlay = h
 	h.routes(r)
 }

@@ -39,6 +39,7 @@ type Rooms interface {
 	Delete(ctx context.Context, code, by string) error
 	UserRooms(ctx context.Context, uid string) ([]room.Summary, error)
 	OwnedFates(ctx context.Context, uid string) ([]room.Fate, error)
+	Snapshot(ctx context.Context, code string) (room.Snapshot, error)
 }
 
 // roomWeb is the web side of rooms: the service, its websocket endpoint
@@ -225,7 +226,10 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 	// The browser starts fetching the page's two start-up scripts when it
 	// commits the page, before it has read and scanned the page's 80 KB.
 	c.Set(fiber.HeaderLink, s.roomLinks)
+	// The page carries the room's playback as it is now: never kept.
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	return s.render(c, "room", fiber.Map{
+		"Snapshot":     s.roomSnapshot(c, code),
 		"Title":        in.Title(),
 		"Room":         in,
 		"IsOwner":      in.Owner == u.ID,

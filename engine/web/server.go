@@ -96,6 +96,7 @@ type Server struct {
 	frames     *Frames
 	syncplay   *Syncplay
 	media      *Media
+	mediaPlay  *mediaHandler // answers how library files play (the room page's snapshot)
 	relays     *relaySessions
 	metrics    *metrics.Metrics
 
@@ -314,7 +315,7 @@ func (s *Server) loadTemplates() error {
 	importMap := `<script type="importmap">` + bundle.importMap + `</script>`
 	roomStyle := `<style>` + string(roomCSS) + `</style>`
 	s.roomLinks = "<" + static + roomEntry + ">; rel=modulepreload, <" + static + roomApp + ">; rel=modulepreload"
-	s.scriptHashes = []string{scriptHash(bundle.importMap), scriptHash(earlySocket)}
+	s.scriptHashes = []string{scriptHash(bundle.importMap), scriptHash(earlySocket), scriptHash(earlyPlayer)}
 	s.styleHashes = []string{scriptHash(string(roomCSS))}
 	funcs := template.FuncMap{
 		// importMap sends the URLs of the joined start-up modules to the
@@ -322,6 +323,8 @@ func (s *Server) loadTemplates() error {
 		"importMap": func() template.HTML { return template.HTML(importMap) }, //nolint:gosec // made by the server from its own file names
 		// earlySocket opens the room's websocket from the page's head (bundle.go).
 		"earlySocket": func() template.HTML { return template.HTML("<script>" + earlySocket + "</script>") }, //nolint:gosec // a constant
+		// earlyPlayer starts the room's video from the page's snapshot (snapshot.go).
+		"earlyPlayer": func() template.HTML { return template.HTML("<script>" + earlyPlayer + "</script>") }, //nolint:gosec // a constant
 		"asset":       func(name string) string { return static + name },
 		"roomStyle":   func() template.HTML { return template.HTML(roomStyle) }, //nolint:gosec // the server's own stylesheets
 		// tr translates a key with {name} placeholders: {{tr .T "key" "name" value}}.

@@ -117,6 +117,12 @@ func TestBrowserPlayersFollow(t *testing.T) {
 	all := []*browsertest.Window{a, b, c}
 	ps = waitTogether(t, "late joiner", all, func(p Probe) bool { return playing(p) && p.Pos > 16 })
 	t.Logf("with the late joiner: %+v", ps)
+	// Its page started loading the video where the room would be, from
+	// the playback snapshot in the page: the player was there before its
+	// metadata came (a video the room's hello starts is at 0 then).
+	if pos := browsertest.Eval[float64](c, `(window.watchpartySync.log.find((n) => n.what === "attach") || {}).position || 0`); pos < 17 {
+		t.Errorf("the late joiner's player was at %.1f s when its metadata came; want the room's position (> 17 s), loaded from the page's snapshot", pos)
+	}
 
 	// Wait for everyone: B buffers, the room holds everyone.
 	s.Settings(t, true)

@@ -89,19 +89,39 @@ export class Player extends EventTarget {
     this.el.dataset.kind = video ? video.kind : "";
     this.el.dataset.src = video ? video.url : "";
     delete this.el.dataset.ready;
+    const early = this.takeEarly(video);
     if (!video) {
       this.el.replaceChildren();
     } else if (video.kind === "youtube") {
       this.loadYouTube(video);
     } else {
-      this.loadFile(video);
+      this.loadFile(video, early);
     }
     this.dispatchEvent(new CustomEvent("load", { detail: video }));
   }
 
-  async loadFile(v) {
+  // takeEarly returns the <video> the page started loading from the room's
+  // snapshot (engine/web/snapshot.go) when video is what it loads, and
+  // stops it otherwise: the room's hello rules.
+  takeEarly(video) {
+    const e = this.el.early;
+    this.el.early = null;
+    if (!e) return null;
+    if (video && video.kind === e.kind && video.url === e.url && !e.video.error) return e;
+    e.video.removeAttribute("src");
+    e.video.load();
+    e.video.remove();
+    return null;
+  }
+
+  async loadFile(v, early) {
     let info = null;
-    if (this.resolve && v.kind === "library") {
+    if (early) {
+      // Started from the snapshot, at the room's position: its start is
+      // the sync engine's (it keeps what is loading, sync.js jump).
+      info = early.info;
+      this.info = info;
+    } else if (this.resolve && v.kind === "library") {
       if (convertedContainer.test(v.url || "")) loadHLSModule().catch(() => {}); // loadHLS says when it fails
       const gen = ++this.gen;
       try {
@@ -113,26 +133,26 @@ export class Player extends EventTarget {
       if (gen !== this.gen) return;
       this.info = info;
     }
-    const el = document.createElement("video");
+    const el = early ? early.video : document.createElement("video");
     el.controls = false;
     el.playsInline = true;
     el.volume = this.volume;
     el.muted = this.muted;
     el.preload = "auto";
     if (v.title) el.setAttribute("aria-label", v.title);
-    el.addEventListener(
-      "loadedmetadata",
-      () => {
-        if (v.start) el.currentTime = v.start;
-        this.el.dataset.ready = "1";
-        if (info && info.subtitles.length) this.addTracks(info.subtitles);
-        this.dispatchEvent(new Event("ready"));
-      },
-      { once: true },
-    );
+    const ready = () => {
+      if (this.html !== el) return;
+      if (v.start && !early) el.currentTime = v.start;
+      this.el.dataset.ready = "1";
+      if (info && info.subtitles.length) this.addTracks(info.subtitles);
+      this.dispatchEvent(new Event("ready"));
+    };
+    if (early && el.readyState >= 1) queueMicrotask(ready);
+    else el.addEventListener("loadedmetadata", ready, { once: true });
     el.addEventListener("error", () => this.failed(t("player_failed")));
-    this.el.replaceChildren(el);
     this.html = el;
+    if (early) return;
+    this.el.replaceChildren(el);
     if (info && info.hls && (window.MediaSource || window.ManagedMediaSource)) this.loadHLS(el, info);
     else el.src = info ? info.url : this.fileURL ? this.fileURL(v) : v.url;
   }

@@ -498,6 +498,7 @@ export class SyncEngine {
     this.behind = null; // {tryAt, backoff}: the link is too slow for the room's position
     this.lastStall = -Infinity;
     this.browserPaused = false;
+    this.fresh = false; // a player attached and no state applied to it yet
     this.drift = NaN;
     this.bufferingSent = null;
     this.bufSince = 0;
@@ -572,6 +573,7 @@ export class SyncEngine {
     this.nudging = false;
     this.behind = null;
     this.browserPaused = false;
+    this.fresh = true;
     adapter.on("userplay", () => this.userCommand(T.PLAY));
     adapter.on("userpause", () => this.userCommand(T.PAUSE));
     adapter.on("userseek", (t) => this.userCommand(T.SEEK, t));
@@ -724,6 +726,8 @@ export class SyncEngine {
     const a = this.adapter;
     const s = this.state;
     if (!this.matches()) return;
+    const fresh = this.fresh; // the first state applied to this player
+    this.fresh = false;
     this.nudging = false;
     this.behind = null;
     this.reaims = 2; // re-aims allowed before the correction loop takes over
@@ -748,7 +752,7 @@ export class SyncEngine {
       return;
     }
     // Already running (a late joiner, a reconnect, a start we cannot make).
-    this.jump();
+    this.jump(fresh);
   }
 
   /**
@@ -876,12 +880,19 @@ export class SyncEngine {
    * playing would be quicker but starts after an unpredictable delay; this
    * way the start is as precise as a scheduled one.
    */
-  jump() {
+  jump(fresh = false) {
     const s = this.state;
     const a = this.adapter;
     if (!a || !s) return;
     const lat = this.latency;
     const sn = this.serverNow();
+    const aimed = fresh ? this.aimedAt(a.position(), sn, lat) : 0;
+    if (aimed) {
+      this.note("aimed", { to: a.position(), margin: aimed - sn });
+      this.browserPaused = false;
+      this.prepare(a.position(), aimed, "jump");
+      return;
+    }
     let kind = "jump";
     let at = sn + lat.jump + lat.start;
     const near = positionAt(s, sn + lat.in + lat.start);
@@ -893,6 +904,25 @@ export class SyncEngine {
     this.note("jump", { to: target, kind, margin: at - sn });
     this.browserPaused = false;
     this.prepare(target, at, kind);
+  }
+
+  /**
+   * A player attached already at (or seeking to) position p (the page
+   * started loading the video where the room would be, from the room's
+   * snapshot; or a link's start) waits there when the room reaches p after
+   * the player can start, and within the longest margin of a re-aim: a
+   * seek elsewhere would throw away the request under way, and right after
+   * the hello the engine's own guess of a seek's cost knows no round trip
+   * yet. Returns the server instant the room is at p, 0 when it should
+   * seek.
+   */
+  aimedAt(p, sn, lat) {
+    const s = this.state;
+    const rate = rateOf(s);
+    if (!(p > 0) || !(rate > 0)) return 0;
+    const at = s.updatedAt + ((p - s.position) / rate) * 1000;
+    const margin = at - sn;
+    return margin > lat.start + 20 && margin <= this.cfg.maxMarginMs ? at : 0;
   }
 
   cancelStart() {

@@ -1,0 +1,85 @@
+package web
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"watchparty/engine/media"
+	"watchparty/engine/playback"
+	"watchparty/engine/room"
+)
+
+// The room page carries a snapshot of what the room plays (JSON in a
+// <script type="application/json">), so that a member who joins a playing
+// room starts loading the video while the page parses, not after the
+// room's hello and a /media/play round trip: on a 200 ms path those are
+// most of a second. earlyPlayer, an inline script right after the player's
+// box, reads it and starts a <video> loading from where the room will be
+// when its data has come; player.js takes that element over when the hello
+// names the same video (sync.js then starts it at the instant the room
+// reaches its position). The hello rules: a snapshot that no longer holds
+// is dropped with its element. Only a library file that plays as it is, and
+// whose probe is stored, starts early (a converted one needs hls.js, which
+// the page loads later); for anything else the snapshot is left out.
+
+// pageSnapshot is the snapshot as the page reads it.
+type pageSnapshot struct {
+	Video *room.Video     `json:"video"`
+	State *playback.State `json:"state"`
+	Now   int64           `json:"now"`  // the server's clock when the page was made, Unix ms
+	Play  *playInfo       `json:"play"` // the /media/play answer
+}
+
+// roomSnapshot is the snapshot of room code for its page, nil when there is
+// nothing to start early.
+func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
+	if s.mediaPlay == nil {
+		return nil
+	}
+	snap, err := s.rooms.svc.Snapshot(c.UserContext(), code)
+	if err != nil || snap.Video == nil || snap.State == nil || snap.State.Source != snap.Video.URL {
+		return nil
+	}
+	rel, ok := strings.CutPrefix(snap.Video.URL, media.LibraryPrefix)
+	if !ok || strings.Contains(rel, "#") {
+		return nil // not a library file, or one with subtitles burnt in (converted)
+	}
+	play, _, err := s.mediaPlay.playAnswer(c.UserContext(), code, rel, -1, false)
+	if err != nil || play.HLS || play.Mode != string(media.Direct) {
+		return nil
+	}
+	return &pageSnapshot{Video: snap.Video, State: snap.State, Now: snap.Now, Play: &play}
+}
+
+// earlyPlayer is the room page's inline script that starts the snapshot's
+// video (see above). The server's instant in the snapshot is about half a
+// round trip before the page's first byte (responseStart); the round trip
+// is guessed from the navigation's own timing (a new connection: its
+// handshake and the request, two round trips). The video is aimed at where
+// the room will be once the data there has come: sync.js's first guess for
+// a seek into media not loaded yet (mechanics.jumpLatencyMs, 250 ms, and
+// jumpRoundTrips, 6 round trips) plus its start latency (80 ms).
+const earlyPlayer = `(() => {
+  const box = document.getElementById("player");
+  const d = document.getElementById("playback-snapshot");
+  if (!box || !d) return;
+  let s;
+  try { s = JSON.parse(d.textContent); } catch { return; }
+  const st = s && s.state, play = s && s.play;
+  if (!st || !play || play.hls || !play.url || !s.video) return;
+  const nav = performance.getEntriesByType("navigation")[0];
+  const rtt = nav && nav.responseStart > nav.connectStart ? (nav.responseStart - nav.connectStart) / 2 : 0;
+  const serverNow = s.now + rtt / 2 + (nav ? performance.now() - nav.responseStart : 0);
+  const lead = st.playing ? 250 + 6 * rtt + 80 : 0;
+  let pos = st.position;
+  if (st.playing) pos += (Math.max(0, serverNow + lead - st.updatedAt) / 1000) * (st.rate || 1);
+  if (st.duration > 0) pos = Math.min(pos, st.duration);
+  const v = document.createElement("video");
+  v.preload = "auto";
+  v.playsInline = true;
+  v.src = play.url;
+  if (pos > 0) v.currentTime = pos;
+  box.replaceChildren(v);
+  box.early = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: pos };
+})();`
