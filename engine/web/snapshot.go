@@ -59,7 +59,15 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // handshake and the request, two round trips). The video is aimed at where
 // the room will be once the data there has come: sync.js's first guess for
 // a seek into media not loaded yet (mechanics.jumpLatencyMs, 250 ms, and
-// jumpRoundTrips, 6 round trips) plus its start latency (80 ms).
+// jumpRoundTrips, 6 round trips), two round trips more for a page's first
+// request for the file (a new connection, and the file's head before the
+// seek), and the start latency (80 ms). A WebM or Matroska file keeps its
+// index (cues) at its end as a rule, and the player reads it only at its
+// first seek: a request more, which left 0.6-1 s after the metadata on a
+// busy page. The script asks for the file's tail first (about 12 bytes of
+// cues per second of media, 32 KB more): the player's read of the index is
+// then answered by the browser's cache (the URL names the file's version,
+// media.go fileVersion), and its request for the head waits for the tail's.
 const earlyPlayer = `(() => {
   const box = document.getElementById("player");
   const d = document.getElementById("playback-snapshot");
@@ -71,13 +79,17 @@ const earlyPlayer = `(() => {
   const nav = performance.getEntriesByType("navigation")[0];
   const rtt = nav && nav.responseStart > nav.connectStart ? (nav.responseStart - nav.connectStart) / 2 : 0;
   const serverNow = s.now + rtt / 2 + (nav ? performance.now() - nav.responseStart : 0);
-  const lead = st.playing ? 250 + 6 * rtt + 80 : 0;
+  const lead = st.playing ? 250 + 8 * rtt + 80 : 0;
   let pos = st.position;
   if (st.playing) pos += (Math.max(0, serverNow + lead - st.updatedAt) / 1000) * (st.rate || 1);
   if (st.duration > 0) pos = Math.min(pos, st.duration);
   const v = document.createElement("video");
   v.preload = "auto";
   v.playsInline = true;
+  if (st.playing && /\.(webm|mkv)\?/i.test(play.url)) {
+    const tail = Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
+    fetch(play.url, { headers: { Range: "bytes=-" + tail } }).then((r) => r.arrayBuffer()).catch(() => {});
+  }
   v.src = play.url;
   if (pos > 0) v.currentTime = pos;
   box.replaceChildren(v);
