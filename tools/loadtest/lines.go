@@ -122,6 +122,15 @@ func (l *lineLog) report(ms []*member, p99 time.Duration, events []serverEvent, 
 		}
 		fmt.Printf("  members pinged while sending: %d, last pings from %.3fs to %.3fs; most within 10 ms: %d at %.3fs\n",
 			len(pings), pings[0].Seconds(), pings[len(pings)-1].Seconds(), most, at.Seconds())
+		if most > len(ms)/10 {
+			// A burst: the lines sent around it.
+			for _, s := range st {
+				if s.sent >= at-60*time.Millisecond && s.sent <= at+60*time.Millisecond {
+					fmt.Printf("    line %3d at %7.3fs  %6.2f / %6.2f / %6.2f ms  %3d at p99+\n", s.n, s.sent.Seconds(),
+						ms2(s.min), ms2(s.p50), ms2(s.max), s.late)
+				}
+			}
+		}
 	}
 	for _, e := range events {
 		if d := e.at.Sub(l.start); d >= -time.Minute && d <= end {
