@@ -73,8 +73,9 @@ type Service struct {
 	// at once than there are CPUs would not be faster anyway.
 	slots chan struct{}
 
-	releaseMu sync.Mutex
-	release   *time.Timer // returns hash memory to the OS once hashing stops
+	releaseMu    sync.Mutex
+	release      *time.Timer   // returns hash memory to the OS once hashing stops
+	releaseDelay time.Duration // after the last hash (releaseAfter)
 
 	// countMu serialises the transactions that change the user count (sign-up
 	// and delete), which would otherwise conflict on it under a burst.
@@ -101,7 +102,7 @@ func New(repo Repo, set Settings) *Service {
 	if set.Registration == "" {
 		set.Registration = RegistrationOpen
 	}
-	s := &Service{repo: repo, set: set, Now: time.Now, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	s := &Service{repo: repo, set: set, Now: time.Now, slots: make(chan struct{}, runtime.GOMAXPROCS(0)), releaseDelay: releaseAfter}
 	s.dummy = s.dummyHash()
 	return s
 }
