@@ -61,7 +61,11 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // a seek into media not loaded yet (mechanics.jumpLatencyMs, 250 ms, and
 // jumpRoundTrips, 6 round trips), two round trips more for a page's first
 // request for the file (a new connection, and the file's head before the
-// seek), and the start latency (80 ms). A WebM or Matroska file keeps its
+// seek), and the start latency (80 ms); and at least 1.2 s, as the engine
+// can start the player only once the page's scripts have run and the
+// room's hello is in (0.7-1.5 s after the page began loading, on loopback
+// and on a 20 ms path at a load of 6-10; a joiner whose aim passed before
+// then seeks again). A WebM or Matroska file keeps its
 // index (cues) at its end as a rule, and the player reads it only at its
 // first seek: a request more, which left 0.6-1 s after the metadata on a
 // busy page. The script asks for the file's tail first (about 12 bytes of
@@ -79,7 +83,7 @@ const earlyPlayer = `(() => {
   const nav = performance.getEntriesByType("navigation")[0];
   const rtt = nav && nav.responseStart > nav.connectStart ? (nav.responseStart - nav.connectStart) / 2 : 0;
   const serverNow = s.now + rtt / 2 + (nav ? performance.now() - nav.responseStart : 0);
-  const lead = st.playing ? 250 + 8 * rtt + 80 : 0;
+  const lead = st.playing ? Math.max(250 + 8 * rtt + 80, 1200) : 0;
   let pos = st.position;
   if (st.playing) pos += (Math.max(0, serverNow + lead - st.updatedAt) / 1000) * (st.rate || 1);
   if (st.duration > 0) pos = Math.min(pos, st.duration);
