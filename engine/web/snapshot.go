@@ -29,7 +29,29 @@ type pageSnapshot struct {
 	State *playback.State `json:"state"`
 	Now   int64           `json:"now"`  // the server's clock when the page was made, Unix ms
 	Play  *playInfo       `json:"play"` // the /media/play answer
+	Aim   earlyAim        `json:"aim"`
 }
+
+// earlyAim is how far ahead of the room's position earlyPlayer starts the
+// video: ms plus trips round trips, and at least min ms (see earlyPlayer).
+type earlyAim struct {
+	Ms    int `json:"ms"`
+	Trips int `json:"trips"`
+	Min   int `json:"min"`
+}
+
+// The first guesses of sync.js's mechanics that the early load's aim is
+// made of; TestEarlyAimFollowsSyncJS keeps them equal to sync.js's.
+const (
+	syncJumpLatencyMs  = 250 // mechanics.jumpLatencyMs
+	syncJumpRoundTrips = 6   // mechanics.jumpRoundTrips
+	syncStartLatencyMs = 80  // mechanics.startLatencyMs
+)
+
+// theEarlyAim is sync.js's first guess for a seek into media not loaded
+// yet, two round trips more for the page's first request for the file, and
+// the start latency; at least 1.2 s (see earlyPlayer).
+var theEarlyAim = earlyAim{Ms: syncJumpLatencyMs + syncStartLatencyMs, Trips: syncJumpRoundTrips + 2, Min: 1200} //nolint:gochecknoglobals // a constant value of a struct type
 
 // roomSnapshot is the snapshot of room code for its page, nil when there is
 // nothing to start early.
@@ -49,7 +71,7 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 	if err != nil || play.HLS || play.Mode != string(media.Direct) {
 		return nil
 	}
-	return &pageSnapshot{Video: snap.Video, State: snap.State, Now: snap.Now, Play: &play}
+	return &pageSnapshot{Video: snap.Video, State: snap.State, Now: snap.Now, Play: &play, Aim: theEarlyAim}
 }
 
 // earlyPlayer is the room page's inline script that starts the snapshot's
@@ -57,11 +79,12 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // round trip before the page's first byte (responseStart); the round trip
 // is guessed from the navigation's own timing (a new connection: its
 // handshake and the request, two round trips). The video is aimed at where
-// the room will be once the data there has come: sync.js's first guess for
-// a seek into media not loaded yet (mechanics.jumpLatencyMs, 250 ms, and
-// jumpRoundTrips, 6 round trips), two round trips more for a page's first
-// request for the file (a new connection, and the file's head before the
-// seek), and the start latency (80 ms); and at least 1.2 s, as the engine
+// the room will be once the data there has come (the snapshot's aim):
+// sync.js's first guess for a seek into media not loaded yet
+// (mechanics.jumpLatencyMs and jumpRoundTrips round trips), two round trips
+// more for a page's first request for the file (a new connection, and the
+// file's head before the seek), and the start latency
+// (mechanics.startLatencyMs); and at least 1.2 s, as the engine
 // can start the player only once the page's scripts have run and the
 // room's hello is in (0.7-1.5 s after the page began loading, on loopback
 // and on a 20 ms path at a load of 6-10; a joiner whose aim passed before
@@ -83,7 +106,8 @@ const earlyPlayer = `(() => {
   const nav = performance.getEntriesByType("navigation")[0];
   const rtt = nav && nav.responseStart > nav.connectStart ? (nav.responseStart - nav.connectStart) / 2 : 0;
   const serverNow = s.now + rtt / 2 + (nav ? performance.now() - nav.responseStart : 0);
-  const lead = st.playing ? Math.max(250 + 8 * rtt + 80, 1200) : 0;
+  const aim = s.aim || { ms: 0, trips: 0, min: 0 };
+  const lead = st.playing ? Math.max(aim.ms + aim.trips * rtt, aim.min) : 0;
   let pos = st.position;
   if (st.playing) pos += (Math.max(0, serverNow + lead - st.updatedAt) / 1000) * (st.rate || 1);
   if (st.duration > 0) pos = Math.min(pos, st.duration);

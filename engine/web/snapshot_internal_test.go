@@ -1,0 +1,33 @@
+package web
+
+import (
+	"io/fs"
+	"regexp"
+	"strconv"
+	"testing"
+
+	assets "watchparty/embed"
+)
+
+// TestEarlyAimFollowsSyncJS: the early load's aim is made of sync.js's
+// first guesses; when one of them changes there, the aim must follow.
+func TestEarlyAimFollowsSyncJS(t *testing.T) {
+	src, err := fs.ReadFile(assets.Static, "static/js/sync.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{
+		"jumpLatencyMs":  syncJumpLatencyMs,
+		"jumpRoundTrips": syncJumpRoundTrips,
+		"startLatencyMs": syncStartLatencyMs,
+	} {
+		m := regexp.MustCompile(`(?m)^\s*` + name + `:\s*(\d+),`).FindSubmatch(src)
+		if m == nil {
+			t.Errorf("sync.js has no mechanics.%s", name)
+			continue
+		}
+		if got, _ := strconv.Atoi(string(m[1])); got != want {
+			t.Errorf("sync.js mechanics.%s is %d; the early aim takes %d", name, got, want)
+		}
+	}
+}
