@@ -92,7 +92,7 @@ type rtcMember struct {
 
 	// publishing
 	track   *webrtc.TrackLocalStaticRTP
-	left    atomic.Bool // sent leave: late offers may meet a closed peer
+	left    atomic.Bool // left or kicked: late offers may meet a closed peer
 	plis    atomic.Int64
 	sent    atomic.Int64
 	wantKey atomic.Bool
@@ -537,6 +537,10 @@ func TestRoomWebRTCSignalling(t *testing.T) {
 	b.left.Store(true)
 	b.signal(rtc.Signal{Type: rtc.TypeLeave})
 	eventually(t, "Bob's peer closed", func() bool { return sfu.Stats().Peers == 1 })
+	// A kick ends Carl's peer from the server's side: pion closes his
+	// PeerConnection on the DTLS close-notify, so an offer still in flight
+	// meets a closed peer, as for a member who left.
+	c.left.Store(true)
 	if resp, _ := ann.Client.PostForm(t, "/r/"+code+"/kick", url.Values{"user": {carl.ID}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("kick Carl: %s", resp.Status)
 	}
