@@ -211,15 +211,8 @@ func readyLoads(b *testing.B, rig *uiRig, u *apptest.User, code string, n int) {
 	for j := 0; j <= n; j++ {
 		w := rig.person(b, "ready"+itoa(j), u, 1366, 800)
 		readyTab(w, rig.srv.URL)
-		w.Do("probe the first paint after interactive", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: paintedProbe})
-			return err
-		}))
-		if os.Getenv("ROOM_TRACE_DIR") != "" && j > 0 {
-			traceDuring(b, w, false, func() { enterRoom(w, rig.srv.URL, code) })
-		} else {
-			enterRoom(w, rig.srv.URL, code)
-		}
+		probeFrames(w)
+		loadTraced(b, w, j > 0, func() { enterRoom(w, rig.srv.URL, code) })
 		t := browsertest.EvalAsync[loadTiming](w, loadTimes)
 		w.Navigate("about:blank") // no more work in the browser from this tab
 		if j == 0 {
@@ -281,14 +274,35 @@ func readyTab(w *browsertest.Window, base string) {
 
 func itoa(n int) string { return jsNumber(float64(n)) }
 
-// paintedProbe marks "probe:painted" at the end of the first frame after the
+// probeFrames installs paintedProbe in every document w opens from now on.
+func probeFrames(w *browsertest.Window) {
+	w.Do("probe the first frames", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: paintedProbe})
+		return err
+	}))
+}
+
+// loadTraced runs load, under a Chromium trace saved to $ROOM_TRACE_DIR
+// when that is set and counted is true (the loads that count, without
+// sampling the scripts, so that the times stay as they are).
+func loadTraced(b *testing.B, w *browsertest.Window, counted bool, load func()) {
+	if os.Getenv("ROOM_TRACE_DIR") != "" && counted {
+		traceDuring(b, w, false, load)
+	} else {
+		load()
+	}
+}
+
+// paintedProbe marks "probe:frame" at the end of a page's first frame and,
+// on room pages, "probe:painted" at the end of the first frame after the
 // room's "room:interactive" mark: a task posted at user-blocking priority
 // from that frame's requestAnimationFrame (as the input-to-paint probe
 // does), which runs when the frame is done. It runs in every document of
-// the tab from its start and acts on room pages only, for ten seconds.
+// the tab from its start, the room's part for ten seconds.
 const paintedProbe = `(() => {
-  if (!location.pathname.includes("/r/")) return;
   const after = (fn) => (window.scheduler && scheduler.postTask ? scheduler.postTask(fn, { priority: "user-blocking" }) : setTimeout(fn, 0));
+  requestAnimationFrame(() => after(() => performance.mark("probe:frame")));
+  if (!location.pathname.includes("/r/")) return;
   const check = () => {
     if (performance.getEntriesByName("room:interactive").length) after(() => performance.mark("probe:painted"));
     else if (performance.now() < 10000) requestAnimationFrame(check);

@@ -118,6 +118,9 @@ func traceDuring(tb testing.TB, w *browsertest.Window, js bool, fn func()) []tra
 		// DevTools' Bottom-Up); it costs CPU, so not for the figures.
 		categories = append(categories, "disabled-by-default-v8.cpu_profiler")
 	}
+	if more := os.Getenv("ROOM_TRACE_CATEGORIES"); more != "" {
+		categories = append(categories, strings.Split(more, ",")...)
+	}
 	w.Do("start a trace", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, tracing.Start, tracing.StartParams{TraceConfig: &tracing.TraceConfig{
 			IncludedCategories: categories,
