@@ -244,6 +244,10 @@ func TestBrowserRoomJourney(t *testing.T) {
 	// ---- a removed guest sees why, and the player stops ----
 	gus.WaitJS(`document.querySelector("#player video") !== null && !document.querySelector("#player video").paused`)
 	wa.Click("#tab-people")
+	// People says in words how each member's playback is doing, the offset as a detail.
+	wa.WaitJS(`[...document.querySelectorAll("#members li[data-presence] .sync-tag")].some((e) =>
+	  ({ ok: "in sync", catching: "catching up", off: "out of sync", buffering: "buffering" })[e.dataset.sync] === e.textContent &&
+	  / ms from the room's position$/.test(e.title))`)
 	wa.Click(`#members li[data-presence] button[aria-label="Remove Gus from the room"]`)
 	wa.WaitVisible("#confirm-dialog")
 	wa.Click("#confirm-ok")
