@@ -4,6 +4,7 @@ package web_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -205,14 +206,16 @@ func BenchmarkRoomLoad(b *testing.B) {
 // time to interactive, its parts (the page's response; "tab open", from
 // the response to the first subresource's fetch: the browser committing the
 // navigation; the rest), the first contentful paint, and the end of the
-// first frame after the room became interactive (paintedProbe).
+// first frame after the room became interactive (paintedProbe); with
+// ROOM_TRACE_DIR set, also what the first frame waited for (frameParts).
 func readyLoads(b *testing.B, rig *uiRig, u *apptest.User, code string, n int) {
 	var tti, resp, open, after, fcp, painted []float64
+	parts := map[string][]float64{}
 	for j := 0; j <= n; j++ {
 		w := rig.person(b, "ready"+itoa(j), u, 1366, 800)
 		readyTab(w, rig.srv.URL)
 		probeFrames(w)
-		loadTraced(b, w, j > 0, func() { enterRoom(w, rig.srv.URL, code) })
+		events := loadTraced(b, w, j > 0, func() { enterRoom(w, rig.srv.URL, code) })
 		t := browsertest.EvalAsync[loadTiming](w, loadTimes)
 		w.Navigate("about:blank") // no more work in the browser from this tab
 		if j == 0 {
@@ -220,6 +223,14 @@ func readyLoads(b *testing.B, rig *uiRig, u *apptest.User, code string, n int) {
 		}
 		tti, resp, open, after = append(tti, t.TTI), append(resp, t.Response), append(open, t.Commit-t.Response), append(after, t.TTI-t.Commit)
 		fcp, painted = append(fcp, t.FCP), append(painted, t.Painted)
+		if events != nil {
+			for k, v := range frameParts(b, events, t.FCP) {
+				parts[k] = append(parts[k], v)
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(parts)) {
+		b.ReportMetric(median(parts[k]), k)
 	}
 	b.ReportMetric(median(tti), "tti_ready_ms")
 	b.ReportMetric(median(resp), "tti_ready_part_response_ms")
@@ -284,13 +295,14 @@ func probeFrames(w *browsertest.Window) {
 
 // loadTraced runs load, under a Chromium trace saved to $ROOM_TRACE_DIR
 // when that is set and counted is true (the loads that count, without
-// sampling the scripts, so that the times stay as they are).
-func loadTraced(b *testing.B, w *browsertest.Window, counted bool, load func()) {
+// sampling the scripts, so that the times stay as they are), and returns
+// the trace's events (none without a trace).
+func loadTraced(b *testing.B, w *browsertest.Window, counted bool, load func()) []traceEvent {
 	if os.Getenv("ROOM_TRACE_DIR") != "" && counted {
-		traceDuring(b, w, false, load)
-	} else {
-		load()
+		return traceDuring(b, w, false, load)
 	}
+	load()
+	return nil
 }
 
 // paintedProbe marks "probe:frame" at the end of a page's first frame and,

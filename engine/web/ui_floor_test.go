@@ -21,10 +21,9 @@ import (
 // document's DOMContentLoaded and load events; for the room also its time
 // to interactive and the end of the first frame after it. With
 // FLOOR_FROM=blank each load starts from about:blank instead (a new
-// renderer for the site). ROOM_TRACE_DIR saves a trace of each counted load,
-// and ROOM_TRACE_CATEGORIES adds trace categories (comma-separated: blink,
-// fonts, cc, viz and navigation show what the docs/room-ui.md "first
-// frame" paragraphs describe):
+// renderer for the site). ROOM_TRACE_DIR saves a trace of each counted load
+// (with the categories frameParts reads), and ROOM_TRACE_CATEGORIES adds
+// more (comma-separated):
 //
 //	go test -tags browser ./engine/web -run '^$' -bench PageFloor -benchtime 1x
 func BenchmarkPageFloor(b *testing.B) {

@@ -113,6 +113,11 @@ func traceDuring(tb testing.TB, w *browsertest.Window, js bool, fn func()) []tra
 		tb.Fatalf("trace: %v", err)
 	}
 	categories := []string{"devtools.timeline", "loading", "blink.user_timing", "disabled-by-default-devtools.timeline"}
+	if !js {
+		// What the first frame waits for: the parser's last task, font
+		// lookups, raster and draw (frameParts).
+		categories = append(categories, "blink", "fonts", "navigation", "cc", "viz")
+	}
 	if js && os.Getenv("ROOM_TRACE_DIR") != "" {
 		// Saved traces sample the scripts too (the CPU profile under
 		// DevTools' Bottom-Up); it costs CPU, so not for the figures.
@@ -160,4 +165,67 @@ func saveTrace(tb testing.TB, events []json.RawMessage) {
 	if err != nil {
 		tb.Errorf("trace: %v", err)
 	}
+}
+
+// frameParts reads from a traced page load what its first frame and the
+// first contentful paint (fcp, ms from navigation start) waited for, in ms
+// (wall clock, and the thread's CPU where it says cpu): the parser's last
+// task (Document::FinishedParsing: DOMContentLoaded, the forced style and
+// layout, the browser's DOMContentLoaded observers, the load event), the
+// layout before the first frame and the font lookups in it (synchronous
+// calls to the browser), the first frame's main-thread work, and from the
+// first frame to fcp the tiles rastered and the software draws. The page's
+// timeline comes from paintedProbe's "probe:frame" mark.
+func frameParts(tb testing.TB, events []traceEvent, fcp float64) map[string]float64 {
+	tb.Helper()
+	sort.Slice(events, func(i, j int) bool { return events[i].Ts < events[j].Ts })
+	var nav, frame float64
+	pid, tid := 0, 0
+	for _, e := range events {
+		var mark struct {
+			Data struct {
+				StartTime float64 `json:"startTime"`
+			} `json:"data"`
+		}
+		if e.Name == "probe:frame" && pid == 0 && json.Unmarshal(e.Args, &mark) == nil {
+			frame, pid, tid = mark.Data.StartTime, e.Pid, e.Tid
+			nav = e.Ts/1000 - frame
+		}
+	}
+	if pid == 0 {
+		tb.Errorf("trace: no probe:frame mark in %d events", len(events))
+		return nil
+	}
+	p := map[string]float64{}
+	add := func(name string, e traceEvent) {
+		p["trace_"+name+"_ms"] += e.Dur / 1000
+		p["trace_"+name+"_cpu_ms"] += e.Tdur / 1000
+	}
+	fontEnd, first := 0.0, traceEvent{}
+	for _, e := range events {
+		t := e.Ts/1000 - nav
+		if e.Ph != "X" || t < 0 {
+			continue
+		}
+		main := e.Pid == pid && e.Tid == tid && t < frame
+		switch {
+		case main && e.Name == "Document::FinishedParsing" && e.Dur/1000 > p["trace_finished_parsing_ms"]:
+			p["trace_finished_parsing_ms"], p["trace_finished_parsing_cpu_ms"] = e.Dur/1000, e.Tdur/1000
+		case main && e.Name == "Layout":
+			add("layout", e)
+		case main && e.Name == "FontCache::GetFontPlatformData" && e.Ts >= fontEnd:
+			fontEnd = e.Ts + e.Dur // the outermost call only
+			p["trace_font_lookups"]++
+			p["trace_font_lookups_ms"] += e.Dur / 1000
+		case main && e.Name == "ProxyMain::BeginMainFrame":
+			first = e // the last one before probe:frame is the first frame's
+		case e.Pid == pid && e.Name == "RasterTask" && t >= frame-2 && t < fcp:
+			p["trace_raster_tiles"]++
+			add("raster", e)
+		case e.Name == "Display::DrawAndSwap" && t >= frame-2 && t < fcp:
+			add("draw", e)
+		}
+	}
+	add("first_frame", first)
+	return p
 }
