@@ -491,10 +491,12 @@ func TestInvalidUTF8Refused(t *testing.T) {
 // A member whose websocket upgrades and then says nothing (no pong, no
 // message) is closed by the server once its read deadline (two ping
 // intervals plus the grace) passes; another member of the room, who
-// answers pings, stays connected and keeps chatting.
+// answers pings, stays connected and keeps chatting. The deadline (1.5 s)
+// leaves Ann's reader room to be late on a loaded machine: with a 200 ms
+// one, a reader kept off the CPU that long would be dropped as silent.
 func TestSilentConnectionClosed(t *testing.T) {
-	svc, _ := newService(t, room.Options{PingInterval: 50 * time.Millisecond})
-	base, ep := serveRoomsWith(t, svc, ws.Options{ReadGrace: 100 * time.Millisecond})
+	svc, _ := newService(t, room.Options{PingInterval: 250 * time.Millisecond})
+	base, ep := serveRoomsWith(t, svc, ws.Options{ReadGrace: time.Second})
 	in := mustCreate(t, svc, ann, "quiet")
 	mustJoin(t, svc, in.Code, bob)
 
