@@ -29,7 +29,7 @@ func TestHTTPConnectionsPerAddressBounded(t *testing.T) {
 		from("127.0.0.44")
 	}
 	extra := from("127.0.0.44")
-	_ = extra.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_ = extra.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, err := extra.Read(make([]byte, 1))
 	var ne net.Error
 	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
