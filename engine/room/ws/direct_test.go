@@ -22,8 +22,11 @@ import (
 // direct write and finished by the writer; and once it has caught up, new
 // lines reach it again.
 func TestStalledReaderKeepsFramesWholeAndInOrder(t *testing.T) {
-	// Room enough to queue everything for the stalled member.
-	ep, a, b, stalled := slowRoom(t, ws.Options{OutboxBytes: 16 << 20, OutboxMessages: 100000})
+	// Room enough to queue everything for the stalled member, and time: its
+	// writer's write waits until the member reads again, after all the lines
+	// below are sent, which took over the default 10 s on a loaded machine
+	// (the write timed out and the member was dropped).
+	ep, a, b, stalled := slowRoom(t, ws.Options{OutboxBytes: 16 << 20, OutboxMessages: 100000, WriteTimeout: 2 * time.Minute})
 	// Wait until the room has Cat (Ann hears of it) before sending.
 	for {
 		m := a.expect("member")
