@@ -215,13 +215,21 @@ func TestStalledViewer(t *testing.T) {
 		frames  = 64
 		size    = 256 << 10
 	)
-	env := newTestEnv(t, HubOptions{StallTimeout: 500 * time.Millisecond}, ServerOptions{})
+	// The stalled viewer loses frames once four are published within the
+	// stall timeout: a short one could kick it first on a loaded machine,
+	// where each frame waits for four healthy viewers to read 256 KiB.
+	env := newTestEnv(t, HubOptions{StallTimeout: 5 * time.Second}, ServerOptions{})
 	stalled := env.dial(t, "ROOM", wire.RoleViewer, "stalled", 4<<10)
 	defer stalled.Close()
+	// The healthy viewers send heartbeats as a real one does: the test may
+	// outlast the server's read timeout.
+	alive, stop := context.WithCancel(context.Background())
+	defer stop()
 	var viewers []*Conn
 	for i := range healthy {
 		c := env.dial(t, "ROOM", wire.RoleViewer, "healthy-"+string(rune('a'+i)), 0)
 		defer c.Close()
+		go func() { _ = c.KeepAlive(alive) }()
 		viewers = append(viewers, c)
 	}
 	if n := env.hub.State("ROOM").Viewers; n != healthy+1 {
