@@ -409,6 +409,22 @@ func (c *client) connected() bool {
 	return c.pc.ConnectionState() == webrtc.PeerConnectionStateConnected
 }
 
+// waitConnected waits for the client's connection and then for the
+// server's peer of it: the server's side may see it up a little later
+// (much later on a loaded machine), and refuses a client's offer until then.
+func (h *harness) waitConnected(tb testing.TB, c *client) {
+	tb.Helper()
+	waitFor(tb, waitLong, c.id+" connected", c.connected)
+	r, err := h.sfu.room(h.code)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	waitFor(tb, waitLong, "the server's peer of "+c.id+" connected", func() bool {
+		p := r.peer(c.id)
+		return p != nil && p.connected.Load()
+	})
+}
+
 // addVideo adds a sendonly VP8 track and reads its RTCP, counting PLIs.
 func (c *client) addVideo() {
 	c.h.tb.Helper()
