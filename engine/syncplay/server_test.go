@@ -575,6 +575,40 @@ func TestReadinessHoldsTheRoom(t *testing.T) {
 	})
 }
 
+// TestPauseAfterNotReadyHeldTheRoom: the stock client, paused in the
+// player, sends its not-ready and then its paused State. When the not-ready
+// has held the room before the State is read (as a loaded machine may
+// order them), the State still pauses the room, which then does not start
+// by itself when the hold times out.
+func TestPauseAfterNotReadyHeldTheRoom(t *testing.T) {
+	r := newRig(t, syncplay.Options{}, room.Options{})
+	set := room.DefaultSettings()
+	set.WaitForAll = true
+	if err := r.svc.UpdateSettings(context.Background(), r.code, ann.ID, set); err != nil {
+		t.Fatal(err)
+	}
+	web := connect(t, r.svc, r.code, ann)
+	web.do(proto.Video, func(m *proto.ClientMessage) { m.URL = "https://example.com/clip.webm" })
+	c := dialSP(t, r.addr)
+	c.hello(r.code, r.token(bob.ID))
+	c.expectState(func(s state) bool { return s.Playstate.DoSeek }, follow)
+	web.do(proto.Play, nil)
+	last := c.expectState(func(s state) bool { return !s.Playstate.Paused }, follow)
+
+	c.send("Set", map[string]any{"ready": map[string]any{"isReady": false, "manuallyInitiated": false}})
+	web.wait(ofType("playback", func(v map[string]any) bool { return v["held"] == true }))
+	// The room's hold reaches the client (a forced, paused State) after it
+	// has sent its own pause, which confirms nothing of it.
+	for !decodeState(t, c.expect("State", nil)).Playstate.Paused {
+		// a State from before the hold
+	}
+	n := web.count()
+	c.change(state{Ping: last.Ping}, last.Playstate.Position, true, false)
+	web.waitFrom(n, ofType("playback", func(v map[string]any) bool {
+		return v["by"] == bob.ID && v["held"] == nil && playbackState(v)["playing"] == false
+	}))
+}
+
 func TestKickDisconnects(t *testing.T) {
 	r := newRig(t, syncplay.Options{}, room.Options{})
 	web := connect(t, r.svc, r.code, ann)

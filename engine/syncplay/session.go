@@ -53,6 +53,7 @@ type session struct {
 	state     playback.State
 	haveState bool
 	by        string // who made the last change
+	roomHeld  bool   // the room holds its start for members who are not ready
 	video     *room.Video
 	file      *File
 	ready     bool
@@ -330,6 +331,7 @@ type roomMsg struct {
 	Video    *room.Video     `json:"video"`
 	Sync     *struct {
 		Members map[string]memberSync `json:"members"`
+		Held    bool                  `json:"held"`
 	} `json:"sync"`
 	// member
 	Member *wireMember `json:"member"`
@@ -344,6 +346,7 @@ type roomMsg struct {
 	// playback
 	State *playback.State `json:"state"`
 	By    string          `json:"by"`
+	Held  bool            `json:"held"`
 	// error
 	Code string `json:"code"`
 }
@@ -379,6 +382,7 @@ func (se *session) roomMessage(m *roomMsg) {
 		}
 		if m.Sync != nil {
 			se.readiness(m.Sync.Members, false)
+			se.roomHeld = m.Sync.Held
 		}
 		se.video = m.Video
 		if m.Playback != nil {
@@ -407,6 +411,7 @@ func (se *session) roomMessage(m *roomMsg) {
 		se.chat(m)
 	case proto.Playback:
 		if m.State != nil {
+			se.roomHeld = m.Held
 			se.playback(*m.State, m.By)
 		}
 	case proto.Video:
@@ -676,14 +681,19 @@ func (se *session) clientState(st *State) {
 	// in the player, and dropping it would let the correction undo it.
 	own := st.IgnoreClient != 0 || st.DoSeek
 	seekOnly := se.serverIgnoring != 0
-	if (seekOnly && !(st.DoSeek && st.IgnoreClient != 0)) || (se.pending && !own) || !st.HasPlaystate || !se.haveState || se.state.Source == "" {
+	// A pause made in the player while the room holds its start (the
+	// client's not-ready, sent just before it, may have held the room
+	// before this State is read) is a pause: without it the room would
+	// start by itself once the hold times out.
+	heldPause := se.roomHeld && st.Paused && !st.DoSeek && st.IgnoreClient != 0
+	if (seekOnly && !(st.DoSeek && st.IgnoreClient != 0) && !heldPause) || (se.pending && !own) || !st.HasPlaystate || !se.haveState || se.state.Source == "" {
 		return
 	}
 	if se.commanded != nil && now.After(se.commandedUntil) {
 		se.commanded = nil
 	}
 	fd := se.oneWay()
-	roomPaused := !se.state.Playing
+	roomPaused := !se.state.Playing && !heldPause
 	cmd := false
 	if st.DoSeek {
 		pos := st.Position
@@ -693,7 +703,7 @@ func (se *session) clientState(st *State) {
 		se.receive(&proto.ClientMessage{Type: proto.Seek, T: pos})
 		cmd = true
 	}
-	if !seekOnly && st.Paused != roomPaused && (se.commanded == nil || *se.commanded != st.Paused) {
+	if (!seekOnly || heldPause) && st.Paused != roomPaused && (se.commanded == nil || *se.commanded != st.Paused) {
 		typ := proto.Play
 		if st.Paused {
 			typ = proto.Pause
