@@ -3,11 +3,15 @@
 package web_test
 
 import (
+	"context"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"watchparty/engine/browsertest"
@@ -135,6 +139,16 @@ func TestBrowserRoomJourney(t *testing.T) {
 	if r := rectOf(wb, "#screen"); r[2] < 1300 {
 		t.Errorf("in theatre mode the player is %d px wide in a 1366 px window", r[2])
 	}
+	// The drawer slides in, unless the person asks for less motion.
+	const slide = `getComputedStyle(document.querySelector("#panel")).transitionDuration`
+	if d := browsertest.Eval[string](wb, slide); d == "0s" {
+		t.Errorf("the drawer does not slide (transition %s)", d)
+	}
+	emulateMotion(wb, "reduce")
+	if d := browsertest.Eval[string](wb, slide); d != "0s" {
+		t.Errorf("with prefers-reduced-motion the drawer still slides (transition %s)", d)
+	}
+	emulateMotion(wb, "no-preference")
 	wb.Press("t")
 	wb.WaitJS(`!document.querySelector("#room").hasAttribute("data-immersive")`)
 
@@ -223,8 +237,10 @@ func TestBrowserRoomJourney(t *testing.T) {
 	wb.WaitJS(`document.pictureInPictureElement === document.querySelector("#player video")`)
 	wb.Click("#pip")
 	wb.WaitJS(`document.pictureInPictureElement === null`)
+	// (Wait for the fullscreen layout before the second click, as above: a
+	// click aimed at the control bar before it moved misses it.)
 	wb.Click("#fullscreen")
-	wb.WaitJS(`document.fullscreenElement !== null`)
+	wb.WaitJS(`document.fullscreenElement !== null && document.querySelector("#room").hasAttribute("data-immersive")`)
 	wb.Click("#fullscreen")
 	wb.WaitJS(`document.fullscreenElement === null`)
 
@@ -309,4 +325,14 @@ func focusWalk(t *testing.T, w *browsertest.Window) {
 			t.Errorf("the keyboard never reaches %s; order: %s", want, strings.Join(order, " "))
 		}
 	}
+}
+
+// emulateMotion makes w's page see prefers-reduced-motion: value.
+func emulateMotion(w *browsertest.Window, value string) {
+	w.Do("emulate prefers-reduced-motion: "+value, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: value}},
+		})
+		return err
+	}))
 }
