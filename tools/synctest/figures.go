@@ -132,6 +132,11 @@ type JoinSteps struct {
 	// trace (none on loopback); Conns counts the connections it opened.
 	Requests []WireRequest
 	Conns    int
+	// Media is Chromium's media log and the player's events from the page's
+	// start until the first play, and From that start (machine ms).
+	Media  []MediaNote
+	Events []Event
+	From   float64
 }
 
 // joinSteps reads the late joiner's steps from its recording (the sync
@@ -161,6 +166,7 @@ func joinSteps(rec Recording, m Mark, converged float64) JoinSteps {
 	}
 	if !math.IsNaN(js.Play) {
 		js.Requests, js.Conns = wireRequests(rec.Wire, m.At, m.At+js.Play)
+		js.Media, js.Events, js.From = rec.Media, rec.Events, m.At
 	}
 	return js
 }
@@ -526,6 +532,9 @@ func (f Figures) Print(w io.Writer) {
 			js.Page, js.Hello, js.Metadata, js.Seek, js.Play, js.Converged, js.Seeks)
 		if len(js.Requests) > 0 {
 			printWire(w, js.Requests, js.Conns)
+		}
+		if len(js.Media) > 0 {
+			printMedia(w, js.Media, js.Events, js.From, js.From+js.Play+300)
 		}
 	}
 	if c := f.Capped; c != nil {

@@ -27,21 +27,21 @@ const samplerJS = `(() => {
   const now = () => origin + perfNow();
   window.__wpNow = now;
   const S = window.__wpSamples = { samples: [], events: [] };
-  let bound = null;
-  function bind(v) {
-    if (bound === v) return;
-    bound = v;
-    for (const type of ['pause', 'play', 'seeking', 'waiting']) {
-      // The event's timeStamp is when the player queued it (when pause()
-      // ran), not when this handler got to run.
-      v.addEventListener(type, (ev) => S.events.push({ type, t: origin + ev.timeStamp }));
-    }
+  // Every video's events, from the first (a late joiner's page starts its
+  // video while it parses): media events do not bubble, but a listener on
+  // the document in the capture phase sees them.
+  for (const type of ['pause', 'play', 'seeking', 'waiting', 'seeked', 'loadedmetadata', 'loadeddata', 'canplay',
+    'canplaythrough', 'playing', 'stalled']) {
+    // The event's timeStamp is when the player queued it (when pause()
+    // ran), not when this handler got to run.
+    document.addEventListener(type, (ev) => {
+      if (ev.target instanceof HTMLVideoElement) S.events.push({ type, t: origin + ev.timeStamp });
+    }, true);
   }
   function tick() {
     const e = window.watchpartySync;
     const v = document.querySelector('#player video');
     if (e && v) {
-      bind(v);
       const t = now();
       const pos = v.currentTime;
       S.samples.push([t, pos, v.paused ? 1 : v.readyState < 3 ? 2 : 0, v.playbackRate,
@@ -143,6 +143,8 @@ type Recording struct {
 	Fetches [][3]any `json:"fetches"`
 	// Wire is what the player's shaper saw (shaped players only).
 	Wire []WireEvent `json:"wire,omitempty"`
+	// Media is Chromium's media log (the late joiner only).
+	Media []MediaNote `json:"media,omitempty"`
 }
 
 // ClockInfo is a page's clock estimate at the end.

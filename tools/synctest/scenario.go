@@ -126,6 +126,7 @@ func (sc Scenario) Run(t *runner) (Figures, []Recording, []Mark) {
 		p.ws = append(p.ws, s.Join(t, i))
 	}
 	p.ws = append(p.ws, s.Window(t, n))
+	mlog := WatchMedia(t, p.ws[n])
 	s.Share(t, p.ws[0])
 	// Let the browsers finish starting before the first measured action.
 	time.Sleep(4 * time.Second)
@@ -139,6 +140,9 @@ func (sc Scenario) Run(t *runner) (Figures, []Recording, []Mark) {
 		recs[i] = Collect(t, w)
 		if sh := s.Shapers[i]; sh != nil {
 			recs[i].Wire = sh.Wire()
+		}
+		if i == n {
+			recs[i].Media = mlog.Notes()
 		}
 	}
 	f := Analyze(recs, p.marks, p.joinAt, start, end)
