@@ -95,6 +95,13 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // cues per second of media, 32 KB more): the player's read of the index is
 // then answered by the browser's cache (the URL names the file's version,
 // media.go fileVersion), and its request for the head waits for the tail's.
+// A browser's first player with sound waits for its audio output to start
+// before it can show a frame: Chromium starts its audio service then (0.25-
+// 0.7 s in a fresh headless Chromium on a loaded machine, where PulseAudio
+// is refused and ALSA finds no card; docs/sync.md). The script loads a
+// silent sound 10 ms long (a WAV made here: the CSP allows blob: media),
+// never played, which starts the audio output while the page waits for the
+// file's tail and head, and drops it once the video can play.
 const earlyPlayer = `(() => {
   const box = document.getElementById("player");
   const d = document.getElementById("playback-snapshot");
@@ -117,6 +124,23 @@ const earlyPlayer = `(() => {
   if (st.playing && /\.(webm|mkv)\?/i.test(play.url)) {
     const tail = Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
     fetch(play.url, { headers: { Range: "bytes=-" + tail } }).then((r) => r.arrayBuffer()).catch(() => {});
+  }
+  if (st.playing) {
+    const h = "RIFF\x74\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x40\x1f\0\0\x01\0\x08\0data\x50\0\0\0";
+    const wav = Uint8Array.from(h + "\x80".repeat(80), (c) => c.charCodeAt(0));
+    const url = URL.createObjectURL(new Blob([wav], { type: "audio/wav" }));
+    const a = new Audio();
+    const done = () => {
+      clearTimeout(a.timer);
+      a.removeAttribute("src");
+      a.load();
+      URL.revokeObjectURL(url);
+    };
+    a.timer = setTimeout(done, 15000);
+    a.preload = "auto";
+    a.src = url;
+    v.addEventListener("canplay", done, { once: true });
+    v.addEventListener("error", done, { once: true });
   }
   v.src = play.url;
   if (pos > 0) v.currentTime = pos;

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,7 +114,9 @@ func TestBrowserPlayersFollow(t *testing.T) {
 	// A late joiner, mid-video, while the others play.
 	command(t, a, "play")
 	waitTogether(t, "play again", two, playing)
-	c := s.Join(t, 2)
+	c := s.Window(t, 2)
+	mlog := WatchMedia(t, c)
+	s.Enter(t, 2, c)
 	all := []*browsertest.Window{a, b, c}
 	ps = waitTogether(t, "late joiner", all, func(p Probe) bool { return playing(p) && p.Pos > 16 })
 	t.Logf("with the late joiner: %+v", ps)
@@ -123,6 +126,7 @@ func TestBrowserPlayersFollow(t *testing.T) {
 	if pos := browsertest.Eval[float64](c, `(window.watchpartySync.log.find((n) => n.what === "attach") || {}).position || 0`); pos < 17 {
 		t.Errorf("the late joiner's player was at %.1f s when its metadata came; want the room's position (> 17 s), loaded from the page's snapshot", pos)
 	}
+	checkAudioWarmed(t, mlog)
 
 	// Wait for everyone: B buffers, the room holds everyone.
 	s.Settings(t, true)
@@ -239,5 +243,37 @@ func TestBrowserLateTimerReaims(t *testing.T) {
 	}
 	if late < 100 {
 		t.Errorf("B's start timer was not seen late (%.0f ms); its notes: %+v", late, notes)
+	}
+}
+
+// checkAudioWarmed checks, in a late joiner's media log, that its page
+// started the browser's audio output with a silent sound (a player on a
+// blob: URL that got as far as playing, Chromium's pipeline state after its
+// audio output started) before the video began to load, and dropped that
+// sound once the video could play.
+func checkAudioWarmed(t *testing.T, mlog *MediaLog) {
+	t.Helper()
+	var sound, video string
+	started, dropped := false, false
+	deadline := time.Now().Add(20 * time.Second) // Chromium sends its media log in batches
+	for time.Now().Before(deadline) && !dropped {
+		time.Sleep(200 * time.Millisecond)
+		sound, video, started, dropped = "", "", false, false
+		for _, n := range mlog.Notes() {
+			switch {
+			case strings.Contains(n.Text, `"kLoad"`) && strings.Contains(n.Text, `"blob:`) && sound == "" && video == "":
+				sound = n.Player
+			case strings.Contains(n.Text, `"kLoad"`) && strings.Contains(n.Text, "/media/file/") && video == "":
+				video = n.Player
+			case n.Player == sound && sound != "" && strings.Contains(n.Text, `"pipeline_state":"kPlaying"`):
+				started = true
+			case n.Player == sound && sound != "" && strings.Contains(n.Text, "kWebMediaPlayerDestroyed"):
+				dropped = true
+			}
+		}
+	}
+	if sound == "" || video == "" || !started || !dropped {
+		t.Errorf("the late joiner's media log: silent sound loaded before the video %t, video loaded %t, sound started %t, sound dropped %t; "+
+			"want a silent sound (blob:) loaded first, started and dropped", sound != "", video != "", started, dropped)
 	}
 }
