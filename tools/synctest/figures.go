@@ -137,6 +137,9 @@ type JoinSteps struct {
 	Media  []MediaNote
 	Events []Event
 	From   float64
+	// Nav is the page's request, first and last byte, and parsed
+	// document, in ms after it started loading.
+	Nav [4]float64
 }
 
 // joinSteps reads the late joiner's steps from its recording (the sync
@@ -146,6 +149,9 @@ func joinSteps(rec Recording, m Mark, converged float64) JoinSteps {
 	js := JoinSteps{Page: nan, Hello: nan, Metadata: nan, Seek: nan, Play: nan, Converged: converged}
 	if rec.Page > 0 {
 		js.Page = rec.Page - m.At
+	}
+	for i, x := range rec.Nav {
+		js.Nav[i] = x - m.At
 	}
 	first := map[string]*float64{"hello": &js.Hello, "attach": &js.Metadata, "jump": &js.Seek, "aimed": &js.Seek, "play": &js.Play}
 	for _, e := range rec.Log {
@@ -530,6 +536,7 @@ func (f Figures) Print(w io.Writer) {
 	for _, js := range f.JoinSteps {
 		fmt.Fprintf(w, "  its steps (ms after the page started loading): page %.0f, hello %.0f, metadata %.0f, seek %.0f, play %.0f, together %.0f; %d seeks\n",
 			js.Page, js.Hello, js.Metadata, js.Seek, js.Play, js.Converged, js.Seeks)
+		fmt.Fprintf(w, "  its page: request %.0f, first byte %.0f, last byte %.0f, parsed %.0f\n", js.Nav[0], js.Nav[1], js.Nav[2], js.Nav[3])
 		if len(js.Requests) > 0 {
 			printWire(w, js.Requests, js.Conns)
 		}

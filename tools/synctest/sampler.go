@@ -139,6 +139,10 @@ type Recording struct {
 	Log     []map[string]any `json:"log"` // the sync engine's own notes
 	Clock   ClockInfo        `json:"clock"`
 	Page    float64          `json:"page"` // machine ms the room page's HTML had arrived at
+	// Nav is the page's navigation timing in machine ms: the request's
+	// start, its first and last byte, and the document parsed
+	// (domInteractive).
+	Nav [4]float64 `json:"nav"`
 	// Fetches are the page's requests: URL, start and end in machine ms.
 	Fetches [][3]any `json:"fetches"`
 	// Wire is what the player's shaper saw (shaped players only).
@@ -161,6 +165,7 @@ func Collect(t testing.TB, w *browsertest.Window) Recording {
 		const nav = performance.getEntriesByType("navigation")[0];
 		return {...window.__wpSamples, log: e ? e.log : [],
 			page: nav ? window.__wpNow() - performance.now() + nav.responseEnd : 0,
+			nav: nav ? [nav.requestStart, nav.responseStart, nav.responseEnd, nav.domInteractive].map((x) => window.__wpNow() - performance.now() + x) : [0, 0, 0, 0],
 			fetches: performance.getEntriesByType("resource").map((r) => [r.name,
 				window.__wpNow() - performance.now() + r.startTime, window.__wpNow() - performance.now() + r.responseEnd]),
 			clock: c ? { offset: c.offset, rtt: Number.isFinite(c.rtt()) ? c.rtt() : -1, source: c.source || "" } : {} }; })()`)
