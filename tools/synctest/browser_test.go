@@ -244,6 +244,19 @@ func TestBrowserLateTimerReaims(t *testing.T) {
 	if late < 100 {
 		t.Errorf("B's start timer was not seen late (%.0f ms); its notes: %+v", late, notes)
 	}
+
+	// A row of missed starts (each aims twice as far ahead) ends when the
+	// player gives up aiming and plays what it has, as on a link slower
+	// than the media where the room's position is not loaded: a later try
+	// to catch up aims from the learned seek time again, not from a margin
+	// doubled while the link was slow.
+	got := browsertest.Eval[[]float64](b, `(() => { const e = window.watchpartySync; const a = e.adapter;
+		const loaded = a.bufferedAhead; a.bufferedAhead = () => 0; e.misses = 3;
+		try { e.retry(); } finally { a.bufferedAhead = loaded; }
+		return [e.misses, e.behind ? 1 : 0]; })()`)
+	if got[0] != 0 || got[1] != 1 {
+		t.Errorf("after a miss with the room's position not loaded: misses %.0f, behind %.0f; want 0 and 1 (playing what it has, a new row)", got[0], got[1])
+	}
 }
 
 // checkAudioWarmed checks, in a late joiner's media log, that its page

@@ -869,6 +869,9 @@ export class SyncEngine {
       return;
     }
     if (!this.behind) this.behind = { tryAt: localNow() + this.cfg.catchUpTryMs, backoff: this.cfg.catchUpTryMs };
+    // The row of misses ends here too: the player plays what it has, and a
+    // later try to catch up (catchUp) starts a row of its own.
+    this.misses = 0;
     this.note("behind", { drift: (a.position() - positionAt(s, this.serverNow())) * 1000 });
     this.startNow(false);
   }
@@ -1072,7 +1075,11 @@ export class SyncEngine {
         const err = wallMs + this.learn.late; // the start latency's own error
         if (!this.spoiled && Math.abs(err) < 150) this.learned.start.add(this.learn.used - err);
       }
-      this.note(this.learn.aimed ? "learned" : "settled", { drift, spoiled: this.spoiled, ...this.latency });
+      // A start that landed ends a row of misses: the next one aims from
+      // the learned seek time again, not from a margin doubled while the
+      // link was slow.
+      if (!this.spoiled && Math.abs(drift) <= this.cfg.deadZoneMs) this.misses = 0;
+      this.note(this.learn.aimed ? "learned" : "settled", { drift, spoiled: this.spoiled, misses: this.misses, ...this.latency });
       this.learn = null;
       afterStart = this.reaims > 0;
     }
@@ -1093,6 +1100,7 @@ export class SyncEngine {
     if (mag <= this.cfg.deadZoneMs) {
       this.note("caught-up", { drift });
       this.behind = null;
+      this.misses = 0;
       return false;
     }
     const lat = this.latency;
