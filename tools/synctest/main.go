@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func main() {
@@ -25,6 +26,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	wait := fs.Bool("wait", false, "capped: the room waits for everyone")
 	verbose := fs.Bool("v", false, "log the server and the browsers")
 	raw := fs.String("raw", "", "write the recordings and marks as JSON to this file")
+	seed := fs.Uint64("seed", 0, "the shapers' losses and jitter (0: a new one each run, printed with the figures)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -60,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "synctest: unknown -scenario %q\n", *scen)
 		return 2
 	}
+	sc.Seed = pickSeed(*seed)
 	tmp, err := os.MkdirTemp("", "synctest-")
 	if err != nil {
 		fmt.Fprintln(stderr, "synctest:", err)
@@ -88,6 +91,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	f.Print(stdout)
 	return 0
+}
+
+// pickSeed is the shapers' seed for a run: seed, or a new one when it is 0.
+func pickSeed(seed uint64) uint64 {
+	if seed != 0 {
+		return seed
+	}
+	return uint64(time.Now().UnixNano()%1e6) + 1
 }
 
 // runner lets the test harnesses (apptest, browsertest), written for

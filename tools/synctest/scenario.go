@@ -69,6 +69,7 @@ type Scenario struct {
 	Clip    int       // seconds
 	Script  func(p *Play)
 	Summary string
+	Seed    uint64 // the shapers' (Session.Seed)
 }
 
 // Play is a scenario being run: the session, the windows (the late
@@ -115,6 +116,7 @@ func (sc Scenario) Run(t *runner) (Figures, []Recording, []Mark) {
 	n := len(sc.Paths)
 	s := NewSession(t, dir, clip, n+1, nil)
 	s.Settings(t, sc.Wait)
+	s.Seed = sc.Seed
 	paths := append(append([]Profile(nil), sc.Paths...), sc.Late)
 	for i, pr := range paths {
 		if pr != (Profile{}) {
@@ -147,6 +149,9 @@ func (sc Scenario) Run(t *runner) (Figures, []Recording, []Mark) {
 	}
 	f := Analyze(recs, p.marks, p.joinAt, start, end)
 	f.Scenario = sc.Summary
+	if sc.Seed != 0 {
+		f.Scenario += fmt.Sprintf(" (shaper seed %d)", sc.Seed)
+	}
 	f.Paths = paths
 	return f, recs, p.marks
 }

@@ -42,6 +42,10 @@ type Session struct {
 	Shapers map[int]*Shaper
 	// Skews holds the ms each member's page clock is set wrong by (SkewClock).
 	Skews map[int]float64
+	// Seed picks the shapers' losses and jitter: 0 gives every test the
+	// same ones; the figure command draws one per run (a fixed one would
+	// put the same loss on the same request in every run).
+	Seed uint64
 }
 
 // Shape puts member i's browser behind a shaping proxy with profile p.
@@ -49,7 +53,7 @@ type Session struct {
 func (s *Session) Shape(t testing.TB, i int, p Profile) *Shaper {
 	t.Helper()
 	host := strings.TrimPrefix(s.Srv.URL, "http://")
-	sh, err := NewShaper(host, p, uint64(i+1))
+	sh, err := NewShaper(host, p, s.Seed*64+uint64(i+1))
 	if err != nil {
 		t.Fatalf("synctest: shaper: %v", err)
 	}
