@@ -51,7 +51,7 @@ const (
 // theEarlyAim is sync.js's first guess for a seek into media not loaded
 // yet, two round trips more for the page's first request for the file, and
 // the start latency; at least 1.2 s (see earlyPlayer).
-var theEarlyAim = earlyAim{Ms: syncJumpLatencyMs + syncStartLatencyMs, Trips: syncJumpRoundTrips + 2, Min: 1200} //nolint:gochecknoglobals // a constant value of a struct type
+var theEarlyAim = earlyAim{Ms: syncJumpLatencyMs + syncStartLatencyMs, Trips: syncJumpRoundTrips, Min: 1200} //nolint:gochecknoglobals // a constant value of a struct type
 
 // roomSnapshot is the snapshot of room code for its page, nil when there is
 // nothing to start early.
