@@ -49,8 +49,7 @@ const (
 )
 
 // theEarlyAim is sync.js's first guess for a seek into media not loaded
-// yet, two round trips more for the page's first request for the file, and
-// the start latency; at least 1.2 s (see earlyPlayer).
+// yet and the start latency; at least 1.2 s (see earlyPlayer).
 var theEarlyAim = earlyAim{Ms: syncJumpLatencyMs + syncStartLatencyMs, Trips: syncJumpRoundTrips, Min: 1200} //nolint:gochecknoglobals // a constant value of a struct type
 
 // roomSnapshot is the snapshot of room code for its page, nil when there is
@@ -81,10 +80,10 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // handshake and the request, two round trips). The video is aimed at where
 // the room will be once the data there has come (the snapshot's aim):
 // sync.js's first guess for a seek into media not loaded yet
-// (mechanics.jumpLatencyMs and jumpRoundTrips round trips), two round trips
-// more for a page's first request for the file (a new connection, and the
-// file's head before the seek), and the start latency
-// (mechanics.startLatencyMs); and at least 1.2 s, as the engine
+// (mechanics.jumpLatencyMs and jumpRoundTrips round trips: a new connection,
+// the file's tail and head, and the data at the target, with room for a
+// loss; the browser's audio output starts meanwhile, below) and the start
+// latency (mechanics.startLatencyMs); and at least 1.2 s, as the engine
 // can start the player only once the page's scripts have run and the
 // room's hello is in (0.7-1.5 s after the page began loading, on loopback
 // and on a 20 ms path at a load of 6-10; a joiner whose aim passed before
