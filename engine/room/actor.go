@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -28,6 +29,10 @@ type msg struct {
 	m    *proto.ClientMessage
 	fn   func(a *actor) error
 	done chan error
+	// claim, when set, is taken once: by the actor as it starts fn, or by
+	// a caller who stops waiting (Service.exec), so that fn never runs
+	// after its caller has returned.
+	claim *atomic.Bool
 }
 
 // memberState is a member as the actor knows it.
@@ -229,6 +234,9 @@ func (a *actor) handle(m msg) {
 	}
 	switch m.op {
 	case opExec:
+		if m.claim != nil && !m.claim.CompareAndSwap(false, true) {
+			return // its caller gave up waiting
+		}
 		if a.err != nil {
 			m.done <- a.err
 			return

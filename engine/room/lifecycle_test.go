@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 )
 
@@ -189,5 +190,43 @@ func TestJoinUnknownRoom(t *testing.T) {
 	svc, _ := newService(t, Options{IdleTimeout: 1})
 	if _, err := svc.Join(context.Background(), "ABCDEFGHJK", bob, ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("join unknown room: %v", err)
+	}
+}
+
+// TestExecGivenUpNeverRuns: a call that stops waiting (its context ends)
+// while the room is busy returns, and its function never runs after that:
+// it would write the caller's variables behind its back (ForgetUser's
+// list of fates raced so when the server stopped during it).
+func TestExecGivenUpNeverRuns(t *testing.T) {
+	svc, _ := newService(t, Options{})
+	in := mustCreate(t, svc, ann, "")
+	busy, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- svc.exec(context.Background(), in.Code, func(*actor) error {
+			close(busy)
+			<-release
+			return nil
+		})
+	}()
+	<-busy
+	ctx, cancel := context.WithCancel(context.Background())
+	var ran atomic.Bool
+	given := make(chan error, 1)
+	go func() { given <- svc.exec(ctx, in.Code, func(*actor) error { ran.Store(true); return nil }) }()
+	cancel()
+	if err := <-given; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a call given up returned %v", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	// Everything posted before this has been handled once it returns.
+	if err := svc.exec(context.Background(), in.Code, func(*actor) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ran.Load() {
+		t.Fatal("the function of a call given up ran after it returned")
 	}
 }

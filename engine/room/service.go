@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"watchparty/config"
@@ -175,7 +176,8 @@ func (s *Service) release(a *actor) {
 	}
 }
 
-// exec runs fn inside the room's actor and returns its error.
+// exec runs fn inside the room's actor and returns its error. When ctx ends
+// or the service closes first, fn either has run or never will.
 func (s *Service) exec(ctx context.Context, code string, fn func(a *actor) error) error {
 	a, err := s.acquire(code)
 	if err != nil {
@@ -183,17 +185,25 @@ func (s *Service) exec(ctx context.Context, code string, fn func(a *actor) error
 	}
 	defer s.release(a)
 	done := make(chan error, 1)
-	if !a.post(msg{op: opExec, fn: fn, done: done}) {
+	claim := new(atomic.Bool)
+	if !a.post(msg{op: opExec, fn: fn, done: done, claim: claim}) {
 		return ErrClosed
 	}
+	var stop error
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		stop = ctx.Err()
 	case <-s.quit:
-		return ErrClosed
+		stop = ErrClosed
 	}
+	if claim.CompareAndSwap(false, true) {
+		return stop // fn will not run
+	}
+	// fn runs already: wait for it, so that what it writes (the caller's
+	// variables) is not read by the caller while it writes it.
+	return <-done
 }
 
 func newToken() string {
