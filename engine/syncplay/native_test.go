@@ -7,7 +7,6 @@ import (
 
 	"watchparty/engine/room"
 	"watchparty/engine/room/proto"
-	"watchparty/engine/syncplay"
 	"watchparty/engine/syncplay/nativetest"
 )
 
@@ -17,14 +16,7 @@ import (
 // readiness holds the room; a kick disconnects the player; a wrong token is
 // refused with the client showing why.
 func TestNativePlayer(t *testing.T) {
-	r := newRig(t, syncplay.Options{}, room.Options{Sync: room.SyncOptions{LeadMS: 300, SeekLeadMS: 300}})
-	set := room.DefaultSettings()
-	set.WaitForAll = true
-	if err := r.svc.UpdateSettings(context.Background(), r.code, ann.ID, set); err != nil {
-		t.Fatal(err)
-	}
-	web := connect(t, r.svc, r.code, ann)
-	web.do(proto.Video, func(m *proto.ClientMessage) { m.URL = "https://example.com/clip.webm" })
+	r, web := newWaitingRig(t, room.Options{Sync: room.SyncOptions{LeadMS: 300, SeekLeadMS: 300}})
 	clip := nativetest.MakeClip(t, t.TempDir(), "clip.webm", 40)
 
 	// A wrong token: the client shows the server's reason.

@@ -547,8 +547,11 @@ func (m *member) msgsOf(typ string) int {
 	return n
 }
 
-func TestReadinessHoldsTheRoom(t *testing.T) {
-	r := newRig(t, syncplay.Options{}, room.Options{})
+// newWaitingRig is a rig whose room waits for everyone to be ready, with
+// Ann's page in it and a video set.
+func newWaitingRig(t *testing.T, ro room.Options) (*rig, *member) {
+	t.Helper()
+	r := newRig(t, syncplay.Options{}, ro)
 	set := room.DefaultSettings()
 	set.WaitForAll = true
 	if err := r.svc.UpdateSettings(context.Background(), r.code, ann.ID, set); err != nil {
@@ -556,6 +559,11 @@ func TestReadinessHoldsTheRoom(t *testing.T) {
 	}
 	web := connect(t, r.svc, r.code, ann)
 	web.do(proto.Video, func(m *proto.ClientMessage) { m.URL = "https://example.com/clip.webm" })
+	return r, web
+}
+
+func TestReadinessHoldsTheRoom(t *testing.T) {
+	r, web := newWaitingRig(t, room.Options{})
 	c := dialSP(t, r.addr)
 	c.hello(r.code, r.token(bob.ID))
 	c.send("Set", map[string]any{"ready": map[string]any{"isReady": false, "manuallyInitiated": true}})
@@ -581,14 +589,7 @@ func TestReadinessHoldsTheRoom(t *testing.T) {
 // order them), the State still pauses the room, which then does not start
 // by itself when the hold times out.
 func TestPauseAfterNotReadyHeldTheRoom(t *testing.T) {
-	r := newRig(t, syncplay.Options{}, room.Options{})
-	set := room.DefaultSettings()
-	set.WaitForAll = true
-	if err := r.svc.UpdateSettings(context.Background(), r.code, ann.ID, set); err != nil {
-		t.Fatal(err)
-	}
-	web := connect(t, r.svc, r.code, ann)
-	web.do(proto.Video, func(m *proto.ClientMessage) { m.URL = "https://example.com/clip.webm" })
+	r, web := newWaitingRig(t, room.Options{})
 	c := dialSP(t, r.addr)
 	c.hello(r.code, r.token(bob.ID))
 	c.expectState(func(s state) bool { return s.Playstate.DoSeek }, follow)
