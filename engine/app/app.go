@@ -194,6 +194,8 @@ type Server struct {
 	Accounts *account.Service
 	// Addr is the HTTP listener's address once Run has started listening.
 	Addr chan net.Addr
+	// addr is that address as text, for systemd's status line.
+	addr string
 	// frames streams pictures to rooms (frames.go).
 	frames *frameStreams
 	// native serves native players through the Syncplay protocol
@@ -290,6 +292,7 @@ func (s *Server) Run(ctx context.Context) error {
 	ln = limit.NewListener(ln, s.Config.Limits.HTTPConnsPerIP, web.ProxyTrust(s.Config.TrustedProxies))
 	ln = s.wrapTLS(ln)
 	s.Addr <- ln.Addr()
+	s.addr = ln.Addr().String()
 	s.Log.Info("watchparty serving", "addr", ln.Addr().String(), "version", Version, "data_dir", s.Config.DataDir,
 		"registration", s.Config.Registration, "base_path", s.Config.BasePath)
 	g, gctx := errgroup.WithContext(ctx)

@@ -63,8 +63,11 @@ func (n *Notifier) Send(state string) error {
 	return nil
 }
 
-// Ready tells systemd the service is up (every listener is open).
-func (n *Notifier) Ready() error { return n.Send("READY=1\nSTATUS=serving") }
+// Ready tells systemd the service is up (every listener is open) and serves
+// on addr, which `systemctl status` then shows.
+func (n *Notifier) Ready(addr string) error {
+	return n.Send("READY=1\nSTATUS=serving on " + addr)
+}
 
 // Stopping tells systemd a graceful stop has begun.
 func (n *Notifier) Stopping() error { return n.Send("STOPPING=1\nSTATUS=stopping") }

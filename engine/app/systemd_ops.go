@@ -106,7 +106,7 @@ func (s *Server) runOps(ctx context.Context) error {
 	if iv := s.Notify.WatchdogInterval(); iv > 0 {
 		g.Go(func() error { return s.watchdog(gctx, iv) })
 	}
-	if err := s.Notify.Ready(); err != nil {
+	if err := s.Notify.Ready(s.addr); err != nil {
 		s.Log.Warn("could not tell systemd we are ready", "err", err)
 	}
 	<-gctx.Done()

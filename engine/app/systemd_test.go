@@ -165,7 +165,7 @@ func TestNotifierFromEnv(t *testing.T) {
 
 func TestNilNotifierDoesNothing(t *testing.T) {
 	var n *Notifier
-	for _, err := range []error{n.Ready(), n.Stopping(), n.Reloading(), n.Watchdog(), n.Send("STATUS=x")} {
+	for _, err := range []error{n.Ready("x"), n.Stopping(), n.Reloading(), n.Watchdog(), n.Send("STATUS=x")} {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,10 +175,10 @@ func TestNilNotifierDoesNothing(t *testing.T) {
 func TestNotifierMessages(t *testing.T) {
 	ns := newNotifySocket(t)
 	n := ns.notifier(t)
-	if err := n.Ready(); err != nil {
+	if err := n.Ready("127.0.0.1:8080"); err != nil {
 		t.Fatal(err)
 	}
-	if m := ns.next(t); !strings.HasPrefix(m, "READY=1\n") {
+	if m := ns.next(t); m != "READY=1\nSTATUS=serving on 127.0.0.1:8080" {
 		t.Errorf("ready message %q", m)
 	}
 	if err := n.Reloading(); err != nil {
@@ -213,7 +213,7 @@ func TestNotifierAbstractSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := NotifierFromEnv([]string{"NOTIFY_SOCKET=" + name}).Ready(); err != nil {
+	if err := NotifierFromEnv([]string{"NOTIFY_SOCKET=" + name}).Ready("x"); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 512)
@@ -243,7 +243,8 @@ func TestServerLifecycleNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.notify.waitFor(t, "RELOADING=1")
-	ts.notify.waitFor(t, "READY=1")
+	// The status names the address the server bound (port 0 asked for).
+	ts.notify.waitFor(t, "STATUS=serving on "+strings.TrimPrefix(ts.URL, "http://"))
 	ts.cancel()
 	ts.notify.waitFor(t, "STOPPING=1")
 	if err := <-ts.errc; err != nil {

@@ -75,7 +75,7 @@ func (s *Server) syncplayTLS() *tls.Config {
 // is returned.
 func (s *Server) Reload() error {
 	_ = s.Notify.Reloading()
-	defer func() { _ = s.Notify.Ready() }()
+	defer func() { _ = s.Notify.Ready(s.addr) }()
 	var errs []error
 	if s.certs != nil {
 		if err := s.certs.load(); err != nil {

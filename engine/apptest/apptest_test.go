@@ -45,3 +45,19 @@ func TestStartServer(t *testing.T) {
 	again := apptest.Start(t, cfg)
 	again.LogIn(t, ann.Email, ann.Password)
 }
+
+func TestReadyAddr(t *testing.T) {
+	cases := []struct{ msg, want string }{
+		{"READY=1\nSTATUS=serving on 127.0.0.1:37895", "127.0.0.1:37895"},
+		{"STATUS=serving on [::1]:80\nREADY=1", "[::1]:80"},
+		{"RELOADING=1\nMONOTONIC_USEC=5", ""},
+		{"STATUS=serving on 127.0.0.1:1", ""}, // not ready
+		{"READY=1\nSTATUS=serving", ""},
+		{"", ""},
+	}
+	for _, c := range cases {
+		if got := apptest.ReadyAddr(c.msg); got != c.want {
+			t.Errorf("ReadyAddr(%q) = %q, want %q", c.msg, got, c.want)
+		}
+	}
+}

@@ -7,10 +7,12 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,16 +110,25 @@ type Process struct {
 	err    error
 }
 
-// StartBinary runs `bin serve --listen ADDR args...` on a free loopback
-// address with the environment env (see BinaryEnv) and waits until /healthz
-// answers. The process is killed at cleanup if it still runs, and its
-// output is logged when the test failed.
+// StartBinary runs `bin serve --listen 127.0.0.1:0 args...` with the
+// environment env (see BinaryEnv) and waits until it is ready and /healthz
+// answers. The kernel picks the port as the server binds it, so no other
+// process can take it in between, as it could a port found free before; the
+// server names the address in its systemd readiness message (sd_notify),
+// which the test receives on a socket of its own (NOTIFY_SOCKET). The
+// process is killed at cleanup if it still runs, and its output is logged
+// when the test failed.
 func StartBinary(t testing.TB, bin string, env []string, args ...string) *Process {
 	t.Helper()
-	addr := FreePort(t)
-	p := &Process{URL: "http://" + addr, Addr: addr, exited: make(chan struct{})}
-	p.Cmd = exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
-	p.Cmd.Env = env
+	notify := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p := &Process{exited: make(chan struct{})}
+	p.Cmd = exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	p.Cmd.Env = append(slices.Clip(env), "NOTIFY_SOCKET="+notify)
 	p.Cmd.Stdout, p.Cmd.Stderr = &p.out, &p.out
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -130,18 +141,42 @@ func StartBinary(t testing.TB, bin string, env []string, args ...string) *Proces
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
+	buf := make([]byte, 4096)
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.exited:
 			t.Fatalf("apptest: watchparty exited at start (%v):\n%s", p.err, p.Output())
 		default:
 		}
+		if p.Addr == "" {
+			_ = conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if k, _, err := conn.ReadFromUnix(buf); err == nil {
+				p.Addr = ReadyAddr(string(buf[:k]))
+				p.URL = "http://" + p.Addr
+			}
+			continue
+		}
 		if WaitHealthy(p.URL, 100*time.Millisecond) == nil {
 			return p
 		}
 	}
-	t.Fatalf("apptest: watchparty did not answer /healthz within 30s:\n%s", p.Output())
+	t.Fatalf("apptest: watchparty was not ready within 30s:\n%s", p.Output())
 	return nil
+}
+
+// ReadyAddr is the address in a systemd readiness message of the server
+// ("READY=1\nSTATUS=serving on ADDR"), "" for any other message.
+func ReadyAddr(msg string) string {
+	lines := strings.Split(msg, "\n")
+	if !slices.Contains(lines, "READY=1") {
+		return ""
+	}
+	for _, l := range lines {
+		if a, ok := strings.CutPrefix(l, "STATUS=serving on "); ok {
+			return a
+		}
+	}
+	return ""
 }
 
 // Output is what the process wrote to stdout and stderr so far.
