@@ -2,7 +2,9 @@ package media
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -218,6 +220,70 @@ func FuzzOpenPath(f *testing.F) {
 		}
 		if checkRelPath(rel) != nil {
 			t.Fatalf("Open(%q) succeeded for a path the rules refuse", rel)
+		}
+	})
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r     io.ReaderAt
+	bytes int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.bytes += int64(n)
+	return n, err
+}
+
+func FuzzReadTopBoxes(f *testing.F) {
+	box := func(typ string, size uint32, body int) []byte {
+		b := binary.BigEndian.AppendUint32(nil, size)
+		return append(append(b, typ...), make([]byte, body)...)
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	f.Add(cat(box("ftyp", 16, 8), box("moov", 24, 16), box("mdat", 40, 32)))
+	f.Add(cat(box("ftyp", 16, 8), box("mdat", 40, 32), box("moov", 24, 16)))
+	f.Add(cat(box("ftyp", 16, 8), box("mdat", 0, 32)))
+	f.Add(cat(box("ftyp", 16, 8), box("mdat", 1, 0), binary.BigEndian.AppendUint64(nil, 24), box("moov", 8, 0)))
+	f.Add(cat(box("ftyp", 16, 8), box("mdat", 1, 0), binary.BigEndian.AppendUint64(nil, math.MaxUint64)))
+	f.Add(cat(box("free", 4, 0), box("moov", 8, 0)))
+	f.Add(cat(box("ftyp", 16, 8), box("mdat", 1<<20, 10)))
+	f.Add(cat(box("ftyp", 16, 8), box("free", 8, 0), box("mdat", 40000, 39992), box("moov", 24, 16)))
+	f.Add([]byte{0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81})
+	f.Add(bytes.Repeat(box("free", 8, 0), 2000))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := &countingReader{r: bytes.NewReader(data)}
+		size := int64(len(data))
+		b, err := ReadTopBoxes(r, size)
+		if err != nil && !errors.Is(err, ErrMalformedBox) {
+			t.Fatalf("error %v does not wrap ErrMalformedBox", err)
+		}
+		if b.Read < 0 || b.Read > maxTopBoxes || r.bytes > 16*maxTopBoxes {
+			t.Fatalf("read %d boxes, %d bytes; at most %d headers of 16 bytes", b.Read, r.bytes, maxTopBoxes)
+		}
+		for _, x := range []struct {
+			box Box
+			typ string
+		}{{b.Moov, "moov"}, {b.Mdat, "mdat"}} {
+			if x.box == (Box{}) {
+				continue
+			}
+			if x.box.Type != x.typ || x.box.Offset < 0 || x.box.Size < 8 || x.box.Size > size-x.box.Offset ||
+				string(data[x.box.Offset+4:x.box.Offset+8]) != x.typ {
+				t.Fatalf("%s box %+v in a file of %d bytes", x.typ, x.box, size)
+			}
+		}
+		if b.Moov.Size > 0 && b.Mdat.Size > 0 && (b.Moov.Offset < b.Mdat.Offset+b.Mdat.Size && b.Mdat.Offset < b.Moov.Offset+b.Moov.Size) {
+			t.Fatalf("moov %+v and mdat %+v overlap", b.Moov, b.Mdat)
+		}
+		tail := b.EarlyTail(size)
+		if tail == 0 {
+			return
+		}
+		if tail < 0 || tail%tailBlock != 0 || tail > b.Moov.Offset || b.Moov.Offset-tail >= tailBlock ||
+			size-tail > MaxEarlyTail || b.Moov.Offset < b.Mdat.Offset {
+			t.Fatalf("early tail from %d for moov %+v, mdat %+v in %d bytes", tail, b.Moov, b.Mdat, size)
 		}
 	})
 }

@@ -24,6 +24,9 @@ type Kind string
 const (
 	// MP4 is H.264 + AAC in MP4: browsers play it as it is.
 	MP4 Kind = "h264-aac.mp4"
+	// MP4MoovEnd is MP4 written without faststart, as phones and screen
+	// recorders write it: the index (moov) after the media data (mdat).
+	MP4MoovEnd Kind = "h264-aac-moov-end.mp4"
 	// H264AC3 is H.264 + AC-3 in Matroska: the video is copied, the
 	// audio converted.
 	H264AC3 Kind = "h264-ac3.mkv"
@@ -154,6 +157,10 @@ func build(k Kind, s Spec, out string) error {
 	case MP4:
 		args := append(append(video, tone(440)...), "-t", dur)
 		args = append(append(args, x264...), "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", "-f", "mp4", out)
+		return ffmpeg(args...)
+	case MP4MoovEnd:
+		args := append(append(video, tone(440)...), "-t", dur)
+		args = append(append(args, x264...), "-c:a", "aac", "-b:a", "64k", "-f", "mp4", out)
 		return ffmpeg(args...)
 	case H264AC3:
 		args := append(append(video, tone(440)...), "-t", dur)
