@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,40 +27,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	wait := fs.Bool("wait", false, "capped: the room waits for everyone")
 	verbose := fs.Bool("v", false, "log the server and the browsers")
 	raw := fs.String("raw", "", "write the recordings and marks as JSON to this file")
+	container := fs.String("container", "webm", "the test clip's container: webm (VP8/Opus) or mp4 (H.264/AAC, its index at its end, no faststart)")
 	seed := fs.Uint64("seed", 0, "the shapers' losses and jitter (0: a new one each run, printed with the figures)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var sc Scenario
-	switch *scen {
-	case "loopback":
-		if *players < 2 || *players > 6 {
-			fmt.Fprintln(stderr, "synctest: -players must be 2 to 6")
-			return 2
-		}
-		sc = loopbackScenario(*players)
-	case "mixed":
-		ps := mixedProfiles()
-		if *profiles != "" {
-			ps = nil
-			for _, f := range strings.Fields(*profiles) {
-				p, err := ParseProfile(f)
-				if err != nil {
-					fmt.Fprintln(stderr, "synctest:", err)
-					return 2
-				}
-				ps = append(ps, p)
-			}
-			if len(ps) < 2 || len(ps) > 6 {
-				fmt.Fprintln(stderr, "synctest: -profiles needs 2 to 6 paths")
-				return 2
-			}
-		}
-		sc = mixedScenario(ps)
-	case "capped":
-		sc = cappedScenario(*wait)
-	default:
-		fmt.Fprintf(stderr, "synctest: unknown -scenario %q\n", *scen)
+	sc, err := pickScenario(*scen, *players, *profiles, *wait, *container)
+	if err != nil {
+		fmt.Fprintln(stderr, "synctest:", err)
 		return 2
 	}
 	sc.Seed = pickSeed(*seed)
@@ -91,6 +66,48 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	}
 	f.Print(stdout)
 	return 0
+}
+
+// pickScenario is the scenario the flags name: name with its players (loopback),
+// its paths (mixed: profiles, space-separated; empty for the defaults) or its
+// wait (capped), on a clip in container (webm or mp4).
+func pickScenario(name string, players int, profiles string, wait bool, container string) (Scenario, error) {
+	var sc Scenario
+	switch name {
+	case "loopback":
+		if players < 2 || players > 6 {
+			return sc, errors.New("-players must be 2 to 6")
+		}
+		sc = loopbackScenario(players)
+	case "mixed":
+		ps := mixedProfiles()
+		if profiles != "" {
+			ps = nil
+			for _, f := range strings.Fields(profiles) {
+				p, err := ParseProfile(f)
+				if err != nil {
+					return sc, err
+				}
+				ps = append(ps, p)
+			}
+			if len(ps) < 2 || len(ps) > 6 {
+				return sc, errors.New("-profiles needs 2 to 6 paths")
+			}
+		}
+		sc = mixedScenario(ps)
+	case "capped":
+		sc = cappedScenario(wait)
+	default:
+		return sc, fmt.Errorf("unknown -scenario %q", name)
+	}
+	if container != "webm" && container != "mp4" {
+		return sc, fmt.Errorf("unknown -container %q (webm or mp4)", container)
+	}
+	sc.Container = container
+	if container != "webm" {
+		sc.Summary += "; the clip in " + container
+	}
+	return sc, nil
 }
 
 // pickSeed is the shapers' seed for a run: seed, or a new one when it is 0.

@@ -62,14 +62,17 @@ func extra(p Profile) string {
 // Scenario is one measured session: who is in the room over which path,
 // and what they do.
 type Scenario struct {
-	Name    string
-	Paths   []Profile // one per player there from the start; a zero Profile is loopback
-	Late    Profile   // the late joiner's path
-	Wait    bool      // the room waits for everyone
-	Clip    int       // seconds
-	Script  func(p *Play)
-	Summary string
-	Seed    uint64 // the shapers' (Session.Seed)
+	Name  string
+	Paths []Profile // one per player there from the start; a zero Profile is loopback
+	Late  Profile   // the late joiner's path
+	Wait  bool      // the room waits for everyone
+	Clip  int       // seconds
+	// Container is the clip's: webm (the default) or mp4 (its index at
+	// its end, as ffmpeg writes it by default).
+	Container string
+	Script    func(p *Play)
+	Summary   string
+	Seed      uint64 // the shapers' (Session.Seed)
 }
 
 // Play is a scenario being run: the session, the windows (the late
@@ -112,7 +115,11 @@ func (p *Play) Hold(d time.Duration) { time.Sleep(d) }
 func (sc Scenario) Run(t *runner) (Figures, []Recording, []Mark) {
 	dir := t.TempDir()
 	t.Logf("making the test clip")
-	clip := MakeClip(t, dir, sc.Clip)
+	container := sc.Container
+	if container == "" {
+		container = "webm"
+	}
+	clip := MakeClipIn(t, dir, sc.Clip, container)
 	n := len(sc.Paths)
 	s := NewSession(t, dir, clip, n+1, nil)
 	s.Settings(t, sc.Wait)

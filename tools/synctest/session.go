@@ -83,7 +83,24 @@ func (s *Session) URL(i int, path string) string {
 // put them 4.3 s apart).
 func MakeClip(t testing.TB, dir string, seconds int) string {
 	t.Helper()
-	name := fmt.Sprintf("clip-%ds.webm", seconds)
+	return MakeClipIn(t, dir, seconds, "webm")
+}
+
+// MakeClipIn is MakeClip in container webm or mp4. The MP4 is H.264/AAC at
+// about the WebM's bitrate, as ffmpeg writes it by default and as phones,
+// cameras and screen recorders do: its index (moov) after the media data,
+// which a player must read before it has any metadata.
+func MakeClipIn(t testing.TB, dir string, seconds int, container string) string {
+	t.Helper()
+	codecs := map[string][]string{
+		"webm": {"-c:v", "libvpx", "-b:v", "500k", "-g", "60", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"},
+		"mp4": {"-c:v", "libx264", "-preset", "veryfast", "-b:v", "500k", "-g", "60", "-keyint_min", "60", "-pix_fmt", "yuv420p",
+			"-c:a", "aac", "-b:a", "96k"},
+	}[container]
+	if codecs == nil {
+		t.Fatalf("synctest: no test clip in container %q (webm or mp4)", container)
+	}
+	name := fmt.Sprintf("clip-%ds.%s", seconds, container)
 	out := filepath.Join(dir, name)
 	if _, err := os.Stat(out); err == nil {
 		return name
@@ -94,13 +111,12 @@ func MakeClip(t testing.TB, dir string, seconds int) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tmp := out + ".part.webm"
-	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+	tmp := out + ".part." + container
+	args := append([]string{"-hide_banner", "-loglevel", "error", "-y",
 		"-f", "lavfi", "-i", "testsrc=size=640x360:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", fmt.Sprint(seconds),
-		"-c:v", "libvpx", "-b:v", "500k", "-g", "60", "-deadline", "realtime", "-cpu-used", "8",
-		"-c:a", "libopus", tmp)
+		"-t", fmt.Sprint(seconds)}, codecs...)
+	cmd := exec.CommandContext(ctx, ffmpeg, append(args, tmp)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("synctest: ffmpeg: %v\n%s", err, b)
 	}
