@@ -44,6 +44,7 @@ type playInfo struct {
 	URL        string      `json:"url"`
 	HLS        bool        `json:"hls"`
 	Duration   float64     `json:"duration,omitempty"`
+	Tail       int64       `json:"tail,omitempty"` // where a page loads the file's end from first (see snapshot.go); 0: no need
 	Audio      []playTrack `json:"audio"`
 	Subtitles  []playTrack `json:"subtitles"`
 	Burn       []playTrack `json:"burn"` // picture subtitles the owner may burn in
@@ -140,8 +141,11 @@ func (h *mediaHandler) playAnswer(ctx context.Context, code, rel string, burn in
 	if err != nil {
 		return out, "", err
 	}
+	// An MP4 whose index follows its media data: the page asks for the
+	// end first (a few reads of box headers).
+	tail := media.MP4EarlyTail(f, info.Size())
 	f.Close()
-	out = playInfo{Mode: string(media.Direct), URL: mediaFileURL(h.base, code, rel) + "?v=" + fileVersion(info.Size(), info.ModTime()), Audio: []playTrack{},
+	out = playInfo{Mode: string(media.Direct), URL: mediaFileURL(h.base, code, rel) + "?v=" + fileVersion(info.Size(), info.ModTime()), Tail: tail, Audio: []playTrack{},
 		Subtitles: []playTrack{}, Burn: []playTrack{}, Renditions: []string{}, Heights: []int{}}
 	if e, ok := m.Index.Lookup(rel); ok {
 		for _, s := range e.Subtitles {
@@ -193,7 +197,7 @@ func (h *mediaHandler) playAnswer(ctx context.Context, code, rel string, burn in
 	if burn > 0 {
 		out.Mode = string(media.Transcode)
 	}
-	out.HLS, out.URL = true, h.roomURL(code, "hls/master.m3u8"+q)
+	out.HLS, out.URL, out.Tail = true, h.roomURL(code, "hls/master.m3u8"+q), 0
 	for i, a := range st.Audio {
 		out.Audio = append(out.Audio, playTrack{Index: i, Label: media.TrackLabel(a, i+1), Lang: a.Language, Default: i == defaultAudio(st.Audio)})
 	}

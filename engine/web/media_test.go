@@ -17,6 +17,7 @@ import (
 
 	"watchparty/engine/limit"
 	"watchparty/engine/media"
+	"watchparty/engine/media/mediatest"
 	"watchparty/engine/room"
 )
 
@@ -396,5 +397,59 @@ func TestMediaFileVersionKept(t *testing.T) {
 	}
 	if got := cache(play.URL); got != "private, no-cache" {
 		t.Errorf("a replaced file's old version: Cache-Control %q; want private, no-cache", got)
+	}
+}
+
+// TestMediaPlayTail: the play answer of an MP4 whose index (moov) follows
+// its media data names where the page asks for the file's end first: the
+// start of the 32 KB block holding the moov, and the versioned file from
+// there holds the whole moov; an MP4 with its moov first and a WebM get
+// none.
+func TestMediaPlayTail(t *testing.T) {
+	root := t.TempDir()
+	spec := mediatest.Spec{Seconds: 6}
+	mediatest.MakeSpec(t, root, mediatest.MP4MoovEnd, "end.mp4", spec)
+	mediatest.MakeSpec(t, root, mediatest.MP4, "fast.mp4", spec)
+	if err := os.WriteFile(filepath.Join(root, "clip.webm"), []byte("\x1a\x45\xdf\xa3 not much of a webm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := newMediaApp(t, root)
+	play := func(name string) (url string, tail int64, hasTail bool) {
+		t.Helper()
+		resp, body := mediaGet(t, app, "GET", "/r/ROOM1/media/play?f="+name, "ann", nil)
+		var p map[string]any
+		if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("play %s: %d %s (%v)", name, resp.StatusCode, body, err)
+		}
+		n, ok := p["tail"].(float64)
+		return p["url"].(string), int64(n), ok
+	}
+	for _, name := range []string{"fast.mp4", "clip.webm"} {
+		if _, tail, ok := play(name); ok {
+			t.Errorf("%s: tail %d in the play answer; want none", name, tail)
+		}
+	}
+
+	u, tail, ok := play("end.mp4")
+	f, err := os.Open(filepath.Join(root, "end.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, _ := f.Stat()
+	boxes, err := media.ReadTopBoxes(f, info.Size())
+	if err != nil || boxes.Moov.Offset < boxes.Mdat.Offset {
+		t.Fatalf("end.mp4: moov %+v, mdat %+v (%v); want the moov last", boxes.Moov, boxes.Mdat, err)
+	}
+	if !ok || tail != boxes.Moov.Offset/(32<<10)*(32<<10) || tail == 0 {
+		t.Fatalf("end.mp4: tail %d (given: %v); want %d, the 32 KB block holding the moov at %d", tail, ok, boxes.Moov.Offset/(32<<10)*(32<<10), boxes.Moov.Offset)
+	}
+	target := strings.TrimPrefix(u, "http://x.test")
+	resp, body := mediaGet(t, app, "GET", target, "ann", map[string]string{"Range": fmt.Sprintf("bytes=%d-", tail)})
+	at := boxes.Moov.Offset - tail
+	if resp.StatusCode != 206 || int64(len(body)) != info.Size()-tail || string(body[at+4:at+8]) != "moov" ||
+		!strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("the tail from %d: %d, %d bytes, Cache-Control %q; want 206, the file's end with its moov at %d, kept",
+			tail, resp.StatusCode, len(body), resp.Header.Get("Cache-Control"), at)
 	}
 }

@@ -94,6 +94,15 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // cues per second of media, 32 KB more): the player's read of the index is
 // then answered by the browser's cache (the URL names the file's version,
 // media.go fileVersion), and its request for the head waits for the tail's.
+// An MP4 whose index (moov) follows its media data is read the same way,
+// but before its metadata: the play answer's tail is where the player's
+// read of it starts (the server reads the file's boxes:
+// media.TopBoxes.EarlyTail), and the script asks for the file from there,
+// paused room or not, and gives the video its source only once that tail
+// is in (or after 4 s): a head's request made earlier waits only for the
+// tail's response to begin, and the player's read of a block of the moov
+// that has not come yet goes out on its own. An MP4 whose moov comes first
+// gets no tail (its head's request carries it).
 // A browser's first player with sound waits for its audio output to start
 // before it can show a frame: Chromium starts its audio service then (0.25-
 // 0.7 s in a fresh headless Chromium on a loaded machine, where PulseAudio
@@ -120,9 +129,20 @@ const earlyPlayer = `(() => {
   const v = document.createElement("video");
   v.preload = "auto";
   v.playsInline = true;
-  if (st.playing && /\.(webm|mkv)\?/i.test(play.url)) {
-    const tail = Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
-    fetch(play.url, { headers: { Range: "bytes=-" + tail } }).then((r) => r.arrayBuffer()).catch(() => {});
+  const start = () => {
+    if (v.getAttribute("src") || !v.isConnected) return;
+    v.src = play.url;
+    if (pos > 0) v.currentTime = pos;
+  };
+  const moov = Number.isSafeInteger(play.tail) && play.tail > 0;
+  let range = moov ? play.tail + "-" : "";
+  if (!moov && st.playing && /\.(webm|mkv)\?/i.test(play.url)) range = "-" + Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
+  if (range) {
+    const got = fetch(play.url, { headers: { Range: "bytes=" + range } }).then((r) => r.arrayBuffer()).catch(() => {});
+    if (moov) {
+      got.then(start);
+      setTimeout(start, 4000);
+    }
   }
   if (st.playing) {
     const h = "RIFF\x74\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x40\x1f\0\0\x01\0\x08\0data\x50\0\0\0";
@@ -141,8 +161,7 @@ const earlyPlayer = `(() => {
     v.addEventListener("canplay", done, { once: true });
     v.addEventListener("error", done, { once: true });
   }
-  v.src = play.url;
-  if (pos > 0) v.currentTime = pos;
   box.replaceChildren(v);
+  if (!moov) start();
   box.early = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: pos };
 })();`
