@@ -1,0 +1,145 @@
+//go:build browser
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"watchparty/engine/browsertest"
+	"watchparty/engine/media"
+)
+
+// fileRange is one request of a page for a library file, from its shaper's
+// trace: the first byte of its range (-1 for a suffix range, bytes=-n).
+type fileRange struct {
+	line  string
+	start int64
+}
+
+var rangeStart = regexp.MustCompile(`\(bytes=(\d*)-\d*\)`)
+
+// fileRequests lists member i's requests for library file name, in the
+// order they reached the server.
+func fileRequests(t *testing.T, s *Session, i int, name string) []fileRange {
+	t.Helper()
+	var out []fileRange
+	for _, e := range s.Shapers[i].Wire() {
+		if e.Kind != "req" || !strings.Contains(e.Text, "/media/file/"+name+"?") {
+			continue
+		}
+		r := fileRange{line: e.Text, start: 0}
+		if m := rangeStart.FindStringSubmatch(e.Text); m != nil {
+			r.start = -1
+			if m[1] != "" {
+				r.start, _ = strconv.ParseInt(m[1], 10, 64)
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// moovBlock is where the player's read of file's moov starts (the 32 KB
+// block holding its first byte) and the file's size.
+func moovBlock(t *testing.T, file string) (block, size int64) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := media.ReadTopBoxes(f, info.Size())
+	if err != nil || b.Moov.Size == 0 || b.Mdat.Size == 0 {
+		t.Fatalf("%s: moov %+v, mdat %+v (%v)", file, b.Moov, b.Mdat, err)
+	}
+	return b.Moov.Offset / (32 << 10) * (32 << 10), info.Size()
+}
+
+// TestBrowserMP4TailFirst: a late joiner's page for an MP4 whose index
+// (moov) is at its end asks for the file's tail from the moov's 32 KB block
+// first, and its player then never asks for the moov after the head: the
+// browser's cache answers that read. For the same video made with
+// +faststart (the moov first) the page asks for no tail: the head first.
+func TestBrowserMP4TailFirst(t *testing.T) {
+	dir := t.TempDir()
+	end := MakeClipIn(t, dir, 120, "mp4")
+	const fast = "clip-fast.mp4"
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", filepath.Join(dir, end),
+		"-c", "copy", "-movflags", "+faststart", filepath.Join(dir, fast))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	block, size := moovBlock(t, filepath.Join(dir, end))
+	if block == 0 || size-block > media.MaxEarlyTail {
+		t.Fatalf("the test clip's moov block %d of %d bytes: no early tail to test", block, size)
+	}
+
+	s := NewSession(t, dir, end, 3, nil)
+	// The late joiners' link carries 4 Mbit/s: the head's stream reaches
+	// the moov (9 MB in) only after half a minute, so a player without the
+	// tail in its cache asks for the moov on its own (on an uncapped
+	// loopback path the stream may bring the whole file first).
+	for _, i := range []int{1, 2} {
+		s.Shape(t, i, mustProfile("late=50/50,,,4000"))
+	}
+	a := s.Join(t, 0)
+	s.Share(t, a)
+	command(t, a, "play")
+	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+
+	late := func(i int, name string) []fileRange {
+		w := s.Window(t, i)
+		s.Enter(t, i, w)
+		waitTogether(t, "late joiner on "+name, s.Opened(), func(p Probe) bool { return playing(p) })
+		reqs := fileRequests(t, s, i, name)
+		for _, r := range reqs {
+			t.Logf("member %d, %s: %s", i, name, r.line)
+		}
+		return reqs
+	}
+
+	reqs := late(1, end)
+	head := len(reqs)
+	for k, r := range reqs {
+		if r.start == 0 {
+			head = k
+			break
+		}
+	}
+	if head == len(reqs) {
+		t.Fatalf("the late joiner never asked for the moov-at-end MP4's head: %+v", reqs)
+	}
+	for _, r := range reqs[head+1:] {
+		if r.start >= block {
+			t.Errorf("after the head, the player asked for %q, in the tail (from %d): nothing in its cache answered its read of the moov", r.line, block)
+		}
+	}
+	if head != 1 || reqs[0].start != block {
+		t.Errorf("the late joiner's requests for the moov-at-end MP4: %+v; want the tail from %d (the moov's block), then the head", reqs, block)
+	}
+
+	// The owner puts the faststart copy on (as the share form would) and
+	// plays it once every open player has loaded it.
+	s.Clip = "media:" + fast
+	browsertest.Eval[bool](a, `(window.watchpartySync.o.send({ type: "video", url: `+jsString(s.Clip)+` }), true)`)
+	for _, w := range s.Opened() {
+		w.WaitJS(`(() => { const v = document.querySelector('#player video'); const e = window.watchpartySync;
+			return v && v.readyState >= 3 && e.adapter && e.state && e.state.source === ` + jsString(s.Clip) + `; })()`)
+	}
+	command(t, a, "play")
+	waitTogether(t, "play the faststart MP4", s.Opened(), func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	reqs = late(2, fast)
+	if len(reqs) == 0 || reqs[0].start != 0 {
+		t.Errorf("the late joiner's requests for the faststart MP4: %+v; want the head first, no tail", reqs)
+	}
+}
