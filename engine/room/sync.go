@@ -93,9 +93,32 @@ type connSync struct {
 	// What the member's player needs to start on time, from its drift
 	// reports (ms): the one-way delay of the server's messages to it, how
 	// long its media clock takes to move after play(), and how long a seek
-	// takes it until it can play. path is false before the first report.
-	down, start, seek int64
-	path              bool
+	// takes it until it can play, into media it has loaded (seek) and to
+	// media it has not (far). path is false before the first report.
+	down, start, seek, far int64
+	path                   bool
+	// The media the player had loaded at its last report, the first
+	// proto.MaxLoadedRanges ranges; ranges is false while it has not said
+	// (a player that cannot tell, such as YouTube's): every seek then
+	// counts as one into loaded media.
+	loaded  [proto.MaxLoadedRanges]span
+	nLoaded int
+	ranges  bool
+}
+
+// span is a range of media, in seconds.
+type span struct{ from, to float64 }
+
+// has reports whether a seek to t lands in media the player had loaded,
+// as the page decides it (sync.js bufferedAhead: more than half a second
+// loaded from t on).
+func (cs *connSync) has(t float64) bool {
+	for _, r := range cs.loaded[:cs.nLoaded] {
+		if r.from <= t+0.05 && r.to-t > 0.5 {
+			return true
+		}
+	}
+	return false
 }
 
 // syncState is a room's playback, queue and readiness. It is owned by the
@@ -381,7 +404,7 @@ func (a *actor) control(c *Conn, m *memberState, cm *proto.ClientMessage) {
 			}
 			return
 		}
-		next, err = playback.Play(s, now, a.lead(false))
+		next, err = playback.Play(s, now, a.lead(noSeek))
 	case proto.Pause:
 		a.sync.want = false
 		a.sync.holdUntil = time.Time{}
@@ -391,7 +414,7 @@ func (a *actor) control(c *Conn, m *memberState, cm *proto.ClientMessage) {
 			return
 		}
 	case proto.Seek:
-		next, err = playback.Seek(s, cm.T, now, a.lead(true))
+		next, err = playback.Seek(s, cm.T, now, a.lead(seekTarget(s, cm.T)))
 	case proto.Rate:
 		next, err = playback.SetRate(s, cm.T, now)
 	}
@@ -404,6 +427,18 @@ func (a *actor) control(c *Conn, m *memberState, cm *proto.ClientMessage) {
 	}
 	a.sync.state = next
 	a.broadcastPlayback(m.ID)
+}
+
+// seekTarget is where a seek to t lands (a valid target; an invalid one is
+// refused by playback.Seek).
+func seekTarget(s playback.State, t float64) float64 {
+	if math.IsNaN(t) || t < 0 {
+		return 0
+	}
+	if s.Duration > 0 {
+		return min(t, s.Duration)
+	}
+	return t
 }
 
 func commandError(err error) string {
@@ -430,7 +465,7 @@ func (a *actor) hold() {
 func (a *actor) release() {
 	a.sync.want = false
 	a.sync.holdUntil = time.Time{}
-	if next, err := playback.Play(a.sync.state, a.now().UnixMilli(), a.lead(false)); err == nil {
+	if next, err := playback.Play(a.sync.state, a.now().UnixMilli(), a.lead(noSeek)); err == nil {
 		a.sync.state = next
 	}
 	a.broadcastPlayback("")
@@ -488,22 +523,39 @@ func (a *actor) reportDrift(c *Conn, ms float64) {
 // maxPathMS bounds each figure of a member's path report.
 const maxPathMS = 10_000
 
+// maxMediaSeconds bounds the ends of a reported range of loaded media.
+const maxMediaSeconds = 1e7
+
 // pathReport is what a drift report says about the member's path: the
 // one-way delay of messages from the server (ms), the player's start
-// latency and its seek latency.
+// latency, its seek latency into loaded media and, optionally, to media
+// not loaded (far) and the ranges of media it has loaded (seconds).
 type pathReport struct {
-	Down  *float64 `json:"down"`
-	Start *float64 `json:"start"`
-	Seek  *float64 `json:"seek"`
+	Down   *float64     `json:"down"`
+	Start  *float64     `json:"start"`
+	Seek   *float64     `json:"seek"`
+	Far    *float64     `json:"far"`
+	Ranges *[][]float64 `json:"ranges"`
 }
 
-// reportPath notes what a drift report says about the member's path, for
-// the lead. A report without the three figures, or with one that is not a
-// number, leaves the previous one in place.
-func (a *actor) reportPath(c *Conn, raw []byte) {
+// pathFigures is a drift report's path, checked and clamped.
+type pathFigures struct {
+	down, start, seek, far int64
+	loaded                 [proto.MaxLoadedRanges]span
+	nLoaded                int
+	ranges                 bool
+}
+
+// parsePath reads what a drift report says about the member's path: false
+// for a report without the three figures, or with one that is not a
+// number (or a far or ranges of the wrong type). A report without far
+// counts its seek for media not loaded; one without ranges says nothing
+// about what is loaded.
+func parsePath(raw []byte) (pathFigures, bool) {
 	var p pathReport
+	var f pathFigures
 	if len(raw) == 0 || json.Unmarshal(raw, &p) != nil || p.Down == nil || p.Start == nil || p.Seek == nil {
-		return
+		return f, false
 	}
 	ms := func(v float64) (int64, bool) {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -511,29 +563,75 @@ func (a *actor) reportPath(c *Conn, raw []byte) {
 		}
 		return int64(math.Round(math.Max(0, math.Min(maxPathMS, v)))), true
 	}
-	down, ok1 := ms(*p.Down)
-	start, ok2 := ms(*p.Start)
-	seek, ok3 := ms(*p.Seek)
-	if !ok1 || !ok2 || !ok3 {
+	var ok [4]bool
+	f.down, ok[0] = ms(*p.Down)
+	f.start, ok[1] = ms(*p.Start)
+	f.seek, ok[2] = ms(*p.Seek)
+	f.far, ok[3] = f.seek, true
+	if p.Far != nil {
+		f.far, ok[3] = ms(*p.Far)
+	}
+	if ok != [4]bool{true, true, true, true} {
+		return f, false
+	}
+	if p.Ranges != nil {
+		f.ranges, f.nLoaded = true, loadedRanges(&f.loaded, *p.Ranges)
+	}
+	return f, true
+}
+
+// reportPath notes what a drift report says about the member's path, for
+// the lead; a report parsePath refuses leaves the previous one in place.
+func (a *actor) reportPath(c *Conn, raw []byte) {
+	f, ok := parsePath(raw)
+	if !ok {
 		return
 	}
 	cs := a.connSync(c)
-	cs.down, cs.start, cs.seek, cs.path = down, start, seek, true
+	cs.down, cs.start, cs.seek, cs.far, cs.path = f.down, f.start, f.seek, f.far, true
+	cs.loaded, cs.nLoaded, cs.ranges = f.loaded, f.nLoaded, f.ranges
+}
+
+// loadedRanges keeps the first valid ranges of a report in dst: pairs of
+// seconds [from, to] with from < to once clamped to 0..maxMediaSeconds.
+// Anything else in the list is skipped. It returns how many it kept.
+func loadedRanges(dst *[proto.MaxLoadedRanges]span, rs [][]float64) int {
+	n := 0
+	for _, r := range rs {
+		if n == len(dst) {
+			break
+		}
+		if len(r) != 2 || math.IsNaN(r[0]) || math.IsNaN(r[1]) {
+			continue
+		}
+		from, to := math.Max(0, math.Min(maxMediaSeconds, r[0])), math.Max(0, math.Min(maxMediaSeconds, r[1]))
+		if from < to {
+			dst[n] = span{from, to}
+			n++
+		}
+	}
+	return n
 }
 
 // leadMarginMS is added to a member's needs: the timer that starts its
 // player wakes a few ms late, and its report is a few seconds old.
 const leadMarginMS = 25
 
-// lead is how far ahead a start (seek: a start after a seek) is scheduled:
-// long enough for the member whose path needs most (the message's way
-// down, the seek, then play() early by the start latency), up to
-// MaxLeadMS; a player that needs more catches up. The configured seek lead
-// is a floor only while some member has not said what it needs: once every
-// member has, a seek is scheduled as far ahead as the slowest of them needs,
-// never less than the play lead.
-func (a *actor) lead(seek bool) int64 {
+// noSeek is lead's target for a start without a seek.
+const noSeek = -1.0
+
+// lead is how far ahead a start is scheduled (to >= 0: a start after a
+// seek to that position): long enough for the member whose path needs
+// most (the message's way down, the seek, then play() early by the start
+// latency), up to MaxLeadMS; a player that needs more catches up. Each
+// member's seek is the one into media it has loaded, or the one to media
+// it has not when its report says the target is not loaded. The
+// configured seek lead is a floor only while some member has not said
+// what it needs: once every member has, a seek is scheduled as far ahead
+// as the slowest of them needs, never less than the play lead.
+func (a *actor) lead(to float64) int64 {
 	o := a.sync.opt
+	seek := to >= 0
 	base := o.LeadMS
 	if seek {
 		base = o.SeekLeadMS
@@ -545,7 +643,10 @@ func (a *actor) lead(seek bool) int64 {
 			continue
 		}
 		need := cs.down + cs.start + leadMarginMS
-		if seek {
+		switch {
+		case seek && cs.ranges && !cs.has(to):
+			need += cs.far
+		case seek:
 			need += cs.seek
 		}
 		lead = max(lead, need)
@@ -641,12 +742,13 @@ func (a *actor) syncVideo(v *Video, by string) {
 	a.sync.want = false
 	a.sync.holdUntil = time.Time{}
 	for _, cs := range a.sync.conns {
-		cs.ignored = false
+		// Nothing of the new video is loaded yet.
+		cs.ignored, cs.nLoaded = false, 0
 	}
 	if wasPlaying {
 		if a.info.Settings.WaitForAll && a.anyBuffering() {
 			a.hold()
-		} else if p, err := playback.Play(next, now, a.lead(false)); err == nil {
+		} else if p, err := playback.Play(next, now, a.lead(noSeek)); err == nil {
 			a.sync.state = p
 		}
 	}

@@ -603,3 +603,108 @@ func TestSyncLeadCoversTheSlowestPath(t *testing.T) {
 	r.owner.send(map[string]any{"type": "drift", "t": 1, "down": 1, "start": 10, "seek": 20})
 	check("seek for a very quick member", ownerSeek(80), 250)
 }
+
+// TestSyncSeekLeadCoversUnloadedMedia: a member reports the media its
+// player has loaded and how long a seek to media it has not loaded takes
+// it (far); a seek is scheduled far enough ahead for the seek each member
+// has to make, into what it loaded or to what it did not, up to the
+// maximum. Reports that are broken or hostile change nothing, count as 0,
+// or are cut to proto.MaxLoadedRanges ranges; a new video has nothing
+// loaded.
+func TestSyncSeekLeadCoversUnloadedMedia(t *testing.T) {
+	r := newSyncRoom(t, Options{Sync: SyncOptions{LeadMS: 250, SeekLeadMS: 500, MaxLeadMS: 1000}})
+	r.share(t, "https://x.test/a.webm")
+	// Two quick members: every member has reported, so the configured
+	// seek lead is no floor (the room handles its members' messages in
+	// the order they come).
+	for _, c := range []*testClient{r.owner, r.mod} {
+		c.send(map[string]any{"type": "drift", "t": 0, "down": 1, "start": 1, "seek": 1, "far": 1})
+	}
+	r.pe.send(map[string]any{"type": "play"})
+	for _, x := range r.all() {
+		x.expectOK("playback")
+	}
+	// seek sends a seek to `to` from the member that reports (its reports
+	// and commands arrive in order) and returns how far ahead every member
+	// was told the start is (the message's time is read a little after
+	// the command's, so a lead may look up to 100 ms shorter, never
+	// longer).
+	seek := func(to float64) float64 {
+		t.Helper()
+		r.pe.send(map[string]any{"type": "seek", "t": to})
+		var got float64
+		for _, x := range r.all() {
+			m := x.playbackWhere(func(_, st map[string]any) bool { return num(st["position"]) == to })
+			got = num(state(m)["updatedAt"]) - num(m["time"])
+		}
+		return got
+	}
+	check := func(what string, to, want float64) {
+		t.Helper()
+		if got := seek(to); got > want || got < want-100 {
+			t.Errorf("%s: a seek to %v s scheduled %.0f ms ahead, want %.0f", what, to, got, want)
+		}
+	}
+	report := func(fields map[string]any) {
+		t.Helper()
+		m := map[string]any{"type": "drift", "t": 1, "down": 150, "start": 80, "seek": 300}
+		for k, v := range fields {
+			m[k] = v
+		}
+		r.pe.send(m)
+	}
+	const loaded, unloaded = 150 + 80 + 300 + leadMarginMS, 150 + 80 + 700 + leadMarginMS
+
+	// Without ranges the room cannot tell: every seek counts as one into
+	// loaded media, as before members reported them.
+	report(map[string]any{"far": 700})
+	check("no ranges", 20, loaded)
+
+	// With ranges: the loaded seek inside them, the far one outside, with
+	// the page's own rule (more than half a second loaded from the target
+	// on, the range's start 50 ms early).
+	report(map[string]any{"far": 700, "ranges": [][]float64{{0, 10}, {50, 60}}})
+	check("inside a range", 55, loaded)
+	check("at a range's start", 49.97, loaded)
+	check("outside the ranges", 20, unloaded)
+	check("less than half a second before a range's end", 9.6, unloaded)
+	check("past the end of the media", 1e6, unloaded)
+	report(map[string]any{"ranges": [][]float64{{50, 60}}})
+	check("without far: the seek into loaded media", 20, loaded)
+
+	// Still capped.
+	report(map[string]any{"far": 900, "ranges": [][]float64{{50, 60}}})
+	check("far beyond the maximum", 20, 1000)
+
+	// Broken or hostile reports: ignored (the last one stands), clamped or
+	// cut to the first proto.MaxLoadedRanges valid ranges.
+	report(map[string]any{"far": 700, "ranges": [][]float64{{50, 60}}})
+	report(map[string]any{"far": 700, "ranges": "everything"})
+	report(map[string]any{"far": "far", "ranges": [][]float64{{0, 100}}})
+	report(map[string]any{"far": 700, "ranges": []any{[]any{"0", "100"}}})
+	report(map[string]any{"far": 700, "ranges": []any{map[string]any{"from": 0, "to": 100}}})
+	check("after broken reports", 20, unloaded)
+	report(map[string]any{"far": -5, "ranges": [][]float64{{30, 10}, {15}, {1, 2, 3}, {50, 60}}})
+	check("negative far, reversed and short ranges", 20, 150+80+leadMarginMS)
+	report(map[string]any{"far": 1e300, "ranges": [][]float64{{-1e300, 1e300}}})
+	check("a range over everything", 20, loaded)
+	check("far beyond the media's end", 2e7, 1000)
+	many := make([][]float64, 0, 500)
+	for i := range 500 {
+		many = append(many, []float64{float64(100 + i), float64(100+i) + 0.9})
+	}
+	many = append(many, []float64{0, 30}) // past the kept ones: does not count
+	report(map[string]any{"far": 700, "ranges": many})
+	check("a range past the first ones", 20, unloaded)
+	check("within the first ranges", 100.2, loaded)
+	check("past the first ranges", 100+proto.MaxLoadedRanges+0.2, unloaded)
+
+	// A new video: nothing of it is loaded.
+	report(map[string]any{"far": 700, "ranges": [][]float64{{0, 100}}})
+	check("loaded", 20, loaded)
+	r.owner.send(map[string]any{"type": "video", "url": "https://x.test/b.webm"})
+	for _, x := range r.all() {
+		x.expect("video")
+	}
+	check("after a new video", 20, unloaded)
+}

@@ -6,6 +6,7 @@ export const VERSION = 1;
 
 export const MAX_MESSAGE_SIZE = 8192;
 export const MAX_RTC_MESSAGE_SIZE = 65536;
+export const MAX_LOADED_RANGES = 8;
 
 /** Message types (the type field). */
 export const T = Object.freeze({

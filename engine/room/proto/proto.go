@@ -144,4 +144,7 @@ const (
 	// message when WebRTC is on (SDP runs to several KiB).
 	MaxMessageSize    = 8 << 10
 	MaxRTCMessageSize = 64 << 10
+	// MaxLoadedRanges bounds the ranges of loaded media a drift report
+	// lists; the room keeps the first ones.
+	MaxLoadedRanges = 8
 )
