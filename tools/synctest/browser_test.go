@@ -103,7 +103,8 @@ func TestBrowserPlayersFollow(t *testing.T) {
 	// A seek while paused: every player seeks, and learns how long that
 	// took until it could play (the room's next seek is scheduled that far
 	// ahead for it).
-	const seeks = `(window.watchpartySync.learned.in.xs.length + window.watchpartySync.learned.jump.xs.length)`
+	const seeks = `(window.watchpartySync.learned.in.xs.length + window.watchpartySync.learned.far.xs.length +
+		window.watchpartySync.learned.jump.xs.length)`
 	learnedBefore := []int{browsertest.Eval[int](a, seeks), browsertest.Eval[int](b, seeks)}
 	command(t, a, "seek", 17)
 	waitTogether(t, "seek while paused", two, func(p Probe) bool { return paused(p) && math.Abs(p.Pos-17) < 0.001 })

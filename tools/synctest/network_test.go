@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -232,4 +233,102 @@ func TestBrowserSeekingPlayerHoldsTheRoom(t *testing.T) {
 			browsertest.Eval[string](b, `JSON.stringify(window.watchpartySync.log.slice(-10))`))
 	}
 	waitTogether(t, "after the seek", two, func(p Probe) bool { return playing(p) && !p.Held && p.Pos > target })
+}
+
+// pathReport is a drift report as a page noted it (its "report" note).
+type pathReport struct {
+	At     float64      `json:"at"`
+	Down   float64      `json:"down"`
+	Start  float64      `json:"start"`
+	Seek   float64      `json:"seek"`
+	Far    float64      `json:"far"`
+	Ranges [][2]float64 `json:"ranges"`
+}
+
+// loaded reports whether the room counts a seek to t as one into the media
+// the report says is loaded (engine/room/sync.go, connSync.has).
+func (r pathReport) loaded(t float64) bool {
+	for _, x := range r.Ranges {
+		if x[0] <= t+0.05 && x[1]-t > 0.5 {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBrowserSeekLeadCoversUnloadedMedia: a late joiner on a 200 ms path
+// has loaded the clip from where it joined; the room's seek back to media
+// it has not loaded is scheduled far enough ahead for its seek to media not
+// loaded (its report's far: a request on its open connection and the data,
+// besides the seek itself), not only for a seek into loaded media, and the
+// joiner learns that seek as one to media not loaded with other media
+// loaded.
+func TestBrowserSeekLeadCoversUnloadedMedia(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 120)
+	s := NewSession(t, dir, clip, 2, nil)
+	s.Shape(t, 1, mustProfile("C=100/100,5"))
+	a := s.Join(t, 0)
+	s.Share(t, a)
+	command(t, a, "seek", 90)
+	command(t, a, "play")
+	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 90.2 })
+	b := s.Window(t, 1)
+	s.Enter(t, 1, b)
+	two := []*browsertest.Window{a, b}
+	waitTogether(t, "late joiner", two, func(p Probe) bool { return playing(p) && p.Pos > 90.5 })
+
+	// B's next report after it played, with what it has loaded; the seek
+	// goes to media outside it, right after (B's first report, before its
+	// clock knew the way down, said nothing about its path).
+	const reports = `window.watchpartySync.log.filter((n) => n.what === "report" && n.ranges)`
+	n := browsertest.Eval[int](b, reports+`.length`)
+	b.WaitJS(fmt.Sprintf(`%s.length > %d`, reports, n))
+	rep := browsertest.Eval[pathReport](b, reports+`.at(-1)`)
+	// B loads the clip from its start too: the target is in the gap
+	// between that and where it joined, well ahead of where that loading
+	// has got to.
+	from, to := 0.0, 90.0
+	for _, r := range rep.Ranges {
+		if r[0] <= from+0.05 && r[1] > from {
+			from = r[1]
+		} else if r[0] > from {
+			to = min(to, r[0])
+		}
+	}
+	if to-from < 8 || rep.loaded(math.Floor(from+(to-from)*0.6)) {
+		t.Fatalf("B has loaded nearly all of the clip up to its join before the seek (%+v); the test needs a seek to media not loaded", rep)
+	}
+	target := math.Floor(from + (to-from)*0.6)
+	if rep.Far <= rep.Seek {
+		t.Errorf("B reports a seek to media not loaded (far %.0f ms) no longer than one into loaded media (seek %.0f ms)", rep.Far, rep.Seek)
+	}
+	// B seeks: its report reaches the room before its command.
+	command(t, b, "seek", target)
+	waitTogether(t, "seek", two, func(p Probe) bool { return playing(p) && p.Pos > target+0.2 && p.Pos < target+30 })
+
+	// The lead B was given: the state's start less the server's time when
+	// it sent the state (read a little after the command's own, so up to
+	// 100 ms shorter, never longer). B may have reported again before the
+	// room got the seek: the lower of its reports counts.
+	type stateNote struct {
+		At        float64 `json:"at"`
+		Position  float64 `json:"position"`
+		UpdatedAt float64 `json:"updatedAt"`
+		Time      float64 `json:"time"`
+	}
+	st := browsertest.Eval[stateNote](b, fmt.Sprintf(`window.watchpartySync.log.find((n) => n.what === "state" && n.position === %v)`, target))
+	later := browsertest.Eval[[]pathReport](b, fmt.Sprintf(`%s.filter((n) => n.at > %v && n.at < %v)`, reports, rep.At, st.At))
+	need := func(r pathReport) float64 { return min(1000, r.Down+r.Far+r.Start+25) }
+	want := need(rep)
+	for _, r := range later {
+		want = min(want, need(r))
+	}
+	lead := st.UpdatedAt - st.Time
+	t.Logf("B's report %+v; the seek to %v s scheduled %.0f ms ahead, B needs %.0f", rep, target, lead, want)
+	if lead < want-100 {
+		t.Errorf("the seek to %v s (not loaded by B) was scheduled %.0f ms ahead; B needs %.0f (down %.0f + far %.0f + start %.0f + 25, at most 1000); report %+v",
+			target, lead, want, rep.Down, rep.Far, rep.Start, rep)
+	}
+	b.WaitJS(`window.watchpartySync.learned.far.xs.length > 0`)
 }

@@ -20,7 +20,7 @@
 //     measured drift.
 
 import { Clock, localNow } from "./clock.js";
-import { T } from "./protocol.js";
+import { MAX_LOADED_RANGES, T } from "./protocol.js";
 
 export { Clock, localNow };
 
@@ -166,6 +166,13 @@ export class HTML5Adapter {
     }
     return 0;
   }
+  /** The media loaded, as [start, end] pairs of seconds, in order. */
+  loadedRanges() {
+    const b = this.el.buffered;
+    const out = [];
+    for (let i = 0; i < b.length; i++) out.push([b.start(i), b.end(i)]);
+    return out;
+  }
   rate() {
     return this.el.playbackRate;
   }
@@ -302,6 +309,9 @@ export class YouTubeAdapter {
     return this.state() === YT_BUFFERING;
   }
   /** The IFrame API does not say what is loaded where. */
+  loadedRanges() {
+    return null;
+  }
   bufferedAhead() {
     return null;
   }
@@ -349,6 +359,17 @@ const mechanics = {
   // request, over a path whose losses stall it (a late joiner on a 160-190 ms
   // path was ready after 1.2 s: six and a half round trips besides the guess).
   jumpRoundTrips: 6,
+  // A seek to media not loaded while the player has loaded other media (its
+  // connection to the server is open), before the player has measured one:
+  // farLatencyMs and farRoundTrips round trips, and never less than a seek
+  // into loaded media. The round trips are the request for the data at the
+  // target and a loss on the way (a retransmission holds the data at least
+  // 200 ms, about a round trip on a slow path); the milliseconds, the media
+  // stack sending the request and decoding from the keyframe before the
+  // target. On the 200 ms path with 1% loss (docs/sync.md) such a seek took
+  // 539 and 612 ms (870 at a load of 29), a loss holding the data each time.
+  farLatencyMs: 250,
+  farRoundTrips: 2,
   maxMarginMs: 4000, // longest margin of a re-aim after missed starts
 };
 
@@ -422,6 +443,21 @@ export function correction(tune, p) {
   return { action: "nudge", rate: Math.round(base * (1 + delta) * 1000) / 1000, nudging: true };
 }
 
+/**
+ * The loaded ranges a drift report carries: at most MAX_LOADED_RANGES (the
+ * room keeps no more), those nearest the position when there are more, in
+ * order, in ms-rounded seconds (the room counts a range's start 50 ms early
+ * and wants half a second from the target on, as bufferedAhead does).
+ */
+export function reportRanges(ranges, position) {
+  const dist = ([a, b]) => (position < a ? a - position : position > b ? position - b : 0);
+  const keep = ranges.length <= MAX_LOADED_RANGES ? ranges : [...ranges].sort((x, y) => dist(x) - dist(y)).slice(0, MAX_LOADED_RANGES);
+  return keep
+    .filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b) && b > a)
+    .sort((x, y) => x[0] - y[0])
+    .map(([a, b]) => [Math.round(a * 1000) / 1000, Math.round(b * 1000) / 1000]);
+}
+
 /** The median of xs (not empty). */
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -483,10 +519,11 @@ export class SyncEngine {
     this.learned = {
       start: new Learned(this.cfg.startLatencyMs, 0, 500),
       jump: new Learned(this.cfg.jumpLatencyMs, 40, 4000),
+      far: new Learned(this.cfg.farLatencyMs, 40, 4000),
       in: new Learned(this.cfg.seekInLatencyMs, 10, 1000),
     };
     this.pending = null; // {at, since, kind, seeked}: a start waiting for the player to be ready
-    this.seekProbe = null; // {since, loaded}: a paused seek being timed
+    this.seekProbe = null; // {since, kind}: a paused seek being timed
     this.misses = 0;
     this.learn = null; // {used, aimed, late}: the first settled sample after a start (an aimed one calibrates the start latency)
     this.spoiled = false; // the player stalled or the browser played it since the start
@@ -518,18 +555,26 @@ export class SyncEngine {
   /**
    * What this player has learned about starting, in ms: start (play() until
    * the media clock moves, a median: aimed both ways) and the margins of a
-   * seek to media not loaded (jump) and loaded (in), high values: a margin
-   * too short costs another try, one too long only a little waiting.
+   * seek to media not loaded with nothing loaded yet (jump: a late
+   * joiner's first), to media not loaded with other media loaded (far) and
+   * into loaded media (in), high values: a margin too short costs another
+   * try, one too long only a little waiting.
    */
   get latency() {
     let jump = this.learned.jump.high;
+    const inMs = this.learned.in.high;
     const rtt = this.clock.rtt();
+    let far = this.learned.far.high;
     if (!this.learned.jump.xs.length && Number.isFinite(rtt)) {
       // Nothing learned yet (a late joiner's first jump): a seek to media
       // not loaded waits for a request and its data, a few round trips.
       jump = Math.max(jump, this.cfg.jumpLatencyMs + this.cfg.jumpRoundTrips * rtt);
     }
-    return { start: this.learned.start.value, jump, in: this.learned.in.high };
+    if (!this.learned.far.xs.length && Number.isFinite(rtt)) {
+      far = Math.max(far, this.cfg.farLatencyMs + this.cfg.farRoundTrips * rtt);
+    }
+    // Data to fetch first never makes a seek quicker than one into loaded media.
+    return { start: this.learned.start.value, jump, far: Math.max(far, inMs), in: inMs };
   }
 
   /** Starts the clock and the correction loop; hello is the room's hello. */
@@ -687,7 +732,13 @@ export class SyncEngine {
     this.state = s;
     this.held = !!(msg && msg.held);
     if (s.version !== this.userHoldVersion) this.userHoldUntil = 0;
-    this.note("state", { version: s.version, playing: s.playing });
+    this.note("state", {
+      version: s.version,
+      playing: s.playing,
+      position: s.position,
+      updatedAt: s.updatedAt,
+      time: msg && msg.time,
+    });
     this.status();
     if (
       prev &&
@@ -767,7 +818,7 @@ export class SyncEngine {
     a.setRate(rateOf(this.state));
     const seeked = Math.abs(a.position() - position) > 0.001;
     // A room's seek goes into loaded media or not; a jump knows already.
-    if (kind === "seek") kind = a.bufferedAhead(position) > 0.5 ? "in" : "jump";
+    if (kind === "seek") kind = this.seekKind(position);
     if (seeked) a.seek(position);
     this.seekProbe = null;
     this.pending = { at, since: localNow(), kind, seeked };
@@ -775,9 +826,22 @@ export class SyncEngine {
     this.syncBuffering();
   }
 
-  /** Learns how long a seek (into loaded media or not) took until the player could play. */
-  learnSeek(loaded, ms) {
-    this.learned[loaded ? "in" : "jump"].add(ms + (loaded ? 20 : 40));
+  /**
+   * What a seek to position is for this player, for the latency it takes:
+   * "in" (into loaded media), "far" (to media not loaded while other media
+   * is: the player's connection is warm) or "jump" (nothing loaded yet, or
+   * the player does not say).
+   */
+  seekKind(position) {
+    const a = this.adapter;
+    if (a.bufferedAhead(position) > 0.5) return "in";
+    const r = a.loadedRanges();
+    return r && r.length ? "far" : "jump";
+  }
+
+  /** Learns how long a seek of a kind (seekKind) took until the player could play. */
+  learnSeek(kind, ms) {
+    this.learned[kind].add(ms + (kind === "in" ? 20 : 40));
   }
 
   /**
@@ -789,8 +853,9 @@ export class SyncEngine {
   seekPaused(position) {
     const a = this.adapter;
     const ahead = a.bufferedAhead(position);
+    const kind = this.seekKind(position);
     a.seek(position);
-    this.seekProbe = ahead === null ? null : { since: localNow(), loaded: ahead > 0.5 };
+    this.seekProbe = ahead === null ? null : { since: localNow(), kind };
   }
 
   /** Learns from a paused seek once the player can play. */
@@ -802,8 +867,8 @@ export class SyncEngine {
     // A hidden page's timers and events run late: its figure says nothing.
     if (document.visibilityState !== "visible") return;
     const ms = localNow() - q.since;
-    this.learnSeek(q.loaded, ms);
-    this.note("seek-learned", { ms, loaded: q.loaded });
+    this.learnSeek(q.kind, ms);
+    this.note("seek-learned", { ms, kind: q.kind });
   }
 
   /** Schedules the pending start once the player can play. */
@@ -813,7 +878,7 @@ export class SyncEngine {
     if (!p || !a || this.startTimer) return;
     if (a.seeking() || a.buffering()) return; // the buffering event calls again
     const readyMs = localNow() - p.since;
-    if (p.seeked) this.learnSeek(p.kind === "in", readyMs); // how far ahead the next one must aim
+    if (p.seeked) this.learnSeek(p.kind, readyMs); // how far ahead the next one must aim
     const left = this.clock.toLocal(p.at) - this.latency.start - localNow();
     this.pending = null;
     if (left < 0) {
@@ -902,6 +967,10 @@ export class SyncEngine {
     if (a.bufferedAhead(near) > 0.5) {
       kind = "in";
       at = sn + lat.in + lat.start;
+    } else if (!fresh && this.seekKind(near) === "far") {
+      // Not a first jump: the player has media loaded, its connection is open.
+      kind = "far";
+      at = sn + lat.far + lat.start;
     }
     const target = positionAt(s, at);
     this.note("jump", { to: target, kind, margin: at - sn });
@@ -1148,8 +1217,9 @@ export class SyncEngine {
   /**
    * Reports the drift, and what the room needs to know to schedule starts
    * this player can make: how long the server's messages take to reach it
-   * (down), and its start and seek latencies. The room's lead covers the
-   * slowest member.
+   * (down), its start latency, its seek latencies into loaded media (seek)
+   * and to media not loaded (far), and what it has loaded (ranges, when the
+   * player says). The room's lead covers the slowest member.
    */
   maybeReport(sn) {
     if (sn - this.lastReport < this.cfg.reportMs || !Number.isFinite(this.drift)) return;
@@ -1158,7 +1228,15 @@ export class SyncEngine {
     const down = this.clock.downDelay ? this.clock.downDelay() : NaN;
     if (Number.isFinite(down)) {
       const lat = this.latency;
-      Object.assign(msg, { down: Math.round(down), start: Math.round(lat.start), seek: Math.round(lat.in) });
+      Object.assign(msg, {
+        down: Math.round(down),
+        start: Math.round(lat.start),
+        seek: Math.round(lat.in),
+        far: Math.round(lat.far),
+      });
+      const ranges = this.adapter.loadedRanges();
+      if (ranges) msg.ranges = reportRanges(ranges, this.adapter.position());
+      this.note("report", msg);
     }
     this.o.send(msg);
   }
