@@ -38,6 +38,7 @@ type earlyAim struct {
 	Ms    int `json:"ms"`
 	Trips int `json:"trips"`
 	Min   int `json:"min"`
+	Slack int `json:"slack"` // added to what this device's joins cost, once it has learned that
 }
 
 // The first guesses of sync.js's mechanics that the early load's aim is
@@ -49,8 +50,9 @@ const (
 )
 
 // theEarlyAim is sync.js's first guess for a seek into media not loaded
-// yet and the start latency; at least 1.2 s (see earlyPlayer).
-var theEarlyAim = earlyAim{Ms: syncJumpLatencyMs + syncStartLatencyMs, Trips: syncJumpRoundTrips, Min: 1200} //nolint:gochecknoglobals // a constant value of a struct type
+// yet and the start latency, at least 0.8 s; and the slack over what a
+// device has learned its joins cost (see earlyPlayer).
+var theEarlyAim = earlyAim{Ms: syncJumpLatencyMs + syncStartLatencyMs, Trips: syncJumpRoundTrips, Min: 800, Slack: syncStartLatencyMs + 120} //nolint:gochecknoglobals // a constant value of a struct type
 
 // roomSnapshot is the snapshot of room code for its page, nil when there is
 // nothing to start early.
@@ -83,11 +85,18 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // (mechanics.jumpLatencyMs and jumpRoundTrips round trips: a new connection,
 // the file's tail and head, and the data at the target, with room for a
 // loss; the browser's audio output starts meanwhile, below) and the start
-// latency (mechanics.startLatencyMs); and at least 1.2 s, as the engine
+// latency (mechanics.startLatencyMs); and at least 0.8 s, as the engine
 // can start the player only once the page's scripts have run and the
-// room's hello is in (0.7-1.5 s after the page began loading, on loopback
-// and on a 20 ms path at a load of 6-10; a joiner whose aim passed before
-// then seeks again). A WebM or Matroska file keeps its
+// room's hello is in (on loopback at a load of 3-11, 150-250 ms after this
+// script ran, and the video was ready at its position 350 ms after it; a
+// joiner whose aim passed before then seeks again: docs/sync.md). That is
+// a first guess: a device that has joined before aims by what its joins
+// cost, which player.js keeps in the page's storage (the last five, each
+// the ms from this script's run until the player could start at its
+// position: the hello in and the video ready there): the slowest of them
+// and the aim's slack (the start latency and 120 ms). Anything else found
+// there (not a list of at most five whole ms from 100 to 3500) is
+// ignored. A WebM or Matroska file keeps its
 // index (cues) at its end as a rule, and the player reads it only at its
 // first seek: a request more, which left 0.6-1 s after the metadata on a
 // busy page. The script asks for the file's tail first (about 12 bytes of
@@ -111,6 +120,7 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // never played, which starts the audio output while the page waits for the
 // file's tail and head, and drops it once the video can play.
 const earlyPlayer = `(() => {
+  const at = performance.now();
   const box = document.getElementById("player");
   const d = document.getElementById("playback-snapshot");
   if (!box || !d) return;
@@ -121,8 +131,16 @@ const earlyPlayer = `(() => {
   const nav = performance.getEntriesByType("navigation")[0];
   const rtt = nav && nav.responseStart > nav.connectStart ? (nav.responseStart - nav.connectStart) / 2 : 0;
   const serverNow = s.now + rtt / 2 + (nav ? performance.now() - nav.responseStart : 0);
-  const aim = s.aim || { ms: 0, trips: 0, min: 0 };
-  const lead = st.playing ? Math.max(aim.ms + aim.trips * rtt, aim.min) : 0;
+  const aim = s.aim || { ms: 0, trips: 0, min: 0, slack: 0 };
+  let learned = 0;
+  try {
+    const j = JSON.parse(localStorage.getItem("wp.join"));
+    if (Array.isArray(j) && j.length <= 5 && j.every((x) => Number.isInteger(x) && x >= 100 && x <= 3500)) learned = Math.max(0, ...j);
+  } catch {
+    learned = 0;
+  }
+  let lead = learned > 0 ? learned + (aim.slack || 0) : Math.max(aim.ms + aim.trips * rtt, aim.min);
+  if (!st.playing) lead = 0;
   let pos = st.position;
   if (st.playing) pos += (Math.max(0, serverNow + lead - st.updatedAt) / 1000) * (st.rate || 1);
   if (st.duration > 0) pos = Math.min(pos, st.duration);
@@ -163,5 +181,5 @@ const earlyPlayer = `(() => {
   }
   box.replaceChildren(v);
   if (!moov) start();
-  box.early = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: pos };
+  box.early = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: pos, at, lead };
 })();`

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -289,5 +290,84 @@ func checkAudioWarmed(t *testing.T, mlog *MediaLog) {
 	if sound == "" || video == "" || !started || !dropped {
 		t.Errorf("the late joiner's media log: silent sound loaded before the video %t, video loaded %t, sound started %t, sound dropped %t; "+
 			"want a silent sound (blob:) loaded first, started and dropped", sound != "", video != "", started, dropped)
+	}
+}
+
+// earlyJS reads the early load that a window's player took over: the lead
+// its page aimed by (ms), the first guess it would have aimed by (from the
+// page's snapshot and navigation, as the page's early script computes it)
+// and what the device has learned its joins cost.
+const earlyJS = `import(new URL("room/app.js", document.querySelector('script[src$="/js/room.js"]').src).href).then((m) => {
+	const e = m.room.player.early;
+	const aim = JSON.parse(document.getElementById("playback-snapshot").textContent).aim;
+	const nav = performance.getEntriesByType("navigation")[0];
+	const rtt = nav.responseStart > nav.connectStart ? (nav.responseStart - nav.connectStart) / 2 : 0;
+	return JSON.stringify({ lead: e ? e.lead : -1, first: Math.max(aim.ms + aim.trips * rtt, aim.min), slack: aim.slack }); })`
+
+type earlyLoad struct {
+	Lead  float64 `json:"lead"`
+	First float64 `json:"first"`
+	Slack float64 `json:"slack"`
+}
+
+func readEarly(t *testing.T, w *browsertest.Window) earlyLoad {
+	t.Helper()
+	var e earlyLoad
+	if err := json.Unmarshal([]byte(browsertest.EvalAsync[string](w, earlyJS)), &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestBrowserLateJoinLearnsItsCost: a late joiner's page aims its early
+// load by what this device's joins cost, kept in its storage: the slowest
+// of them and a slack ahead; and it adds what this join cost once the
+// player could start. Anything else found there (out of bounds, not a list
+// of whole ms, too long, not JSON) is ignored: the page aims by its first
+// guess and starts the list again.
+func TestBrowserLateJoinLearnsItsCost(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	a := s.Join(t, 0)
+	s.Share(t, a)
+	command(t, a, "play")
+	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+
+	b := s.Window(t, 1)
+	b.Navigate(s.URL(1, "/"))
+	set := func(v string) { browsertest.Eval[bool](b, `(localStorage.setItem("wp.join", `+jsString(v)+`), true)`) }
+	// learned waits until the page has replaced what was stored (was) and
+	// returns the list it keeps.
+	learned := func(was string) []int {
+		b.WaitJS(`localStorage.getItem("wp.join") !== ` + jsString(was))
+		var out []int
+		raw := browsertest.Eval[string](b, `localStorage.getItem("wp.join")`)
+		if err := json.Unmarshal([]byte(raw), &out); err != nil {
+			t.Fatalf("the device keeps %q: %v", raw, err)
+		}
+		return out
+	}
+
+	set("[900,700]")
+	s.Enter(t, 1, b)
+	e := readEarly(t, b)
+	if e.Slack <= 0 || e.Lead != 900+e.Slack {
+		t.Errorf("with joins of 900 and 700 ms learned, the early load aimed %.0f ms ahead; want 900 and the slack (%.0f)", e.Lead, e.Slack)
+	}
+	if got := learned("[900,700]"); len(got) != 3 || got[0] != 900 || got[1] != 700 || got[2] < 100 || got[2] > 3500 {
+		t.Errorf("after a join the device keeps %v; want 900, 700 and this join's cost (100-3500 ms)", got)
+	}
+	waitTogether(t, "with the late joiner", []*browsertest.Window{a, b}, playing)
+
+	for _, bad := range []string{"[900,99999]", "[900.5]", "[50]", "[1000,1000,1000,1000,1000,1000]", `{"0":900,"length":1}`, "[900", `["900"]`} {
+		set(bad)
+		s.Enter(t, 1, b)
+		if e := readEarly(t, b); e.Lead != e.First {
+			t.Errorf("with %s stored, the early load aimed %.0f ms ahead; want its first guess, %.0f", bad, e.Lead, e.First)
+		}
+		if got := learned(bad); len(got) != 1 || got[0] < 100 || got[0] > 3500 {
+			t.Errorf("with %s stored, after a join the device keeps %v; want this join's cost alone", bad, got)
+		}
 	}
 }

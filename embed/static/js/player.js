@@ -36,6 +36,56 @@ export function loadYouTubeAPI(src) {
   return ytLoading;
 }
 
+// What this device's joins cost: the ms from the page's early script
+// (engine/web/snapshot.go earlyPlayer) until a late joiner could start at
+// its position, the room's hello in and the video ready there; the last
+// joinSamples of them, which the next join's early script aims by. A value
+// out of bounds, or anything but such a list, is dropped.
+const joinKey = "wp.join";
+const joinSamples = 5;
+const joinMinMs = 100;
+const joinMaxMs = 3500;
+
+function joinCosts() {
+  try {
+    const j = JSON.parse(localStorage.getItem(joinKey));
+    if (
+      Array.isArray(j) &&
+      j.length <= joinSamples &&
+      j.every((x) => Number.isInteger(x) && x >= joinMinMs && x <= joinMaxMs)
+    )
+      return j;
+  } catch {
+    // no storage, or not JSON: nothing learned
+  }
+  return [];
+}
+
+// learnJoin records what the early video's join cost once it can start at
+// its position (now, when it already can). Only a join to a playing room
+// counts (one that was aimed: lead > 0). A hidden page's loads and events
+// run late: its join says nothing, and neither does a failed load.
+function learnJoin(e) {
+  const v = e.video;
+  if (!(e.lead > 0)) return;
+  const done = () => {
+    if (v.seeking || v.readyState < 3) return;
+    v.removeEventListener("canplay", done);
+    v.removeEventListener("seeked", done);
+    if (v.error || document.visibilityState !== "visible" || !(e.at >= 0)) return;
+    const ms = Math.round(Math.min(joinMaxMs, Math.max(joinMinMs, performance.now() - e.at)));
+    try {
+      localStorage.setItem(joinKey, JSON.stringify([...joinCosts(), ms].slice(-joinSamples)));
+    } catch {
+      // no storage: nothing to keep
+    }
+  };
+  if (document.visibilityState !== "visible") return;
+  v.addEventListener("canplay", done);
+  v.addEventListener("seeked", done);
+  done();
+}
+
 let hlsLoading = null;
 
 // Containers no browser plays: a library file in one is always converted,
@@ -74,6 +124,7 @@ export class Player extends EventTarget {
     this.track = -1; // the chosen subtitle track (-1: off)
     this.info = null; // how a library video plays (the server's /media/play answer)
     this.hls = null; // the hls.js instance of an HLS video
+    this.early = null; // the page's early load this player took over (engine/web/snapshot.go)
     // resolve(video) answers how a library video plays; set by the room.
     this.resolve = null;
   }
@@ -106,8 +157,13 @@ export class Player extends EventTarget {
   takeEarly(video) {
     const e = this.el.early;
     this.el.early = null;
+    this.early = null;
     if (!e) return null;
-    if (video && video.kind === e.kind && video.url === e.url && !e.video.error) return e;
+    if (video && video.kind === e.kind && video.url === e.url && !e.video.error) {
+      learnJoin(e);
+      this.early = e;
+      return e;
+    }
     e.video.removeAttribute("src");
     e.video.load();
     e.video.remove();
