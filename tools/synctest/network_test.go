@@ -305,7 +305,10 @@ func TestBrowserSeekLeadCoversUnloadedMedia(t *testing.T) {
 	}
 	// B seeks: its report reaches the room before its command.
 	command(t, b, "seek", target)
-	waitTogether(t, "seek", two, func(p Probe) bool { return playing(p) && p.Pos > target+0.2 && p.Pos < target+30 })
+	seekState := fmt.Sprintf(`window.watchpartySync.log.find((n) => n.what === "state" && n.position === %v)`, target)
+	b.WaitJS(seekState + ` !== undefined`)
+	version := browsertest.Eval[float64](b, seekState+`.version`)
+	waitTogether(t, "seek", two, func(p Probe) bool { return playing(p) && p.Version >= version && p.Pos > target+0.2 })
 
 	// The lead B was given: the state's start less the server's time when
 	// it sent the state (read a little after the command's own, so up to
@@ -317,7 +320,7 @@ func TestBrowserSeekLeadCoversUnloadedMedia(t *testing.T) {
 		UpdatedAt float64 `json:"updatedAt"`
 		Time      float64 `json:"time"`
 	}
-	st := browsertest.Eval[stateNote](b, fmt.Sprintf(`window.watchpartySync.log.find((n) => n.what === "state" && n.position === %v)`, target))
+	st := browsertest.Eval[stateNote](b, seekState)
 	later := browsertest.Eval[[]pathReport](b, fmt.Sprintf(`%s.filter((n) => n.at > %v && n.at < %v)`, reports, rep.At, st.At))
 	need := func(r pathReport) float64 { return min(1000, r.Down+r.Far+r.Start+25) }
 	want := need(rep)
