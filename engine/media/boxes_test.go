@@ -182,23 +182,17 @@ func TestEarlyTailOfFFmpegFiles(t *testing.T) {
 		kind     mediatest.Kind
 		moovLast bool
 	}{{mediatest.MP4MoovEnd, true}, {mediatest.MP4, false}} {
-		f, err := os.Open(mediatest.MakeSpec(t, dir, c.kind, "", spec))
+		path := mediatest.MakeSpec(t, dir, c.kind, "", spec)
+		b, size := mediatest.TopBoxes(t, path)
+		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		info, err := f.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := media.ReadTopBoxes(f, info.Size())
-		if err != nil {
-			t.Fatalf("%s: %v", c.kind, err)
-		}
-		if b.Moov.Size == 0 || b.Mdat.Size == 0 || (b.Moov.Offset > b.Mdat.Offset) != c.moovLast {
+		if (b.Moov.Offset > b.Mdat.Offset) != c.moovLast {
 			t.Fatalf("%s: moov %+v, mdat %+v; want both, the moov last: %v", c.kind, b.Moov, b.Mdat, c.moovLast)
 		}
-		tail := media.MP4EarlyTail(f, info.Size())
+		tail := media.MP4EarlyTail(f, size)
 		if !c.moovLast {
 			if tail != 0 {
 				t.Errorf("%s (faststart): early tail from %d; want none", c.kind, tail)
@@ -210,7 +204,7 @@ func TestEarlyTailOfFFmpegFiles(t *testing.T) {
 		}
 		// The tail holds the whole moov, and it reads as what ffmpeg wrote.
 		moov := make([]byte, b.Moov.Size)
-		if _, err := f.ReadAt(moov, b.Moov.Offset); err != nil || string(moov[4:8]) != "moov" || b.Moov.Offset+b.Moov.Size > info.Size() {
+		if _, err := f.ReadAt(moov, b.Moov.Offset); err != nil || string(moov[4:8]) != "moov" || b.Moov.Offset+b.Moov.Size > size {
 			t.Errorf("%s: the moov at %d does not read back: %v", c.kind, b.Moov.Offset, err)
 		}
 	}

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 
 	"watchparty/engine/browsertest"
 	"watchparty/engine/media"
+	"watchparty/engine/media/mediatest"
 )
 
 // fileRange is one request of a page for a library file, from its shaper's
@@ -49,20 +49,8 @@ func fileRequests(t *testing.T, s *Session, i int, name string) []fileRange {
 // block holding its first byte) and the file's size.
 func moovBlock(t *testing.T, file string) (block, size int64) {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := media.ReadTopBoxes(f, info.Size())
-	if err != nil || b.Moov.Size == 0 || b.Mdat.Size == 0 {
-		t.Fatalf("%s: moov %+v, mdat %+v (%v)", file, b.Moov, b.Mdat, err)
-	}
-	return b.Moov.Offset / (32 << 10) * (32 << 10), info.Size()
+	b, size := mediatest.TopBoxes(t, file)
+	return b.Moov.Offset / (32 << 10) * (32 << 10), size
 }
 
 // TestBrowserMP4TailFirst: a late joiner's page for an MP4 whose index

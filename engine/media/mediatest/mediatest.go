@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"watchparty/engine/media"
 )
 
 // Kind names a test file.
@@ -303,4 +305,25 @@ func pgsFile(width, height, seconds int) []byte {
 	show(45000, true, 0)
 	show(uint32(seconds)*90000-9000, false, 1)
 	return out.Bytes()
+}
+
+// TopBoxes reads the top-level MP4 boxes of the file at path and returns
+// them with the file's size; it fails t when the file cannot be read or a
+// moov or an mdat is missing.
+func TopBoxes(t testing.TB, path string) (media.TopBoxes, int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := media.ReadTopBoxes(f, info.Size())
+	if err != nil || b.Moov.Size == 0 || b.Mdat.Size == 0 {
+		t.Fatalf("%s: moov %+v, mdat %+v (%v)", path, b.Moov, b.Mdat, err)
+	}
+	return b, info.Size()
 }
