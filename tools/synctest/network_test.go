@@ -235,6 +235,67 @@ func TestBrowserSeekingPlayerHoldsTheRoom(t *testing.T) {
 	waitTogether(t, "after the seek", two, func(p Probe) bool { return playing(p) && !p.Held && p.Pos > target })
 }
 
+// TestBrowserCappedPlayerComesBack: with the room playing on without it, a
+// member whose link carries half the clip's bitrate falls behind and plays
+// what it has. What its seeks took on that link is the link's, not the
+// seek's: once behind, it aims by the first guesses (before, a capped
+// player whose link came back aimed 2 s ahead by seeks it timed while
+// starved), and when the link is free again it comes back with the others.
+func TestBrowserCappedPlayerComesBack(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	free := mustProfile("B=2/2,0")
+	sh := s.Shape(t, 1, free)
+	a := s.Join(t, 0)
+	b := s.Join(t, 1)
+	sh.Set(mustProfile("B=2/2,0,0%,300"))
+	s.Share(t, a)
+	command(t, a, "play")
+	b.Timeout = waitBound
+	b.WaitJS(`window.watchpartySync.log.some((x) => x.what === "behind")`)
+	type seeks struct {
+		In, Far, Jump     float64
+		WantIn, WantFar   float64
+		WantJump, Learned int
+	}
+	// The first guesses, from the page's own figures (its round trip
+	// included), against what the engine uses.
+	got := browsertest.Eval[seeks](b, `(() => { const e = window.watchpartySync, c = e.cfg, rtt = e.clock.rtt(), l = e.latency;
+		return { In: l.in, Far: l.far, Jump: l.jump, WantIn: c.seekInLatencyMs,
+			WantFar: Math.max(c.farLatencyMs + c.farRoundTrips * rtt, c.seekInLatencyMs),
+			WantJump: Math.round(c.jumpLatencyMs + c.jumpRoundTrips * rtt),
+			Learned: e.learned.in.xs.length + e.learned.far.xs.length + e.learned.jump.xs.length }; })()`)
+	if got.In != got.WantIn || math.Abs(got.Far-got.WantFar) > 0.5 || math.Abs(got.Jump-float64(got.WantJump)) > 0.5 || got.Learned != 0 {
+		t.Errorf("behind on a starved link, B aims its seeks by in %.0f, far %.0f, jump %.0f ms (%d samples kept); want the first guesses %.0f, %.0f, %d and none",
+			got.In, got.Far, got.Jump, got.Learned, got.WantIn, got.WantFar, got.WantJump)
+	}
+	sh.Set(free)
+	waitTogether(t, "after B's link recovered", []*browsertest.Window{a, b}, func(p Probe) bool { return playing(p) })
+	// Every jump it made from when it fell behind until it was back (its
+	// tries on the starved link, its jump once the link was free) aimed no
+	// further ahead than those guesses allow, its start latency on top
+	// (which it keeps: the player's, not the link's; 30 ms for it and the
+	// round trip changing meanwhile).
+	type jump struct {
+		Margin float64
+		Kind   string
+	}
+	jumps := browsertest.Eval[[]jump](b, `(() => { const l = window.watchpartySync.log;
+		return l.slice(l.findIndex((x) => x.what === "behind")).filter((x) => x.what === "jump").map((x) => ({ Margin: x.margin, Kind: x.kind })); })()`)
+	bound := browsertest.Eval[float64](b, `(() => { const e = window.watchpartySync, c = e.cfg, rtt = e.clock.rtt();
+		return Math.max(c.farLatencyMs + c.farRoundTrips * rtt, c.seekInLatencyMs, c.jumpLatencyMs + c.jumpRoundTrips * rtt) + e.latency.start + 30; })()`)
+	if len(jumps) == 0 {
+		t.Errorf("B came back without a jump; its notes: %s", browsertest.Eval[string](b, `JSON.stringify(window.watchpartySync.log.slice(-15))`))
+	}
+	for _, j := range jumps {
+		if j.Margin > bound {
+			t.Errorf("B behind jumped (%s) %.0f ms ahead; want at most %.0f (the first guesses); its jumps: %+v", j.Kind, j.Margin, bound, jumps)
+			break
+		}
+	}
+}
+
 // pathReport is a drift report as a page noted it (its "report" note).
 type pathReport struct {
 	At     float64      `json:"at"`

@@ -487,6 +487,9 @@ class Learned {
   get value() {
     return this.xs.length ? median(this.xs) : this.guess;
   }
+  forget() {
+    this.xs = [];
+  }
   get high() {
     if (!this.xs.length) return this.guess;
     const s = [...this.xs].sort((a, b) => b - a);
@@ -839,9 +842,26 @@ export class SyncEngine {
     return r && r.length ? "far" : "jump";
   }
 
-  /** Learns how long a seek of a kind (seekKind) took until the player could play. */
+  /**
+   * Learns how long a seek of a kind (seekKind) took until the player could
+   * play. A player behind (its link slower than the media) learns nothing:
+   * its seeks wait for a starved link, not for what a seek costs.
+   */
   learnSeek(kind, ms) {
+    if (this.behind) return;
     this.learned[kind].add(ms + (kind === "in" ? 20 : 40));
+  }
+
+  /**
+   * Forgets the seeks learned so far (the start latency stays: it is the
+   * player's, not the link's). A player that falls behind was starved while
+   * it learned the last of them: kept, they would stretch its catch-up once
+   * the link recovers (a capped player aimed 2 s ahead when its link came
+   * back) and, through its reports, the room's seek lead. The first
+   * guesses stand until its seeks teach it again.
+   */
+  forgetSeeks() {
+    for (const k of ["jump", "far", "in"]) this.learned[k].forget();
   }
 
   /**
@@ -933,7 +953,10 @@ export class SyncEngine {
       this.prepare(target, at, "in");
       return;
     }
-    if (!this.behind) this.behind = { tryAt: localNow() + this.cfg.catchUpTryMs, backoff: this.cfg.catchUpTryMs };
+    if (!this.behind) {
+      this.forgetSeeks();
+      this.behind = { tryAt: localNow() + this.cfg.catchUpTryMs, backoff: this.cfg.catchUpTryMs };
+    }
     // The row of misses ends here too: the player plays what it has, and a
     // later try to catch up (catchUp) starts a row of its own.
     this.misses = 0;
