@@ -129,6 +129,20 @@ func TestBrowserPlayersFollow(t *testing.T) {
 		t.Errorf("the late joiner's player was at %.1f s when its metadata came; want the room's position (> 17 s), loaded from the page's snapshot", pos)
 	}
 	checkAudioWarmed(t, mlog)
+	// The modules that can wait (frame streams, shares) waited for its
+	// start: fetched before it, they took the connection its player's
+	// request for the data at the join point wanted. A member who came to a
+	// paused room did not wait for a start.
+	const streamJS = `(() => { const r = performance.getEntriesByType("resource").find((e) => e.name.includes("/js/stream.js"));
+		const p = window.watchpartySync.log.find((n) => n.what === "play");
+		return r ? (performance.timeOrigin + r.startTime) - (p ? p.lt : Infinity) : null; })()`
+	c.WaitJS(streamJS + ` !== null`)
+	if d := browsertest.Eval[float64](c, streamJS); d < 0 {
+		t.Errorf("the late joiner fetched stream.js %.0f ms before its player first played; want after", -d)
+	}
+	if d := browsertest.Eval[float64](a, streamJS); d >= 0 {
+		t.Errorf("A, who came to a paused room, fetched stream.js %.0f ms after its player first played; want before (no start to wait for)", d)
+	}
 
 	// Wait for everyone: B buffers, the room holds everyone.
 	s.Settings(t, true)

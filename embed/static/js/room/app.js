@@ -483,8 +483,9 @@ function start(root, net) {
   installOverlays(ctx);
 
   // Frame streams (stream.js) and WebRTC shares (share.js) are not needed for
-  // the room's first render: they load after it, when the page is idle (or
-  // at once when the Stream tab opens), and get the last hello and what came
+  // the room's first render: they load after it (and after a joining
+  // player's start, afterStart), when the page is idle (or at once when the
+  // Stream tab opens), and get the last hello and what came
   // after it for them. Their counters fill room.stream and room.share.
   room.stream = {};
   room.share = {};
@@ -530,8 +531,31 @@ function start(root, net) {
     if (interactive || s.conn !== "open") return;
     interactive = true;
     performance.mark("room:interactive");
-    whenIdle(loadLater);
+    afterStart(() => whenIdle(loadLater));
   });
+
+  // A player joining a room that plays a file from this server needs the
+  // page's connections to the server until it has started: a module fetched
+  // then took the idle one, and the player's request for the data where it
+  // joins went on a new connection, a round trip more (200 ms on a slow
+  // path). So what can wait waits for the video to play, at most 5 s.
+  function afterStart(fn) {
+    const v = player.html;
+    const ours = v && new URL(v.currentSrc || v.src || "/", location.href).origin === location.origin;
+    if (!ours || !v.paused || !sync.state?.playing) {
+      fn();
+      return;
+    }
+    let done = false;
+    const go = () => {
+      if (done) return;
+      done = true;
+      v.removeEventListener("playing", go);
+      fn();
+    };
+    v.addEventListener("playing", go);
+    setTimeout(go, 5000);
+  }
 
   document.addEventListener("visibilitychange", () => {
     send({ type: T.PRESENCE, state: document.visibilityState === "hidden" ? PRESENCE.AWAY : PRESENCE.ONLINE });
