@@ -45,6 +45,8 @@ func FuzzParsePath(f *testing.F) {
 		`{"type":"drift","down":1,"start":1,"seek":1,"ranges":[["0","1"],{"from":0}]}`,
 		`{"type":"drift","down":1,"start":1,"seek":1,"far":"far"}`,
 		`{"type":"drift","down":1,"start":1,"seek":1,"ranges":[[0,1],[2,3],[4,5],[6,7],[8,9],[10,11],[12,13],[14,15],[16,17]]}`,
+		`{"type":"drift","down":1,"start":1,"seek":1,"ranges":[[0,1]],"version":12}`,
+		`{"type":"drift","down":1,"start":1,"seek":1,"ranges":[[0,1]],"version":"12"}`,
 		`{"down":1e999}`, `[]`, ``,
 	} {
 		f.Add([]byte(s))

@@ -137,6 +137,9 @@ type syncState struct {
 	queueLegacy bool
 
 	endedVersion uint64 // version an end was handled for
+	// videoVersion is the playback version the current video came in with:
+	// a drift report naming an older one speaks of the video before.
+	videoVersion uint64
 
 	membersDirty bool
 	membersAt    time.Time // when sync_members may next go out
@@ -536,6 +539,9 @@ type pathReport struct {
 	Seek   *float64     `json:"seek"`
 	Far    *float64     `json:"far"`
 	Ranges *[][]float64 `json:"ranges"`
+	// Version is the playback version the player was following (absent:
+	// the report does not say, and its ranges count).
+	Version *float64 `json:"version"`
 }
 
 // pathFigures is a drift report's path, checked and clamped.
@@ -544,6 +550,8 @@ type pathFigures struct {
 	loaded                 [proto.MaxLoadedRanges]span
 	nLoaded                int
 	ranges                 bool
+	// version is the report's playback version, 0 when it has none.
+	version float64
 }
 
 // parsePath reads what a drift report says about the member's path: false
@@ -577,11 +585,17 @@ func parsePath(raw []byte) (pathFigures, bool) {
 	if p.Ranges != nil {
 		f.ranges, f.nLoaded = true, loadedRanges(&f.loaded, *p.Ranges)
 	}
+	if p.Version != nil {
+		f.version = *p.Version
+	}
 	return f, true
 }
 
 // reportPath notes what a drift report says about the member's path, for
 // the lead; a report parsePath refuses leaves the previous one in place.
+// Its ranges do not count when it names a playback version from before the
+// current video: it was sent before the member had the new video, and what
+// it says is loaded is the old one's.
 func (a *actor) reportPath(c *Conn, raw []byte) {
 	f, ok := parsePath(raw)
 	if !ok {
@@ -589,6 +603,9 @@ func (a *actor) reportPath(c *Conn, raw []byte) {
 	}
 	cs := a.connSync(c)
 	cs.down, cs.start, cs.seek, cs.far, cs.path = f.down, f.start, f.seek, f.far, true
+	if f.version > 0 && f.version < float64(a.sync.videoVersion) {
+		return
+	}
 	cs.loaded, cs.nLoaded, cs.ranges = f.loaded, f.nLoaded, f.ranges
 }
 
@@ -739,6 +756,7 @@ func (a *actor) syncVideo(v *Video, by string) {
 		return
 	}
 	a.sync.state = next
+	a.sync.videoVersion = next.Version
 	a.sync.want = false
 	a.sync.holdUntil = time.Time{}
 	for _, cs := range a.sync.conns {

@@ -629,13 +629,14 @@ func TestSyncSeekLeadCoversUnloadedMedia(t *testing.T) {
 	// was told the start is (the message's time is read a little after
 	// the command's, so a lead may look up to 100 ms shorter, never
 	// longer).
+	var version float64 // the last seek's playback version
 	seek := func(to float64) float64 {
 		t.Helper()
 		r.pe.send(map[string]any{"type": "seek", "t": to})
 		var got float64
 		for _, x := range r.all() {
 			m := x.playbackWhere(func(_, st map[string]any) bool { return num(st["position"]) == to })
-			got = num(state(m)["updatedAt"]) - num(m["time"])
+			got, version = num(state(m)["updatedAt"])-num(m["time"]), num(state(m)["version"])
 		}
 		return got
 	}
@@ -702,9 +703,21 @@ func TestSyncSeekLeadCoversUnloadedMedia(t *testing.T) {
 	// A new video: nothing of it is loaded.
 	report(map[string]any{"far": 700, "ranges": [][]float64{{0, 100}}})
 	check("loaded", 20, loaded)
+	old := version
 	r.owner.send(map[string]any{"type": "video", "url": "https://x.test/b.webm"})
 	for _, x := range r.all() {
 		x.expect("video")
 	}
 	check("after a new video", 20, unloaded)
+	// A report the member sent before it had the new video (it names the
+	// playback version it followed) speaks of the old one's media; one
+	// with the new video's version, or none, counts.
+	cur := version
+	if cur <= old {
+		t.Fatalf("the new video's playback version %v is not past the old one's %v", cur, old)
+	}
+	report(map[string]any{"far": 700, "ranges": [][]float64{{0, 100}}, "version": old})
+	check("a report from before the new video", 20, unloaded)
+	report(map[string]any{"far": 700, "ranges": [][]float64{{0, 100}}, "version": cur})
+	check("a report on the new video", 20, loaded)
 }

@@ -1242,7 +1242,8 @@ export class SyncEngine {
    * this player can make: how long the server's messages take to reach it
    * (down), its start latency, its seek latencies into loaded media (seek)
    * and to media not loaded (far), and what it has loaded (ranges, when the
-   * player says). The room's lead covers the slowest member.
+   * player says, with the playback version it follows). The room's lead
+   * covers the slowest member.
    */
   maybeReport(sn) {
     if (sn - this.lastReport < this.cfg.reportMs || !Number.isFinite(this.drift)) return;
@@ -1258,7 +1259,12 @@ export class SyncEngine {
         far: Math.round(lat.far),
       });
       const ranges = this.adapter.loadedRanges();
-      if (ranges) msg.ranges = reportRanges(ranges, this.adapter.position());
+      if (ranges) {
+        msg.ranges = reportRanges(ranges, this.adapter.position());
+        // The video they are of: a report still on its way when the room
+        // changed the video is not taken for the new one's.
+        msg.version = this.state.version;
+      }
       this.note("report", msg);
     }
     this.o.send(msg);
