@@ -76,6 +76,7 @@ type Service struct {
 	releaseMu    sync.Mutex
 	release      *time.Timer   // returns hash memory to the OS once hashing stops
 	releaseDelay time.Duration // after the last hash (releaseAfter)
+	closed       bool          // Close was called: no timer is armed again
 
 	// countMu serialises the transactions that change the user count (sign-up
 	// and delete), which would otherwise conflict on it under a burst.

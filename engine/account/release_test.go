@@ -35,3 +35,22 @@ func TestHashMemoryCollectedAfterLogIns(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestClosedServiceCollectsNothing: a closed service (the server stopped)
+// asks for no collection later, not even for hashes made just before: its
+// timer is stopped, and a hash after Close arms none.
+func TestClosedServiceCollectsNothing(t *testing.T) {
+	s, _ := newService(t, account.Settings{Registration: account.RegistrationOpen, HashTime: 1,
+		HashMemory: 1024, SessionTTL: time.Hour})
+	s.SetReleaseDelay(50 * time.Millisecond)
+	register(t, s, "ann@example.test", "Ann", "correct horse")
+	s.Close()
+	before := forcedCollections()
+	login(t, s, "ann@example.test", "correct horse")
+	// Ten times the delay: an armed timer would have fired by then, on a
+	// loaded machine too.
+	time.Sleep(500 * time.Millisecond)
+	if n := forcedCollections() - before; n != 0 {
+		t.Errorf("%d collections asked for after Close; want none", n)
+	}
+}

@@ -306,6 +306,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return s.runSFU(gctx) })
 	}
 	err = g.Wait()
+	s.Accounts.Close()
 	if cerr := s.Store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}

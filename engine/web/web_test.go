@@ -64,6 +64,7 @@ func newTestServer(t *testing.T, mutate func(*config.Config), routes func(*fiber
 		t.Fatal(err)
 	}
 	w.OnClose(rooms.Close)
+	w.OnClose(acc.Close)
 	if routes != nil {
 		routes(w.App())
 	}
