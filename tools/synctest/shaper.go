@@ -96,8 +96,11 @@ type schedule struct {
 	link *link
 	rnd  *rand.Rand
 	last time.Time // when the previous chunk is delivered: TCP keeps order
-	// firstMS delays the first chunk more: the connection's handshake.
-	firstMS float64
+	// ready is when the connection's handshake is done (a round trip after
+	// it was opened): nothing leaves before. A connection the browser
+	// opened ahead of its first request (Chromium opens one more when a
+	// navigation starts) has paid it by then, as over TCP.
+	ready   time.Time
 	stalled float64 // ms a loss added to the last chunk
 }
 
@@ -105,8 +108,10 @@ type schedule struct {
 // side over path p.
 func (s *schedule) deliver(now time.Time, n int, p Path) time.Time {
 	sent := s.link.transmit(now, n, p.RateKbps)
-	d := p.DelayMS + s.firstMS
-	s.firstMS = 0
+	if sent.Before(s.ready) {
+		sent = s.ready // after the link's booking: other connections' data does not wait
+	}
+	d := p.DelayMS
 	if p.JitterMS > 0 {
 		d += (s.rnd.Float64()*2 - 1) * p.JitterMS
 	}
@@ -236,8 +241,9 @@ func (s *Shaper) accept() {
 	}
 }
 
-// serve passes one connection on to the server. Its first bytes wait a
-// round trip more, as a TCP handshake over the path would take.
+// serve passes one connection on to the server. Nothing leaves until a
+// round trip after the connection was opened, as a TCP handshake over the
+// path would take.
 func (s *Shaper) serve(c *net.TCPConn, n uint64) {
 	defer s.wg.Done()
 	u, err := net.Dial("tcp", s.target)
@@ -257,8 +263,9 @@ func (s *Shaper) serve(c *net.TCPConn, n uint64) {
 		_ = c.Close()
 		_ = uc.Close()
 	}()
-	s.wire.add(WireEvent{At: msOf(time.Now()), Conn: n, Kind: "open"})
-	upSched := &schedule{link: &s.up, rnd: rand.New(rand.NewPCG(s.seed, n*2)), firstMS: s.Profile().RTT()}
+	opened := time.Now()
+	s.wire.add(WireEvent{At: msOf(opened), Conn: n, Kind: "open"})
+	upSched := &schedule{link: &s.up, rnd: rand.New(rand.NewPCG(s.seed, n*2)), ready: opened.Add(time.Duration(s.Profile().RTT() * float64(time.Millisecond)))}
 	downSched := &schedule{link: &s.down, rnd: rand.New(rand.NewPCG(s.seed, n*2+1))}
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -41,6 +41,32 @@ func TestScheduleDelayJitterOrder(t *testing.T) {
 	}
 }
 
+// TestScheduleHandshake: nothing leaves before the connection's handshake
+// is done (ready, a round trip after it was opened); a connection opened
+// long before its first request has paid it by then.
+func TestScheduleHandshake(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	p := Path{DelayMS: 100}
+	s := &schedule{link: &link{}, rnd: rand.New(rand.NewPCG(1, 2)), ready: t0.Add(ms(200))}
+	if at := s.deliver(t0.Add(ms(5)), 100, p); !at.Equal(t0.Add(ms(300))) {
+		t.Errorf("a request sent 5 ms after the connect arrives %v after it; want 300ms (handshake 200 + 100)", at.Sub(t0))
+	}
+	if at := s.deliver(t0.Add(ms(250)), 100, p); !at.Equal(t0.Add(ms(350))) {
+		t.Errorf("the next chunk arrives %v after the connect; want 350ms (its delay alone)", at.Sub(t0))
+	}
+	// Two connections on one path: one opened long before its first
+	// request, one just opened; the new one's handshake holds only its own.
+	l := &link{}
+	warm := &schedule{link: l, rnd: rand.New(rand.NewPCG(1, 2)), ready: t0.Add(ms(200))}
+	cold := &schedule{link: l, rnd: rand.New(rand.NewPCG(3, 4)), ready: t0.Add(ms(640))}
+	if at := cold.deliver(t0.Add(ms(445)), 100, p); !at.Equal(t0.Add(ms(740))) {
+		t.Errorf("a request on a connection opened at 440 arrives %v after 0; want 740ms (its handshake until 640, then 100)", at.Sub(t0))
+	}
+	if at := warm.deliver(t0.Add(ms(450)), 100, p); !at.Equal(t0.Add(ms(550))) {
+		t.Errorf("a first request 450 ms after the connect arrives %v after it; want 550ms (the handshake long done)", at.Sub(t0))
+	}
+}
+
 // TestScheduleRate: a capped link passes n bytes in n*8/kbps ms, shared by
 // the connections on it, and the delay comes on top.
 func TestScheduleRate(t *testing.T) {

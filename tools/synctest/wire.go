@@ -118,6 +118,7 @@ func header(b []byte, name string) string {
 type WireRequest struct {
 	Conn     uint64
 	NewConn  bool
+	Opened   float64 // when its connection was opened (the page's connect), if new
 	Line     string
 	Sent     float64
 	Response float64
@@ -148,7 +149,7 @@ func wireRequests(ev []WireEvent, from, until float64) (reqs []WireRequest, conn
 					fresh = false
 				}
 			}
-			reqs = append(reqs, WireRequest{Conn: e.Conn, NewConn: fresh, Line: e.Text, Sent: e.At - from, Response: math.NaN()})
+			reqs = append(reqs, WireRequest{Conn: e.Conn, NewConn: fresh, Opened: opened[e.Conn] - from, Line: e.Text, Sent: e.At - from, Response: math.NaN()})
 			cur[e.Conn] = len(reqs)
 		case "resp", "data":
 			k, ok := cur[e.Conn]
@@ -175,13 +176,13 @@ func wireRequests(ev []WireEvent, from, until float64) (reqs []WireRequest, conn
 
 // printWire writes a late joiner's requests until its first play.
 func printWire(w io.Writer, reqs []WireRequest, conns int) {
-	fmt.Fprintf(w, "  its requests until the first play (%d connections opened; ms after the page started loading, as the request reached the server -> its response's first byte reached the page):\n", conns)
+	fmt.Fprintf(w, "  its requests until the first play (%d connections opened; ms after the page started loading, as the request reached the server -> its response's first byte reached the page; a new connection with when the page opened it):\n", conns)
 	for _, r := range reqs {
 		conn := "conn " + strconv.FormatUint(r.Conn, 10)
 		if r.NewConn {
-			conn += " (new)"
+			conn += fmt.Sprintf(" (new, %.0f)", r.Opened)
 		}
-		fmt.Fprintf(w, "    %6.0f -> %6.0f  %-14s %s  [%s] %d B in %d pieces (%d held by a loss), the last at %.0f\n",
+		fmt.Fprintf(w, "    %6.0f -> %6.0f  %-19s %s  [%s] %d B in %d pieces (%d held by a loss), the last at %.0f\n",
 			r.Sent, r.Response, conn, r.Line, r.Status, r.Bytes, r.Chunks, r.Stalls, r.Last)
 	}
 }
