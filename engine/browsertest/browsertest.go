@@ -105,8 +105,8 @@ func WithRoomHooks() Option { return func(s *settings) { s.roomHooks = true } }
 // roomHooks runs in every new document of a window made WithRoomHooks.
 const roomHooks = `addEventListener("load", () => {
   if (!document.getElementById("room")) return;
-  // The room module beside the page's entry (their URLs carry the assets' version).
-  import(new URL("room/app.js", document.querySelector('script[src$="/js/room.js"]').src).href).then((m) => {
+  // The page's room module (its URL carries the assets' version).
+  import(document.querySelector('script[src$="/js/room/app.js"]').src).then((m) => {
     window.watchpartySync = m.room.sync;
     window.watchpartyStream = m.room.stream;
     window.watchpartyShare = m.room.share;

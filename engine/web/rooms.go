@@ -224,12 +224,17 @@ func (s *Server) roomPage(c *fiber.Ctx) error {
 		inviteURL = s.absURL(c, "/i/"+in.Invite)
 	}
 	// The browser starts fetching the page's two start-up scripts when it
-	// commits the page, before it has read and scanned the page's 80 KB.
-	c.Set(fiber.HeaderLink, s.roomLinks)
+	// commits the page, before it has read and scanned the page's 80 KB;
+	// a page with a playback snapshot asks for its file first, on the
+	// page's own connection, and adds them then (snapshot.go earlyFetch).
+	snap := s.roomSnapshot(c, code)
+	if snap == nil {
+		c.Set(fiber.HeaderLink, s.roomLinks)
+	}
 	// The page carries the room's playback as it is now: never kept.
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return s.render(c, "room", fiber.Map{
-		"Snapshot":     s.roomSnapshot(c, code),
+		"Snapshot":     snap,
 		"Title":        in.Title(),
 		"Room":         in,
 		"IsOwner":      in.Owner == u.ID,

@@ -82,9 +82,12 @@ type Server struct {
 	// styles (the room page's).
 	scriptHashes, styleHashes []string
 	// roomLinks is the room page's Link header: its two start-up scripts,
-	// preloaded from the response's headers (roomPage).
-	roomLinks string
-	base      string
+	// preloaded from the response's headers (roomPage), when the page
+	// carries no playback snapshot; a page with one adds them,
+	// roomScripts, from its head (snapshot.go earlyFetch).
+	roomLinks   string
+	roomScripts [2]string
+	base        string
 
 	proxies proxies // trusted reverse proxies
 	csp     string  // Content-Security-Policy of every response (csp.go)
@@ -315,7 +318,8 @@ func (s *Server) loadTemplates() error {
 	importMap := `<script type="importmap">` + bundle.importMap + `</script>`
 	roomStyle := `<style>` + string(roomCSS) + `</style>`
 	s.roomLinks = "<" + static + roomEntry + ">; rel=modulepreload, <" + static + roomApp + ">; rel=modulepreload"
-	s.scriptHashes = []string{scriptHash(bundle.importMap), scriptHash(earlySocket), scriptHash(earlyPlayer)}
+	s.roomScripts = [2]string{static + roomEntry, static + roomApp}
+	s.scriptHashes = []string{scriptHash(bundle.importMap), scriptHash(earlySocket), scriptHash(earlyFetch), scriptHash(earlyPlayer)}
 	s.styleHashes = []string{scriptHash(string(roomCSS))}
 	funcs := template.FuncMap{
 		// importMap sends the URLs of the joined start-up modules to the
@@ -323,6 +327,9 @@ func (s *Server) loadTemplates() error {
 		"importMap": func() template.HTML { return template.HTML(importMap) }, //nolint:gosec // made by the server from its own file names
 		// earlySocket opens the room's websocket from the page's head (bundle.go).
 		"earlySocket": func() template.HTML { return template.HTML("<script>" + earlySocket + "</script>") }, //nolint:gosec // a constant
+		// earlyFetch asks for the snapshot's file tail, then adds the
+		// page's start-up scripts (snapshot.go).
+		"earlyFetch": func() template.HTML { return template.HTML("<script>" + earlyFetch + "</script>") }, //nolint:gosec // a constant
 		// earlyPlayer starts the room's video from the page's snapshot (snapshot.go).
 		"earlyPlayer": func() template.HTML { return template.HTML("<script>" + earlyPlayer + "</script>") }, //nolint:gosec // a constant
 		"asset":       func(name string) string { return static + name },

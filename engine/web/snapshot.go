@@ -30,6 +30,9 @@ type pageSnapshot struct {
 	Now   int64           `json:"now"`  // the server's clock when the page was made, Unix ms
 	Play  *playInfo       `json:"play"` // the /media/play answer
 	Aim   earlyAim        `json:"aim"`
+	// Scripts are the page's start-up scripts, its entry and its room
+	// module, which earlyFetch adds once it has asked for the file.
+	Scripts [2]string `json:"scripts"`
 }
 
 // earlyAim is how far ahead of the room's position earlyPlayer starts the
@@ -72,8 +75,64 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 	if err != nil || play.HLS || play.Mode != string(media.Direct) {
 		return nil
 	}
-	return &pageSnapshot{Video: snap.Video, State: snap.State, Now: snap.Now, Play: &play, Aim: theEarlyAim}
+	return &pageSnapshot{Video: snap.Video, State: snap.State, Now: snap.Now, Play: &play, Aim: theEarlyAim, Scripts: s.roomScripts}
 }
+
+// earlyFetch is the inline script in the head of a room page with a
+// snapshot. A WebM or Matroska file keeps its index (cues) at its end as a
+// rule, and the player reads it only at its first seek: a request more,
+// which left 0.6-1 s after the metadata on a busy page. The script asks for
+// the file's tail first (about 12 bytes of cues per second of media, 32 KB
+// more) when the room plays: the player's read of the index is then
+// answered by the browser's cache (the URL names the file's version,
+// media.go fileVersion), and its request for the head waits for the
+// tail's. An MP4 whose index (moov) follows its media data is read the same
+// way, but before its metadata: the play answer's tail is where the
+// player's read of it starts (the server reads the file's boxes:
+// media.TopBoxes.EarlyTail), and the script asks for the file from there,
+// paused room or not. An MP4 whose moov comes first gets no tail (its
+// head's request carries it). The request's promise is left on the
+// snapshot's element (tail) for earlyPlayer.
+//
+// Only then does the script add the page's entry, and the room module once
+// the entry is in (on the entry's connection, then idle); such a page has
+// no Link header preloading them. The page's own connection is idle once
+// the page is in, and Chromium opens one more when the navigation starts;
+// a request that finds neither idle opens a connection of its own, a round
+// trip more on a new path (its handshake). With both scripts asked for at
+// once after the tail, the tail found both connections taken in one run of
+// three (the scripts' requests reached them first, 40 ms after the script
+// ran); with the room module asked for first and the entry as its import,
+// the hello came 200 ms later (the entry was asked for only once the room's
+// 46 KB were in and parsed). The tail is on a late joiner's chain (the head
+// waits for it, the metadata for the head); the scripts are not, as long as
+// the hello is handled before the video is ready at its position. The room
+// module added after the page's body began is not render-blocking: the room
+// is painted once parsed, before its state is in (a page without a
+// snapshot waits for the room module).
+const earlyFetch = `(() => {
+  const d = document.getElementById("playback-snapshot");
+  let s = null;
+  try {
+    s = JSON.parse(d.textContent);
+    const st = s.state, play = s.play;
+    const moov = Number.isSafeInteger(play.tail) && play.tail > 0;
+    let range = moov ? play.tail + "-" : "";
+    if (!moov && st.playing && /\.(webm|mkv)\?/i.test(play.url)) range = "-" + Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
+    if (range && !play.hls) d.tail = fetch(play.url, { headers: { Range: "bytes=" + range } }).then((r) => r.arrayBuffer()).catch(() => {});
+  } catch {
+    d.tail = null;
+  }
+  const [entry, room] = (s && s.scripts) || [];
+  const add = (src, then) => {
+    const e = document.createElement("script");
+    e.type = "module";
+    e.src = src;
+    if (then) e.onload = e.onerror = then;
+    document.head.append(e);
+  };
+  if (typeof entry === "string" && typeof room === "string") add(entry, () => add(room));
+})();`
 
 // earlyPlayer is the room page's inline script that starts the snapshot's
 // video (see above). The server's instant in the snapshot is about half a
@@ -96,22 +155,12 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // position: the hello in and the video ready there): the slowest of them
 // and the aim's slack (the start latency and 120 ms). Anything else found
 // there (not a list of at most five whole ms from 100 to 3500) is
-// ignored. A WebM or Matroska file keeps its
-// index (cues) at its end as a rule, and the player reads it only at its
-// first seek: a request more, which left 0.6-1 s after the metadata on a
-// busy page. The script asks for the file's tail first (about 12 bytes of
-// cues per second of media, 32 KB more): the player's read of the index is
-// then answered by the browser's cache (the URL names the file's version,
-// media.go fileVersion), and its request for the head waits for the tail's.
-// An MP4 whose index (moov) follows its media data is read the same way,
-// but before its metadata: the play answer's tail is where the player's
-// read of it starts (the server reads the file's boxes:
-// media.TopBoxes.EarlyTail), and the script asks for the file from there,
-// paused room or not, and gives the video its source only once that tail
-// is in (or after 4 s): a head's request made earlier waits only for the
-// tail's response to begin, and the player's read of a block of the moov
-// that has not come yet goes out on its own. An MP4 whose moov comes first
-// gets no tail (its head's request carries it).
+// ignored. The file's tail was asked for from the page's head (earlyFetch,
+// above); for an MP4 whose index (moov) follows its media data the script
+// gives the video its source only once that tail is in (or after 4 s): a
+// head's request made earlier waits only for the tail's response to begin,
+// and the player's read of a block of the moov that has not come yet goes
+// out on its own.
 // A browser's first player with sound waits for its audio output to start
 // before it can show a frame: Chromium starts its audio service then (0.25-
 // 0.7 s in a fresh headless Chromium on a loaded machine, where PulseAudio
@@ -152,15 +201,10 @@ const earlyPlayer = `(() => {
     v.src = play.url;
     if (pos > 0) v.currentTime = pos;
   };
-  const moov = Number.isSafeInteger(play.tail) && play.tail > 0;
-  let range = moov ? play.tail + "-" : "";
-  if (!moov && st.playing && /\.(webm|mkv)\?/i.test(play.url)) range = "-" + Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
-  if (range) {
-    const got = fetch(play.url, { headers: { Range: "bytes=" + range } }).then((r) => r.arrayBuffer()).catch(() => {});
-    if (moov) {
-      got.then(start);
-      setTimeout(start, 4000);
-    }
+  const wait = Number.isSafeInteger(play.tail) && play.tail > 0 && d.tail instanceof Promise;
+  if (wait) {
+    d.tail.then(start);
+    setTimeout(start, 4000);
   }
   if (st.playing) {
     const h = "RIFF\x74\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x40\x1f\0\0\x01\0\x08\0data\x50\0\0\0";
@@ -180,6 +224,6 @@ const earlyPlayer = `(() => {
     v.addEventListener("error", done, { once: true });
   }
   box.replaceChildren(v);
-  if (!moov) start();
+  if (!wait) start();
   box.early = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: pos, at, lead };
 })();`

@@ -1,9 +1,13 @@
 package web_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -96,6 +100,37 @@ func TestRoomPageCarriesPlaybackSnapshot(t *testing.T) {
 	if now, _ := s["now"].(float64); now < st["updatedAt"].(float64)-2000 {
 		t.Errorf("snapshot clock %v is before the state it holds (%v)", now, st["updatedAt"])
 	}
+	// The page asks for the file before its scripts: no Link header
+	// preloads them and no script element names them; the head adds them
+	// from the snapshot (the entry, then the room module), after the import
+	// map. Each inline script is allowed by its hash.
+	if link := resp.Header.Get("Link"); link != "" {
+		t.Errorf("room page with a snapshot: Link %q; want none (its scripts come after the file's tail)", link)
+	}
+	if strings.Contains(page, `<script type="module"`) {
+		t.Error("room page with a snapshot names its module scripts in its markup")
+	}
+	scripts, _ := s["scripts"].([]any)
+	if len(scripts) != 2 || !regexp.MustCompile(`^/static/[0-9a-f]+/js/room\.js$`).MatchString(fmt.Sprint(scripts[0])) ||
+		!regexp.MustCompile(`^/static/[0-9a-f]+/js/room/app\.js$`).MatchString(fmt.Sprint(scripts[1])) {
+		t.Errorf("snapshot scripts %v; want the versioned entry and room module", s["scripts"])
+	}
+	head, _, _ := strings.Cut(page, "</head>")
+	if i, j := strings.Index(head, `<script type="importmap">`), strings.Index(head, `id="playback-snapshot"`); i < 0 || j < i {
+		t.Error("the snapshot is not in the page's head after the import map")
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	inline := regexp.MustCompile(`(?s)<script>(.*?)</script>`).FindAllStringSubmatch(page, -1)
+	if len(inline) != 3 || !strings.Contains(head, inline[1][0]) || !strings.Contains(inline[1][1], "fetch(") {
+		t.Errorf("room page with a snapshot has %d inline scripts; want the socket's and the file's in its head, the player's in its body", len(inline))
+	}
+	for _, m := range inline {
+		sum := sha256.Sum256([]byte(m[1]))
+		if h := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, h) {
+			t.Errorf("the policy does not allow an inline script (%s): %.60s", h, m[1])
+		}
+	}
+
 	// The file's name is text in the page: no markup of it reaches the HTML.
 	if strings.Contains(page, "clip <b>") || !strings.Contains(html.UnescapeString(page), "clip") {
 		t.Error("the file name is in the page unescaped")

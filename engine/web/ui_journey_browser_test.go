@@ -41,7 +41,7 @@ func TestBrowserRoomJourney(t *testing.T) {
 
 	// The page's plurals and clock times, worked out without Intl for the
 	// catalogues' languages, are Intl's.
-	if bad := browsertest.EvalAsync[[]string](wa, `import(new URL("i18n.js", document.querySelector('script[src$="/js/room.js"]').src).href).then((m) => {
+	if bad := browsertest.EvalAsync[[]string](wa, `import(new URL("../i18n.js", document.querySelector('script[src$="/js/room/app.js"]').src).href).then((m) => {
 	  const bad = [];
 	  for (const l of ["en", "de", "fr"]) {
 	    const pr = new Intl.PluralRules(l), dt = new Intl.DateTimeFormat(l, { hour: "2-digit", minute: "2-digit" });

@@ -102,8 +102,9 @@ func enterRoom(w *browsertest.Window, base, code string) {
 
 // roomModule is a JavaScript expression giving the page's room module
 // (embed/static/js/room/app.js), from which tests read the page's parts: the
-// one beside the page's entry script, whose URL carries the assets' version.
-const roomModule = `import(new URL("room/app.js", document.querySelector('script[src$="/js/room.js"]').src).href)`
+// page's own script, whose URL carries the assets' version (a page with a
+// playback snapshot adds it from its head).
+const roomModule = `import(document.querySelector('script[src$="/js/room/app.js"]').src)`
 
 // fitsViewport reports what does not fit: the player and the composer must
 // be fully inside the viewport, and the page must not scroll.

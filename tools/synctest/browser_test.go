@@ -311,7 +311,7 @@ func checkAudioWarmed(t *testing.T, mlog *MediaLog) {
 // its page aimed by (ms), the first guess it would have aimed by (from the
 // page's snapshot and navigation, as the page's early script computes it)
 // and what the device has learned its joins cost.
-const earlyJS = `import(new URL("room/app.js", document.querySelector('script[src$="/js/room.js"]').src).href).then((m) => {
+const earlyJS = `import(document.querySelector('script[src$="/js/room/app.js"]').src).then((m) => {
 	const e = m.room.player.early;
 	const aim = JSON.parse(document.getElementById("playback-snapshot").textContent).aim;
 	const nav = performance.getEntriesByType("navigation")[0];

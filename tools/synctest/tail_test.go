@@ -3,6 +3,7 @@
 package main
 
 import (
+	"math"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -136,5 +137,59 @@ func TestBrowserMP4TailFirst(t *testing.T) {
 	reqs = late(2, fast)
 	if len(reqs) == 0 || reqs[0].start != 0 {
 		t.Errorf("the late joiner's requests for the faststart MP4: %+v; want the head first, no tail", reqs)
+	}
+}
+
+// TestBrowserLateJoinTailOnWarmConnection: a late joiner's page on a 200 ms
+// path asks for its WebM file's tail before its start-up scripts, so that
+// the tail goes on a connection the browser had open when the page came
+// (the page's own, idle once it is in, or the one Chromium opened beside
+// it), not on a new one (its handshake, a round trip more on the late
+// joiner's chain); the scripts follow on the other. The shaper's trace
+// says which connection each request took and when each was opened.
+func TestBrowserLateJoinTailOnWarmConnection(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClipIn(t, dir, 120, "webm")
+	s := NewSession(t, dir, clip, 2, nil)
+	s.Shape(t, 1, mustProfile("late=100/100"))
+	a := s.Join(t, 0)
+	s.Share(t, a)
+	command(t, a, "play")
+	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+
+	w := s.Window(t, 1)
+	s.Enter(t, 1, w)
+	waitTogether(t, "late joiner", s.Opened(), func(p Probe) bool { return playing(p) })
+
+	opened := map[uint64]float64{}
+	var page, tail, entry *WireEvent
+	pageAt := math.Inf(1)
+	wire := s.Shapers[1].Wire()
+	for k := range wire {
+		e := &wire[k]
+		switch {
+		case e.Kind == "open":
+			opened[e.Conn] = e.At
+		case e.Kind == "req" && page == nil && e.Text == "GET /r/"+s.Code:
+			page = e
+		case e.Kind == "req" && tail == nil && strings.Contains(e.Text, "/media/file/"+clip+"?") && strings.Contains(e.Text, "(bytes=-"):
+			tail = e
+		case e.Kind == "req" && entry == nil && strings.HasSuffix(e.Text, "/js/room.js"):
+			entry = e
+		case e.Kind == "resp" && page != nil && e.Conn == page.Conn && pageAt == math.Inf(1):
+			pageAt = e.At
+		}
+	}
+	if page == nil || tail == nil || entry == nil {
+		t.Fatalf("the late joiner's trace has page %v, tail %v, entry script %v; want all three", page, tail, entry)
+	}
+	for _, e := range []*WireEvent{page, tail, entry} {
+		t.Logf("%s reached the server %.0f ms after the page's request, on connection %d (opened at %.0f)", e.Text, e.At-page.At, e.Conn, opened[e.Conn]-page.At)
+	}
+	if at, ok := opened[tail.Conn]; !ok || at > pageAt {
+		t.Errorf("the file's tail went on connection %d, opened %.0f ms after the page's response began: a new connection, not one the page had", tail.Conn, at-pageAt)
+	}
+	if tail.Conn == entry.Conn && tail.At > entry.At {
+		t.Errorf("the entry script took the connection before the tail (%s, then %s)", entry.Text, tail.Text)
 	}
 }
