@@ -48,14 +48,25 @@ type earlyAim struct {
 // made of; TestEarlyAimFollowsSyncJS keeps them equal to sync.js's.
 const (
 	syncJumpLatencyMs  = 250 // mechanics.jumpLatencyMs
-	syncJumpRoundTrips = 6   // mechanics.jumpRoundTrips
 	syncStartLatencyMs = 80  // mechanics.startLatencyMs
 )
 
+// earlyRoundTrips are the round trips of the early load's chain, fewer than
+// sync.js's first guess of a jump after the hello (mechanics.jumpRoundTrips,
+// 6: connections of its own): the file's tail on a connection the page has
+// open, its head after it, the data at the room's position, and room for
+// two losses or a new connection (a loss holds a piece about a round trip
+// of a 200 ms path). On that path the early script's run until the video
+// was ready there took 0.8-1.2 s in five runs (docs/sync.md), where the
+// guess of 6 round trips aimed 1.5-1.7 s ahead; 4 would have been short in
+// two of them (each then aims again, 0.5 s more).
+const earlyRoundTrips = 5
+
 // theEarlyAim is sync.js's first guess for a seek into media not loaded
-// yet and the start latency, at least 0.8 s; and the slack over what a
-// device has learned its joins cost (see earlyPlayer).
-var theEarlyAim = earlyAim{Ms: syncJumpLatencyMs + syncStartLatencyMs, Trips: syncJumpRoundTrips, Min: 800, Slack: syncStartLatencyMs + 120} //nolint:gochecknoglobals // a constant value of a struct type
+// yet (its ms, earlyRoundTrips round trips) and the start latency, at least
+// 0.8 s; and the slack over what a device has learned its joins cost (see
+// earlyPlayer).
+var theEarlyAim = earlyAim{Ms: syncJumpLatencyMs + syncStartLatencyMs, Trips: earlyRoundTrips, Min: 800, Slack: syncStartLatencyMs + 120} //nolint:gochecknoglobals // a constant value of a struct type
 
 // roomSnapshot is the snapshot of room code for its page, nil when there is
 // nothing to start early.
@@ -141,9 +152,9 @@ const earlyFetch = `(() => {
 // handshake and the request, two round trips). The video is aimed at where
 // the room will be once the data there has come (the snapshot's aim):
 // sync.js's first guess for a seek into media not loaded yet
-// (mechanics.jumpLatencyMs and jumpRoundTrips round trips: a new connection,
-// the file's tail and head, and the data at the target, with room for a
-// loss; the browser's audio output starts meanwhile, below) and the start
+// (mechanics.jumpLatencyMs and earlyRoundTrips round trips: the file's tail
+// and head, and the data at the target, with room for losses; the
+// browser's audio output starts meanwhile, below) and the start
 // latency (mechanics.startLatencyMs); and at least 0.8 s, as the engine
 // can start the player only once the page's scripts have run and the
 // room's hello is in (on loopback at a load of 3-11, 150-250 ms after this

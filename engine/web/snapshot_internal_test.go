@@ -19,7 +19,6 @@ func TestEarlyAimFollowsSyncJS(t *testing.T) {
 	}
 	for name, want := range map[string]int{
 		"jumpLatencyMs":  syncJumpLatencyMs,
-		"jumpRoundTrips": syncJumpRoundTrips,
 		"startLatencyMs": syncStartLatencyMs,
 	} {
 		m := regexp.MustCompile(`(?m)^\s*` + name + `:\s*(\d+),`).FindSubmatch(src)
