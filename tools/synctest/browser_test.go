@@ -275,6 +275,48 @@ func TestBrowserLateTimerReaims(t *testing.T) {
 	}
 }
 
+// TestBrowserStartFollowsTheClock: a start scheduled by the clock's
+// estimate is scheduled again when the estimate moves before it (a late
+// joiner's first start is often scheduled on the hello's server time alone,
+// before the first pong): the player starts on the room's position by the
+// new estimate, not 300 ms off it by the old one.
+func TestBrowserStartFollowsTheClock(t *testing.T) {
+	a, b, _ := playingPair(t, false)
+	two := []*browsertest.Window{a, b}
+	command(t, a, "pause")
+	waitTogether(t, "pause", two, paused)
+
+	// Once B has scheduled its next start, its clock's estimate moves 300 ms
+	// back (its pings stopped, so that no pong moves it again).
+	browsertest.Eval[bool](b, `(() => { const e = window.watchpartySync; const orig = e.scheduleStart;
+		e.scheduleStart = function (localAt) {
+			e.scheduleStart = orig;
+			orig.call(this, localAt);
+			e.clock.stop();
+			e.clock.offset -= 300;
+			for (const fn of e.clock.listeners) fn();
+		};
+		e.log.push({ what: "mark" });
+		return true; })()`)
+	command(t, a, "play")
+	const since = `(() => { const l = window.watchpartySync.log; return l.slice(l.findLastIndex((x) => x.what === "mark")); })()`
+	b.WaitJS(since + `.some((x) => x.what === "learned" || x.what === "settled")`)
+	type note struct {
+		What  string  `json:"what"`
+		Drift float64 `json:"drift"`
+	}
+	notes := browsertest.Eval[[]note](b, since)
+	for _, n := range notes {
+		if n.What != "learned" && n.What != "settled" {
+			continue
+		}
+		if math.Abs(n.Drift) > 150 {
+			t.Errorf("B's first start after its clock moved was %.0f ms off the room by that clock; want it started by the new estimate: %+v", n.Drift, notes)
+		}
+		break
+	}
+}
+
 // checkAudioWarmed checks, in a late joiner's media log, that its page
 // started the browser's audio output with a silent sound (a player on a
 // blob: URL that got as far as playing, Chromium's pipeline state after its

@@ -514,10 +514,12 @@ export class SyncEngine {
     this.o = options;
     this.cfg = { ...mechanics, ...(options.config || {}) };
     this.clock = options.clock || new Clock(options.send);
+    if (typeof this.clock.onChange === "function") this.clock.onChange(() => this.clockMoved());
     this.state = null;
     this.adapter = null;
     this.source = "";
     this.startTimer = 0;
+    this.startAt = 0; // the server instant the scheduled start is for
     this.loopTimer = 0;
     this.learned = {
       start: new Learned(this.cfg.startLatencyMs, 0, 500),
@@ -906,7 +908,27 @@ export class SyncEngine {
       this.startLate(-left, false);
       return;
     }
+    this.startAt = p.at;
     this.scheduleStart(this.clock.toLocal(p.at) - this.latency.start);
+  }
+
+  /**
+   * A start scheduled by the clock's estimate before it moved (a late
+   * joiner's is often scheduled on the hello's server time alone, before
+   * the first pong: off by the hello's way down and by how long the page
+   * took to read it) is scheduled again by the new estimate.
+   */
+  clockMoved() {
+    if (!this.startTimer || !(this.startAt > 0)) return;
+    const localAt = this.clock.toLocal(this.startAt) - this.latency.start;
+    clearTimeout(this.startTimer);
+    this.startTimer = 0;
+    if (localAt < localNow()) {
+      this.note("start-late", { lateMs: localNow() - localAt, clock: true });
+      this.startLate(localNow() - localAt, false);
+      return;
+    }
+    this.scheduleStart(localAt);
   }
 
   /**
@@ -1023,6 +1045,7 @@ export class SyncEngine {
   cancelStart() {
     clearTimeout(this.startTimer);
     this.startTimer = 0;
+    this.startAt = 0;
     this.pending = null;
   }
 
