@@ -80,6 +80,7 @@ type Config struct {
 		CatchUpMS              int
 		MaxNudgePct            int
 		ReaimMS                int
+		JoinCatchUpMS          int
 		LeadMS                 int
 		SeekLeadMS             int
 		MaxLeadMS              int

@@ -39,6 +39,7 @@ type SyncOptions struct {
 	CatchUpMS              int
 	MaxNudgePct            int
 	ReaimMS                int
+	JoinCatchUpMS          int
 	// MembersEvery bounds how often drift reports are passed on (2 s).
 	MembersEvery time.Duration
 	// CheckpointEvery saves a playing room's position this often, so a
@@ -52,7 +53,7 @@ func SyncOptionsFrom(c *config.Config) SyncOptions {
 	return SyncOptions{LeadMS: int64(s.LeadMS), SeekLeadMS: int64(s.SeekLeadMS), MaxLeadMS: int64(s.MaxLeadMS),
 		ReadyTimeout: s.ReadyTimeout, DeadZoneMS: s.DeadZoneMS, SeekThresholdMS: s.SeekThresholdMS,
 		YouTubeSeekThresholdMS: s.YouTubeSeekThresholdMS, TrimMS: s.TrimMS, CatchUpMS: s.CatchUpMS,
-		MaxNudgePct: s.MaxNudgePct, ReaimMS: s.ReaimMS}
+		MaxNudgePct: s.MaxNudgePct, ReaimMS: s.ReaimMS, JoinCatchUpMS: s.JoinCatchUpMS}
 }
 
 // defaultSync is the configuration's defaults, read once.
@@ -79,6 +80,7 @@ func (o SyncOptions) withDefaults() SyncOptions {
 	orDefault(&o.CatchUpMS, d.CatchUpMS)
 	orDefault(&o.MaxNudgePct, d.MaxNudgePct)
 	orDefault(&o.ReaimMS, d.ReaimMS)
+	orDefault(&o.JoinCatchUpMS, d.JoinCatchUpMS)
 	orDefault(&o.MembersEvery, 2*time.Second)
 	orDefault(&o.CheckpointEvery, 30*time.Second)
 	return o
@@ -269,6 +271,7 @@ type wireSyncHello struct {
 	CatchUpMS              int                       `json:"catch_up_ms"`
 	MaxNudgePct            int                       `json:"max_nudge_pct"`
 	ReaimMS                int                       `json:"reaim_ms"`
+	JoinCatchUpMS          int                       `json:"join_catch_up_ms"`
 	LeadMS                 int64                     `json:"lead_ms"`
 	Held                   bool                      `json:"held,omitempty"`
 	Waiting                []string                  `json:"waiting,omitempty"`
@@ -290,7 +293,7 @@ func (a *actor) syncHello() *wireSyncHello {
 	o := a.sync.opt
 	h := &wireSyncHello{DeadZoneMS: o.DeadZoneMS, SeekThresholdMS: o.SeekThresholdMS,
 		YouTubeSeekThresholdMS: o.YouTubeSeekThresholdMS, TrimMS: o.TrimMS, CatchUpMS: o.CatchUpMS,
-		MaxNudgePct: o.MaxNudgePct, ReaimMS: o.ReaimMS, LeadMS: o.LeadMS, Members: a.memberSync()}
+		MaxNudgePct: o.MaxNudgePct, ReaimMS: o.ReaimMS, JoinCatchUpMS: o.JoinCatchUpMS, LeadMS: o.LeadMS, Members: a.memberSync()}
 	if a.held() {
 		h.Held = true
 		h.Waiting = a.waitingFor()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"watchparty/config"
 	"watchparty/engine/browsertest"
 )
 
@@ -425,5 +426,68 @@ func TestBrowserLateJoinLearnsItsCost(t *testing.T) {
 		if got := learned(bad); len(got) != 1 || got[0] < 100 || got[0] > 3500 {
 			t.Errorf("with %s stored, after a join the device keeps %v; want this join's cost alone", bad, got)
 		}
+	}
+}
+
+// TestBrowserLateJoinCatchesUpByRate: a late joiner whose first start is
+// made late (here its page is kept busy past the instant it aimed for, as a
+// page on a loaded machine can be; a link slower than its aim does the
+// same) starts at once and plays faster than the room until it has caught
+// up, rather than seeking and aiming again; then it plays at the room's
+// rate, with the others. (The test's server lets a start up to 4 s late be
+// caught up, so that a loaded machine's later start is one too; by default
+// sync.join_catch_up_ms is 500.)
+func TestBrowserLateJoinCatchesUpByRate(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, func(c *config.Config) {
+		c.Sync.JoinCatchUpMS = 4000
+		c.Sync.SeekThresholdMS = 5000
+	})
+	a := s.Join(t, 0)
+	s.Share(t, a)
+	command(t, a, "play")
+	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+
+	b := s.Window(t, 1)
+	s.Enter(t, 1, b)
+	// As soon as its first start is aimed, its page is kept busy until
+	// 300 ms past that instant.
+	b.WaitJS(`window.watchpartySync.log.some((n) => n.what === "aimed" || n.what === "jump")`)
+	browsertest.Eval[bool](b, `(() => { const e = window.watchpartySync;
+		const n = e.log.find((x) => x.what === "aimed" || x.what === "jump");
+		const until = n.lt + n.margin + 300;
+		while (performance.timeOrigin + performance.now() < until) { /* busy */ }
+		return true; })()`)
+	b.WaitJS(`window.watchpartySync.log.some((n) => n.what === "caught-up-rate" || n.what === "reaim-loaded")`)
+	waitTogether(t, "with the late joiner", []*browsertest.Window{a, b}, playing)
+	type note struct {
+		What   string  `json:"what"`
+		LateMs float64 `json:"lateMs"`
+		Rate   float64 `json:"rate"`
+		Drift  float64 `json:"drift"`
+	}
+	ns := browsertest.Eval[[]note](b, `window.watchpartySync.log.filter((n) =>
+		["aimed", "jump", "start-late", "timer-late", "catch-up", "caught-up-rate", "reaim-loaded", "play"].includes(n.what))`)
+	var late, caught *note
+	plays := 0
+	for i := range ns {
+		switch ns[i].What {
+		case "catch-up":
+			late = &ns[i]
+		case "caught-up-rate":
+			caught = &ns[i]
+		case "play":
+			plays++
+		}
+	}
+	if plays != 1 || late == nil || caught == nil || late.LateMs <= 40 || late.Rate <= 1 || late.Rate > 2 {
+		t.Fatalf("want one start, made late (by more than the dead zone), run at more than the room's rate and at most twice it, then caught up; notes: %+v", ns)
+	}
+	if caught.Drift < -8 || caught.Drift > 40 {
+		t.Errorf("the catch-up ended %.1f ms off; want within trimMs (8) behind, and no overshoot past the dead zone", caught.Drift)
+	}
+	if r := browsertest.Eval[float64](b, `document.querySelector('#player video').playbackRate`); r < 0.9 || r > 1.1 {
+		t.Errorf("after catching up the late joiner plays at %.3f; want the room's rate (1), nudged by at most 10%%", r)
 	}
 }

@@ -371,6 +371,12 @@ const mechanics = {
   farLatencyMs: 250,
   farRoundTrips: 2,
   maxMarginMs: 4000, // longest margin of a re-aim after missed starts
+  // A late joiner's first start missed by a little (sync.join_catch_up_ms)
+  // runs at up to this multiple of the room's rate (Chromium keeps the
+  // pitch; never above 4, where it mutes), the excess proportional to the
+  // drift with this time constant, so that it lands without overshooting.
+  joinCatchUpRate: 2,
+  joinCatchUpTauMs: 200,
 };
 
 /**
@@ -388,6 +394,7 @@ export function configFromServer(x) {
     catch_up_ms: "catchUpMs", // a nudge removes the drift in about this much time
     max_nudge_pct: "maxNudgePct", // largest rate change, in percent of the rate
     reaim_ms: "reaimMs", // after a start, a drift this large is re-aimed by a seek
+    join_catch_up_ms: "joinCatchUpMs", // a late joiner's first start missed by this much is caught up by rate
   };
   const out = {};
   for (const [k, v] of Object.entries(keys)) if (x[k] > 0) out[v] = x[k];
@@ -405,6 +412,9 @@ export function configFromServer(x) {
  *         afterStart: the first settled reading after a start,
  *         starting: a start about to be made late (drift: how late, in
  *         media ms, negative), the player paused and ready,
+ *         joining: that start is a late joiner's first,
+ *         catching: a late joiner's first start, made late, is being
+ *         caught up by rate,
  *         sustainedMs: how long the drift has stayed above 2 * trimMs,
  *         dtMs: time since the previous reading}
  *
@@ -421,10 +431,27 @@ export function correction(tune, p) {
   // player would take seconds to nudge it away, and a YouTube player, which
   // cannot nudge, would keep it up to its seek threshold.
   if (mag >= seekAt || (p.afterStart && mag > tune.reaimMs)) return { action: "seek", rate: base, nudging: false };
+  // A late joiner's first start made late is run fast until it is within
+  // trimMs (or ahead): the excess rate is proportional to the drift (time
+  // constant joinCatchUpTauMs, never shorter than twice the time between
+  // readings), so it slows down as it lands.
+  if (p.catching) {
+    if (p.drift >= -tune.trimMs) return none;
+    const top = Math.min(tune.joinCatchUpRate, 4 / base) - 1;
+    const delta = clamp(-p.drift / Math.max(tune.joinCatchUpTauMs, 2 * (p.dtMs || 0)), 0, top);
+    return { action: "nudge", rate: Math.round(base * (1 + delta) * 1000) / 1000, nudging: true };
+  }
   // A start the player was not ready for in time: at most the dead zone
   // late it is made now and trimmed right after; later, it is aimed again
   // (a short seek into what is loaded), since the nudge would take seconds
   // to remove the error and the player would sit that far off meanwhile.
+  // A late joiner's first start missed by at most joinCatchUpMs is made
+  // now and caught up by rate (catching, above): aimed again it would wait
+  // for another seek and start, half a second and more, and the aim of a
+  // join has to guess a whole chain of requests.
+  if (p.starting && mag > tune.deadZoneMs && p.joining && p.fine && mag <= tune.joinCatchUpMs) {
+    return correction(tune, { ...p, starting: false, joining: false, catching: true });
+  }
   if (p.starting) return mag > tune.deadZoneMs ? { action: "seek", rate: base, nudging: false } : none;
   if (!p.fine) return none;
   // A nudge starts outside the dead zone, or for a smaller drift that stays
@@ -538,6 +565,8 @@ export class SyncEngine {
     this.lastTick = 0;
     this.nudging = false;
     this.behind = null; // {tryAt, backoff}: the link is too slow for the room's position
+    this.joining = false; // the pending start is a late joiner's first
+    this.catching = false; // a late joiner's first start, made late, runs fast until it has caught up
     this.lastStall = -Infinity;
     this.browserPaused = false;
     this.fresh = false; // a player attached and no state applied to it yet
@@ -786,6 +815,8 @@ export class SyncEngine {
     this.fresh = false;
     this.nudging = false;
     this.behind = null;
+    this.joining = false;
+    this.catching = false;
     this.reaims = 2; // re-aims allowed before the correction loop takes over
     this.misses = 0; // starts missed since (each re-aim then aims twice as far ahead)
     this.learn = null;
@@ -941,7 +972,18 @@ export class SyncEngine {
   startLate(lateMs, learn) {
     if (!this.adapter) return;
     const rate = rateOf(this.state);
-    const c = correction(this.cfg, { drift: -lateMs * rate, rate, fine: this.adapter.fineRate, starting: true });
+    const joining = this.joining;
+    this.joining = false;
+    const c = correction(this.cfg, { drift: -lateMs * rate, rate, fine: this.adapter.fineRate, starting: true, joining });
+    if (c.action === "nudge") {
+      // Made now and caught up by rate (tick, catchUpRate); it teaches
+      // nothing about the start latency.
+      this.startNow(false, lateMs);
+      this.catching = true;
+      this.adapter.setRate(c.rate);
+      this.note("catch-up", { lateMs, rate: c.rate });
+      return;
+    }
     if (c.action !== "seek") {
       this.startNow(learn, lateMs);
       return;
@@ -999,6 +1041,7 @@ export class SyncEngine {
     if (!a || !s) return;
     const lat = this.latency;
     const sn = this.serverNow();
+    this.joining = fresh;
     const aimed = fresh ? this.aimedAt(a.position(), sn, lat) : 0;
     if (aimed) {
       this.note("aimed", { to: a.position(), margin: aimed - sn });
@@ -1177,6 +1220,10 @@ export class SyncEngine {
       this.spoiled = true;
       return;
     }
+    if (this.catching) {
+      this.catchUpRate(drift, dt);
+      return;
+    }
     if (lnow < this.settleUntil) return;
     let afterStart = false;
     if (this.learn) {
@@ -1234,6 +1281,26 @@ export class SyncEngine {
     this.nudging = false;
     a.setRate(rateOf(s));
     return true;
+  }
+
+  /**
+   * Runs a late joiner's first start, made late, fast until it has caught
+   * up (the correction rule's catching case); then the loop takes over as
+   * after any start. A drift that grew past the seek threshold instead (a
+   * stall) is sought.
+   */
+  catchUpRate(drift, dt) {
+    const a = this.adapter;
+    const c = correction(this.cfg, { drift, rate: rateOf(this.state), fine: a.fineRate, catching: true, dtMs: dt });
+    if (c.action === "nudge") {
+      a.setRate(c.rate);
+      return;
+    }
+    this.catching = false;
+    this.nudging = false;
+    a.setRate(rateOf(this.state));
+    this.note("caught-up-rate", { drift });
+    if (c.action === "seek") this.jump();
   }
 
   /** Steers the playing player by the correction rule. */
