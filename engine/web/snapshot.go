@@ -55,12 +55,14 @@ const (
 // sync.js's first guess of a jump after the hello (mechanics.jumpRoundTrips,
 // 6: connections of its own): the file's tail on a connection the page has
 // open, its head after it, the data at the room's position, and room for
-// two losses or a new connection (a loss holds a piece about a round trip
-// of a 200 ms path). On that path the early script's run until the video
-// was ready there took 0.8-1.2 s in five runs (docs/sync.md), where the
-// guess of 6 round trips aimed 1.5-1.7 s ahead; 4 would have been short in
-// two of them (each then aims again, 0.5 s more).
-const earlyRoundTrips = 5
+// a loss (it holds a piece about a round trip of a 200 ms path). On that
+// path the early script's run until the video was ready there took 0.8-1.2
+// s in ten runs (docs/sync.md), where the guess of 6 round trips aimed
+// 1.5-1.7 s ahead. 4 was short in four of those ten, by 120-240 ms
+// (losses); a late joiner's first start missed by up to
+// sync.join_catch_up_ms (500) is made at once and caught up by rate
+// (sync.js), so the aim is the chain's usual cost, not its slowest.
+const earlyRoundTrips = 4
 
 // theEarlyAim is sync.js's first guess for a seek into media not loaded
 // yet (its ms, earlyRoundTrips round trips) and the start latency, at least
