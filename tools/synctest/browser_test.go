@@ -215,15 +215,34 @@ func checkRate(t *testing.T, ws []*browsertest.Window, rate, settle, tol float64
 	}
 }
 
+// pausedPair is playingPair, paused again: the two windows and both as a list.
+func pausedPair(t *testing.T) (a, b *browsertest.Window, two []*browsertest.Window) {
+	t.Helper()
+	a, b, _ = playingPair(t, false)
+	two = []*browsertest.Window{a, b}
+	command(t, a, "pause")
+	waitTogether(t, "pause", two, paused)
+	return a, b, two
+}
+
+// soloPlaying opens member 0's window, shares the session's clip and plays
+// it, and returns the window once it plays past half a second: a room a late
+// joiner can come to.
+func soloPlaying(t *testing.T, s *Session) *browsertest.Window {
+	t.Helper()
+	a := s.Join(t, 0)
+	s.Share(t, a)
+	command(t, a, "play")
+	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	return a
+}
+
 // TestBrowserLateTimerReaims: on a busy machine a page's timers run late. A
 // start whose timer fires later than the dead zone is aimed again (a short
 // seek into what is loaded) before the player plays, rather than played
 // late and re-aimed after: the player starts once, on the room's position.
 func TestBrowserLateTimerReaims(t *testing.T) {
-	a, b, _ := playingPair(t, false)
-	two := []*browsertest.Window{a, b}
-	command(t, a, "pause")
-	waitTogether(t, "pause", two, paused)
+	a, b, two := pausedPair(t)
 
 	// B's page is kept busy from just before its next start until 150 ms
 	// after it, as a page on a loaded machine can be.
@@ -282,10 +301,7 @@ func TestBrowserLateTimerReaims(t *testing.T) {
 // before the first pong): the player starts on the room's position by the
 // new estimate, not 300 ms off it by the old one.
 func TestBrowserStartFollowsTheClock(t *testing.T) {
-	a, b, _ := playingPair(t, false)
-	two := []*browsertest.Window{a, b}
-	command(t, a, "pause")
-	waitTogether(t, "pause", two, paused)
+	a, b, _ := pausedPair(t)
 
 	// Once B has scheduled its next start, its clock's estimate moves 300 ms
 	// back (its pings stopped, so that no pong moves it again).
@@ -386,10 +402,7 @@ func TestBrowserLateJoinLearnsItsCost(t *testing.T) {
 	dir := t.TempDir()
 	clip := MakeClip(t, dir, 60)
 	s := NewSession(t, dir, clip, 2, nil)
-	a := s.Join(t, 0)
-	s.Share(t, a)
-	command(t, a, "play")
-	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	a := soloPlaying(t, s)
 
 	b := s.Window(t, 1)
 	b.Navigate(s.URL(1, "/"))
@@ -444,10 +457,7 @@ func TestBrowserLateJoinCatchesUpByRate(t *testing.T) {
 		c.Sync.JoinCatchUpMS = 4000
 		c.Sync.SeekThresholdMS = 5000
 	})
-	a := s.Join(t, 0)
-	s.Share(t, a)
-	command(t, a, "play")
-	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	a := soloPlaying(t, s)
 
 	b := s.Window(t, 1)
 	s.Enter(t, 1, b)

@@ -85,10 +85,7 @@ func TestBrowserMP4TailFirst(t *testing.T) {
 	for _, i := range []int{1, 2} {
 		s.Shape(t, i, mustProfile("late=50/50,,,4000"))
 	}
-	a := s.Join(t, 0)
-	s.Share(t, a)
-	command(t, a, "play")
-	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	a := soloPlaying(t, s)
 
 	late := func(i int, name string) []fileRange {
 		w := s.Window(t, i)
@@ -152,10 +149,7 @@ func TestBrowserLateJoinTailOnWarmConnection(t *testing.T) {
 	clip := MakeClipIn(t, dir, 120, "webm")
 	s := NewSession(t, dir, clip, 2, nil)
 	s.Shape(t, 1, mustProfile("late=100/100"))
-	a := s.Join(t, 0)
-	s.Share(t, a)
-	command(t, a, "play")
-	waitTogether(t, "play", []*browsertest.Window{a}, func(p Probe) bool { return playing(p) && p.Pos > 0.5 })
+	soloPlaying(t, s)
 
 	w := s.Window(t, 1)
 	s.Enter(t, 1, w)
