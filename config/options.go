@@ -298,7 +298,7 @@ func buildOptions() []Option { //nolint:funlen // the option table: one entry pe
 			set: func(c *Config, v any) { c.Sync.SeekThresholdMS = v.(int) }},
 		{Key: "sync.youtube_seek_threshold_ms", Kind: Int, Default: 300, Help: "drift above this is corrected by a seek (YouTube players)", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.YouTubeSeekThresholdMS = v.(int) }},
-		{Key: "sync.trim_ms", Kind: Int, Default: 8, Help: "a rate nudge runs until the drift is this small; a drift above twice this for 2 s is trimmed too", Check: ms, Allowed: msDesc,
+		{Key: "sync.trim_ms", Kind: Int, Default: 8, Help: "a drift above this for 2 s is trimmed by a small rate change (above half of it, right after a start or a nudge); a nudge runs until the drift is a quarter of this", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.TrimMS = v.(int) }},
 		{Key: "sync.catch_up_ms", Kind: Int, Default: 700, Help: "a rate nudge removes the drift in about this much time", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.CatchUpMS = v.(int) }},

@@ -501,3 +501,52 @@ func TestBrowserLateJoinCatchesUpByRate(t *testing.T) {
 		t.Errorf("after catching up the late joiner plays at %.3f; want the room's rate (1), nudged by at most 10%%", r)
 	}
 }
+
+// TestBrowserTrimLandsOnTheRoom: a player that sits a little off the room,
+// inside the dead zone, is trimmed onto it. Chromium holds the position back
+// ~20 ms when it starts a pitch-keeping rate, so a trim that keeps the pitch
+// ends ~10 ms behind, below what the loop acts on, and stays there; a trim
+// played resampled lands within a quarter of trimMs. The room's position is
+// moved under the player (its page's copy of the state), 30 ms either way,
+// and the player must come back within half of trimMs (4 ms) for ten
+// readings in a row, and keep the pitch again afterwards.
+func TestBrowserTrimLandsOnTheRoom(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 1, nil)
+	a := soloPlaying(t, s)
+	type landing struct {
+		OK     bool      `json:"ok"`
+		Trims  int       `json:"trims"`
+		Pitch  bool      `json:"pitch"`
+		Recent []float64 `json:"recent"`
+	}
+	for _, shift := range []float64{30, -30} {
+		got := browsertest.EvalAsync[landing](a, fmt.Sprintf(`new Promise((resolve) => {
+  const e = window.watchpartySync;
+  const v = document.querySelector('#player video');
+  const mark = { what: "mark" };
+  e.log.push(mark);
+  e.state.position += %g / 1000;
+  const now = () => performance.timeOrigin + performance.now();
+  const until = now() + 15000;
+  const recent = [];
+  const trims = () => e.log.slice(e.log.indexOf(mark)).filter((n) => n.what === "trim").length;
+  (function read() {
+    setTimeout(() => {
+      recent.push(Math.round((v.currentTime - e.expected(now())) * 10000) / 10);
+      if (recent.length > 10) recent.shift();
+      const ok = trims() > 0 && !e.nudging && recent.length === 10 && recent.every((d) => Math.abs(d) <= 4);
+      if (ok || now() > until) resolve({ ok, trims: trims(), pitch: v.preservesPitch, recent });
+      else read();
+    }, 100);
+  })();
+})`, shift))
+		if !got.OK {
+			t.Fatalf("room moved %+.0f ms: the player did not land within 4 ms of it in 15 s (%d trims); its last drifts (ms): %v", shift, got.Trims, got.Recent)
+		}
+		if !got.Pitch {
+			t.Errorf("room moved %+.0f ms: after the trim the player does not keep the pitch", shift)
+		}
+	}
+}

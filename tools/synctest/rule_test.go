@@ -22,9 +22,11 @@ type ruleCases struct {
 }
 
 type ruleOutcome struct {
-	Action  string  `json:"action"`
-	Rate    float64 `json:"rate"`
-	Nudging bool    `json:"nudging"`
+	Action   string  `json:"action"`
+	Rate     float64 `json:"rate"`
+	Nudging  bool    `json:"nudging"`
+	Trimming bool    `json:"trimming"`
+	Pitch    bool    `json:"pitch"`
 }
 
 // TestBrowserCorrectionRule runs the correction rule of sync.js over the
@@ -66,7 +68,7 @@ func TestBrowserCorrectionRule(t *testing.T) {
 	}
 	for i, c := range rc.Cases {
 		o := outs[i]
-		if o.Action != c.Want.Action || math.Abs(o.Rate-c.Want.Rate) > 1e-9 || o.Nudging != c.Want.Nudging {
+		if o.Action != c.Want.Action || math.Abs(o.Rate-c.Want.Rate) > 1e-9 || o.Nudging != c.Want.Nudging || o.Trimming != c.Want.Trimming || o.Pitch != c.Want.Pitch {
 			t.Errorf("%s: correction(%v) = %+v, want %+v", c.Name, c.In, o, c.Want)
 		}
 	}

@@ -176,8 +176,19 @@ export class HTML5Adapter {
   rate() {
     return this.el.playbackRate;
   }
-  setRate(r) {
-    if (Math.abs(this.el.playbackRate - r) > 0.0005) this.el.playbackRate = r;
+  /**
+   * Sets the rate; keepPitch false plays it resampled (a trim). Chromium
+   * plays a rate other than 1 with the pitch kept through a time stretcher
+   * whose start holds the media back ~20 ms at once, whatever the rate, and
+   * whose readings then swing by ±5 ms; resampled, the position moves by
+   * the rate alone. At rate 1 the media plays straight either way, so the
+   * flag is dropped before a trim's rate is set and restored after rate 1.
+   */
+  setRate(r, keepPitch = true) {
+    const el = this.el;
+    if (!keepPitch && el.preservesPitch !== false) el.preservesPitch = false;
+    if (Math.abs(el.playbackRate - r) > 0.0005) el.playbackRate = r;
+    if (keepPitch && el.preservesPitch === false) el.preservesPitch = true;
   }
   duration() {
     const d = this.el.duration;
@@ -341,7 +352,13 @@ const mechanics = {
   tickMs: 100, // correction loop period
   settleMs: 300, // after play() or a seek, the media clock is left alone this long
   reportMs: 4000, // drift report period
-  trimAfterMs: 2000, // a drift above twice trimMs for this long is trimmed
+  trimAfterMs: 2000, // a drift above trimMs for this long is trimmed
+  // A trim (a drift inside twice the dead zone) changes the rate by at most
+  // this, in percent, and at the room's rate 1 without keeping the pitch
+  // (at most about half a semitone, for a second or two): kept, Chromium's
+  // stretcher would move the position by ~20 ms as it starts, more than
+  // most trims remove. Larger nudges keep the pitch.
+  trimPct: 3,
   bufferingAfterMs: 200, // a player that cannot play for this long reports buffering
   // First guesses of how long each way of starting takes until the media
   // clock moves; each is then learned from this player's own starts.
@@ -415,22 +432,26 @@ export function configFromServer(x) {
  *         joining: that start is a late joiner's first,
  *         catching: a late joiner's first start, made late, is being
  *         caught up by rate,
- *         sustainedMs: how long the drift has stayed above 2 * trimMs,
+ *         afterNudge: the first settled reading after a nudge ended,
+ *         trimming: the running nudge is a trim,
+ *         sustainedMs: how long the drift has stayed above trimMs,
  *         dtMs: time since the previous reading}
  *
- * It returns {action: "none" | "nudge" | "seek", rate, nudging}. The
+ * It returns {action: "none" | "nudge" | "seek", rate, nudging, trimming,
+ * pitch: whether the rate keeps the pitch}. The
  * browser tests run it over the cases in tools/synctest/testdata/correction.json.
  */
 export function correction(tune, p) {
   const base = p.rate > 0 ? p.rate : 1;
-  const none = { action: "none", rate: base, nudging: false };
+  const none = { action: "none", rate: base, nudging: false, trimming: false, pitch: true };
+  const seek = { ...none, action: "seek" };
   if (!Number.isFinite(p.drift)) return none;
   const mag = Math.abs(p.drift);
   const seekAt = p.fine ? tune.seekThresholdMs : tune.youtubeSeekThresholdMs;
   // Right after a start an error above reaimMs is re-aimed: a fine-rate
   // player would take seconds to nudge it away, and a YouTube player, which
   // cannot nudge, would keep it up to its seek threshold.
-  if (mag >= seekAt || (p.afterStart && mag > tune.reaimMs)) return { action: "seek", rate: base, nudging: false };
+  if (mag >= seekAt || (p.afterStart && mag > tune.reaimMs)) return seek;
   // A late joiner's first start made late is run fast until it is within
   // trimMs (or ahead): the excess rate is proportional to the drift (time
   // constant joinCatchUpTauMs, never shorter than twice the time between
@@ -439,7 +460,7 @@ export function correction(tune, p) {
     if (p.drift >= -tune.trimMs) return none;
     const top = Math.min(tune.joinCatchUpRate, 4 / base) - 1;
     const delta = clamp(-p.drift / Math.max(tune.joinCatchUpTauMs, 2 * (p.dtMs || 0)), 0, top);
-    return { action: "nudge", rate: Math.round(base * (1 + delta) * 1000) / 1000, nudging: true };
+    return { ...none, action: "nudge", rate: Math.round(base * (1 + delta) * 1000) / 1000, nudging: true };
   }
   // A start the player was not ready for in time: at most the dead zone
   // late it is made now and trimmed right after; later, it is aimed again
@@ -452,22 +473,32 @@ export function correction(tune, p) {
   if (p.starting && mag > tune.deadZoneMs && p.joining && p.fine && mag <= tune.joinCatchUpMs) {
     return correction(tune, { ...p, starting: false, joining: false, catching: true });
   }
-  if (p.starting) return mag > tune.deadZoneMs ? { action: "seek", rate: base, nudging: false } : none;
+  if (p.starting) return mag > tune.deadZoneMs ? seek : none;
   if (!p.fine) return none;
   // A nudge starts outside the dead zone, or for a smaller drift that stays
-  // (right after a start the player is being aligned anyway), and runs
-  // until the drift is under trimMs.
+  // above trimMs, or that is above half of it right after a start or a
+  // nudge (the player is being aligned anyway), and runs until the drift is
+  // under a quarter of trimMs.
   const starts =
     mag > tune.deadZoneMs ||
-    (p.afterStart && mag > tune.trimMs) ||
-    (mag > 2 * tune.trimMs && p.sustainedMs >= tune.trimAfterMs);
-  if (p.nudging ? mag <= tune.trimMs : !starts) return none;
+    ((p.afterStart || p.afterNudge) && mag > tune.trimMs / 2) ||
+    (mag > tune.trimMs && p.sustainedMs >= tune.trimAfterMs);
+  if (p.nudging ? mag <= tune.trimMs / 4 : !starts) return none;
   // Proportional: the drift decays with a time constant of catchUpMs, and
   // never faster than the readings come (a background tab reads once a
-  // second), so the nudge does not overshoot.
-  const cap = tune.maxNudgePct / 100;
-  const delta = clamp(-p.drift / Math.max(tune.catchUpMs, 2 * (p.dtMs || 0)), -cap, cap);
-  return { action: "nudge", rate: Math.round(base * (1 + delta) * 1000) / 1000, nudging: true };
+  // second), so the nudge does not overshoot. A drift inside twice the dead
+  // zone is trimmed: at most trimPct, without the pitch kept at rate 1. A
+  // larger one is nudged up to maxNudgePct with the pitch kept, and becomes
+  // a trim once its rate is a trim's; a trim becomes a nudge again only
+  // past twice the dead zone.
+  const raw = -p.drift / Math.max(tune.catchUpMs, 2 * (p.dtMs || 0));
+  const trimCap = tune.trimPct / 100;
+  const near = mag <= 2 * tune.deadZoneMs;
+  const trimming = !p.nudging || p.trimming ? near : Math.abs(raw) <= trimCap;
+  const cap = trimming ? trimCap : tune.maxNudgePct / 100;
+  const delta = clamp(raw, -cap, cap);
+  const rate = Math.round(base * (1 + delta) * 1000) / 1000;
+  return { action: "nudge", rate, nudging: true, trimming, pitch: !(trimming && base === 1) };
 }
 
 /**
@@ -561,9 +592,11 @@ export class SyncEngine {
     this.spoiled = false; // the player stalled or the browser played it since the start
     this.settleUntil = 0;
     this.reaims = 0;
-    this.aboveTrimSince = 0; // local instant the drift went above 2 * trimMs
+    this.aboveTrimSince = 0; // local instant the drift went above trimMs
     this.lastTick = 0;
     this.nudging = false;
+    this.trimming = false; // the running nudge is a trim
+    this.checkAt = 0; // local instant of the first settled reading after a nudge
     this.behind = null; // {tryAt, backoff}: the link is too slow for the room's position
     this.joining = false; // the pending start is a late joiner's first
     this.catching = false; // a late joiner's first start, made late, runs fast until it has caught up
@@ -814,6 +847,7 @@ export class SyncEngine {
     const fresh = this.fresh; // the first state applied to this player
     this.fresh = false;
     this.nudging = false;
+    this.checkAt = 0;
     this.behind = null;
     this.joining = false;
     this.catching = false;
@@ -1298,6 +1332,7 @@ export class SyncEngine {
     }
     this.catching = false;
     this.nudging = false;
+    this.checkAt = localNow() + this.cfg.settleMs;
     a.setRate(rateOf(this.state));
     this.note("caught-up-rate", { drift });
     if (c.action === "seek") this.jump();
@@ -1306,14 +1341,21 @@ export class SyncEngine {
   /** Steers the playing player by the correction rule. */
   correct(drift, afterStart, lnow, dt) {
     const a = this.adapter;
-    if (Math.abs(drift) <= 2 * this.cfg.trimMs) this.aboveTrimSince = 0;
+    if (Math.abs(drift) <= this.cfg.trimMs) this.aboveTrimSince = 0;
     else if (!this.aboveTrimSince) this.aboveTrimSince = lnow;
+    // A nudge's end moves the position a little (the stretcher's or the
+    // resampler's delay goes): the first settled reading after it is
+    // checked as after a start.
+    const afterNudge = !this.nudging && this.checkAt > 0 && lnow >= this.checkAt;
+    if (afterNudge) this.checkAt = 0;
     const c = correction(this.cfg, {
       drift,
       rate: rateOf(this.state),
       fine: a.fineRate,
       nudging: this.nudging,
+      trimming: this.trimming,
       afterStart,
+      afterNudge,
       sustainedMs: this.aboveTrimSince ? lnow - this.aboveTrimSince : 0,
       dtMs: dt,
     });
@@ -1322,9 +1364,13 @@ export class SyncEngine {
       this.jump();
       return;
     }
-    if (c.nudging !== this.nudging) this.note(c.nudging ? "nudge" : "nudge-end", { drift });
+    if (c.nudging !== this.nudging || (c.nudging && c.trimming !== this.trimming)) {
+      this.note(c.nudging ? (c.trimming ? "trim" : "nudge") : "nudge-end", { drift, rate: c.rate });
+    }
+    if (this.nudging && !c.nudging) this.checkAt = lnow + this.cfg.settleMs;
     this.nudging = c.nudging;
-    a.setRate(c.rate);
+    this.trimming = c.trimming;
+    a.setRate(c.rate, c.pitch);
   }
 
   /**
