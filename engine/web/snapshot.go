@@ -105,7 +105,9 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // media.TopBoxes.EarlyTail), and the script asks for the file from there,
 // paused room or not. An MP4 whose moov comes first gets no tail (its
 // head's request carries it). The request's promise is left on the
-// snapshot's element (tail) for earlyPlayer.
+// snapshot's element (tail) for earlyPlayer, and one of the ms from the
+// request to its response's first byte (tailTrip: one round trip on a
+// connection the page has open, or more), which earlyPlayer aims again by.
 //
 // Only then does the script add the page's entry, and the room module once
 // the entry is in (on the entry's connection, then idle); such a page has
@@ -132,7 +134,12 @@ const earlyFetch = `(() => {
     const moov = Number.isSafeInteger(play.tail) && play.tail > 0;
     let range = moov ? play.tail + "-" : "";
     if (!moov && st.playing && /\.(webm|mkv)\?/i.test(play.url)) range = "-" + Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
-    if (range && !play.hls) d.tail = fetch(play.url, { headers: { Range: "bytes=" + range } }).then((r) => r.arrayBuffer()).catch(() => {});
+    if (range && !play.hls) {
+      const sent = performance.now();
+      const f = fetch(play.url, { headers: { Range: "bytes=" + range } });
+      d.tailTrip = f.then(() => performance.now() - sent, () => 0);
+      d.tail = f.then((r) => r.arrayBuffer()).catch(() => {});
+    }
   } catch {
     d.tail = null;
   }
@@ -151,7 +158,18 @@ const earlyFetch = `(() => {
 // video (see above). The server's instant in the snapshot is about half a
 // round trip before the page's first byte (responseStart); the round trip
 // is guessed from the navigation's own timing (a new connection: its
-// handshake and the request, two round trips). The video is aimed at where
+// handshake and the request, two round trips), or its TCP handshake's when
+// the browser timed one (connectEnd - connectStart, up to TLS; 0 through a
+// proxy on this machine) and it is shorter. A loss that held the page's
+// first piece (250 ms on the mixed scenario's 200 ms path) makes the
+// navigation's guess 125 ms long, and the aim (4 round trips) half a second
+// long: once the file's tail is in, the script aims again by the tail's
+// round trip (tailTrip, above) when it is shorter by more than 50 ms (the
+// path's jitter), if the video has no metadata yet (setting its position
+// before then is only where it will start: its requests are not touched).
+// The time the navigation took beyond two such round trips was a hold, up
+// or down (which is not known): half of it is counted in the server
+// instant's age. The video is aimed at where
 // the room will be once the data there has come (the snapshot's aim):
 // sync.js's first guess for a seek into media not loaded yet
 // (mechanics.jumpLatencyMs and earlyRoundTrips round trips: the file's tail
@@ -191,8 +209,9 @@ const earlyPlayer = `(() => {
   const st = s && s.state, play = s && s.play;
   if (!st || !play || play.hls || !play.url || !s.video) return;
   const nav = performance.getEntriesByType("navigation")[0];
-  const rtt = nav && nav.responseStart > nav.connectStart ? (nav.responseStart - nav.connectStart) / 2 : 0;
-  const serverNow = s.now + rtt / 2 + (nav ? performance.now() - nav.responseStart : 0);
+  const span = nav && nav.responseStart > nav.connectStart ? nav.responseStart - nav.connectStart : 0;
+  const tcp = nav && nav.connectEnd > nav.connectStart ? (nav.secureConnectionStart > nav.connectStart ? nav.secureConnectionStart : nav.connectEnd) - nav.connectStart : 0;
+  const since = nav ? at - nav.responseStart : 0;
   const aim = s.aim || { ms: 0, trips: 0, min: 0, slack: 0 };
   let learned = 0;
   try {
@@ -201,18 +220,24 @@ const earlyPlayer = `(() => {
   } catch {
     learned = 0;
   }
-  let lead = learned > 0 ? learned + (aim.slack || 0) : Math.max(aim.ms + aim.trips * rtt, aim.min);
-  if (!st.playing) lead = 0;
-  let pos = st.position;
-  if (st.playing) pos += (Math.max(0, serverNow + lead - st.updatedAt) / 1000) * (st.rate || 1);
-  if (st.duration > 0) pos = Math.min(pos, st.duration);
+  const place = (rtt) => {
+    const held = Math.max(0, span - 2 * rtt);
+    const serverNow = s.now + rtt / 2 + held / 2 + since;
+    let lead = learned > 0 ? learned + (aim.slack || 0) : Math.max(aim.ms + aim.trips * rtt, aim.min);
+    if (!st.playing) lead = 0;
+    let pos = st.position;
+    if (st.playing) pos += (Math.max(0, serverNow + lead - st.updatedAt) / 1000) * (st.rate || 1);
+    if (st.duration > 0) pos = Math.min(pos, st.duration);
+    return { rtt, lead, pos };
+  };
+  let p = place(tcp > 0 && tcp < span / 2 ? tcp : span / 2);
   const v = document.createElement("video");
   v.preload = "auto";
   v.playsInline = true;
   const start = () => {
     if (v.getAttribute("src") || !v.isConnected) return;
     v.src = play.url;
-    if (pos > 0) v.currentTime = pos;
+    if (p.pos > 0) v.currentTime = p.pos;
   };
   const wait = Number.isSafeInteger(play.tail) && play.tail > 0 && d.tail instanceof Promise;
   if (wait) {
@@ -238,5 +263,14 @@ const earlyPlayer = `(() => {
   }
   box.replaceChildren(v);
   if (!wait) start();
-  box.early = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: pos, at, lead };
+  const e = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: p.pos, at, lead: p.lead, rtt: p.rtt };
+  box.early = e;
+  if (st.playing && d.tailTrip instanceof Promise) {
+    d.tailTrip.then((r) => {
+      if (!(r > 0) || r > p.rtt - 50 || v.readyState > 0 || v.error) return;
+      p = place(r);
+      if (v.getAttribute("src") && p.pos > 0) v.currentTime = p.pos;
+      Object.assign(e, { position: p.pos, lead: p.lead, rtt: p.rtt, reaimed: performance.now() });
+    });
+  }
 })();`

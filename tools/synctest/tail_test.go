@@ -3,6 +3,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"os/exec"
 	"path/filepath"
@@ -185,5 +187,88 @@ func TestBrowserLateJoinTailOnWarmConnection(t *testing.T) {
 	}
 	if tail.Conn == entry.Conn && tail.At > entry.At {
 		t.Errorf("the entry script took the connection before the tail (%s, then %s)", entry.Text, tail.Text)
+	}
+}
+
+// heldPageJS makes the page's navigation timing read as if a loss had held
+// the first piece of its response heldMs (its first byte that much later),
+// and keeps the real entry's round-trip guess (as the page's early script
+// takes it) in window.__cleanSpan.
+const heldPageJS = `(() => {
+  const held = %d;
+  const real = Performance.prototype.getEntriesByType;
+  Performance.prototype.getEntriesByType = function (type) {
+    const es = real.call(this, type);
+    if (type !== "navigation" || !es.length) return es;
+    const e = es[0].toJSON();
+    window.__cleanSpan = e.responseStart - e.connectStart;
+    e.responseStart += held;
+    return [e];
+  };
+})();`
+
+// TestBrowserLateJoinAimsPastAHeldPage: a late joiner's page whose first
+// piece a loss held 250 ms reads its navigation as a round trip 125 ms
+// longer than the path's, and its early aim (4 round trips) half a second
+// too far ahead. Once the file's tail is in (one round trip on an open
+// connection) the page aims again by that shorter round trip, before the
+// video's metadata: the aim is then within 150 ms of the one a clean page
+// takes, the player starts where it was aimed last, and the file is read
+// as on any join (its tail, then its head once, no range asked for
+// twice): the new aim threw nothing away.
+func TestBrowserLateJoinAimsPastAHeldPage(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClipIn(t, dir, 120, "webm")
+	s := NewSession(t, dir, clip, 2, nil)
+	s.Shape(t, 1, mustProfile("late=100/100"))
+	a := soloPlaying(t, s)
+
+	b := s.Window(t, 1)
+	b.Do("hold the page's first piece", addScript(fmt.Sprintf(heldPageJS, 250)))
+	s.Enter(t, 1, b)
+	waitTogether(t, "with the late joiner", []*browsertest.Window{a, b}, playing)
+
+	type early struct {
+		Lead     float64 `json:"lead"`
+		Position float64 `json:"position"`
+		Reaimed  float64 `json:"reaimed"`
+		Clean    float64 `json:"clean"`
+		Ms       float64 `json:"ms"`
+		Trips    float64 `json:"trips"`
+		Min      float64 `json:"min"`
+		Attach   float64 `json:"attach"`
+	}
+	var e early
+	raw := browsertest.EvalAsync[string](b, `import(document.querySelector('script[src$="/js/room/app.js"]').src).then((m) => {
+		const e = m.room.player.early;
+		const aim = JSON.parse(document.getElementById("playback-snapshot").textContent).aim;
+		const at = window.watchpartySync.log.find((n) => n.what === "attach");
+		return JSON.stringify({ lead: e ? e.lead : -1, position: e ? e.position : -1, reaimed: e && e.reaimed ? e.reaimed : 0,
+			clean: window.__cleanSpan, ms: aim.ms, trips: aim.trips, min: aim.min, attach: at ? at.position : -1 }); })`)
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		t.Fatal(err)
+	}
+	clean := math.Max(e.Ms+e.Trips*e.Clean/2, e.Min)
+	held := math.Max(e.Ms+e.Trips*(e.Clean+250)/2, e.Min)
+	t.Logf("aimed %.0f ms ahead (re-aimed: %v); a clean page aims %.0f, the held page's navigation alone %.0f", e.Lead, e.Reaimed > 0, clean, held)
+	if e.Lead <= 0 || math.Abs(e.Lead-clean) > 150 {
+		t.Errorf("the early load aimed %.0f ms ahead; want within 150 ms of a clean page's aim, %.0f (the held navigation alone gives %.0f)", e.Lead, clean, held)
+	}
+	if math.Abs(e.Attach-e.Position) > 0.01 {
+		t.Errorf("the player was at %.3f s when the sync engine took it; want where the page aimed last, %.3f s", e.Attach, e.Position)
+	}
+	reqs := fileRequests(t, s, 1, clip)
+	seen := map[int64]int{}
+	again := false
+	for _, r := range reqs {
+		seen[r.start]++
+		again = again || seen[r.start] > 1
+	}
+	if len(reqs) < 2 || reqs[0].start != -1 || seen[0] != 1 || again {
+		var lines []string
+		for _, r := range reqs {
+			lines = append(lines, r.line)
+		}
+		t.Errorf("the late joiner read the file by %q; want its tail, then its head once, and no range asked for twice", lines)
 	}
 }
