@@ -42,13 +42,18 @@ import (
 // hands it over on the meta element that names the socket's path, not on
 // window. Under load the entry ran 100-150 ms after it had arrived, behind
 // the end of the parse and the first paint (docs/room-ui.md); this way the
-// hello is on its way meanwhile.
+// hello is on its way meanwhile. It keeps when each frame arrived (times),
+// as the hello's server time is read against that (clock.js start), not
+// against when the room could handle it.
 const earlySocket = `(() => {
   const m = document.querySelector('meta[name="room-ws"]');
   if (!m || !window.WebSocket) return;
   const ws = new WebSocket((location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + m.content);
-  const early = { ws, frames: [], closed: null };
-  ws.onmessage = (e) => early.frames.push(e.data);
+  const early = { ws, frames: [], times: [], closed: null };
+  ws.onmessage = (e) => {
+    early.frames.push(e.data);
+    early.times.push(performance.timeOrigin + performance.now());
+  };
   ws.onclose = (e) => { early.closed = e; };
   m.early = early;
 })();`

@@ -550,3 +550,56 @@ func TestBrowserTrimLandsOnTheRoom(t *testing.T) {
 		}
 	}
 }
+
+// slowRoomJS makes the page add its room module (room/app.js) 1.2 s after
+// it asks to, as a loaded machine or a slow path can: the room's hello,
+// which the page's socket had already received, waits for it that long.
+// (The window's room hooks run at the page's load, before the module is
+// in: the sync engine is put on window here.)
+const slowRoomJS = `(() => {
+  const append = Element.prototype.append;
+  Element.prototype.append = function (...nodes) {
+    const n = nodes[0];
+    if (nodes.length === 1 && n instanceof HTMLScriptElement && /\/js\/room\/app\.js$/.test(n.src)) {
+      setTimeout(() => append.apply(this, nodes), 1200);
+      // The room hooks look for the module at the page's load, before it.
+      n.addEventListener("load", () => import(n.src).then((m) => { window.watchpartySync = m.room.sync; }));
+      return;
+    }
+    return append.apply(this, nodes);
+  };
+})();`
+
+// TestBrowserHelloClockFromArrival: the hello's server time is read against
+// when the hello arrived, not when the room could handle it: a late
+// joiner's page whose room module came 1.2 s after its socket's hello has,
+// before its first pong, a clock estimate off by the hello's way down (on
+// loopback, a few ms; up to 160 ms on a loaded machine, where the page's
+// busy start delays the frame's event), not by the wait.
+func TestBrowserHelloClockFromArrival(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	soloPlaying(t, s)
+
+	b := s.Window(t, 1)
+	b.Do("load the room module late", addScript(slowRoomJS))
+	s.Enter(t, 1, b)
+	type note struct {
+		What string  `json:"what"`
+		At   float64 `json:"at"`
+		Lt   float64 `json:"lt"`
+	}
+	// The first note after the hello's, made as the hello is handled, before
+	// any pong: its at is the server's clock by the hello alone, lt the
+	// page's own (the machine's clock, as the server's).
+	ns := browsertest.Eval[[]note](b, `(() => { const l = window.watchpartySync.log; const i = l.findIndex((n) => n.what === "hello"); return l.slice(i, i + 2); })()`)
+	if len(ns) != 2 || ns[0].What != "hello" {
+		t.Fatalf("want the hello's note and the next; got %+v", ns)
+	}
+	off := ns[1].Lt - ns[1].At
+	t.Logf("right after the hello the estimate of the server's clock was %.0f ms behind", off)
+	if math.Abs(off) > 500 {
+		t.Errorf("right after the hello the page's estimate of the server's clock was %.0f ms behind; want within 500 ms (the hello's way down on loopback, and a busy page), not the 1.2 s the hello waited for the room", off)
+	}
+}

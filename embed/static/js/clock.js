@@ -73,13 +73,20 @@ export class Clock {
     this.watching = false;
   }
 
-  /** Starts (or restarts, after a reconnect) the ping schedule. */
-  start(hintServerMs) {
+  /**
+   * Starts (or restarts, after a reconnect) the ping schedule. hintServerMs
+   * is the hello's server time, hintAt when the hello arrived (local ms; a
+   * page keeps what arrives until its room has loaded, and reading the
+   * hint then would put the server's clock behind by that wait).
+   */
+  start(hintServerMs, hintAt) {
     this.stop();
     if (!this.synced && Number.isFinite(hintServerMs)) {
       // hello carries the server time: good to a one-way delay until the
       // first pong arrives.
-      this.offset = hintServerMs - this.now();
+      const now = this.now();
+      const at = Number.isFinite(hintAt) && hintAt <= now && hintAt > now - this.opts.timeoutMs ? hintAt : now;
+      this.offset = hintServerMs - at;
     }
     this.running = true;
     this.watch();

@@ -644,10 +644,13 @@ export class SyncEngine {
     return { start: this.learned.start.value, jump, far: Math.max(far, inMs), in: inMs };
   }
 
-  /** Starts the clock and the correction loop; hello is the room's hello. */
-  hello(h) {
+  /**
+   * Starts the clock and the correction loop; h is the room's hello, at
+   * when it arrived (local ms), if known.
+   */
+  hello(h, at) {
     this.note("hello");
-    this.clock.start(h && h.time);
+    this.clock.start(h && h.time, at);
     if (h && h.sync) Object.assign(this.cfg, configFromServer(h.sync));
     if (h && h.playback) this.setState(h.playback, true);
     if (!this.running) {

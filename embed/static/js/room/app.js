@@ -174,7 +174,7 @@ function start(root, net) {
   // ---- messages ----
 
   const handlers = {
-    [T.HELLO](m) {
+    [T.HELLO](m, at) {
       net.opened();
       store.update(["conn", "room", "members", "chat", "queue", "player"], () => {
         state.conn = "open";
@@ -192,7 +192,7 @@ function start(root, net) {
         setVideo(m.video || null);
       });
       sync.waiting = m.sync?.waiting || [];
-      sync.hello(m);
+      sync.hello(m, at);
       send({ type: T.PRESENCE, state: document.visibilityState === "hidden" ? PRESENCE.AWAY : PRESENCE.ONLINE });
     },
     [T.CHAT](m) {
@@ -300,9 +300,10 @@ function start(root, net) {
     },
   };
 
-  function handle(m) {
+  // at: when m arrived (room/net.js), before the room could handle it.
+  function handle(m, at) {
     const h = handlers[m.type];
-    if (h) h(m);
+    if (h) h(m, at);
     if (backlog && LATER.has(m.type)) {
       // For stream.js and share.js, which have not loaded yet: from the last hello on.
       if (m.type === T.HELLO) backlog = [];

@@ -39,10 +39,13 @@ export function connectRoom(path, opened) {
   let handlers = null;
   const early = []; // [kind, a, b] before attach
 
-  const message = (m) => (handlers ? handlers.onMessage(m) : early.push(["m", m]));
+  const message = (m, at) => (handlers ? handlers.onMessage(m, at) : early.push(["m", m, at]));
   const state = (s, arg) => (handlers ? handlers.onState(s, arg) : early.push(["s", s, arg]));
 
-  function frame(data) {
+  // at: when the frame arrived (performance.timeOrigin + performance.now()),
+  // which may be well before it is handled: what arrives before the room
+  // attaches waits, and the hello's server time is read against it.
+  function frame(data, at) {
     for (const part of String(data).split("\n")) {
       if (!part) continue;
       let m;
@@ -51,7 +54,7 @@ export function connectRoom(path, opened) {
       } catch {
         continue;
       }
-      if (m && typeof m.type === "string") message(m);
+      if (m && typeof m.type === "string") message(m, at);
     }
   }
 
@@ -63,7 +66,7 @@ export function connectRoom(path, opened) {
     opened = null;
     ws = sock;
     state(attempt ? "reconnecting" : "connecting");
-    sock.onmessage = (ev) => frame(ev.data);
+    sock.onmessage = (ev) => frame(ev.data, performance.timeOrigin + performance.now());
     sock.onclose = (ev) => {
       if (ws !== sock) return;
       ws = null;
@@ -79,7 +82,8 @@ export function connectRoom(path, opened) {
       timer = setTimeout(open, delay);
     };
     if (before) {
-      for (const data of before.frames) frame(data);
+      const times = Array.isArray(before.times) ? before.times : [];
+      before.frames.forEach((data, i) => frame(data, Number.isFinite(times[i]) ? times[i] : undefined));
       if (before.closed) sock.onclose(before.closed);
     }
   }
@@ -90,7 +94,7 @@ export function connectRoom(path, opened) {
     attach(h) {
       handlers = h;
       for (const [kind, a, b] of early.splice(0)) {
-        if (kind === "m") h.onMessage(a);
+        if (kind === "m") h.onMessage(a, b);
         else h.onState(a, b);
       }
     },
