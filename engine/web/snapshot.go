@@ -165,8 +165,12 @@ const earlyFetch = `(() => {
 // navigation's guess 125 ms long, and the aim (4 round trips) half a second
 // long: once the file's tail is in, the script aims again by the tail's
 // round trip (tailTrip, above) when it is shorter by more than 50 ms (the
-// path's jitter), if the video has no metadata yet (setting its position
-// before then is only where it will start: its requests are not touched).
+// path's jitter). A tail that took more than 100 ms over the round trip (a
+// loss held it, or it went on a new connection) holds up the chain by that
+// much (the head's request waits for the tail's response): the aim is then
+// that much further. Either is done only while the video has no metadata
+// (setting its position before then is only where it will start: its
+// requests are not touched).
 // The time the navigation took beyond two such round trips was a hold, up
 // or down (which is not known): half of it is counted in the server
 // instant's age. The video is aimed at where
@@ -220,17 +224,17 @@ const earlyPlayer = `(() => {
   } catch {
     learned = 0;
   }
-  const place = (rtt) => {
+  const place = (rtt, late) => {
     const held = Math.max(0, span - 2 * rtt);
     const serverNow = s.now + rtt / 2 + held / 2 + since;
-    let lead = learned > 0 ? learned + (aim.slack || 0) : Math.max(aim.ms + aim.trips * rtt, aim.min);
+    let lead = (learned > 0 ? learned + (aim.slack || 0) : Math.max(aim.ms + aim.trips * rtt, aim.min)) + late;
     if (!st.playing) lead = 0;
     let pos = st.position;
     if (st.playing) pos += (Math.max(0, serverNow + lead - st.updatedAt) / 1000) * (st.rate || 1);
     if (st.duration > 0) pos = Math.min(pos, st.duration);
     return { rtt, lead, pos };
   };
-  let p = place(tcp > 0 && tcp < span / 2 ? tcp : span / 2);
+  let p = place(tcp > 0 && tcp < span / 2 ? tcp : span / 2, 0);
   const v = document.createElement("video");
   v.preload = "auto";
   v.playsInline = true;
@@ -267,8 +271,11 @@ const earlyPlayer = `(() => {
   box.early = e;
   if (st.playing && d.tailTrip instanceof Promise) {
     d.tailTrip.then((r) => {
-      if (!(r > 0) || r > p.rtt - 50 || v.readyState > 0 || v.error) return;
-      p = place(r);
+      if (!(r > 0) || v.readyState > 0 || v.error) return;
+      const rtt = r < p.rtt - 50 ? r : p.rtt;
+      const late = r - rtt > 100 ? r - rtt : 0;
+      if (rtt === p.rtt && !late) return;
+      p = place(rtt, late);
       if (v.getAttribute("src") && p.pos > 0) v.currentTime = p.pos;
       Object.assign(e, { position: p.pos, lead: p.lead, rtt: p.rtt, reaimed: performance.now() });
     });

@@ -190,41 +190,67 @@ func TestBrowserLateJoinTailOnWarmConnection(t *testing.T) {
 	}
 }
 
-// heldPageJS makes the page's navigation timing read as if a loss had held
-// the first piece of its response heldMs (its first byte that much later),
-// and keeps the real entry's round-trip guess (as the page's early script
-// takes it) in window.__cleanSpan.
-const heldPageJS = `(() => {
-  const held = %d;
+// heldJS makes a page's navigation timing read as if a loss had held the
+// first piece of its response page ms (its first byte that much later), and
+// the response to its request for the file's tail come tail ms late, as a
+// loss on it does; it keeps the real navigation's span (as the page's early
+// script takes it) in window.__cleanSpan.
+const heldJS = `(() => {
+  const page = %d, tail = %d;
   const real = Performance.prototype.getEntriesByType;
   Performance.prototype.getEntriesByType = function (type) {
     const es = real.call(this, type);
     if (type !== "navigation" || !es.length) return es;
     const e = es[0].toJSON();
     window.__cleanSpan = e.responseStart - e.connectStart;
-    e.responseStart += held;
+    e.responseStart += page;
     return [e];
+  };
+  const fetch = window.fetch;
+  window.fetch = function (input, init) {
+    const f = fetch.call(this, input, init);
+    const range = init && init.headers && init.headers.Range;
+    if (!tail || typeof range !== "string" || !range.startsWith("bytes=-")) return f;
+    return f.then((r) => new Promise((ok) => setTimeout(() => ok(r), tail)));
   };
 })();`
 
-// TestBrowserLateJoinAimsPastAHeldPage: a late joiner's page whose first
-// piece a loss held 250 ms reads its navigation as a round trip 125 ms
-// longer than the path's, and its early aim (4 round trips) half a second
-// too far ahead. Once the file's tail is in (one round trip on an open
-// connection) the page aims again by that shorter round trip, before the
-// video's metadata: the aim is then within 150 ms of the one a clean page
-// takes, the player starts where it was aimed last, and the file is read
-// as on any join (its tail, then its head once, no range asked for
-// twice): the new aim threw nothing away.
+// TestBrowserLateJoinAimsPastAHeldPage: a late joiner's early aim follows
+// what the file's tail shows of the path. A page whose first piece a loss
+// held 250 ms reads its navigation as a round trip 125 ms longer than the
+// path's, and aims (4 round trips) half a second too far ahead; once the
+// tail is in (one round trip on an open connection) it aims again by that
+// shorter round trip. A tail held 200 ms (here on a 400 ms path, so that
+// the held response still comes before the head's, which the test does not
+// hold) holds up the file's head on a real path (its request waits for the
+// tail's response), and the page aims that much further. Either is done
+// before the video's metadata: the aim is then within 150 ms of a clean
+// page's, or 100 ms of that and the tail's hold, the player
+// starts where it was aimed last, and the file is read as on any join (its
+// tail, then its head once, no range asked for twice): the new aim threw
+// nothing away.
 func TestBrowserLateJoinAimsPastAHeldPage(t *testing.T) {
+	for _, c := range []struct {
+		name, path string
+		page, tail int
+		tol        float64
+	}{{"page", "late=100/100", 250, 0, 150}, {"tail", "late=200/200", 0, 200, 100}} {
+		t.Run(c.name, func(t *testing.T) { lateJoinHeld(t, c.path, c.page, c.tail, c.tol) })
+	}
+}
+
+// lateJoinHeld joins a late joiner over path, its page's first piece held
+// page ms and its tail's response tail ms (heldJS), and checks its aim is
+// within tol of a clean page's and the tail's hold.
+func lateJoinHeld(t *testing.T, path string, page, tail int, tol float64) {
 	dir := t.TempDir()
 	clip := MakeClipIn(t, dir, 120, "webm")
 	s := NewSession(t, dir, clip, 2, nil)
-	s.Shape(t, 1, mustProfile("late=100/100"))
+	s.Shape(t, 1, mustProfile(path))
 	a := soloPlaying(t, s)
 
 	b := s.Window(t, 1)
-	b.Do("hold the page's first piece", addScript(fmt.Sprintf(heldPageJS, 250)))
+	b.Do("hold the page's first piece or the file's tail", addScript(fmt.Sprintf(heldJS, page, tail)))
 	s.Enter(t, 1, b)
 	waitTogether(t, "with the late joiner", []*browsertest.Window{a, b}, playing)
 
@@ -249,10 +275,11 @@ func TestBrowserLateJoinAimsPastAHeldPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	clean := math.Max(e.Ms+e.Trips*e.Clean/2, e.Min)
-	held := math.Max(e.Ms+e.Trips*(e.Clean+250)/2, e.Min)
-	t.Logf("aimed %.0f ms ahead (re-aimed: %v); a clean page aims %.0f, the held page's navigation alone %.0f", e.Lead, e.Reaimed > 0, clean, held)
-	if e.Lead <= 0 || math.Abs(e.Lead-clean) > 150 {
-		t.Errorf("the early load aimed %.0f ms ahead; want within 150 ms of a clean page's aim, %.0f (the held navigation alone gives %.0f)", e.Lead, clean, held)
+	held := math.Max(e.Ms+e.Trips*(e.Clean+float64(page))/2, e.Min)
+	want := clean + float64(tail)
+	t.Logf("aimed %.0f ms ahead (re-aimed: %v); want %.0f (a clean page's aim, %.0f, and the tail's hold); the page's navigation alone gives %.0f", e.Lead, e.Reaimed > 0, want, clean, held)
+	if e.Lead <= 0 || math.Abs(e.Lead-want) > tol {
+		t.Errorf("the early load aimed %.0f ms ahead; want within %.0f ms of %.0f (a clean page's aim, %.0f, and the tail's hold, %d ms; the page's navigation alone gives %.0f)", e.Lead, tol, want, clean, tail, held)
 	}
 	if math.Abs(e.Attach-e.Position) > 0.01 {
 		t.Errorf("the player was at %.3f s when the sync engine took it; want where the page aimed last, %.3f s", e.Attach, e.Position)
