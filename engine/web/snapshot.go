@@ -159,16 +159,21 @@ const earlyFetch = `(() => {
 // round trip before the page's first byte (responseStart); the round trip
 // is guessed from the navigation's own timing (a new connection: its
 // handshake and the request, two round trips), or its TCP handshake's when
-// the browser timed one (connectEnd - connectStart, up to TLS; 0 through a
-// proxy on this machine) and it is shorter. A loss that held the page's
+// the browser timed one (connectEnd - connectStart, up to TLS) and it is
+// shorter, if the rest of the navigation took at most three times as long
+// (through a proxy on this machine the connect takes 0-1 ms, the
+// handshake being the proxy's). A loss that held the page's
 // first piece (250 ms on the mixed scenario's 200 ms path) makes the
 // navigation's guess 125 ms long, and the aim (4 round trips) half a second
 // long: once the file's tail is in, the script aims again by the tail's
 // round trip (tailTrip, above) when it is shorter by more than 50 ms (the
 // path's jitter). A tail that took more than 100 ms over the round trip (a
-// loss held it, or it went on a new connection) holds up the chain by that
-// much (the head's request waits for the tail's response): the aim is then
-// that much further. Either is done only while the video has no metadata
+// loss held it, or it went on a new connection) holds up the file's head
+// (its request waits for the tail's response), but not the hello and the
+// scripts beside it: the aim is then half that excess further (on the mixed
+// scenario's path, with a 250 ms hold, the whole of it aimed 250 ms past
+// ready in one run, and none 240 ms short of it in another). Either is done
+// only while the video has no metadata
 // (setting its position before then is only where it will start: its
 // requests are not touched).
 // The time the navigation took beyond two such round trips was a hold, up
@@ -214,7 +219,8 @@ const earlyPlayer = `(() => {
   if (!st || !play || play.hls || !play.url || !s.video) return;
   const nav = performance.getEntriesByType("navigation")[0];
   const span = nav && nav.responseStart > nav.connectStart ? nav.responseStart - nav.connectStart : 0;
-  const tcp = nav && nav.connectEnd > nav.connectStart ? (nav.secureConnectionStart > nav.connectStart ? nav.secureConnectionStart : nav.connectEnd) - nav.connectStart : 0;
+  let tcp = nav && nav.connectEnd > nav.connectStart ? (nav.secureConnectionStart > nav.connectStart ? nav.secureConnectionStart : nav.connectEnd) - nav.connectStart : 0;
+  if (span - tcp > 3 * tcp) tcp = 0;
   const since = nav ? at - nav.responseStart : 0;
   const aim = s.aim || { ms: 0, trips: 0, min: 0, slack: 0 };
   let learned = 0;
@@ -267,13 +273,13 @@ const earlyPlayer = `(() => {
   }
   box.replaceChildren(v);
   if (!wait) start();
-  const e = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: p.pos, at, lead: p.lead, rtt: p.rtt };
+  const e = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: p.pos, at, lead: p.lead, rtt: p.rtt, first: p.lead };
   box.early = e;
   if (st.playing && d.tailTrip instanceof Promise) {
     d.tailTrip.then((r) => {
       if (!(r > 0) || v.readyState > 0 || v.error) return;
       const rtt = r < p.rtt - 50 ? r : p.rtt;
-      const late = r - rtt > 100 ? r - rtt : 0;
+      const late = r - rtt > 100 ? (r - rtt) / 2 : 0;
       if (rtt === p.rtt && !late) return;
       p = place(rtt, late);
       if (v.getAttribute("src") && p.pos > 0) v.currentTime = p.pos;
