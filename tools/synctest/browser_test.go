@@ -367,15 +367,18 @@ func checkAudioWarmed(t *testing.T, mlog *MediaLog) {
 }
 
 // earlyJS reads the early load that a window's player took over: the lead
-// its page aimed by (ms), the first guess it would have aimed by (from the
-// page's snapshot and navigation, as the page's early script computes it)
-// and what the device has learned its joins cost.
+// its page first aimed by (ms; before an aim again by its file tail's round
+// trip, which a busy machine can stretch past a held tail's bound, and
+// which TestBrowserLateJoinAimsPastAHeldPage checks), the first guess it
+// would have aimed by (from the page's snapshot and navigation, as the
+// page's early script computes it) and what the device has learned its
+// joins cost.
 const earlyJS = `import(document.querySelector('script[src$="/js/room/app.js"]').src).then((m) => {
 	const e = m.room.player.early;
 	const aim = JSON.parse(document.getElementById("playback-snapshot").textContent).aim;
 	const nav = performance.getEntriesByType("navigation")[0];
 	const rtt = nav.responseStart > nav.connectStart ? (nav.responseStart - nav.connectStart) / 2 : 0;
-	return JSON.stringify({ lead: e ? e.lead : -1, first: Math.max(aim.ms + aim.trips * rtt, aim.min), slack: aim.slack }); })`
+	return JSON.stringify({ lead: e ? e.first : -1, first: Math.max(aim.ms + aim.trips * rtt, aim.min), slack: aim.slack }); })`
 
 type earlyLoad struct {
 	Lead  float64 `json:"lead"`
