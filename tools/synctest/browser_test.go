@@ -621,3 +621,43 @@ func TestBrowserHelloClockFromArrival(t *testing.T) {
 		t.Errorf("right after the hello the page's estimate of the server's clock was %.0f ms behind; want within 500 ms (the hello's way down on loopback, and a busy page), not the 1.2 s the hello waited for the room", off)
 	}
 }
+
+// TestBrowserLateSeekCatchesUpByRate: a member whose player is ready a
+// little after a seek's start (the data at the target came late: a loss, a
+// slow path) starts at once and plays faster until it is with the room,
+// rather than seeking again and waiting for that seek and another start.
+// B's player is held "buffering" until 250 ms past the seek's start.
+func TestBrowserLateSeekCatchesUpByRate(t *testing.T) {
+	a, b, _ := playingPair(t, false)
+	two := []*browsertest.Window{a, b}
+	browsertest.Eval[bool](b, `(() => { const e = window.watchpartySync; const ad = e.adapter;
+		const buffering = ad.buffering.bind(ad);
+		let until = 0;
+		const prepare = e.prepare;
+		e.prepare = function (position, at, kind) { until = e.clock.toLocal(at) + 250; return prepare.call(this, position, at, kind); };
+		ad.buffering = () => performance.timeOrigin + performance.now() < until || buffering();
+		e.log.push({ what: "mark" });
+		return true; })()`)
+	command(t, a, "seek", 30)
+	waitTogether(t, "seek", two, func(p Probe) bool { return playing(p) && p.Pos > 30.5 })
+	type note struct {
+		What   string  `json:"what"`
+		LateMS float64 `json:"lateMs"`
+	}
+	notes := browsertest.Eval[[]note](b, `(() => { const l = window.watchpartySync.log;
+		return l.slice(l.findLastIndex((x) => x.what === "mark")); })()`)
+	var late, caught, reaimed bool
+	for _, n := range notes {
+		switch n.What {
+		case "start-late":
+			late = n.LateMS >= 200
+		case "catch-up":
+			caught = late
+		case "reaim-loaded", "aimed", "jump":
+			reaimed = true
+		}
+	}
+	if !late || !caught || reaimed {
+		t.Fatalf("B, ready 250 ms after the seek's start: want it started at once and caught up by rate; its notes: %+v", notes)
+	}
+}

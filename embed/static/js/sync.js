@@ -429,7 +429,8 @@ export function configFromServer(x) {
  *         afterStart: the first settled reading after a start,
  *         starting: a start about to be made late (drift: how late, in
  *         media ms, negative), the player paused and ready,
- *         joining: that start is a late joiner's first,
+ *         joining: that start is a late joiner's first, or follows a
+ *         seek whose data came late (either may be caught up by rate),
  *         catching: a late joiner's first start, made late, is being
  *         caught up by rate,
  *         afterNudge: the first settled reading after a nudge ended,
@@ -972,8 +973,11 @@ export class SyncEngine {
     const left = this.clock.toLocal(p.at) - this.latency.start - localNow();
     this.pending = null;
     if (left < 0) {
+      // The data at a seek's target came late (a loss, a slow path): a
+      // start only a little late is made now and caught up by rate, as a
+      // late joiner's first; aimed again it would wait for another seek.
       this.note("start-late", { readyMs, lateMs: -left, ...this.latency });
-      this.startLate(-left, false);
+      this.startLate(-left, false, p.seeked);
       return;
     }
     this.startAt = p.at;
@@ -1004,12 +1008,13 @@ export class SyncEngine {
    * timer fired late on a busy machine): made now when the correction rule
    * lets it (the trim then takes the error away), else aimed again. learn:
    * the start was aimed, late by exactly lateMs, so its error still
-   * teaches the start latency.
+   * teaches the start latency. catchable: it may be caught up by rate as a
+   * late joiner's first start is (the player was ready late after a seek).
    */
-  startLate(lateMs, learn) {
+  startLate(lateMs, learn, catchable = false) {
     if (!this.adapter) return;
     const rate = rateOf(this.state);
-    const joining = this.joining;
+    const joining = this.joining || catchable;
     this.joining = false;
     const c = correction(this.cfg, { drift: -lateMs * rate, rate, fine: this.adapter.fineRate, starting: true, joining });
     if (c.action === "nudge") {
