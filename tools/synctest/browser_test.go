@@ -237,6 +237,20 @@ func soloPlaying(t *testing.T, s *Session) *browsertest.Window {
 	return a
 }
 
+// engineNote is a note of a page's sync engine (its log), as far as the
+// tests read it.
+type engineNote struct {
+	What   string  `json:"what"`
+	LateMS float64 `json:"lateMs"`
+}
+
+// notesSinceMark returns the sync engine's notes from the last one a test
+// pushed as {what: "mark"}.
+func notesSinceMark(w *browsertest.Window) []engineNote {
+	return browsertest.Eval[[]engineNote](w, `(() => { const l = window.watchpartySync.log;
+		return l.slice(l.findLastIndex((x) => x.what === "mark")); })()`)
+}
+
 // TestBrowserLateTimerReaims: on a busy machine a page's timers run late. A
 // start whose timer fires later than the dead zone is aimed again (a short
 // seek into what is loaded) before the player plays, rather than played
@@ -257,12 +271,7 @@ func TestBrowserLateTimerReaims(t *testing.T) {
 		return true; })()`)
 	command(t, a, "play")
 	waitTogether(t, "play after a late timer", two, func(p Probe) bool { return playing(p) && p.Pos > 1 })
-	type note struct {
-		What   string  `json:"what"`
-		LateMS float64 `json:"lateMs"`
-	}
-	notes := browsertest.Eval[[]note](b, `(() => { const l = window.watchpartySync.log;
-		return l.slice(l.findLastIndex((x) => x.what === "mark")); })()`)
+	notes := notesSinceMark(b)
 	late, plays := 0.0, 0
 	for _, n := range notes {
 		switch n.What {
@@ -640,12 +649,7 @@ func TestBrowserLateSeekCatchesUpByRate(t *testing.T) {
 		return true; })()`)
 	command(t, a, "seek", 30)
 	waitTogether(t, "seek", two, func(p Probe) bool { return playing(p) && p.Pos > 30.5 })
-	type note struct {
-		What   string  `json:"what"`
-		LateMS float64 `json:"lateMs"`
-	}
-	notes := browsertest.Eval[[]note](b, `(() => { const l = window.watchpartySync.log;
-		return l.slice(l.findLastIndex((x) => x.what === "mark")); })()`)
+	notes := notesSinceMark(b)
 	var late, caught, reaimed bool
 	for _, n := range notes {
 		switch n.What {
