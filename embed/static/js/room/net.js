@@ -8,6 +8,7 @@
 // under way while they load; what arrives before the room attaches its
 // handlers waits, in order.
 
+import { localNow } from "../clock.js";
 import { CLOSE } from "../protocol.js";
 
 let early = null;
@@ -42,7 +43,7 @@ export function connectRoom(path, opened) {
   const message = (m, at) => (handlers ? handlers.onMessage(m, at) : early.push(["m", m, at]));
   const state = (s, arg) => (handlers ? handlers.onState(s, arg) : early.push(["s", s, arg]));
 
-  // at: when the frame arrived (performance.timeOrigin + performance.now()),
+  // at: when the frame arrived (localNow()),
   // which may be well before it is handled: what arrives before the room
   // attaches waits, and the hello's server time is read against it.
   function frame(data, at) {
@@ -66,7 +67,7 @@ export function connectRoom(path, opened) {
     opened = null;
     ws = sock;
     state(attempt ? "reconnecting" : "connecting");
-    sock.onmessage = (ev) => frame(ev.data, performance.timeOrigin + performance.now());
+    sock.onmessage = (ev) => frame(ev.data, localNow());
     sock.onclose = (ev) => {
       if (ws !== sock) return;
       ws = null;
