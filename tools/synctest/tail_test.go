@@ -190,6 +190,75 @@ func TestBrowserLateJoinTailOnWarmConnection(t *testing.T) {
 	}
 }
 
+// TestBrowserLateJoinMediaOnOpenConnections: a late joiner's requests for
+// its WebM file after the tail (the head, the data at its aim) go on
+// connections the page had used before, not on new ones (a handshake, a
+// round trip more on the chain). Here the late joiner's path carries 2
+// Mbit/s, so the tail's 35 KB take about 140 ms to come: the head's request
+// is let go only once all of the tail is in (it would otherwise leave at the
+// tail's first byte, find the tail's connection still busy and open one),
+// and the room module is asked for on a connection of its own, so that the
+// entry script's is idle when the player asks for the data at its aim.
+func TestBrowserLateJoinMediaOnOpenConnections(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClipIn(t, dir, 120, "webm")
+	s := NewSession(t, dir, clip, 2, nil)
+	s.Shape(t, 1, mustProfile("late=100/100,,,2000"))
+	soloPlaying(t, s)
+
+	w := s.Window(t, 1)
+	s.Enter(t, 1, w)
+	waitTogether(t, "late joiner", s.Opened(), func(p Probe) bool { return playing(p) })
+
+	wire := s.Shapers[1].Wire()
+	used := map[uint64]bool{} // connections that carried a request
+	var tail *WireEvent
+	var entry, room uint64 // the start-up scripts' connections
+	tailEnd, headAt := 0.0, 0.0
+	var lines []string
+	for k := range wire {
+		e := &wire[k]
+		if tail != nil && headAt == 0 && e.Kind == "data" && e.Conn == tail.Conn {
+			tailEnd = e.At
+		}
+		if e.Kind != "req" {
+			continue
+		}
+		file := strings.Contains(e.Text, "/media/file/"+clip+"?")
+		switch {
+		case file && tail == nil && strings.Contains(e.Text, "(bytes=-"):
+			tail = e
+		case file && tail != nil:
+			if headAt == 0 && strings.Contains(e.Text, "(bytes=0-") {
+				headAt = e.At
+			}
+			if !used[e.Conn] {
+				t.Errorf("%s went on a new connection (%d)", e.Text, e.Conn)
+			}
+		}
+		if file {
+			lines = append(lines, fmt.Sprintf("%s on connection %d", e.Text, e.Conn))
+		}
+		switch {
+		case strings.HasSuffix(e.Text, "/js/room.js") && entry == 0:
+			entry = e.Conn
+		case strings.HasSuffix(e.Text, "/js/room/app.js") && room == 0:
+			room = e.Conn
+		}
+		used[e.Conn] = true
+	}
+	if entry == 0 || room == 0 || entry == room {
+		t.Errorf("the entry script went on connection %d, the room module on %d; want two connections", entry, room)
+	}
+	t.Logf("the late joiner's file requests: %q", lines)
+	if tail == nil || headAt == 0 {
+		t.Fatalf("the late joiner's trace has no tail or no head: %q", lines)
+	}
+	if headAt < tailEnd {
+		t.Errorf("the head reached the server %.0f ms before the tail's last byte reached the page", tailEnd-headAt)
+	}
+}
+
 // heldJS makes a page's navigation timing read as if a loss had held the
 // first piece of its response page ms (its first byte that much later), and
 // the response to its request for the file's tail come tail ms late, as a
