@@ -96,10 +96,11 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // rule, and the player reads it only at its first seek: a request more,
 // which left 0.6-1 s after the metadata on a busy page. The script asks for
 // the file's tail first (about 12 bytes of cues per second of media, 32 KB
-// more) when the room plays: the player's read of the index is then
-// answered by the browser's cache (the URL names the file's version,
-// media.go fileVersion), and its request for the head waits for the
-// tail's. An MP4 whose index (moov) follows its media data is read the same
+// more), paused room or not (a member's first seek is then as quick as the
+// next; player.js fetchCues does the same for a video loaded later): the
+// player's read of the index is then answered by the browser's cache (the
+// URL names the file's version, media.go fileVersion), and its request for
+// the head waits for the tail's. An MP4 whose index (moov) follows its media data is read the same
 // way, but before its metadata: the play answer's tail is where the
 // player's read of it starts (the server reads the file's boxes:
 // media.TopBoxes.EarlyTail), and the script asks for the file from there,
@@ -142,7 +143,7 @@ const earlyFetch = `(() => {
     const st = s.state, play = s.play;
     const moov = Number.isSafeInteger(play.tail) && play.tail > 0;
     let range = moov ? play.tail + "-" : "";
-    if (!moov && st.playing && /\.(webm|mkv)\?/i.test(play.url)) range = "-" + Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
+    if (!moov && /\.(webm|mkv)\?/i.test(play.url)) range = "-" + Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
     if (range && !play.hls) {
       const sent = performance.now();
       const f = fetch(play.url, { headers: { Range: "bytes=" + range } });

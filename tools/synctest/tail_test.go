@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -375,5 +376,54 @@ func lateJoinHeld(t *testing.T, path string, page, tail int, tol float64) {
 			lines = append(lines, r.line)
 		}
 		t.Errorf("the late joiner read the file by %q; want its tail, then its head once, and no range asked for twice", lines)
+	}
+}
+
+// TestBrowserFirstSeekReadsCuesFromCache: a member's player reads a WebM
+// file's index (its cues, at the file's end) only at its first seek, a
+// request more on a slow path. The page asks for the file's tail before the
+// player's first request, so the player's read of the cues is answered by
+// the browser's cache: after the head, a member never asks the server for
+// anything in the tail, not at the room's first seek either. Member 0's
+// page loads the video once it is shared (player.js); member 1's page comes
+// to a paused room with the video on (the page's early script).
+func TestBrowserFirstSeekReadsCuesFromCache(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClipIn(t, dir, 120, "webm")
+	st, err := os.Stat(filepath.Join(dir, clip))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := st.Size() - 32768 - 12*120 // what the page asks for (player.js fetchCues)
+	s := NewSession(t, dir, clip, 2, nil)
+	s.Shape(t, 0, mustProfile("a=20/20"))
+	s.Shape(t, 1, mustProfile("b=20/20"))
+	a := s.Join(t, 0)
+	s.Share(t, a)
+	b := s.Join(t, 1)
+	two := []*browsertest.Window{a, b}
+	for _, w := range two {
+		w.WaitJS(`(() => { const v = document.querySelector('#player video'); return v && v.readyState >= 3; })()`)
+	}
+	command(t, a, "seek", 30)
+	waitTogether(t, "the first seek", two, func(p Probe) bool { return paused(p) && math.Abs(p.Pos-30) < 0.1 })
+	for _, w := range two {
+		w.WaitJS(`(() => { const v = document.querySelector('#player video'); return v && !v.seeking && v.readyState >= 3; })()`)
+	}
+
+	for i := range two {
+		reqs := fileRequests(t, s, i, clip)
+		for _, r := range reqs {
+			t.Logf("member %d: %s", i, r.line)
+		}
+		if len(reqs) < 2 || reqs[0].start != -1 || reqs[1].start != 0 {
+			t.Errorf("member %d's requests for the WebM file: %+v; want its tail, then its head", i, reqs)
+			continue
+		}
+		for _, r := range reqs[2:] {
+			if r.start >= tail {
+				t.Errorf("after the head member %d asked the server for %q, in the tail it had read (from %d): its cache did not answer the cues", i, r.line, tail)
+			}
+		}
 	}
 }
