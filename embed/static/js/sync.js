@@ -365,11 +365,14 @@ const mechanics = {
   startLatencyMs: 80, // play() on a paused, ready player (with audio)
   jumpLatencyMs: 250, // a seek into media not loaded yet until the player can play
   // A seek into loaded media until the player can play: 20-60 ms on an idle
-  // machine, 150-550 on a busy one (keyframes 2 s apart); aiming too short
-  // costs another seek (and the next one aims twice as far), too long only
-  // a little waiting. It is what each member reports for the room's seek
-  // lead until it has measured its own.
-  seekInLatencyMs: 500,
+  // machine, 150-550 on a busy one (keyframes 2 s apart); 60-170 ms on the
+  // mixed scenario's paths once the file's index is in the cache (player.js
+  // fetchCues; 300-700 ms on the 200 ms path when the first seek had to
+  // fetch it). It is what each member reports for the room's seek lead
+  // until it has measured its own: aimed too short, the start comes late
+  // and is caught up by rate (up to sync.join_catch_up_ms), too long, the
+  // whole room waits.
+  seekInLatencyMs: 250,
   catchUpTryMs: 3000, // a player behind on a slow link tries to jump at most this often (doubling)
   // Before the first jump is learned, it is guessed to take this many round
   // trips longer: the file's index and the data at the target, each a
