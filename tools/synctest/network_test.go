@@ -176,6 +176,42 @@ func TestBrowserClockAsymmetricPath(t *testing.T) {
 	}
 }
 
+// TestBrowserDownDelayIgnoresHeldPongs: the way down a page reports for
+// the room's lead is its path's, not that of a few pongs that came late.
+// On a 40/40 ms path, three of a burst of eight pongs are read 300 ms late
+// (as a loss on the way holds them, or a page busy at the hello while the
+// room loads): the reported way down stays within the path's (40 ms and
+// its jitter), where the second slowest of the eight would be 340.
+func TestBrowserDownDelayIgnoresHeldPongs(t *testing.T) {
+	s := NewSession(t, t.TempDir(), "none.webm", 1, nil)
+	s.Shape(t, 0, mustProfile("B=40/40,5"))
+	w := s.Join(t, 0)
+	w.WaitJS(`window.watchpartySync.clock.samples.length >= 8`)
+	browsertest.Eval[bool](w, `(() => { const c = window.watchpartySync.clock, pong = c.onPong.bind(c);
+		let n = 0;
+		c.onPong = (m) => {
+			if (n++ % 3 === 0 && n < 9) {
+				setTimeout(() => pong(m), 300);
+				return true;
+			}
+			return pong(m);
+		};
+		window.__samplesBefore = c.samples.length;
+		c.burst();
+		return true; })()`)
+	w.WaitJS(`window.watchpartySync.clock.samples.length >= window.__samplesBefore + 8`)
+	type reading struct{ Down, Slow float64 }
+	r := browsertest.Eval[reading](w, `(() => { const c = window.watchpartySync.clock;
+		const xs = c.samples.slice(-8).map((x) => x.delay / 2 + c.offset - x.offset).sort((a, b) => b - a);
+		return { Down: c.downDelay(), Slow: xs[1] }; })()`)
+	if r.Slow < 200 {
+		t.Fatalf("the second slowest pong of the burst came down in %.0f ms: the test did not hold three of them", r.Slow)
+	}
+	if r.Down < 25 || r.Down > 70 {
+		t.Errorf("with three of eight pongs read 300 ms late on a 40/40 ms path the page reports a way down of %.0f ms; want the path's, 25-70", r.Down)
+	}
+}
+
 // probeUntil probes window w every 50 ms until ok, at most tries times, and
 // reports whether it got there.
 func probeUntil(t *testing.T, w *browsertest.Window, tries int, ok func(p Probe) bool) bool {

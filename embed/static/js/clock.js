@@ -228,15 +228,20 @@ export class Clock {
   /**
    * How long the server's messages take to reach this page, in ms (NaN
    * before any sample): the pong's way down, by the current estimate of
-   * the server's clock, in the second slowest of the last eight samples
-   * (jitter counts, one stall does not). With the device clock it is the
-   * real one-way delay; with the round trips, half of each.
+   * the server's clock, the slowest among the quicker half of the last
+   * eight round trips. A pong held on the way (a loss, which on one
+   * connection holds the pongs behind it too, as in the burst of pings at
+   * the hello) or read late by a busy page has a long round trip: it says
+   * how that one message went, not the path, and the room's lead would
+   * wait for it at every start. The jitter of the quicker half counts.
+   * With the device clock it is the real one-way delay; with the round
+   * trips, half of each.
    */
   downDelay() {
-    const xs = this.samples.slice(-8).map((x) => Math.max(0, x.delay / 2 + this.offset - x.offset));
+    const xs = this.samples.slice(-8);
     if (!xs.length) return NaN;
-    xs.sort((a, b) => b - a);
-    return xs.length >= 4 ? xs[1] : xs[0];
+    const quick = [...xs].sort((a, b) => a.delay - b.delay).slice(0, Math.ceil(xs.length / 2));
+    return Math.max(...quick.map((x) => Math.max(0, x.delay / 2 + this.offset - x.offset)));
   }
 
   /** Round-trip time of the best recent sample, in ms (NaN before any). */
