@@ -383,13 +383,15 @@ const mechanics = {
   // connection to the server is open), before the player has measured one:
   // farLatencyMs and farRoundTrips round trips, and never less than a seek
   // into loaded media. The round trips are the request for the data at the
-  // target and a loss on the way (a retransmission holds the data at least
-  // 200 ms, about a round trip on a slow path); the milliseconds, the media
-  // stack sending the request and decoding from the keyframe before the
-  // target. On the 200 ms path with 1% loss (docs/sync.md) such a seek took
-  // 539 and 612 ms (870 at a load of 29), a loss holding the data each time.
+  // target and half of a loss on the way (a retransmission holds the data
+  // at least 200 ms, about a round trip on a slow path); the milliseconds,
+  // the media stack sending the request and decoding from the keyframe
+  // before the target. On the 200 ms path with 1% loss (docs/sync.md) such
+  // a seek took 310-460 ms without a loss and 550-670 with one; a start
+  // made late by the rest of a loss is caught up by rate, where aiming for
+  // the whole of it would hold every seek of the room back that much.
   farLatencyMs: 250,
-  farRoundTrips: 2,
+  farRoundTrips: 1.5,
   maxMarginMs: 4000, // longest margin of a re-aim after missed starts
   // A late joiner's first start missed by a little (sync.join_catch_up_ms)
   // runs at up to this multiple of the room's rate (Chromium keeps the
