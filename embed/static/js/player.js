@@ -66,14 +66,16 @@ function joinCosts() {
 // player reads it only at its first seek, a round trip more on a slow path
 // (and a new connection when its own is busy loading) just when the room
 // waits for it. Read first, the player's read is answered by the browser's
-// cache (the URL names the file's version); its request for the head waits
-// for the tail's response, a round trip. The range is the one the room
+// cache (the URL names the file's version). The player is given its source
+// once the whole tail is in (or after 4 s), as the early script does: its
+// request for the head would wait for the tail's response anyway, and then
+// find the tail's connection still busy and open one more. The range is the one the room
 // page's early script asks for (engine/web/snapshot.go earlyFetch): about
 // 12 bytes of cues per second of media, and 32 KB more.
 function fetchCues(info) {
-  if (!/\.(webm|mkv)\?/i.test(info.url || "") || !(info.duration > 0)) return;
+  if (!/\.(webm|mkv)\?/i.test(info.url || "") || !(info.duration > 0)) return null;
   const n = Math.min(1 << 20, 32768 + 12 * Math.ceil(info.duration));
-  fetch(info.url, { headers: { Range: "bytes=-" + n } })
+  return fetch(info.url, { headers: { Range: "bytes=-" + n } })
     .then((r) => r.arrayBuffer())
     .catch(() => {});
 }
@@ -228,7 +230,9 @@ export class Player extends EventTarget {
     this.el.replaceChildren(el);
     if (info && info.hls && (window.MediaSource || window.ManagedMediaSource)) this.loadHLS(el, info);
     else {
-      if (info) fetchCues(info);
+      const cues = info ? fetchCues(info) : null;
+      if (cues) await Promise.race([cues, new Promise((done) => setTimeout(done, 4000))]);
+      if (this.html !== el) return;
       el.src = info ? info.url : this.fileURL ? this.fileURL(v) : v.url;
     }
   }
