@@ -140,6 +140,23 @@ func TestBrowserMP4TailFirst(t *testing.T) {
 	}
 }
 
+// lateJoinerOn plays a 120 s WebM clip to member 0 and brings member 1 to
+// the room late over a path of the given profile; it returns the session
+// and the clip's name once both play, member 1's shaper trace complete up
+// to its first play.
+func lateJoinerOn(t *testing.T, profile string) (*Session, string) {
+	t.Helper()
+	dir := t.TempDir()
+	clip := MakeClipIn(t, dir, 120, "webm")
+	s := NewSession(t, dir, clip, 2, nil)
+	s.Shape(t, 1, mustProfile(profile))
+	soloPlaying(t, s)
+	w := s.Window(t, 1)
+	s.Enter(t, 1, w)
+	waitTogether(t, "late joiner", s.Opened(), func(p Probe) bool { return playing(p) })
+	return s, clip
+}
+
 // TestBrowserLateJoinTailOnWarmConnection: a late joiner's page on a 200 ms
 // path asks for its WebM file's tail before its start-up scripts, so that
 // the tail goes on a connection the browser had open when the page came
@@ -148,16 +165,7 @@ func TestBrowserMP4TailFirst(t *testing.T) {
 // joiner's chain); the scripts follow on the other. The shaper's trace
 // says which connection each request took and when each was opened.
 func TestBrowserLateJoinTailOnWarmConnection(t *testing.T) {
-	dir := t.TempDir()
-	clip := MakeClipIn(t, dir, 120, "webm")
-	s := NewSession(t, dir, clip, 2, nil)
-	s.Shape(t, 1, mustProfile("late=100/100"))
-	soloPlaying(t, s)
-
-	w := s.Window(t, 1)
-	s.Enter(t, 1, w)
-	waitTogether(t, "late joiner", s.Opened(), func(p Probe) bool { return playing(p) })
-
+	s, clip := lateJoinerOn(t, "late=100/100")
 	opened := map[uint64]float64{}
 	var page, tail, entry *WireEvent
 	pageAt := math.Inf(1)
@@ -201,16 +209,7 @@ func TestBrowserLateJoinTailOnWarmConnection(t *testing.T) {
 // and the room module is asked for on a connection of its own, so that the
 // entry script's is idle when the player asks for the data at its aim.
 func TestBrowserLateJoinMediaOnOpenConnections(t *testing.T) {
-	dir := t.TempDir()
-	clip := MakeClipIn(t, dir, 120, "webm")
-	s := NewSession(t, dir, clip, 2, nil)
-	s.Shape(t, 1, mustProfile("late=100/100,,,2000"))
-	soloPlaying(t, s)
-
-	w := s.Window(t, 1)
-	s.Enter(t, 1, w)
-	waitTogether(t, "late joiner", s.Opened(), func(p Probe) bool { return playing(p) })
-
+	s, clip := lateJoinerOn(t, "late=100/100,,,2000")
 	wire := s.Shapers[1].Wire()
 	used := map[uint64]bool{} // connections that carried a request
 	var tail *WireEvent
