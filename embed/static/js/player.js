@@ -69,9 +69,10 @@ function joinCosts() {
 // cache (the URL names the file's version). The player is given its source
 // once the whole tail is in (or after 4 s), as the early script does: its
 // request for the head would wait for the tail's response anyway, and then
-// find the tail's connection still busy and open one more. The range is the one the room
-// page's early script asks for (engine/web/snapshot.go earlyFetch): about
-// 12 bytes of cues per second of media, and 32 KB more.
+// find the tail's connection still busy and open one more. The range is
+// the early script's (engine/web/snapshot.go earlyFetch;
+// TestEarlyTailFollowsPlayerJS keeps them equal): about 12 bytes of cues
+// per second of media, and 32 KB more.
 function fetchCues(info) {
   if (!/\.(webm|mkv)\?/i.test(info.url || "") || !(info.duration > 0)) return null;
   const n = Math.min(1 << 20, 32768 + 12 * Math.ceil(info.duration));
