@@ -29,6 +29,12 @@ const (
 	// MP4MoovEnd is MP4 written without faststart, as phones and screen
 	// recorders write it: the index (moov) after the media data (mdat).
 	MP4MoovEnd Kind = "h264-aac-moov-end.mp4"
+	// WebM is VP8 + Opus in WebM, as ffmpeg writes it by default: its
+	// index (cues) after the media.
+	WebM Kind = "vp8-opus.webm"
+	// WebMCuesFront is WebM with its index before the media
+	// (-cues_to_front).
+	WebMCuesFront Kind = "vp8-opus-cues-front.webm"
 	// H264AC3 is H.264 + AC-3 in Matroska: the video is copied, the
 	// audio converted.
 	H264AC3 Kind = "h264-ac3.mkv"
@@ -164,6 +170,14 @@ func build(k Kind, s Spec, out string) error {
 		args := append(append(video, tone(440)...), "-t", dur)
 		args = append(append(args, x264...), "-c:a", "aac", "-b:a", "64k", "-f", "mp4", out)
 		return ffmpeg(args...)
+	case WebM, WebMCuesFront:
+		args := append(append(video, tone(440)...), "-t", dur,
+			"-c:v", "libvpx", "-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8", "-g", fmt.Sprint(s.GOP),
+			"-c:a", "libopus", "-b:a", "64k")
+		if k == WebMCuesFront {
+			args = append(args, "-cues_to_front", "1")
+		}
+		return ffmpeg(append(args, "-f", "webm", out)...)
 	case H264AC3:
 		args := append(append(video, tone(440)...), "-t", dur)
 		args = append(append(args, x264...), "-c:a", "ac3", "-b:a", "96k", "-f", "matroska", out)
