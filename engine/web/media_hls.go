@@ -141,9 +141,9 @@ func (h *mediaHandler) playAnswer(ctx context.Context, code, rel string, burn in
 	if err != nil {
 		return out, "", err
 	}
-	// An MP4 whose index follows its media data: the page asks for the
-	// end first (a few reads of box headers).
-	tail := media.MP4EarlyTail(f, info.Size())
+	// A file whose index follows its media data (an MP4's moov, a WebM's
+	// cues): the page asks for the end first (a few reads of headers).
+	tail := media.EarlyTail(f, info.Size())
 	f.Close()
 	out = playInfo{Mode: string(media.Direct), URL: mediaFileURL(h.base, code, rel) + "?v=" + fileVersion(info.Size(), info.ModTime()), Tail: tail, Audio: []playTrack{},
 		Subtitles: []playTrack{}, Burn: []playTrack{}, Renditions: []string{}, Heights: []int{}}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -403,13 +404,16 @@ func TestMediaFileVersionKept(t *testing.T) {
 // TestMediaPlayTail: the play answer of an MP4 whose index (moov) follows
 // its media data names where the page asks for the file's end first: the
 // start of the 32 KB block holding the moov, and the versioned file from
-// there holds the whole moov; an MP4 with its moov first and a WebM get
-// none.
+// there holds the whole moov; a WebM's names the block holding its cues.
+// An MP4 with its moov first, a WebM with its cues first and a file that
+// only starts like a WebM get none.
 func TestMediaPlayTail(t *testing.T) {
 	root := t.TempDir()
 	spec := mediatest.Spec{Seconds: 6}
 	mediatest.MakeSpec(t, root, mediatest.MP4MoovEnd, "end.mp4", spec)
 	mediatest.MakeSpec(t, root, mediatest.MP4, "fast.mp4", spec)
+	mediatest.MakeSpec(t, root, mediatest.WebM, "cues-end.webm", spec)
+	mediatest.MakeSpec(t, root, mediatest.WebMCuesFront, "cues-front.webm", spec)
 	if err := os.WriteFile(filepath.Join(root, "clip.webm"), []byte("\x1a\x45\xdf\xa3 not much of a webm"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -424,10 +428,18 @@ func TestMediaPlayTail(t *testing.T) {
 		n, ok := p["tail"].(float64)
 		return p["url"].(string), int64(n), ok
 	}
-	for _, name := range []string{"fast.mp4", "clip.webm"} {
+	for _, name := range []string{"fast.mp4", "clip.webm", "cues-front.webm"} {
 		if _, tail, ok := play(name); ok {
 			t.Errorf("%s: tail %d in the play answer; want none", name, tail)
 		}
+	}
+	webm, err := os.ReadFile(filepath.Join(root, "cues-end.webm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cues := int64(bytes.LastIndex(webm, []byte{0x1c, 0x53, 0xbb, 0x6b}))
+	if _, tail, ok := play("cues-end.webm"); !ok || tail != cues/(32<<10)*(32<<10) || tail == 0 {
+		t.Errorf("cues-end.webm: tail %d (given: %v); want %d, the 32 KB block holding the cues at %d", tail, ok, cues/(32<<10)*(32<<10), cues)
 	}
 
 	u, tail, ok := play("end.mp4")

@@ -92,21 +92,20 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 }
 
 // earlyFetch is the inline script in the head of a room page with a
-// snapshot. A WebM or Matroska file keeps its index (cues) at its end as a
-// rule, and the player reads it only at its first seek: a request more,
-// which left 0.6-1 s after the metadata on a busy page. The script asks for
-// the file's tail first (about 12 bytes of cues per second of media, 32 KB
-// more), paused room or not (a member's first seek is then as quick as the
-// next; player.js fetchCues does the same for a video loaded later): the
+// snapshot. A file may keep its index after its media data: a WebM or
+// Matroska file its cues as a rule, which the player reads only at its
+// first seek (a request more, which left 0.6-1 s after the metadata on a
+// busy page), an MP4 written without faststart its moov, which the player
+// reads before it has any metadata. The play answer's tail is where the
+// player's read of it starts (the server reads the file's headers:
+// media.EarlyTail), and the script asks for the file from there first,
+// paused room or not (a member's first seek is then as quick as the next;
+// player.js fetchTail does the same for a video loaded later): the
 // player's read of the index is then answered by the browser's cache (the
 // URL names the file's version, media.go fileVersion), and its request for
-// the head waits for the tail's. An MP4 whose index (moov) follows its media data is read the same
-// way, but before its metadata: the play answer's tail is where the
-// player's read of it starts (the server reads the file's boxes:
-// media.TopBoxes.EarlyTail), and the script asks for the file from there,
-// paused room or not. An MP4 whose moov comes first gets no tail (its
-// head's request carries it). The request's promise is left on the
-// snapshot's element (tail) for earlyPlayer, and one of the ms from the
+// the head waits for the tail's. A file whose index comes first gets no
+// tail (its head's request carries it). The request's promise is left on
+// the snapshot's element (tail) for earlyPlayer, and one of the ms from the
 // request to its response's first byte (tailTrip: one round trip on a
 // connection the page has open, or more), which earlyPlayer aims again by.
 //
@@ -140,13 +139,10 @@ const earlyFetch = `(() => {
   let s = null;
   try {
     s = JSON.parse(d.textContent);
-    const st = s.state, play = s.play;
-    const moov = Number.isSafeInteger(play.tail) && play.tail > 0;
-    let range = moov ? play.tail + "-" : "";
-    if (!moov && /\.(webm|mkv)\?/i.test(play.url)) range = "-" + Math.min(1 << 20, 32768 + 12 * Math.ceil(play.duration || 0));
-    if (range && !play.hls) {
+    const play = s.play;
+    if (Number.isSafeInteger(play.tail) && play.tail > 0 && !play.hls) {
       const sent = performance.now();
-      const f = fetch(play.url, { headers: { Range: "bytes=" + range } });
+      const f = fetch(play.url, { headers: { Range: "bytes=" + play.tail + "-" } });
       d.tailTrip = f.then(() => performance.now() - sent, () => 0);
       d.tail = f.then((r) => r.arrayBuffer()).catch(() => {});
     }

@@ -55,27 +55,3 @@ func TestEarlyJoinCostFollowsPlayerJS(t *testing.T) {
 		}
 	}
 }
-
-// TestEarlyTailFollowsPlayerJS: the early script and player.js ask for the
-// same tail of a WebM or Matroska file (the cues and the 32 KB more), so
-// that a page's first seek reads the index from the cache either way.
-func TestEarlyTailFollowsPlayerJS(t *testing.T) {
-	src, err := fs.ReadFile(assets.Static, "static/js/player.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	size := regexp.MustCompile(`Math\.min\((\d+ << \d+), (\d+) \+ (\d+) \* Math\.ceil\(`)
-	kind := regexp.MustCompile(`/\\\.\(webm\|mkv\)\\\?/i`)
-	js, early := size.FindSubmatch(src), size.FindStringSubmatch(earlyFetch)
-	if js == nil || early == nil {
-		t.Fatalf("the tail's size: player.js has %q, the early script %q; want both", js, early)
-	}
-	for k := 1; k < len(early); k++ {
-		if string(js[k]) != early[k] {
-			t.Errorf("the tail's size: player.js has %s where the early script has %s", js[k], early[k])
-		}
-	}
-	if !kind.Match(src) || !kind.MatchString(earlyFetch) {
-		t.Errorf("player.js and the early script must pick the same files (%s)", kind)
-	}
-}

@@ -61,22 +61,22 @@ function joinCosts() {
   return [];
 }
 
-// fetchCues asks for the tail of a WebM or Matroska file before its player
-// asks for anything: the file's index (cues) is there as a rule, and the
-// player reads it only at its first seek, a round trip more on a slow path
-// (and a new connection when its own is busy loading) just when the room
-// waits for it. Read first, the player's read is answered by the browser's
-// cache (the URL names the file's version). The player is given its source
-// once the whole tail is in (or after 4 s), as the early script does: its
-// request for the head would wait for the tail's response anyway, and then
-// find the tail's connection still busy and open one more. The range is
-// the early script's (engine/web/snapshot.go earlyFetch;
-// TestEarlyTailFollowsPlayerJS keeps them equal): about 12 bytes of cues
-// per second of media, and 32 KB more.
-function fetchCues(info) {
-  if (!/\.(webm|mkv)\?/i.test(info.url || "") || !(info.duration > 0)) return null;
-  const n = Math.min(1 << 20, 32768 + 12 * Math.ceil(info.duration));
-  return fetch(info.url, { headers: { Range: "bytes=-" + n } })
+// fetchTail asks for the tail of a file whose index follows its media
+// data (a WebM's or Matroska file's cues, an MP4's moov) before its player
+// asks for anything: the play answer's tail, the start of the 32 KB block
+// holding the index (engine/media EarlyTail). Chromium's player reads a
+// WebM's cues only at its first seek, a round trip more on a slow path (and
+// a new connection when its own is busy loading) just when the room waits
+// for it, and an MP4's moov before its metadata. Read first, the player's
+// read is answered by the browser's cache (the URL names the file's
+// version). The player is given its source once the whole tail is in (or
+// after 4 s), as the early script does (engine/web/snapshot.go
+// earlyFetch): its request for the head would wait for the tail's response
+// anyway, and then find the tail's connection still busy and open one
+// more.
+function fetchTail(info) {
+  if (!Number.isSafeInteger(info.tail) || !(info.tail > 0) || !info.url) return null;
+  return fetch(info.url, { headers: { Range: "bytes=" + info.tail + "-" } })
     .then((r) => r.arrayBuffer())
     .catch(() => {});
 }
@@ -231,8 +231,8 @@ export class Player extends EventTarget {
     this.el.replaceChildren(el);
     if (info && info.hls && (window.MediaSource || window.ManagedMediaSource)) this.loadHLS(el, info);
     else {
-      const cues = info ? fetchCues(info) : null;
-      if (cues) await Promise.race([cues, new Promise((done) => setTimeout(done, 4000))]);
+      const tail = info ? fetchTail(info) : null;
+      if (tail) await Promise.race([tail, new Promise((done) => setTimeout(done, 4000))]);
       if (this.html !== el) return;
       el.src = info ? info.url : this.fileURL ? this.fileURL(v) : v.url;
     }

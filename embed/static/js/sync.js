@@ -367,7 +367,7 @@ const mechanics = {
   // A seek into loaded media until the player can play: 20-60 ms on an idle
   // machine, 150-550 on a busy one (keyframes 2 s apart); 60-170 ms on the
   // mixed scenario's paths once the file's index is in the cache (player.js
-  // fetchCues; 300-700 ms on the 200 ms path when the first seek had to
+  // fetchTail; 300-700 ms on the 200 ms path when the first seek had to
   // fetch it). It is what each member reports for the room's seek lead
   // until it has measured its own: aimed too short, the start comes late
   // and is caught up by rate (up to sync.join_catch_up_ms), too long, the
