@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -431,4 +432,35 @@ func TestBrowserSeekLeadCoversUnloadedMedia(t *testing.T) {
 			target, lead, want, rep.Down, rep.Far, rep.Start, rep)
 	}
 	b.WaitJS(`window.watchpartySync.learned.far.xs.length > 0`)
+}
+
+// TestBrowserPauseOnSlowPathDoesNotSeek: a member on a 200 ms path pauses
+// with the room's controls. Its player pauses at once, and the room's pause
+// comes back a round trip later; meanwhile the player is left alone, not
+// sought back to where the still-playing room is (a start it seemed to
+// miss), so pausing shows no jump.
+func TestBrowserPauseOnSlowPathDoesNotSeek(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 1, nil)
+	s.Shape(t, 0, mustProfile("slow=100/100"))
+	a := soloPlaying(t, s)
+	one := []*browsertest.Window{a}
+	for round := range 3 {
+		time.Sleep(1500 * time.Millisecond)
+		since := browsertest.Eval[float64](a, `window.__wpNow()`)
+		command(t, a, "pause")
+		waitTogether(t, "pause", one, paused)
+		time.Sleep(500 * time.Millisecond)
+		seeks := browsertest.Eval[int](a, fmt.Sprintf(`window.__wpSamples.events.filter((e) => e.type === "seeking" && e.t >= %f).length`, since))
+		if seeks > 1 {
+			t.Errorf("pause %d: the player seeked %d times; want at most once (onto the room's paused position)", round+1, seeks)
+		}
+		notes := browsertest.Eval[string](a, `JSON.stringify(window.watchpartySync.log.slice(-8).map((x) => x.what + (x.kind ? ":" + x.kind : "")))`)
+		if strings.Contains(notes, `"jump`) {
+			t.Errorf("pause %d: the player was sought to the playing room's position while its pause was on its way: %s", round+1, notes)
+		}
+		command(t, a, "play")
+		waitTogether(t, "play", one, func(p Probe) bool { return playing(p) })
+	}
 }

@@ -1444,6 +1444,13 @@ export class SyncEngine {
   command(kind, t) {
     const msg = { type: kind };
     if (t !== undefined) msg.t = t;
+    // Leave the player alone until the room's answer arrives: paused here
+    // at once, it would otherwise be sought back to the playing room's
+    // position (a start missed) while the pause is on its way.
+    if (this.state) {
+      this.userHoldUntil = localNow() + 2000;
+      this.userHoldVersion = this.state.version;
+    }
     this.note("command", { kind, t });
     this.o.send(msg);
     if (kind === T.PAUSE && this.adapter) this.adapter.pause();
