@@ -242,6 +242,9 @@ func soloPlaying(t *testing.T, s *Session) *browsertest.Window {
 type engineNote struct {
 	What   string  `json:"what"`
 	LateMS float64 `json:"lateMs"`
+	Drift  float64 `json:"drift"`
+	Warm   bool    `json:"warm"`
+	Used   float64 `json:"used"`
 }
 
 // notesSinceMark returns the sync engine's notes from the last one a test
@@ -301,6 +304,56 @@ func TestBrowserLateTimerReaims(t *testing.T) {
 		return [e.misses, e.behind ? 1 : 0]; })()`)
 	if got[0] != 0 || got[1] != 1 {
 		t.Errorf("after a miss with the room's position not loaded: misses %.0f, behind %.0f; want 0 and 1 (playing what it has, a new row)", got[0], got[1])
+	}
+}
+
+// TestBrowserResumeStartsOnTime: play() on a player paused where it
+// played (no seek since) moves its media clock at once, where after a seek
+// it takes 60-70 ms (Chromium's audio renderer was flushed and fills
+// again). The engine learns the two apart, so a player that resumes starts
+// on the room's position, not early by what its starts after a seek took.
+// A paused player is put on the room's paused position (a seek) unless it
+// is within a millisecond of it, which the member who paused may be on a
+// short path; here that member's player is left where it paused, and the
+// room is then sought to exactly there, as if it had been. Each start's
+// first settled reading (the engine's "learned" note) says how far off it
+// was.
+func TestBrowserResumeStartsOnTime(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 1, nil)
+	a := soloPlaying(t, s)
+	one := []*browsertest.Window{a}
+	browsertest.Eval[bool](a, `(() => { const e = window.watchpartySync; const own = Object.getPrototypeOf(e).seekPaused;
+		e.seekPaused = function (p) { if (Math.abs(this.adapter.position() - p) >= 0.05) own.call(this, p); };
+		return true; })()`)
+	for round := range 2 {
+		time.Sleep(1500 * time.Millisecond)
+		since := browsertest.Eval[float64](a, `window.__wpNow()`)
+		command(t, a, "pause")
+		waitTogether(t, "pause", one, paused)
+		at := browsertest.Eval[float64](a, `document.querySelector('#player video').currentTime`)
+		command(t, a, "seek", at)
+		waitTogether(t, "paused where it paused", one, func(p Probe) bool { return paused(p) && math.Abs(p.Expected-at) < 0.0005 })
+		time.Sleep(2 * time.Second)
+		browsertest.Eval[bool](a, `(() => { window.watchpartySync.log.push({ what: "mark" }); return true; })()`)
+		command(t, a, "play")
+		a.WaitJS(`(() => { const l = window.watchpartySync.log;
+			return l.slice(l.findLastIndex((x) => x.what === "mark")).some((x) => x.what === "learned"); })()`)
+		var learned engineNote
+		for _, n := range notesSinceMark(a) {
+			if n.What == "learned" {
+				learned = n
+				break
+			}
+		}
+		seeks := browsertest.Eval[int](a, fmt.Sprintf(`window.__wpSamples.events.filter((e) => e.type === "seeking" && e.t >= %f).length`, since))
+		if seeks != 0 || !learned.Warm {
+			t.Errorf("resume %d: the player seeked %d times (want none) and its start was taken for a resume: %v; want a resume", round+1, seeks, learned.Warm)
+		}
+		if math.Abs(learned.Drift) > 35 {
+			t.Errorf("resume %d: the player started %+.0f ms off the room (start latency used: %.0f ms); want within 35 ms", round+1, learned.Drift, learned.Used)
+		}
 	}
 }
 

@@ -75,6 +75,7 @@ export class HTML5Adapter {
     this.fineRate = true; // playbackRate takes any value
     this.handlers = {};
     this.ourSeeks = []; // {to, at}: seeks this module started
+    this.primed = false; // it played, and has not seeked since (see warm)
     this.expectPlay = 0;
     this.expectPause = 0;
     this.off = [];
@@ -87,6 +88,7 @@ export class HTML5Adapter {
       this.off.push(() => el.removeEventListener(name, fn));
     };
     on("seeking", () => {
+      this.primed = false;
       const now = localNow();
       this.ourSeeks = this.ourSeeks.filter((x) => now - x.at < 3000);
       // Each seek fires its seeking event later, when currentTime already
@@ -113,6 +115,12 @@ export class HTML5Adapter {
         if (el.readyState >= 3) this.emit("buffering", false);
       });
     }
+    on("playing", () => {
+      if (!el.seeking) this.primed = true;
+    });
+    on("emptied", () => {
+      this.primed = false;
+    });
     on("ended", () => this.emit("ended"));
     on("loadedmetadata", () => this.emit("duration", el.duration));
     on("durationchange", () => this.emit("duration", el.duration));
@@ -130,7 +138,16 @@ export class HTML5Adapter {
     if (Number.isFinite(this.el.duration) && this.el.duration > 0) t = Math.min(t, this.el.duration);
     t = Math.max(0, t);
     this.ourSeeks.push({ to: t, at: localNow() });
+    this.primed = false;
     this.el.currentTime = t;
+  }
+  /**
+   * Whether play() resumes where the player played last: no seek since, so
+   * its audio renderer still holds the data there and starts at once
+   * (mechanics.resumeLatencyMs).
+   */
+  warm() {
+    return this.primed && !this.el.seeking;
   }
   play() {
     if (!this.el.paused) return Promise.resolve();
@@ -362,7 +379,12 @@ const mechanics = {
   bufferingAfterMs: 200, // a player that cannot play for this long reports buffering
   // First guesses of how long each way of starting takes until the media
   // clock moves; each is then learned from this player's own starts.
-  startLatencyMs: 80, // play() on a paused, ready player (with audio)
+  startLatencyMs: 80, // play() on a paused, ready player (with audio) after a seek
+  // play() on a player paused where it played, no seek since: Chromium's
+  // audio renderer still holds the data there, and the media clock moved
+  // 0-10 ms after play() after pauses of 0.5-12 s, where it moved 60-70 ms
+  // after it once the player had seeked (its renderer flushed).
+  resumeLatencyMs: 10,
   jumpLatencyMs: 250, // a seek into media not loaded yet until the player can play
   // A seek into loaded media until the player can play: 20-60 ms on an idle
   // machine, 150-550 on a busy one (keyframes 2 s apart); 60-170 ms on the
@@ -587,6 +609,7 @@ export class SyncEngine {
     this.loopTimer = 0;
     this.learned = {
       start: new Learned(this.cfg.startLatencyMs, 0, 500),
+      resume: new Learned(this.cfg.resumeLatencyMs, 0, 500),
       jump: new Learned(this.cfg.jumpLatencyMs, 40, 4000),
       far: new Learned(this.cfg.farLatencyMs, 40, 4000),
       in: new Learned(this.cfg.seekInLatencyMs, 10, 1000),
@@ -594,7 +617,7 @@ export class SyncEngine {
     this.pending = null; // {at, since, kind, seeked}: a start waiting for the player to be ready
     this.seekProbe = null; // {since, kind}: a paused seek being timed
     this.misses = 0;
-    this.learn = null; // {used, aimed, late}: the first settled sample after a start (an aimed one calibrates the start latency)
+    this.learn = null; // {used, aimed, late, warm}: the first settled sample after a start (an aimed one calibrates the start latency)
     this.spoiled = false; // the player stalled or the browser played it since the start
     this.settleUntil = 0;
     this.reaims = 0;
@@ -648,6 +671,22 @@ export class SyncEngine {
     }
     // Data to fetch first never makes a seek quicker than one into loaded media.
     return { start: this.learned.start.value, jump, far: Math.max(far, inMs), in: inMs };
+  }
+
+  /** Whether a start made now resumes where the player played (see HTML5Adapter.warm). */
+  warmStart() {
+    const a = this.adapter;
+    return !!a && typeof a.warm === "function" && a.warm();
+  }
+
+  /**
+   * The start latency of a start made now: learned apart for a player
+   * paused where it played, no seek since, which resumes at once, and for
+   * one that seeked (mechanics.startLatencyMs, resumeLatencyMs). A start
+   * made 60 ms early after a plain pause was trimmed for seconds.
+   */
+  startLatency() {
+    return this.warmStart() ? this.learned.resume.value : this.learned.start.value;
   }
 
   /**
@@ -874,7 +913,7 @@ export class SyncEngine {
     }
     if (this.browserPaused && document.visibilityState !== "visible") return; // until the page shows again
     const now = this.serverNow();
-    if (s.updatedAt - now > this.latency.start + 5) {
+    if (s.updatedAt - now > this.startLatency() + 5) {
       // A scheduled start: wait at the start position, then call play()
       // early by the learned start latency so that the media clock starts
       // moving at updatedAt.
@@ -975,7 +1014,7 @@ export class SyncEngine {
     if (a.seeking() || a.buffering()) return; // the buffering event calls again
     const readyMs = localNow() - p.since;
     if (p.seeked) this.learnSeek(p.kind, readyMs); // how far ahead the next one must aim
-    const left = this.clock.toLocal(p.at) - this.latency.start - localNow();
+    const left = this.clock.toLocal(p.at) - this.startLatency() - localNow();
     this.pending = null;
     if (left < 0) {
       // The data at a seek's target came late (a loss, a slow path): a
@@ -986,7 +1025,7 @@ export class SyncEngine {
       return;
     }
     this.startAt = p.at;
-    this.scheduleStart(this.clock.toLocal(p.at) - this.latency.start);
+    this.scheduleStart(this.clock.toLocal(p.at) - this.startLatency());
   }
 
   /**
@@ -997,7 +1036,7 @@ export class SyncEngine {
    */
   clockMoved() {
     if (!this.startTimer || !(this.startAt > 0)) return;
-    const localAt = this.clock.toLocal(this.startAt) - this.latency.start;
+    const localAt = this.clock.toLocal(this.startAt) - this.startLatency();
     clearTimeout(this.startTimer);
     this.startTimer = 0;
     if (localAt < localNow()) {
@@ -1170,9 +1209,10 @@ export class SyncEngine {
     const a = this.adapter;
     if (!a || this.blocked) return;
     a.setRate(rateOf(this.state));
-    const used = this.latency.start;
+    const warm = this.warmStart();
+    const used = this.startLatency();
     this.settleUntil = localNow() + used + this.cfg.settleMs;
-    this.learn = { used, aimed: learn, late: lateMs };
+    this.learn = { used, aimed: learn, late: lateMs, warm };
     this.spoiled = false;
     this.note("play");
     a.play().catch((err) => this.playRefused(err));
@@ -1282,13 +1322,13 @@ export class SyncEngine {
       if (this.learn.aimed) {
         const wallMs = drift / rateOf(s);
         const err = wallMs + this.learn.late; // the start latency's own error
-        if (!this.spoiled && Math.abs(err) < 150) this.learned.start.add(this.learn.used - err);
+        if (!this.spoiled && Math.abs(err) < 150) this.learned[this.learn.warm ? "resume" : "start"].add(this.learn.used - err);
       }
       // A start that landed ends a row of misses: the next one aims from
       // the learned seek time again, not from a margin doubled while the
       // link was slow.
       if (!this.spoiled && Math.abs(drift) <= this.cfg.deadZoneMs) this.misses = 0;
-      this.note(this.learn.aimed ? "learned" : "settled", { drift, spoiled: this.spoiled, misses: this.misses, ...this.latency });
+      this.note(this.learn.aimed ? "learned" : "settled", { drift, spoiled: this.spoiled, misses: this.misses, warm: this.learn.warm, used: this.learn.used, ...this.latency });
       this.learn = null;
       afterStart = this.reaims > 0;
     }
