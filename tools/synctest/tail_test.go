@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -148,7 +147,7 @@ func lateJoinerOn(t *testing.T, profile string) (s *Session, clip, tail string) 
 	t.Helper()
 	dir := t.TempDir()
 	clip = MakeClipIn(t, dir, 120, "webm")
-	tail = fmt.Sprintf("(bytes=%d-)", fileTail(t, filepath.Join(dir, clip)))
+	tail = fmt.Sprintf("(bytes=%d-)", mediatest.EarlyTail(t, filepath.Join(dir, clip)))
 	s = NewSession(t, dir, clip, 2, nil)
 	s.Shape(t, 1, mustProfile(profile))
 	soloPlaying(t, s)
@@ -156,26 +155,6 @@ func lateJoinerOn(t *testing.T, profile string) (s *Session, clip, tail string) 
 	s.Enter(t, 1, w)
 	waitTogether(t, "late joiner", s.Opened(), func(p Probe) bool { return playing(p) })
 	return s, clip, tail
-}
-
-// fileTail is where a page asks for the file at path from first (the
-// play answer's tail: media.EarlyTail); the test fails without one.
-func fileTail(t *testing.T, path string) int64 {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tail := media.EarlyTail(f, info.Size())
-	if tail <= 0 {
-		t.Fatalf("%s has no tail to load first", path)
-	}
-	return tail
 }
 
 // TestBrowserLateJoinTailOnWarmConnection: a late joiner's page on a 200 ms
@@ -340,7 +319,7 @@ func TestBrowserLateJoinAimsPastAHeldPage(t *testing.T) {
 func lateJoinHeld(t *testing.T, path string, page, tail int, tol float64) {
 	dir := t.TempDir()
 	clip := MakeClipIn(t, dir, 120, "webm")
-	from := fileTail(t, filepath.Join(dir, clip))
+	from := mediatest.EarlyTail(t, filepath.Join(dir, clip))
 	s := NewSession(t, dir, clip, 2, nil)
 	s.Shape(t, 1, mustProfile(path))
 	a := soloPlaying(t, s)
@@ -411,7 +390,7 @@ func lateJoinHeld(t *testing.T, path string, page, tail int, tol float64) {
 func TestBrowserFirstSeekReadsCuesFromCache(t *testing.T) {
 	dir := t.TempDir()
 	clip := MakeClipIn(t, dir, 120, "webm")
-	tail := fileTail(t, filepath.Join(dir, clip)) // what the page asks for (player.js fetchTail)
+	tail := mediatest.EarlyTail(t, filepath.Join(dir, clip)) // what the page asks for (player.js fetchTail)
 	s := NewSession(t, dir, clip, 2, nil)
 	s.Shape(t, 0, mustProfile("a=20/20"))
 	s.Shape(t, 1, mustProfile("b=20/20"))

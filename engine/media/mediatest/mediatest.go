@@ -326,18 +326,38 @@ func pgsFile(width, height, seconds int) []byte {
 // moov or an mdat is missing.
 func TopBoxes(t testing.TB, path string) (media.TopBoxes, int64) {
 	t.Helper()
+	f, size := openSized(t, path)
+	b, err := media.ReadTopBoxes(f, size)
+	if err != nil || b.Moov.Size == 0 || b.Mdat.Size == 0 {
+		t.Fatalf("%s: moov %+v, mdat %+v (%v)", path, b.Moov, b.Mdat, err)
+	}
+	return b, size
+}
+
+// EarlyTail is media.EarlyTail of the file at path: where a page asks for
+// it from first. It fails t when the file has no such tail.
+func EarlyTail(t testing.TB, path string) int64 {
+	t.Helper()
+	f, size := openSized(t, path)
+	tail := media.EarlyTail(f, size)
+	if tail <= 0 {
+		t.Fatalf("%s has no tail to load first", path)
+	}
+	return tail
+}
+
+// openSized opens the file at path and returns it with its size; it is
+// closed when t ends.
+func openSized(t testing.TB, path string) (*os.File, int64) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	info, err := f.Stat()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := media.ReadTopBoxes(f, info.Size())
-	if err != nil || b.Moov.Size == 0 || b.Mdat.Size == 0 {
-		t.Fatalf("%s: moov %+v, mdat %+v (%v)", path, b.Moov, b.Mdat, err)
-	}
-	return b, info.Size()
+	return f, info.Size()
 }
