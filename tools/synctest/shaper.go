@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -102,6 +103,11 @@ type schedule struct {
 	// navigation starts) has paid it by then, as over TCP.
 	ready   time.Time
 	stalled float64 // ms a loss added to the last chunk
+	// hold is ms a loss adds to the next chunk (HoldResponse), set from
+	// the other direction's goroutine.
+	hold atomic.Int64
+	// peer is the other direction's schedule (on the way up only).
+	peer *schedule
 }
 
 // deliver returns when a chunk of n bytes read at now reaches the other
@@ -116,7 +122,10 @@ func (s *schedule) deliver(now time.Time, n int, p Path) time.Time {
 		d += (s.rnd.Float64()*2 - 1) * p.JitterMS
 	}
 	s.stalled = 0
-	if p.Loss > 0 {
+	if h := s.hold.Swap(0); h > 0 {
+		d += float64(h)
+		s.stalled = float64(h)
+	} else if p.Loss > 0 {
 		segs := (n + segmentBytes - 1) / segmentBytes
 		for range segs {
 			if s.rnd.Float64() < p.Loss {
@@ -165,6 +174,7 @@ type Shaper struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
+	holds  []held
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -199,6 +209,35 @@ func (s *Shaper) Wire() []WireEvent { return s.wire.events() }
 // Set changes the profile of every connection, open or new: a network
 // change (Wi-Fi to mobile, a link that gets congested, one that recovers).
 func (s *Shaper) Set(p Profile) { s.profile.Store(&p) }
+
+// held is a response HoldResponse holds.
+type held struct {
+	request []byte
+	ms      int64
+}
+
+// HoldResponse holds the first piece of the response to the next request
+// that contains request (e.g. a Range header's "bytes=1234-") ms longer,
+// as a loss of its first segment would: once, on top of the profile.
+func (s *Shaper) HoldResponse(request string, ms int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holds = append(s.holds, held{[]byte(request), int64(ms)})
+}
+
+// holdFor is the hold of the first pending HoldResponse that b's request
+// matches, taken off the list; 0 when none does.
+func (s *Shaper) holdFor(b []byte) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, h := range s.holds {
+		if bytes.Contains(b, h.request) {
+			s.holds = append(s.holds[:i], s.holds[i+1:]...)
+			return h.ms
+		}
+	}
+	return 0
+}
 
 // Close stops the proxy and closes every connection through it.
 func (s *Shaper) Close() error {
@@ -267,6 +306,7 @@ func (s *Shaper) serve(c *net.TCPConn, n uint64) {
 	s.wire.add(WireEvent{At: msOf(opened), Conn: n, Kind: "open"})
 	upSched := &schedule{link: &s.up, rnd: rand.New(rand.NewPCG(s.seed, n*2)), ready: opened.Add(time.Duration(s.Profile().RTT() * float64(time.Millisecond)))}
 	downSched := &schedule{link: &s.down, rnd: rand.New(rand.NewPCG(s.seed, n*2+1))}
+	upSched.peer = downSched
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -325,6 +365,11 @@ func (s *Shaper) pipe(src, dst *net.TCPConn, sc *schedule, conn uint64, up bool)
 		n, err := src.Read(buf)
 		now := time.Now()
 		if n > 0 {
+			if up {
+				if h := s.holdFor(buf[:n]); h > 0 {
+					sc.peer.hold.Store(h)
+				}
+			}
 			at := sc.deliver(now, n, p)
 			s.wire.observe(conn, up, buf[:n], at, sc.stalled)
 			ch <- chunk{b: buf[:n], at: at}

@@ -118,6 +118,21 @@ func TestScheduleLoss(t *testing.T) {
 	}
 }
 
+// TestScheduleHold: a hold (HoldResponse) stalls the next chunk once, as a
+// loss would, and is reported as its stall.
+func TestScheduleHold(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := &schedule{link: &link{}, rnd: rand.New(rand.NewPCG(1, 2))}
+	s.hold.Store(200)
+	if at := s.deliver(t0, 100, Path{DelayMS: 20}); at != t0.Add(ms(220)) || s.stalled != 200 {
+		t.Errorf("held: delivered after %v, stall %v; want 220ms, 200", at.Sub(t0), s.stalled)
+	}
+	now := t0.Add(ms(300))
+	if at := s.deliver(now, 100, Path{DelayMS: 20}); at != now.Add(ms(20)) || s.stalled != 0 {
+		t.Errorf("after the hold: delivered after %v, stall %v; want 20ms, 0", at.Sub(now), s.stalled)
+	}
+}
+
 func TestParseProfile(t *testing.T) {
 	p, err := ParseProfile("C=100/80,30,1%,400")
 	if err != nil {
@@ -217,5 +232,64 @@ func TestShaperPassesBytes(t *testing.T) {
 	}
 	if d := time.Since(start); d < 240*time.Millisecond {
 		t.Errorf("round trip after the change took %v; want at least 240ms (handshake 120 + down 120)", d)
+	}
+}
+
+// TestShaperHoldsAResponse: HoldResponse holds the answer to the one
+// request that names it, once; the requests before and after it are not
+// held.
+func TestShaperHoldsAResponse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, _ = io.Copy(c, c)
+				_ = c.Close()
+			}()
+		}
+	}()
+	sh, err := NewShaper(ln.Addr().String(), Profile{Name: "t"}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	sh.HoldResponse("bytes=16384-", 300)
+	c, err := net.Dial("tcp", sh.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	trip := func(req string) time.Duration {
+		start := time.Now()
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, len(req))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != req {
+			t.Fatalf("echo: %q, %v", buf, err)
+		}
+		return time.Since(start)
+	}
+	trip("Range: bytes=0-\r\n")
+	if held := trip("Range: bytes=16384-\r\n"); held < 300*time.Millisecond {
+		t.Errorf("the named request's answer came after %v; want it held 300ms", held)
+	}
+	trip("Range: bytes=16384-\r\n")
+	var stalls []float64
+	for _, e := range sh.Wire() {
+		if e.Kind == "data" {
+			stalls = append(stalls, e.Stall)
+		}
+	}
+	if len(stalls) != 3 || stalls[0] != 0 || stalls[1] != 300 || stalls[2] != 0 {
+		t.Errorf("the answers' pieces were held %v ms; want [0 300 0]: the named one, once", stalls)
 	}
 }
