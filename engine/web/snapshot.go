@@ -105,9 +105,16 @@ func (s *Server) roomSnapshot(c *fiber.Ctx, code string) *pageSnapshot {
 // URL names the file's version, media.go fileVersion), and its request for
 // the head waits for the tail's. A file whose index comes first gets no
 // tail (its head's request carries it). The request's promise is left on
-// the snapshot's element (tail) for earlyPlayer, and one of the ms from the
-// request to its response's first byte (tailTrip: one round trip on a
-// connection the page has open, or more), which earlyPlayer aims again by.
+// the snapshot's element (tail) for earlyPlayer, and one of two figures
+// (tailTrip), which earlyPlayer aims again by: the ms from the request's
+// leaving to its response's first byte (one round trip on a connection the
+// page has open, or more when a loss held it), and the ms from the fetch
+// to that byte (with the request's wait for a connection, or its
+// handshake). Both are the network's (the request's resource timing, read
+// once the tail is in), not the instants the page's main thread saw: it is
+// busy with the room's scripts then, and on a loaded machine a trip read
+// there was 73 ms over the path's, an aim 292 ms long (CI on 487c32b);
+// within the browser the request waited 32 ms before it left.
 //
 // Only then does the script add the page's entry, and the room module once
 // the entry is in (on the entry's connection, then idle); such a page has
@@ -143,8 +150,16 @@ const earlyFetch = `(() => {
     if (Number.isSafeInteger(play.tail) && play.tail > 0 && !play.hls) {
       const sent = performance.now();
       const f = fetch(play.url, { headers: { Range: "bytes=" + play.tail + "-" } });
-      d.tailTrip = f.then(() => performance.now() - sent, () => 0);
       d.tail = f.then((r) => r.arrayBuffer()).catch(() => {});
+      const url = new URL(play.url, location.href).href;
+      d.tailTrip = f.then(() => {
+        const seen = performance.now() - sent;
+        return d.tail.then(() => {
+          const e = performance.getEntriesByName(url).find((x) => x.initiatorType === "fetch");
+          if (!e || !(e.requestStart > 0) || !(e.responseStart > e.requestStart)) return [seen, seen];
+          return [e.responseStart - e.requestStart, e.responseStart - e.startTime];
+        });
+      }, () => [0, 0]);
     }
   } catch {
     d.tail = null;
@@ -295,10 +310,10 @@ const earlyPlayer = `(() => {
   const e = { video: v, kind: s.video.kind, url: s.video.url, info: play, position: p.pos, at, lead: p.lead, rtt: p.rtt, first: p.lead };
   box.early = e;
   if (st.playing && d.tailTrip instanceof Promise) {
-    d.tailTrip.then((r) => {
+    d.tailTrip.then(([r, total]) => {
       if (!(r > 0) || v.readyState > 0 || v.error) return;
       const rtt = r < p.rtt - 50 ? r : p.rtt;
-      const late = r - rtt > 100 ? (r - rtt) / 2 : 0;
+      const late = total - rtt > 100 ? (total - rtt) / 2 : 0;
       if (rtt === p.rtt && !late) return;
       p = place(rtt, late);
       if (v.getAttribute("src") && p.pos > 0) v.currentTime = p.pos;
