@@ -20,7 +20,8 @@ type Path struct {
 	JitterMS float64 // each chunk's delay varies uniformly by up to this much either way
 	// Loss is the share of 1448-byte segments lost (0..1). TCP delivers in
 	// order, so a lost segment stalls the stream until it is sent again:
-	// the chunk holding it, and everything after it, arrives StallMS late.
+	// it and everything after it arrive StallMS late, the bytes before it
+	// in its chunk on time.
 	Loss    float64
 	StallMS float64 // 0: 250 ms, about a retransmission timeout
 	// RateKbps caps the direction's bandwidth (kbit/s, shared by all the
@@ -103,6 +104,12 @@ type schedule struct {
 	// navigation starts) has paid it by then, as over TCP.
 	ready   time.Time
 	stalled float64 // ms a loss added to the last chunk
+	// cut is how many of the last chunk's bytes came before its lost
+	// segment, and before when they are delivered: TCP hands the receiver
+	// every byte up to a loss, and holds only the lost segment and those
+	// after it. 0 when nothing was lost, or the chunk's first segment was.
+	cut    int
+	before time.Time
 	// hold is ms a loss adds to the next chunk (HoldResponse), set from
 	// the other direction's goroutine.
 	hold atomic.Int64
@@ -121,30 +128,35 @@ func (s *schedule) deliver(now time.Time, n int, p Path) time.Time {
 	if p.JitterMS > 0 {
 		d += (s.rnd.Float64()*2 - 1) * p.JitterMS
 	}
-	s.stalled = 0
+	s.stalled, s.cut = 0, 0
 	if h := s.hold.Swap(0); h > 0 {
-		d += float64(h)
 		s.stalled = float64(h)
 	} else if p.Loss > 0 {
 		segs := (n + segmentBytes - 1) / segmentBytes
-		for range segs {
+		for i := range segs {
 			if s.rnd.Float64() < p.Loss {
-				stall := p.StallMS
-				if stall <= 0 {
-					stall = defaultStall
+				s.stalled = p.StallMS
+				if s.stalled <= 0 {
+					s.stalled = defaultStall
 				}
-				d += stall
-				s.stalled = stall
+				s.cut = i * segmentBytes
 				break
 			}
 		}
 	}
-	at := sent.Add(time.Duration(max(d, 0) * float64(time.Millisecond)))
-	if at.Before(s.last) {
-		at = s.last
-	}
+	on := sent.Add(time.Duration(max(d, 0) * float64(time.Millisecond)))
+	at := on.Add(time.Duration(s.stalled * float64(time.Millisecond)))
+	s.before = later(on, s.last)
+	at = later(at, s.last)
 	s.last = at
 	return at
+}
+
+func later(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
 }
 
 // chunkSize is how much the proxy reads at once over path p: a capped link
@@ -371,8 +383,14 @@ func (s *Shaper) pipe(src, dst *net.TCPConn, sc *schedule, conn uint64, up bool)
 				}
 			}
 			at := sc.deliver(now, n, p)
-			s.wire.observe(conn, up, buf[:n], at, sc.stalled)
-			ch <- chunk{b: buf[:n], at: at}
+			b := buf[:n]
+			if sc.cut > 0 {
+				s.wire.observe(conn, up, b[:sc.cut], sc.before, 0)
+				ch <- chunk{b: b[:sc.cut], at: sc.before}
+				b = b[sc.cut:]
+			}
+			s.wire.observe(conn, up, b, at, sc.stalled)
+			ch <- chunk{b: b, at: at}
 			// A capped link holds at most queueMS of data: the proxy stops
 			// reading, and the sender's TCP window fills.
 			if p.RateKbps > 0 {

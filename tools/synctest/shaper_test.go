@@ -116,6 +116,33 @@ func TestScheduleLoss(t *testing.T) {
 	if stalls < 20 || stalls > 100 {
 		t.Errorf("5%% loss stalled %d of 1000 chunks", stalls)
 	}
+
+	// A loss past a chunk's first segment holds only the lost segment and
+	// those after it: the bytes before come on time, as over TCP.
+	var cuts int
+	for i := range 200 {
+		now := t0.Add(time.Duration(2000+i) * time.Second)
+		n := 20 * segmentBytes
+		at := s.deliver(now, n, Path{DelayMS: 20, Loss: 0.1, StallMS: 300})
+		switch {
+		case s.stalled == 0:
+			if s.cut != 0 || at != now.Add(ms(20)) {
+				t.Fatalf("no loss: cut %d, delivered after %v", s.cut, at.Sub(now))
+			}
+		case s.cut > 0:
+			cuts++
+			if s.cut%segmentBytes != 0 || s.cut >= n || s.before != now.Add(ms(20)) || at != now.Add(ms(320)) {
+				t.Fatalf("a loss in the chunk: %d bytes on time at %v, the rest after %v", s.cut, s.before.Sub(now), at.Sub(now))
+			}
+		default:
+			if at != now.Add(ms(320)) {
+				t.Fatalf("the first segment lost: delivered after %v; want 320ms", at.Sub(now))
+			}
+		}
+	}
+	if cuts < 50 {
+		t.Errorf("10%% loss a segment cut %d of 200 chunks of 20 segments", cuts)
+	}
 }
 
 // TestScheduleHold: a hold (HoldResponse) stalls the next chunk once, as a
@@ -184,12 +211,12 @@ func TestShaperPassesBytes(t *testing.T) {
 		t.Errorf("URL = %q", got)
 	}
 
+	start := time.Now()
 	c, err := net.Dial("tcp", sh.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	start := time.Now()
 	if _, err := c.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}
@@ -220,12 +247,12 @@ func TestShaperPassesBytes(t *testing.T) {
 	if sh.Profile().Name != "slow" {
 		t.Errorf("Set did not change the profile")
 	}
+	start = time.Now() // the handshake's round trip counts from the connect
 	c2, err := net.Dial("tcp", sh.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	start = time.Now()
 	_, _ = c2.Write([]byte("x"))
 	if _, err := io.ReadFull(c2, buf[:1]); err != nil {
 		t.Fatal(err)
