@@ -306,7 +306,7 @@ func buildOptions() []Option { //nolint:funlen // the option table: one entry pe
 			set: func(c *Config, v any) { c.Sync.MaxNudgePct = v.(int) }},
 		{Key: "sync.reaim_ms", Kind: Int, Default: 120, Help: "right after a start, a drift above this is corrected by starting again rather than by a nudge", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.ReaimMS = v.(int) }},
-		{Key: "sync.join_catch_up_ms", Kind: Int, Default: 500, Help: "a late joiner's first start missed by up to this much is made at once and played faster (up to twice the rate) until it has caught up, rather than aimed again (at most sync.dead_zone_ms: always aimed again)", Check: ms, Allowed: msDesc,
+		{Key: "sync.join_catch_up_ms", Kind: Int, Default: 500, Help: "a start made late by up to this much (a late joiner's first, one after a seek whose data came late, one a busy page ran late) is made at once and played faster (up to twice the rate) until it has caught up, rather than aimed again (at most sync.dead_zone_ms: always aimed again)", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.JoinCatchUpMS = v.(int) }},
 		{Key: "sync.lead_ms", Kind: Int, Default: 250, Help: "play commands are scheduled this far ahead so everyone starts together", Check: ms, Allowed: msDesc,
 			set: func(c *Config, v any) { c.Sync.LeadMS = v.(int) }},

@@ -254,11 +254,13 @@ func notesSinceMark(w *browsertest.Window) []engineNote {
 		return l.slice(l.findLastIndex((x) => x.what === "mark")); })()`)
 }
 
-// TestBrowserLateTimerReaims: on a busy machine a page's timers run late. A
-// start whose timer fires later than the dead zone is aimed again (a short
-// seek into what is loaded) before the player plays, rather than played
-// late and re-aimed after: the player starts once, on the room's position.
-func TestBrowserLateTimerReaims(t *testing.T) {
+// TestBrowserLateTimerCatchesUp: on a busy machine a page's timers run
+// late. A start whose timer fires later than the dead zone (150 ms here) is
+// made at once and caught up by rate, as a late joiner's first start: the
+// player is ready where it was aimed, and aimed again it would sit paused
+// through a seek and a start more. It starts once, with no seek, and is
+// within the dead zone of the room once caught up.
+func TestBrowserLateTimerCatchesUp(t *testing.T) {
 	a, b, two := pausedPair(t)
 
 	// B's page is kept busy from just before its next start until 150 ms
@@ -273,24 +275,31 @@ func TestBrowserLateTimerReaims(t *testing.T) {
 		e.log.push({ what: "mark" });
 		return true; })()`)
 	command(t, a, "play")
+	b.WaitJS(`window.watchpartySync.log.some((n) => n.what === "caught-up-rate")`)
 	waitTogether(t, "play after a late timer", two, func(p Probe) bool { return playing(p) && p.Pos > 1 })
 	notes := notesSinceMark(b)
-	late, plays := 0.0, 0
+	late, plays, catches, seeks := 0.0, 0, 0, 0
 	for _, n := range notes {
 		switch n.What {
 		case "timer-late":
-			// The start that ran late; the timer aimed again after it
-			// may itself be a little late on a loaded machine.
 			late = max(late, n.LateMS)
 		case "play":
 			plays++
+		case "catch-up":
+			catches++
+		case "reaim-loaded", "aimed", "jump":
+			seeks++
 		}
 	}
-	if plays != 1 {
-		t.Errorf("B's player was started %d times after a start its page ran late; want once, aimed again first: %+v", plays, notes)
+	if plays != 1 || catches != 1 || seeks != 0 {
+		t.Errorf("B's start its page ran late: %d starts, %d catch-ups, %d seeks; want one start at once, caught up by rate: %+v", plays, catches, seeks, notes)
 	}
 	if late < 100 {
 		t.Errorf("B's start timer was not seen late (%.0f ms); its notes: %+v", late, notes)
+	}
+	caught := browsertest.Eval[float64](b, `window.watchpartySync.log.findLast((n) => n.what === "caught-up-rate").drift`)
+	if caught < -8 || caught > 40 {
+		t.Errorf("B's catch-up ended %.1f ms off the room; want within trimMs (8) behind, and no overshoot past the dead zone", caught)
 	}
 
 	// A row of missed starts (each aims twice as far ahead) ends when the

@@ -415,10 +415,12 @@ const mechanics = {
   farLatencyMs: 250,
   farRoundTrips: 1.5,
   maxMarginMs: 4000, // longest margin of a re-aim after missed starts
-  // A late joiner's first start missed by a little (sync.join_catch_up_ms)
-  // runs at up to this multiple of the room's rate (Chromium keeps the
-  // pitch; never above 4, where it mutes), the excess proportional to the
-  // drift with this time constant, so that it lands without overshooting.
+  // A late joiner's first start missed by a little (sync.join_catch_up_ms),
+  // and the other starts made late that may be caught up (correction,
+  // joining), run at up to this multiple of the room's rate (Chromium keeps
+  // the pitch; never above 4, where it mutes), the excess proportional to
+  // the drift with this time constant, so that it lands without
+  // overshooting.
   joinCatchUpRate: 2,
   joinCatchUpTauMs: 200,
 };
@@ -456,8 +458,9 @@ export function configFromServer(x) {
  *         afterStart: the first settled reading after a start,
  *         starting: a start about to be made late (drift: how late, in
  *         media ms, negative), the player paused and ready,
- *         joining: that start is a late joiner's first, or follows a
- *         seek whose data came late (either may be caught up by rate),
+ *         joining: that start is a late joiner's first, follows a
+ *         seek whose data came late, or was ready and ran late (a late
+ *         timer, a clock that moved): any may be caught up by rate,
  *         catching: a late joiner's first start, made late, is being
  *         caught up by rate,
  *         afterNudge: the first settled reading after a nudge ended,
@@ -497,7 +500,8 @@ export function correction(tune, p) {
   // A late joiner's first start missed by at most joinCatchUpMs is made
   // now and caught up by rate (catching, above): aimed again it would wait
   // for another seek and start, half a second and more, and the aim of a
-  // join has to guess a whole chain of requests.
+  // join has to guess a whole chain of requests. So is any start the
+  // player was ready for that ran late (joining: a late timer).
   if (p.starting && mag > tune.deadZoneMs && p.joining && p.fine && mag <= tune.joinCatchUpMs) {
     return correction(tune, { ...p, starting: false, joining: false, catching: true });
   }
@@ -1041,7 +1045,7 @@ export class SyncEngine {
     this.startTimer = 0;
     if (localAt < localNow()) {
       this.note("start-late", { lateMs: localNow() - localAt, clock: true });
-      this.startLate(localNow() - localAt, false);
+      this.startLate(localNow() - localAt, false, true);
       return;
     }
     this.scheduleStart(localAt);
@@ -1053,7 +1057,8 @@ export class SyncEngine {
    * lets it (the trim then takes the error away), else aimed again. learn:
    * the start was aimed, late by exactly lateMs, so its error still
    * teaches the start latency. catchable: it may be caught up by rate as a
-   * late joiner's first start is (the player was ready late after a seek).
+   * late joiner's first start is (the player was ready late after a seek,
+   * or is ready and its start ran late: a late timer, a clock that moved).
    */
   startLate(lateMs, learn, catchable = false) {
     if (!this.adapter) return;
@@ -1188,11 +1193,15 @@ export class SyncEngine {
       }
       this.startTimer = 0;
       this.pending = null;
-      // A busy machine runs timers late, by 100 ms and more at times.
+      // A busy machine runs timers late, by 100 ms and more at times. The
+      // player is ready where it was aimed: a start only a little late is
+      // made now and caught up by rate; aimed again, it would sit paused
+      // through another seek and start (250-300 ms on the mixed scenario,
+      // for a timer 42 ms late).
       const late = localNow() - localAt;
       if (late > 1) {
         this.note("timer-late", { lateMs: late });
-        this.startLate(late, true);
+        this.startLate(late, true, true);
         return;
       }
       this.misses = 0;
