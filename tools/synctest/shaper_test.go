@@ -179,16 +179,14 @@ func TestParseProfile(t *testing.T) {
 	}
 }
 
-// TestShaperPassesBytes: a real connection through the proxy to an echo
-// server on loopback carries everything, in order, both ways; the end of
-// the client's stream reaches the server; and a round trip takes at least
-// the path's delays (plus the handshake's round trip for the first bytes).
-func TestShaperPassesBytes(t *testing.T) {
+// echoServer listens on loopback and echoes every connection until the
+// client's end, then closes it; it stops with the test.
+func echoServer(t *testing.T) net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -196,11 +194,20 @@ func TestShaperPassesBytes(t *testing.T) {
 				return
 			}
 			go func() {
-				_, _ = io.Copy(c, c) // echo until the client's end, then close
+				_, _ = io.Copy(c, c)
 				_ = c.Close()
 			}()
 		}
 	}()
+	return ln
+}
+
+// TestShaperPassesBytes: a real connection through the proxy to an echo
+// server on loopback carries everything, in order, both ways; the end of
+// the client's stream reaches the server; and a round trip takes at least
+// the path's delays (plus the handshake's round trip for the first bytes).
+func TestShaperPassesBytes(t *testing.T) {
+	ln := echoServer(t)
 	prof := Profile{Name: "t", Up: Path{DelayMS: 15, JitterMS: 5}, Down: Path{DelayMS: 25, JitterMS: 5, Loss: 0.01, StallMS: 20}}
 	sh, err := NewShaper(ln.Addr().String(), prof, 7)
 	if err != nil {
@@ -266,23 +273,7 @@ func TestShaperPassesBytes(t *testing.T) {
 // request that names it, once; the requests before and after it are not
 // held.
 func TestShaperHoldsAResponse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				_, _ = io.Copy(c, c)
-				_ = c.Close()
-			}()
-		}
-	}()
+	ln := echoServer(t)
 	sh, err := NewShaper(ln.Addr().String(), Profile{Name: "t"}, 7)
 	if err != nil {
 		t.Fatal(err)
