@@ -333,6 +333,45 @@ func TestBrowserCappedPlayerComesBack(t *testing.T) {
 	}
 }
 
+// TestBrowserWaitedForPlayerLearnsNoStarvedSeek: with "wait for everyone"
+// on, a member whose link carries half the clip's bitrate runs out of data,
+// and the room waits for it: it is not behind, but the seeks it then makes
+// (to where the room holds, to the room's start) wait for its starved link.
+// They teach it nothing (their data came at about the media's rate), so its
+// reports do not stretch the room's seek lead once its link is back; it
+// notes each one it did not learn. (A member on a slow path that is not
+// starved still learns its seeks: TestBrowserSeekLeadCoversUnloadedMedia.)
+func TestBrowserWaitedForPlayerLearnsNoStarvedSeek(t *testing.T) {
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	s.Settings(t, true)
+	sh := s.Shape(t, 1, mustProfile("B=2/2,0"))
+	a := s.Join(t, 0)
+	b := s.Join(t, 1)
+	sh.Set(mustProfile("B=2/2,0,0%,300"))
+	s.Share(t, a)
+	command(t, a, "play")
+	b.Timeout = waitBound
+	b.WaitJS(`window.watchpartySync.log.some((x) => x.what === "seek-starved" || (x.what === "seek-learned" && x.ms > 600))`)
+	type learned struct {
+		Starved int
+		Samples []float64
+	}
+	got := browsertest.Eval[learned](b, `(() => { const e = window.watchpartySync, l = e.learned;
+		return { Starved: e.log.filter((x) => x.what === "seek-starved").length, Samples: [...l.in.xs, ...l.far.xs, ...l.jump.xs] }; })()`)
+	for _, ms := range got.Samples {
+		if ms > 600 {
+			t.Errorf("a member the room waited for learned a seek of %.0f ms on its starved link (samples %v); its notes: %s", ms, got.Samples,
+				browsertest.Eval[string](b, `JSON.stringify(window.watchpartySync.log.filter((x) => /seek|buffering|state|jump|start|stall/.test(x.what)).slice(-16).map((x) => ({ w: x.what, t: Math.round(x.lt % 100000), ms: x.ms, on: x.on, p: x.playing, k: x.kind })))`))
+			break
+		}
+	}
+	if got.Starved == 0 {
+		t.Errorf("the member's seeks on its starved link were not noted as such (samples %v)", got.Samples)
+	}
+}
+
 // pathReport is a drift report as a page noted it (its "report" note).
 type pathReport struct {
 	At     float64      `json:"at"`
