@@ -272,6 +272,29 @@ func TestBrowserSeekingPlayerHoldsTheRoom(t *testing.T) {
 	waitTogether(t, "after the seek", two, func(p Probe) bool { return playing(p) && !p.Held && p.Pos > target })
 }
 
+// cappedPlay opens a room of two members on a 60 s clip (waiting for
+// everyone, if wait), the second's link capped at 300 kbit/s, half the
+// clip's bitrate, and plays it; it returns the two windows, the second's
+// shaper and its free profile.
+func cappedPlay(t *testing.T, wait bool) (a, b *browsertest.Window, sh *Shaper, free Profile) {
+	t.Helper()
+	dir := t.TempDir()
+	clip := MakeClip(t, dir, 60)
+	s := NewSession(t, dir, clip, 2, nil)
+	if wait {
+		s.Settings(t, true)
+	}
+	free = mustProfile("B=2/2,0")
+	sh = s.Shape(t, 1, free)
+	a = s.Join(t, 0)
+	b = s.Join(t, 1)
+	sh.Set(mustProfile("B=2/2,0,0%,300"))
+	s.Share(t, a)
+	command(t, a, "play")
+	b.Timeout = waitBound
+	return a, b, sh, free
+}
+
 // TestBrowserCappedPlayerComesBack: with the room playing on without it, a
 // member whose link carries half the clip's bitrate falls behind and plays
 // what it has. What its seeks took on that link is the link's, not the
@@ -279,17 +302,7 @@ func TestBrowserSeekingPlayerHoldsTheRoom(t *testing.T) {
 // player whose link came back aimed 2 s ahead by seeks it timed while
 // starved), and when the link is free again it comes back with the others.
 func TestBrowserCappedPlayerComesBack(t *testing.T) {
-	dir := t.TempDir()
-	clip := MakeClip(t, dir, 60)
-	s := NewSession(t, dir, clip, 2, nil)
-	free := mustProfile("B=2/2,0")
-	sh := s.Shape(t, 1, free)
-	a := s.Join(t, 0)
-	b := s.Join(t, 1)
-	sh.Set(mustProfile("B=2/2,0,0%,300"))
-	s.Share(t, a)
-	command(t, a, "play")
-	b.Timeout = waitBound
+	a, b, sh, free := cappedPlay(t, false)
 	b.WaitJS(`window.watchpartySync.log.some((x) => x.what === "behind")`)
 	type seeks struct {
 		In, Far, Jump     float64
@@ -342,17 +355,7 @@ func TestBrowserCappedPlayerComesBack(t *testing.T) {
 // notes each one it did not learn. (A member on a slow path that is not
 // starved still learns its seeks: TestBrowserSeekLeadCoversUnloadedMedia.)
 func TestBrowserWaitedForPlayerLearnsNoStarvedSeek(t *testing.T) {
-	dir := t.TempDir()
-	clip := MakeClip(t, dir, 60)
-	s := NewSession(t, dir, clip, 2, nil)
-	s.Settings(t, true)
-	sh := s.Shape(t, 1, mustProfile("B=2/2,0"))
-	a := s.Join(t, 0)
-	b := s.Join(t, 1)
-	sh.Set(mustProfile("B=2/2,0,0%,300"))
-	s.Share(t, a)
-	command(t, a, "play")
-	b.Timeout = waitBound
+	_, b, _, _ := cappedPlay(t, true)
 	b.WaitJS(`window.watchpartySync.log.some((x) => x.what === "seek-starved" || (x.what === "seek-learned" && x.ms > 600))`)
 	type learned struct {
 		Starved int
