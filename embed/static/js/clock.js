@@ -22,7 +22,9 @@
 // asymmetry moves the round trips' offsets just as drift would.) A sample that
 // contradicts the others (the local clock stepped: a device that slept) makes
 // the clock forget the older ones. A network change, the page coming back
-// into view or out of a freeze sends a burst of pings.
+// into view or out of a freeze sends a burst of pings; so does a round trip
+// out of line with the recent ones, as when a path changes with no event to
+// say so (a link freed or congested, a roam).
 //
 // The estimate moves toward its target smoothly (a jump of a few ms every
 // few seconds would show up as drift and cause needless corrections) unless
@@ -49,6 +51,7 @@ const defaults = {
   timeoutMs: 5000, // a ping unanswered this long is forgotten
   marginMs: 1, // slack of an interval: timer resolution, the server's own work
   maxDriftPpm: 50, // how fast two clocks may drift apart
+  recheckMs: 30, // a round trip this far (and half the recent median) from the recent ones sends a burst
 };
 
 export class Clock {
@@ -63,7 +66,7 @@ export class Clock {
     this.now = this.opts.now || localNow;
     this.wall = this.opts.wall || (() => Date.now());
     this.samples = []; // {offset, delay, at, dev}
-    this.pending = new Map(); // t0 -> true
+    this.pending = new Map(); // t0 -> whether the ping was one of a burst
     this.offset = 0;
     this.delay = NaN; // of the sample the round-trip estimate follows
     this.source = ""; // "device" or "rtt" once synced
@@ -106,7 +109,7 @@ export class Clock {
     clearTimeout(this.timer);
     let left = this.opts.burst;
     const next = () => {
-      this.ping();
+      this.ping(left > 0);
       left--;
       this.timer = setTimeout(next, left > 0 ? this.opts.burstGapMs : this.opts.intervalMs);
     };
@@ -128,11 +131,11 @@ export class Clock {
     if (c && typeof c.addEventListener === "function") c.addEventListener("change", again);
   }
 
-  ping() {
+  ping(inBurst = false) {
     const t0 = this.now();
     const cutoff = t0 - this.opts.timeoutMs;
     for (const t of this.pending.keys()) if (t < cutoff) this.pending.delete(t);
-    this.pending.set(t0, true);
+    this.pending.set(t0, inBurst);
     this.send({ type: T.PING, t: t0 });
   }
 
@@ -141,15 +144,37 @@ export class Clock {
     const t1 = this.now();
     const t0 = Number(msg.t);
     const s = Number(msg.s);
+    const inBurst = this.pending.get(t0);
     if (!this.pending.delete(t0) || !Number.isFinite(s)) return false;
     const delay = t1 - t0;
     if (delay < 0) return true;
     // Date.now() is whole milliseconds: its reading is 0.5 ms low on average.
     const x = { offset: s - (t0 + t1) / 2, delay, at: t1, dev: this.wall() + 0.5 - t1 };
+    const recheck = !inBurst && this.outOfLine(delay);
     this.add(x);
     this.update(t1);
     for (const fn of this.listeners) fn(this);
+    if (recheck) this.burst();
     return true;
+  }
+
+  /**
+   * Whether a round trip is out of line with the last eight: further from
+   * their median than recheckMs and than half the median. The path may
+   * have changed, and a burst re-measures it at once where the next eight
+   * pings would take intervalMs each; the way down the room's lead counts
+   * on (downDelay) follows within a second, not after four or five more
+   * pings (12-15 s). A pong held once (a loss) costs a burst of small
+   * pings. Only a ping of the regular schedule can send one: a burst's own
+   * pongs, held behind each other or read by a busy page, do not start
+   * another.
+   */
+  outOfLine(delay) {
+    const xs = this.samples.slice(-8).map((x) => x.delay);
+    if (xs.length < 4) return false;
+    xs.sort((a, b) => a - b);
+    const med = xs[xs.length >> 1];
+    return Math.abs(delay - med) > Math.max(this.opts.recheckMs, med / 2);
   }
 
   /** Adds sample x, forgetting the samples it shows to be from before a clock step. */
