@@ -254,6 +254,21 @@ func notesSinceMark(w *browsertest.Window) []engineNote {
 		return l.slice(l.findLastIndex((x) => x.what === "mark")); })()`)
 }
 
+// busyOverStart keeps the page of w busy from just before its next start
+// until ms after it, as a page on a loaded machine can be, and marks its
+// engine's notes (notesSinceMark).
+func busyOverStart(w *browsertest.Window, ms int) {
+	browsertest.Eval[bool](w, fmt.Sprintf(`(() => { const e = window.watchpartySync; const orig = e.scheduleStart;
+		e.scheduleStart = function (localAt) {
+			e.scheduleStart = orig;
+			setTimeout(() => { while (performance.timeOrigin + performance.now() < localAt + %d) { /* busy */ } },
+				Math.max(0, localAt - (performance.timeOrigin + performance.now()) - 30));
+			orig.call(this, localAt);
+		};
+		e.log.push({ what: "mark" });
+		return true; })()`, ms))
+}
+
 // TestBrowserLateTimerCatchesUp: on a busy machine a page's timers run
 // late. A start whose timer fires later than the dead zone (150 ms here) is
 // made at once and caught up by rate, as a late joiner's first start: the
@@ -263,17 +278,7 @@ func notesSinceMark(w *browsertest.Window) []engineNote {
 func TestBrowserLateTimerCatchesUp(t *testing.T) {
 	a, b, two := pausedPair(t)
 
-	// B's page is kept busy from just before its next start until 150 ms
-	// after it, as a page on a loaded machine can be.
-	browsertest.Eval[bool](b, `(() => { const e = window.watchpartySync; const orig = e.scheduleStart;
-		e.scheduleStart = function (localAt) {
-			e.scheduleStart = orig;
-			setTimeout(() => { while (performance.timeOrigin + performance.now() < localAt + 150) { /* busy */ } },
-				Math.max(0, localAt - (performance.timeOrigin + performance.now()) - 30));
-			orig.call(this, localAt);
-		};
-		e.log.push({ what: "mark" });
-		return true; })()`)
+	busyOverStart(b, 150)
 	command(t, a, "play")
 	b.WaitJS(`window.watchpartySync.log.some((n) => n.what === "caught-up-rate")`)
 	waitTogether(t, "play after a late timer", two, func(p Probe) bool { return playing(p) && p.Pos > 1 })
@@ -313,6 +318,49 @@ func TestBrowserLateTimerCatchesUp(t *testing.T) {
 		return [e.misses, e.behind ? 1 : 0]; })()`)
 	if got[0] != 0 || got[1] != 1 {
 		t.Errorf("after a miss with the room's position not loaded: misses %.0f, behind %.0f; want 0 and 1 (playing what it has, a new row)", got[0], got[1])
+	}
+}
+
+// TestBrowserShortLateTimerCatchesUp: a start is made ahead of the room's
+// start instant by the player's start latency (60-70 ms after a seek). One
+// late by less than that is made before the instant, and until the media
+// clock moves, its position and the room's both read the start's: the
+// catch-up must not end on such a reading (it did, leaving the player
+// behind by its lateness, trimmed over seconds). Here B's dead zone is 10 ms
+// and its loop reads every 20 ms, so that a start 30 ms late is caught up,
+// and read before its media clock moves.
+func TestBrowserShortLateTimerCatchesUp(t *testing.T) {
+	a, b, two := pausedPair(t)
+	command(t, a, "seek", 5)
+	waitTogether(t, "seek", two, func(p Probe) bool { return p.Paused && math.Abs(p.Pos-5) < 0.05 })
+	used := browsertest.Eval[float64](b, `(() => { const e = window.watchpartySync;
+		e.cfg.deadZoneMs = 10; e.cfg.tickMs = 20; return e.startLatency(); })()`)
+	busyOverStart(b, 30)
+	command(t, a, "play")
+	b.WaitJS(`(() => { const l = window.watchpartySync.log; const m = l.findLastIndex((x) => x.what === "mark");
+		return l.slice(m).some((n) => n.what === "settled"); })()`)
+	notes := notesSinceMark(b)
+	var late, caught, settled float64
+	seen := map[string]int{}
+	for _, n := range notes {
+		seen[n.What]++
+		switch n.What {
+		case "timer-late":
+			late = n.LateMS
+		case "caught-up-rate":
+			caught = n.Drift
+		case "settled":
+			if seen["settled"] == 1 {
+				settled = n.Drift
+			}
+		}
+	}
+	if seen["catch-up"] != 1 || seen["caught-up-rate"] != 1 {
+		t.Fatalf("B's start %.0f ms late (its start latency %.0f ms) was not caught up by rate once: %+v", late, used, notes)
+	}
+	t.Logf("B's start %.0f ms late (its start latency %.0f ms): catch-up ended %.1f ms off, first settled reading %.1f ms", late, used, caught, settled)
+	if settled < -15 || settled > 30 {
+		t.Errorf("B's start %.0f ms late (its start latency %.0f ms): its catch-up ended %.1f ms off and its first settled reading was %.1f ms off the room; want within 15 ms behind (its notes: %+v)", late, used, caught, settled, notes)
 	}
 }
 

@@ -633,6 +633,7 @@ export class SyncEngine {
     this.behind = null; // {tryAt, backoff}: the link is too slow for the room's position
     this.joining = false; // the pending start is a late joiner's first
     this.catching = false; // a late joiner's first start, made late, runs fast until it has caught up
+    this.catchFrom = 0; // the position that start was made from
     this.lastStall = -Infinity;
     this.browserPaused = false;
     this.fresh = false; // a player attached and no state applied to it yet
@@ -1084,6 +1085,7 @@ export class SyncEngine {
     if (c.action === "nudge") {
       // Made now and caught up by rate (tick, catchUpRate); it teaches
       // nothing about the start latency.
+      this.catchFrom = this.adapter.position();
       this.startNow(false, lateMs);
       this.catching = true;
       this.adapter.setRate(c.rate);
@@ -1332,7 +1334,12 @@ export class SyncEngine {
       return;
     }
     if (this.catching) {
-      this.catchUpRate(drift, dt);
+      // A start made late by less than its start latency is made before
+      // the room's start instant, and the media clock moves 60-70 ms after
+      // play() after a seek: until both have moved, the two positions read
+      // the start's, and a drift near 0 says nothing of how late it came.
+      if (drift >= -this.cfg.trimMs && (sn < s.updatedAt || pos <= this.catchFrom)) return;
+      this.catchUpRate(drift, dt, lnow);
       return;
     }
     if (lnow < this.settleUntil) return;
@@ -1398,13 +1405,20 @@ export class SyncEngine {
    * Runs a late joiner's first start, made late, fast until it has caught
    * up (the correction rule's catching case); then the loop takes over as
    * after any start. A drift that grew past the seek threshold instead (a
-   * stall) is sought.
+   * stall) is sought. Caught up within the start's settling time, while
+   * the media clock still moves in steps (it may read 10-15 ms ahead just
+   * as it starts, then fall 20-50 ms back), it runs at the room's rate and
+   * goes on catching up if it falls behind again.
    */
-  catchUpRate(drift, dt) {
+  catchUpRate(drift, dt, lnow) {
     const a = this.adapter;
     const c = correction(this.cfg, { drift, rate: rateOf(this.state), fine: a.fineRate, catching: true, dtMs: dt });
     if (c.action === "nudge") {
       a.setRate(c.rate);
+      return;
+    }
+    if (c.action !== "seek" && lnow < this.settleUntil) {
+      a.setRate(rateOf(this.state));
       return;
     }
     this.catching = false;
