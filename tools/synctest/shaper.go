@@ -372,10 +372,13 @@ func (s *Shaper) pipe(src, dst *net.TCPConn, sc *schedule, conn uint64, up bool)
 		<-done
 	}()
 	for {
-		p := path(s.profile.Load())
-		buf := make([]byte, chunkSize(p))
+		buf := make([]byte, chunkSize(path(s.profile.Load())))
 		n, err := src.Read(buf)
 		now := time.Now()
+		// The profile when the chunk came, not when the read began: on an
+		// idle connection that was the previous chunk's time, and a change
+		// (Set) would have missed the first chunk after it in each direction.
+		p := path(s.profile.Load())
 		if n > 0 {
 			if up {
 				if h := s.holdFor(buf[:n]); h > 0 {

@@ -202,6 +202,21 @@ func echoServer(t *testing.T) net.Listener {
 	return ln
 }
 
+// echoTrip sends msg on c, a connection to an echo server, and returns how
+// long it took to come back.
+func echoTrip(t *testing.T, c net.Conn, msg string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+		t.Fatalf("echo: %q, %v", buf, err)
+	}
+	return time.Since(start)
+}
+
 // TestShaperPassesBytes: a real connection through the proxy to an echo
 // server on loopback carries everything, in order, both ways; the end of
 // the client's stream reaches the server; and a round trip takes at least
@@ -269,6 +284,29 @@ func TestShaperPassesBytes(t *testing.T) {
 	}
 }
 
+// TestShaperSetAppliesToAnIdleConnection: a change of profile applies to
+// the next chunk in each direction of a connection that sat idle, as a
+// change of network would: a round trip over a 5/5 ms path, then one after
+// the path became 100/100, which takes at least 200 ms.
+func TestShaperSetAppliesToAnIdleConnection(t *testing.T) {
+	ln := echoServer(t)
+	sh, err := NewShaper(ln.Addr().String(), Profile{Name: "fast", Up: Path{DelayMS: 5}, Down: Path{DelayMS: 5}}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	c, err := net.Dial("tcp", sh.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echoTrip(t, c, "before")
+	sh.Set(Profile{Name: "slow", Up: Path{DelayMS: 100}, Down: Path{DelayMS: 100}})
+	if d := echoTrip(t, c, "after"); d < 200*time.Millisecond {
+		t.Errorf("the first round trip after the path became 100/100 ms took %v; want at least 200ms", d)
+	}
+}
+
 // TestShaperHoldsAResponse: HoldResponse holds the answer to the one
 // request that names it, once; the requests before and after it are not
 // held.
@@ -285,17 +323,7 @@ func TestShaperHoldsAResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	trip := func(req string) time.Duration {
-		start := time.Now()
-		if _, err := c.Write([]byte(req)); err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, len(req))
-		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != req {
-			t.Fatalf("echo: %q, %v", buf, err)
-		}
-		return time.Since(start)
-	}
+	trip := func(req string) time.Duration { return echoTrip(t, c, req) }
 	trip("Range: bytes=0-\r\n")
 	if held := trip("Range: bytes=16384-\r\n"); held < 300*time.Millisecond {
 		t.Errorf("the named request's answer came after %v; want it held 300ms", held)
